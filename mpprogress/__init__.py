@@ -1,0 +1,74 @@
+"""mpprogress: one honest progress display for threads, asyncio tasks and processes.
+
+Importing this package imports neither zmq nor rich and starts nothing; the adapters that need
+them are loaded on first use of their names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .events import ProgressCallback, ProgressEventSerializer, Sink
+from .noop import NoOpProgressTracker
+from .port import (
+    PhaseFinishedError,
+    ProgressCancelled,
+    ProgressError,
+    ProgressOperation,
+    ProgressPhase,
+    ProgressTracker,
+)
+from .session import get_tracker, set_tracker, track
+from .snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from .tracker import BaseProgressOperation, BaseProgressPhase, BaseProgressTracker
+
+__version__ = "0.1.0"
+
+# Public names whose modules import third-party libraries: loaded lazily.
+_LAZY: dict[str, str] = {
+    "ConsoleProgressTracker": ".adapters.console",
+    "ConsoleProgressAdapter": ".adapters.console",
+    "ConsoleSink": ".adapters.console",
+    "LoggingProgressTracker": ".adapters.logs",
+    "LoggingSink": ".adapters.logs",
+    "WebSocketProgressTracker": ".adapters.web",
+    "create_progress_tracker": ".config",
+    "session": ".remote.session",
+    "connect": ".remote.session",
+}
+
+__all__ = [
+    "BaseProgressOperation",
+    "BaseProgressPhase",
+    "BaseProgressTracker",
+    "NoOpProgressTracker",
+    "OperationSnapshot",
+    "PhaseFinishedError",
+    "PhaseSnapshot",
+    "ProgressCallback",
+    "ProgressCancelled",
+    "ProgressError",
+    "ProgressEventSerializer",
+    "ProgressOperation",
+    "ProgressPhase",
+    "ProgressTracker",
+    "Sink",
+    "TrackerSnapshot",
+    "get_tracker",
+    "set_tracker",
+    "track",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpprogress' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))

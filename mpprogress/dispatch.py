@@ -1,0 +1,98 @@
+"""Ordered, isolated delivery of tracker events to callbacks, outside the tracker's lock.
+
+Events are queued while the tracker's lock is held, so the queue order is the order in which
+state changed.  After releasing the lock, the mutating thread tries to become the one thread
+that drains the queue; if another thread is draining, it leaves its events to that thread and
+returns at once.  So callbacks see events in order, never run under the tracker's lock, may
+call back into the tracker, and no thread ever waits for another thread's callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from .events import ProgressCallback
+
+__all__ = ["EventDispatcher"]
+
+_log = logging.getLogger("mpprogress")
+
+
+class EventDispatcher:
+    """Holds the callbacks of one tracker and delivers its queued events.
+
+    Args:
+        max_failures: a callback that raises this many times in a row is removed.
+    """
+
+    def __init__(self, max_failures: int = 3) -> None:
+        self._callbacks: tuple[ProgressCallback, ...] = ()
+        self._failures: dict[int, int] = {}
+        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._draining = threading.Lock()
+        self._registry_lock = threading.Lock()
+        self._max_failures = max_failures
+
+    @property
+    def callbacks(self) -> tuple[ProgressCallback, ...]:
+        """The subscribed callbacks, in subscription order."""
+        return self._callbacks
+
+    def add(self, callback: ProgressCallback) -> None:
+        """Subscribe ``callback``; adding the same callback twice does nothing."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        with self._registry_lock:
+            if callback not in self._callbacks:
+                self._callbacks = (*self._callbacks, callback)
+
+    def remove(self, callback: ProgressCallback) -> None:
+        """Unsubscribe ``callback``; removing an unknown callback does nothing."""
+        with self._registry_lock:
+            self._callbacks = tuple(cb for cb in self._callbacks if cb != callback)
+            self._failures.pop(id(callback), None)
+
+    def queue(self, event_type: str, data: dict[str, Any]) -> None:
+        """Queue one event; call with the tracker's lock held, then call ``drain()``."""
+        self._queue.append((event_type, data))
+
+    def drain(self) -> None:
+        """Deliver queued events unless another thread is already delivering them."""
+        queue = self._queue
+        while queue:
+            if not self._draining.acquire(blocking=False):
+                return  # the draining thread re-checks the queue after it lets go
+            try:
+                while queue:
+                    event_type, data = queue.popleft()
+                    self._deliver(event_type, data)
+            finally:
+                self._draining.release()
+
+    def reinit_after_fork(self) -> None:
+        """Give a forked child fresh locks (a parent thread may have held them at fork)."""
+        self._draining = threading.Lock()
+        self._registry_lock = threading.Lock()
+
+    def _deliver(self, event_type: str, data: dict[str, Any]) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event_type=event_type, **data)
+            except Exception:
+                self._record_failure(callback, event_type)
+            else:
+                if self._failures:
+                    self._failures.pop(id(callback), None)
+
+    def _record_failure(self, callback: ProgressCallback, event_type: str) -> None:
+        count = self._failures.get(id(callback), 0) + 1
+        self._failures[id(callback)] = count
+        _log.exception(
+            "progress callback %r failed on %s (%d in a row)", callback, event_type, count
+        )
+        if count >= self._max_failures:
+            _log.error("removing progress callback %r after %d failures in a row", callback, count)
+            self.remove(callback)

@@ -1,0 +1,116 @@
+"""The silent tracker: the full port, no output, no events, no threads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .port import PhaseFinishedError, ProgressOperation, ProgressPhase, ProgressTracker, validate_total
+
+__all__ = ["NoOpProgressOperation", "NoOpProgressPhase", "NoOpProgressTracker"]
+
+
+class _NoOpContainer:
+    phases: dict[str, ProgressPhase]
+    current_phase: str | None
+    _cancelled: bool
+
+    def start_phase(
+        self, phase_id: str, title: str, total: int | None = None, description: str | None = None
+    ) -> NoOpProgressPhase:
+        if phase_id in self.phases:
+            raise ValueError(f"Phase {phase_id} already exists")
+        phase = NoOpProgressPhase(phase_id, title, total, description, parent=self)
+        self.phases[phase_id] = phase
+        self.current_phase = phase_id
+        return phase
+
+    def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        phase = self.phases.get(phase_id)
+        if phase is not None and phase.completed_at is None:
+            phase.completed_at = datetime.now()
+            phase.success = success and not phase.cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+
+class NoOpProgressPhase(_NoOpContainer, ProgressPhase):
+    """A phase that keeps its numbers (so code may read them) and reports nothing."""
+
+    def __init__(
+        self,
+        phase_id: str,
+        title: str,
+        total: int | None = None,
+        description: str | None = None,
+        *,
+        parent: _NoOpContainer | None = None,
+    ) -> None:
+        super().__init__(phase_id, title, total, description)
+        self._parent = parent
+        self._cancelled = False
+
+    def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
+        if self.completed_at is not None:
+            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        self.current += increment
+        if message is not None:
+            self.last_message = message
+
+    def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
+        if self.completed_at is not None:
+            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        self.current = current
+        if message is not None:
+            self.last_message = message
+
+    def set_total(self, total: int | None) -> None:
+        self.total = validate_total(total)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled or (self._parent is not None and self._parent.cancelled)
+
+
+class NoOpProgressOperation(_NoOpContainer, ProgressOperation):
+    """An operation of the silent tracker."""
+
+    def __init__(self, operation_id: str, title: str, description: str | None = None) -> None:
+        super().__init__(operation_id, title, description)
+        self._cancelled = False
+
+
+class NoOpProgressTracker(ProgressTracker):
+    """Silent mode: every call works and nothing is shown or sent."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, NoOpProgressOperation] = {}
+
+    def start_operation(
+        self, operation_id: str, title: str, description: str | None = None
+    ) -> NoOpProgressOperation:
+        if operation_id in self._operations:
+            raise ValueError(f"Operation {operation_id} already exists")
+        op = NoOpProgressOperation(operation_id, title, description)
+        self._operations[operation_id] = op
+        return op
+
+    def get_operation(self, operation_id: str) -> NoOpProgressOperation | None:
+        return self._operations.get(operation_id)
+
+    def finish_operation(self, operation_id: str, success: bool = True) -> None:
+        op = self._operations.pop(operation_id, None)
+        if op is not None and op.completed_at is None:
+            op.completed_at = datetime.now()
+            op.success = success and not op.cancelled
+
+    def add_callback(self, callback: object) -> None:
+        """Accepted for compatibility; the silent tracker emits no events."""
+
+    def remove_callback(self, callback: object) -> None:
+        """Accepted for compatibility."""

@@ -1,0 +1,408 @@
+"""The tracker port: what application code calls.
+
+``ProgressTracker`` -> ``ProgressOperation`` -> ``ProgressPhase``, the seed's contract.  Every
+implementation (the locked local tracker, the remote client in worker processes, the no-op
+tracker) subclasses these three classes, so worker code never changes between modes.
+
+Standard library only: no I/O, threads or sockets live here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "PhaseFinishedError",
+    "ProgressCancelled",
+    "ProgressError",
+    "ProgressOperation",
+    "ProgressPhase",
+    "ProgressTracker",
+    "failure_reason",
+    "validate_total",
+]
+
+
+class ProgressError(Exception):
+    """Base class of the errors mpprogress raises on misuse."""
+
+
+class PhaseFinishedError(ProgressError, RuntimeError):
+    """Raised when a finished phase is updated again."""
+
+
+class ProgressCancelled(ProgressError):
+    """Raised by ``raise_if_cancelled()`` inside a phase whose work was cancelled."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Name the reason a phase or operation failed because ``exc`` escaped its block.
+
+    Args:
+        exc: the exception that ended the ``with`` block.
+
+    Returns:
+        ``"cancelled"``, ``"interrupted"`` (Ctrl-C, ``SystemExit``) or ``"error"``.
+    """
+    if isinstance(exc, ProgressCancelled):
+        return "cancelled"
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return "interrupted"
+    return "error"
+
+
+def validate_total(total: object) -> int | None:
+    """Check a phase total: ``None`` (unknown) or a non-negative whole number.
+
+    Args:
+        total: the value given by the caller.
+
+    Returns:
+        The total as an ``int``, or ``None``.
+
+    Raises:
+        TypeError: ``total`` is not a number (booleans are refused too).
+        ValueError: ``total`` is negative or not whole.
+    """
+    if total is None:
+        return None
+    if isinstance(total, bool) or not isinstance(total, (int, float)):
+        raise TypeError(f"total must be an int or None, not {type(total).__name__}")
+    if total != total or total < 0 or int(total) != total:  # NaN, negative, fractional
+        raise ValueError(f"total must be a non-negative whole number or None, got {total!r}")
+    return int(total)
+
+
+class _PhaseContainer(ABC):
+    """What operations and phases share: they hold phases and open them with ``phase()``."""
+
+    phases: dict[str, ProgressPhase]
+    current_phase: str | None
+
+    @abstractmethod
+    def start_phase(
+        self,
+        phase_id: str,
+        title: str,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> ProgressPhase:
+        """Start a phase inside this container.
+
+        Args:
+            phase_id: unique id of the new phase within its tracker.
+            title: short human title, shown on the phase's row.
+            total: expected number of items, or ``None`` when unknown.
+            description: longer text, optional.
+
+        Returns:
+            The new phase.
+
+        Raises:
+            ValueError: a phase with this id already exists.
+        """
+
+    @abstractmethod
+    def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        """Mark a phase finished; finishing an unknown or finished phase does nothing.
+
+        Args:
+            phase_id: the phase to finish.
+            success: whether its work succeeded.
+            reason: why it failed (``"error"``, ``"cancelled"``, ``"lost"``...), or ``None``.
+        """
+
+    @contextmanager
+    def phase(
+        self, title: str, total: int | None = None, description: str | None = None
+    ) -> Iterator[ProgressPhase]:
+        """Open a phase for the duration of a ``with`` block.
+
+        The phase finishes successfully when the block exits normally, and as failed (then the
+        exception is re-raised) when it raises, including ``KeyboardInterrupt``.
+
+        Args:
+            title: short human title.
+            total: expected number of items, or ``None`` when unknown.
+            description: longer text, optional.
+
+        Yields:
+            The running phase.
+        """
+        phase_id = str(uuid.uuid4())
+        started = self.start_phase(phase_id, title, total, description)
+        try:
+            yield started
+        except BaseException as exc:
+            self.finish_phase(phase_id, success=False, reason=failure_reason(exc))
+            raise
+        self.finish_phase(phase_id, success=True)
+
+
+class ProgressPhase(_PhaseContainer):
+    """One phase of work with a count, an optional total and a latest message.
+
+    A phase may hold sub-phases (``phase.phase(...)``) to any depth.
+    """
+
+    def __init__(
+        self,
+        phase_id: str,
+        title: str,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.phase_id = phase_id
+        self.title = title
+        self.total: int | None = validate_total(total)
+        self.description = description
+        self.current: int | float = 0
+        self.started_at = datetime.now()
+        self.completed_at: datetime | None = None
+        self.last_message: str | None = None
+        self.success: bool | None = None
+        self.phases: dict[str, ProgressPhase] = {}
+        self.current_phase: str | None = None
+
+    @abstractmethod
+    def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
+        """Advance the count by ``increment``.
+
+        Args:
+            increment: how many items were done; a non-negative number (use
+                ``set_progress`` to go back).
+            message: the latest status text; ``None`` keeps the previous message.
+            **metadata: extra JSON-friendly fields carried on the ``progress_update`` event.
+
+        Raises:
+            TypeError: ``increment`` is not a number.
+            ValueError: ``increment`` is negative.
+            PhaseFinishedError: the phase has already finished.
+        """
+
+    @abstractmethod
+    def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
+        """Set the count to an absolute value.
+
+        Args:
+            current: the new count, non-negative.
+            message: the latest status text; ``None`` keeps the previous message.
+            **metadata: extra JSON-friendly fields carried on the ``progress_update`` event.
+
+        Raises:
+            TypeError: ``current`` is not a number.
+            ValueError: ``current`` is negative.
+            PhaseFinishedError: the phase has already finished.
+        """
+
+    @abstractmethod
+    def set_total(self, total: int | None) -> None:
+        """Change the expected total (for work whose size is discovered as it goes).
+
+        Args:
+            total: the new total, or ``None`` when unknown.
+        """
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Ask the work of this phase (and its sub-phases) to stop; see ``cancelled``."""
+
+    @property
+    @abstractmethod
+    def cancelled(self) -> bool:
+        """Whether this phase, a parent phase or its operation was cancelled."""
+
+    def raise_if_cancelled(self) -> None:
+        """Raise ``ProgressCancelled`` if the phase was cancelled; call it between items.
+
+        Raises:
+            ProgressCancelled: the phase, a parent or the operation was cancelled.
+        """
+        if self.cancelled:
+            raise ProgressCancelled(f"phase {self.title!r} was cancelled")
+
+    @property
+    def percentage(self) -> float | None:
+        """Completion in percent, capped at 100; ``None`` when the total is unknown or 0."""
+        if not self.total:
+            return None
+        return min(100.0, (self.current / self.total) * 100.0)
+
+    @property
+    def is_complete(self) -> bool:
+        """True once the phase has finished, or its count has reached a non-zero total."""
+        if self.completed_at is not None:
+            return True
+        return bool(self.total) and self.current >= self.total  # type: ignore[operator]
+
+    def track(self, iterable: Iterable[Any], message: str | None = None) -> Iterator[Any]:
+        """Yield the items of ``iterable``, counting one per item.
+
+        When the phase has no total and ``iterable`` has a length, the total is set from it.
+
+        Args:
+            iterable: the items to walk through.
+            message: an optional status text set with the first item.
+
+        Yields:
+            The items of ``iterable``, unchanged.
+        """
+        if self.total is None and hasattr(iterable, "__len__"):
+            self.set_total(len(iterable))  # type: ignore[arg-type]
+        update = self.update
+        if message is not None:
+            self.update(0, message)
+        for item in iterable:
+            yield item
+            update()
+
+
+class ProgressOperation(_PhaseContainer):
+    """A top-level unit of work ("Researching Stripe") made of phases."""
+
+    def __init__(self, operation_id: str, title: str, description: str | None = None) -> None:
+        self.operation_id = operation_id
+        self.title = title
+        self.description = description
+        self.started_at = datetime.now()
+        self.completed_at: datetime | None = None
+        self.success: bool | None = None
+        self.phases: dict[str, ProgressPhase] = {}
+        self.current_phase: str | None = None
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Ask every phase of this operation to stop; they see ``phase.cancelled``."""
+
+    @property
+    @abstractmethod
+    def cancelled(self) -> bool:
+        """Whether the operation was cancelled."""
+
+    @property
+    def is_complete(self) -> bool:
+        """True once the operation has finished."""
+        return self.completed_at is not None
+
+
+class ProgressTracker(ABC):
+    """Port for progress tracking: operations, made of phases, made of updates."""
+
+    _simple_phase: ProgressPhase | None = None
+    _simple_operation_id: str | None = None
+
+    @abstractmethod
+    def start_operation(
+        self, operation_id: str, title: str, description: str | None = None
+    ) -> ProgressOperation:
+        """Start a top-level operation.
+
+        Args:
+            operation_id: unique id of the operation.
+            title: short human title.
+            description: longer text, optional.
+
+        Returns:
+            The new operation.
+
+        Raises:
+            ValueError: an operation with this id already exists.
+        """
+
+    @abstractmethod
+    def get_operation(self, operation_id: str) -> ProgressOperation | None:
+        """Return the operation with this id, or ``None`` if unknown (or pruned)."""
+
+    @abstractmethod
+    def finish_operation(self, operation_id: str, success: bool = True) -> None:
+        """Mark an operation finished; finishing an unknown or finished one does nothing.
+
+        Phases still open are finished with it, with the same success.
+
+        Args:
+            operation_id: the operation to finish.
+            success: whether it succeeded.
+        """
+
+    def close(self) -> None:
+        """Release what the tracker holds (threads, sockets, sinks it created). Idempotent."""
+
+    def __enter__(self) -> ProgressTracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def operation(
+        self, title: str, description: str | None = None, *, operation_id: str | None = None
+    ) -> Iterator[ProgressOperation]:
+        """Run an operation for the duration of a ``with`` block.
+
+        Success on normal exit; on an exception the operation is marked failed and the
+        exception re-raised.
+
+        Args:
+            title: short human title.
+            description: longer text, optional.
+            operation_id: the id to use; a fresh UUID by default.
+
+        Yields:
+            The running operation.
+        """
+        operation_id = operation_id or str(uuid.uuid4())
+        op = self.start_operation(operation_id, title, description)
+        try:
+            yield op
+        except BaseException:
+            self.finish_operation(operation_id, success=False)
+            raise
+        self.finish_operation(operation_id, success=True)
+
+    # The ticket's simple form: phases on an implicit default operation.
+
+    def start_phase(
+        self, title: str, total: int | None = None, description: str | None = None
+    ) -> ProgressPhase:
+        """Start a phase on the tracker's implicit default operation (the simple form).
+
+        ``tracker.update(...)`` then advances this phase until the next ``start_phase``.
+
+        Args:
+            title: short human title.
+            total: expected number of items, or ``None``.
+            description: longer text, optional.
+
+        Returns:
+            The new phase.
+        """
+        op = self.get_operation(self._simple_operation_id) if self._simple_operation_id else None
+        if op is None or op.is_complete:
+            self._simple_operation_id = f"default-{uuid.uuid4()}"
+            op = self.start_operation(self._simple_operation_id, "Progress")
+        if self._simple_phase is not None and not self._simple_phase.is_complete:
+            op.finish_phase(self._simple_phase.phase_id)
+        self._simple_phase = op.start_phase(str(uuid.uuid4()), title, total, description)
+        return self._simple_phase
+
+    def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
+        """Advance the phase opened by ``start_phase`` (the simple form).
+
+        Raises:
+            ProgressError: no phase was started with ``tracker.start_phase``.
+        """
+        if self._simple_phase is None:
+            raise ProgressError("call tracker.start_phase(title, total) before tracker.update()")
+        self._simple_phase.update(increment, message, **metadata)
+
+    def finish_phase(self, success: bool = True) -> None:
+        """Finish the phase opened by ``start_phase`` (the simple form)."""
+        phase, self._simple_phase = self._simple_phase, None
+        op = self.get_operation(self._simple_operation_id) if self._simple_operation_id else None
+        if phase is not None and op is not None:
+            op.finish_phase(phase.phase_id, success)

@@ -1,0 +1,78 @@
+"""Read-only views of a tracker's state, for sinks and web adapters to render from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot"]
+
+
+@dataclass(frozen=True)
+class PhaseSnapshot:
+    """One phase as it stood when the snapshot was taken.
+
+    ``rollup_current`` / ``rollup_total`` are the phase's own count and total, except for a
+    phase with sub-phases and no total of its own: it reports the sums of its sub-phases
+    (``rollup_total`` is ``None`` if any of them has no total).  ``percentage`` follows them.
+    """
+
+    phase_id: str
+    operation_id: str
+    parent_phase_id: str | None
+    title: str
+    description: str | None
+    current: int | float
+    total: int | None
+    rollup_current: int | float
+    rollup_total: int | None
+    percentage: float | None
+    message: str | None
+    started_at: datetime
+    elapsed: float
+    rate: float | None
+    peak_rate: float | None
+    eta: float | None
+    finished: bool
+    success: bool | None
+    reason: str | None
+    cancelled: bool
+    depth: int
+    phases: tuple[PhaseSnapshot, ...] = ()
+
+    def walk(self) -> tuple[PhaseSnapshot, ...]:
+        """This phase and all its sub-phases, depth first."""
+        found: list[PhaseSnapshot] = [self]
+        for child in self.phases:
+            found.extend(child.walk())
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class OperationSnapshot:
+    """One operation and its phases (top-level phases; sub-phases nest inside them)."""
+
+    operation_id: str
+    title: str
+    description: str | None
+    started_at: datetime
+    elapsed: float
+    finished: bool
+    success: bool | None
+    cancelled: bool
+    phases: tuple[PhaseSnapshot, ...] = ()
+
+    def all_phases(self) -> tuple[PhaseSnapshot, ...]:
+        """Every phase of the operation, depth first."""
+        return tuple(p for top in self.phases for p in top.walk())
+
+
+@dataclass(frozen=True)
+class TrackerSnapshot:
+    """All operations a tracker holds, oldest first."""
+
+    operations: tuple[OperationSnapshot, ...] = field(default=())
+
+    def get(self, operation_id: str) -> OperationSnapshot | None:
+        """The operation with this id, or ``None``."""
+        return next((op for op in self.operations if op.operation_id == operation_id), None)

@@ -1,0 +1,622 @@
+"""The local tracker: the one place progress state lives, behind one lock.
+
+``BaseProgressTracker`` is the threaded mode, the state holder every sink renders from, and what
+the multiprocess aggregator applies remote updates to.  Rules it keeps:
+
+- one ``RLock`` owned by the tracker and shared by its operations and phases; every mutation
+  takes it, so counts are exact under any number of threads;
+- events are queued under the lock and delivered to callbacks after it is released, in order
+  (see ``dispatch.py``);
+- ``progress_update`` events are throttled per phase by a token bucket: a burst of
+  ``update_burst`` events goes out at once, then at most ``max_update_rate`` per second; the
+  state itself is always exact, and the final state of a phase is always delivered before its
+  ``phase_finished``.  Refilling happens on a small flusher thread (started only while some
+  phase is being throttled), so ``update()`` reads no clock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .dispatch import EventDispatcher
+from .events import (
+    CANCEL_REQUESTED,
+    OPERATION_FINISHED,
+    OPERATION_STARTED,
+    PHASE_FINISHED,
+    PHASE_STARTED,
+    PROGRESS_UPDATE,
+    ProgressCallback,
+)
+from .metrics import RateMeter
+from .port import (
+    PhaseFinishedError,
+    ProgressError,
+    ProgressOperation,
+    ProgressPhase,
+    ProgressTracker,
+    validate_total,
+)
+from .snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+
+__all__ = ["BaseProgressOperation", "BaseProgressPhase", "BaseProgressTracker", "checked_count"]
+
+Clock = Callable[[], float]
+
+
+def checked_count(value: object, name: str) -> int | float:
+    """Validate an increment or an absolute count: a finite, non-negative number.
+
+    Raises:
+        TypeError: ``value`` is not an int or float (booleans are refused).
+        ValueError: ``value`` is negative, NaN or infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be an int or float, not {type(value).__name__}")
+    if not (0 <= value < float("inf")):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+class _LocalContainer:
+    """Starting and finishing phases, shared by local operations and local phases."""
+
+    _tracker: BaseProgressTracker
+    _finished: bool
+    phases: dict[str, ProgressPhase]
+    current_phase: str | None
+
+    def _operation_id(self) -> str:
+        raise NotImplementedError
+
+    def start_phase(
+        self,
+        phase_id: str,
+        title: str,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> BaseProgressPhase:
+        tracker = self._tracker
+        with tracker._lock:
+            if self._finished:
+                raise ProgressError(f"cannot start phase {title!r}: {self!r} has finished")
+            if phase_id in tracker._phases:
+                raise ValueError(f"Phase {phase_id} already exists")
+            phase = BaseProgressPhase(phase_id, title, total, description, container=self)
+            self.phases[phase_id] = phase
+            self.current_phase = phase_id
+            tracker._phases[phase_id] = phase
+            tracker._dispatcher.queue(PHASE_STARTED, phase._identity(total=phase.total))
+        tracker._dispatcher.drain()
+        return phase
+
+    def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        tracker = self._tracker
+        with tracker._lock:
+            phase = self.phases.get(phase_id)
+            if not isinstance(phase, BaseProgressPhase) or phase._finished:
+                return
+            phase._finish_locked(success, reason, tracker._get_time())
+        tracker._dispatcher.drain()
+
+
+class BaseProgressPhase(_LocalContainer, ProgressPhase):
+    """A phase held by a local tracker; all of its methods are safe from any thread."""
+
+    def __init__(
+        self,
+        phase_id: str,
+        title: str,
+        total: int | None,
+        description: str | None,
+        *,
+        container: BaseProgressOperation | BaseProgressPhase,
+    ) -> None:
+        super().__init__(phase_id, str(title), total, description)
+        tracker = container._tracker
+        self._tracker = tracker
+        self._lock = tracker._lock
+        self._drain = tracker._dispatcher.drain
+        self._container = container
+        self.operation_id = container._operation_id()
+        self.parent_phase_id = container.phase_id if isinstance(container, BaseProgressPhase) else None
+        self.depth: int = container.depth + 1 if isinstance(container, BaseProgressPhase) else 0
+        self.reason: str | None = None
+        self._finished = False
+        self._cancelled = False
+        self._dirty = False
+        self._emitted: tuple[int | float, int | None] | None = None
+        self._metadata: dict[str, Any] = {}
+        self._tokens: float = tracker._burst
+        self._refilled_at = 0.0
+        now = tracker._get_time()
+        self._started_time = now
+        self._finished_time: float | None = None
+        self._meter = RateMeter(now)
+
+    def __repr__(self) -> str:
+        return f"<phase {self.title!r} {self.current}/{self.total}>"
+
+    def _operation_id(self) -> str:
+        return self.operation_id
+
+    # --- the hot path -----------------------------------------------------------------------
+
+    def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
+        if increment.__class__ is not int or increment < 0:  # type: ignore[operator]
+            increment = checked_count(increment, "increment")
+        with self._lock:
+            if self._finished:
+                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+            self.current += increment
+            if message is not None or metadata:
+                self._note(message, metadata)
+            # Inlined copy of _report_locked(): this line runs once per item.
+            if self._tokens < 1.0:
+                self._dirty = True
+                return
+            self._tokens -= 1.0
+            self._queue_progress_locked()
+        self._drain()
+
+    def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
+        current = checked_count(current, "current")
+        with self._lock:
+            if self._finished:
+                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+            self.current = current
+            if message is not None or metadata:
+                self._note(message, metadata)
+            queued = self._report_locked()
+        if queued:
+            self._drain()
+
+    def set_total(self, total: int | None) -> None:
+        total = validate_total(total)
+        with self._lock:
+            if self._finished:
+                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+            self.total = total
+            queued = self._report_locked()
+        if queued:
+            self._drain()
+
+    def _note(self, message: str | None, metadata: dict[str, Any]) -> None:
+        if message is not None:
+            self.last_message = str(message)
+        if metadata:
+            self._metadata.update(metadata)
+
+    def _report_locked(self) -> bool:
+        """Queue a progress event if the phase's bucket allows; else leave it for the flusher."""
+        if self._tokens < 1.0:
+            self._dirty = True
+            return False
+        self._tokens -= 1.0
+        self._queue_progress_locked()
+        return True
+
+    def _queue_progress_locked(self) -> None:
+        tracker = self._tracker
+        now = tracker._get_time()
+        current = self.current
+        self._meter.sample(now, current)
+        data = self._metadata
+        self._metadata = {}
+        data.update(self._identity())
+        data.update(
+            current=current,
+            total=self.total,
+            percentage=self.percentage,
+            message=self.last_message,
+            rate=self._meter.current_rate(now, current),
+            peak_rate=self._meter.peak,
+            eta=self._meter.eta(now, current, self.total),
+            elapsed=now - self._started_time,
+        )
+        self._dirty = False
+        self._emitted = (current, self.total)
+        tracker._dispatcher.queue(PROGRESS_UPDATE, data)
+        if self._tokens < tracker._burst and self not in tracker._throttled:
+            self._refilled_at = now
+            tracker._throttle_locked(self)
+
+    def _refill_locked(self, now: float, rate: float, burst: float) -> None:
+        self._tokens = min(burst, self._tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+
+    def _identity(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "operation_id": self.operation_id,
+            "phase_id": self.phase_id,
+            "parent_phase_id": self.parent_phase_id,
+            "title": self.title,
+            "description": self.description,
+            **extra,
+        }
+
+    # --- finishing and cancelling -----------------------------------------------------------
+
+    def _finish_locked(self, success: bool, reason: str | None, now: float) -> None:
+        if success and self.cancelled:
+            success, reason = False, "cancelled"
+        if not success and reason is None:
+            reason = "failed"
+        for child in self.phases.values():
+            if isinstance(child, BaseProgressPhase) and not child._finished:
+                child._finish_locked(success, reason, now)
+        if self._dirty or self._emitted != (self.current, self.total):
+            self._queue_progress_locked()  # the final state always precedes phase_finished
+        self._finished = True
+        self._finished_time = now
+        self._tracker._throttled.discard(self)
+        self.completed_at = datetime.now()
+        self.success = success
+        self.reason = None if success else reason
+        duration = now - self._started_time
+        self._tracker._dispatcher.queue(
+            PHASE_FINISHED,
+            self._identity(
+                success=success,
+                reason=self.reason,
+                duration=duration,
+                current=self.current,
+                total=self.total,
+                rate=self._meter.average(now, self.current),
+            ),
+        )
+
+    def cancel(self) -> None:
+        tracker = self._tracker
+        with tracker._lock:
+            if self._finished or self._cancelled:
+                return
+            self._cancelled = True
+            tracker._dispatcher.queue(
+                CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": self.phase_id}
+            )
+        tracker._dispatcher.drain()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled or self._container.cancelled
+
+    @property
+    def finished(self) -> bool:
+        """Whether the phase has finished (successfully or not)."""
+        return self._finished
+
+    def rollup(self) -> tuple[int | float, int | None]:
+        """The phase's effective (current, total), summing sub-phases when it has no total."""
+        if self.total is not None or not self.phases:
+            return self.current, self.total
+        current: int | float = self.current
+        total: int | None = 0
+        for child in list(self.phases.values()):
+            child_current, child_total = child.rollup() if isinstance(child, BaseProgressPhase) else (0, None)
+            current += child_current
+            total = None if total is None or child_total is None else total + child_total
+        return current, total
+
+    @property
+    def percentage(self) -> float | None:
+        current, total = self.rollup()
+        if not total:
+            return None
+        return min(100.0, current / total * 100.0)
+
+    def _snapshot_locked(self, now: float) -> PhaseSnapshot:
+        end = self._finished_time if self._finished_time is not None else now
+        if not self._finished:
+            self._meter.sample(now, self.current)
+        rate = self._meter.average(end, self.current) if self._finished else self._meter.current_rate(now, self.current)
+        rollup_current, rollup_total = self.rollup()
+        return PhaseSnapshot(
+            phase_id=self.phase_id,
+            operation_id=self.operation_id,
+            parent_phase_id=self.parent_phase_id,
+            title=self.title,
+            description=self.description,
+            current=self.current,
+            total=self.total,
+            rollup_current=rollup_current,
+            rollup_total=rollup_total,
+            percentage=self.percentage,
+            message=self.last_message,
+            started_at=self.started_at,
+            elapsed=end - self._started_time,
+            rate=rate,
+            peak_rate=self._meter.peak,
+            eta=None if self._finished else self._meter.eta(now, rollup_current, rollup_total),
+            finished=self._finished,
+            success=self.success,
+            reason=self.reason,
+            cancelled=self.cancelled,
+            depth=self.depth,
+            phases=tuple(
+                child._snapshot_locked(now) for child in self.phases.values() if isinstance(child, BaseProgressPhase)
+            ),
+        )
+
+
+class BaseProgressOperation(_LocalContainer, ProgressOperation):
+    """An operation held by a local tracker."""
+
+    depth = -1
+    phase_id = None
+
+    def __init__(
+        self, operation_id: str, title: str, description: str | None, *, tracker: BaseProgressTracker
+    ) -> None:
+        super().__init__(operation_id, str(title), description)
+        self._tracker = tracker
+        self._finished = False
+        self._cancelled = False
+        self._started_time = tracker._get_time()
+        self._finished_time: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<operation {self.title!r}>"
+
+    def _operation_id(self) -> str:
+        return self.operation_id
+
+    def cancel(self) -> None:
+        tracker = self._tracker
+        with tracker._lock:
+            if self._finished or self._cancelled:
+                return
+            self._cancelled = True
+            tracker._dispatcher.queue(CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": None})
+        tracker._dispatcher.drain()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    @property
+    def finished(self) -> bool:
+        """Whether the operation has finished."""
+        return self._finished
+
+    def _snapshot_locked(self, now: float) -> OperationSnapshot:
+        end = self._finished_time if self._finished_time is not None else now
+        return OperationSnapshot(
+            operation_id=self.operation_id,
+            title=self.title,
+            description=self.description,
+            started_at=self.started_at,
+            elapsed=end - self._started_time,
+            finished=self._finished,
+            success=self.success,
+            cancelled=self._cancelled,
+            phases=tuple(p._snapshot_locked(now) for p in self.phases.values() if isinstance(p, BaseProgressPhase)),
+        )
+
+
+class BaseProgressTracker(ProgressTracker):
+    """The locked, in-process tracker (threaded mode).
+
+    Args:
+        get_time: monotonic clock in seconds; inject a fake one in tests.
+        max_update_rate: most ``progress_update`` events per second per phase after the
+            burst; ``None`` or 0 delivers every update.
+        update_burst: events a phase may send back to back before throttling starts.
+        max_completed_operations: finished operations kept; older ones are pruned.
+        auto_flush: run the flusher thread that delivers throttled state; turn off in tests
+            that drive ``flush()`` themselves with a fake clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        get_time: Clock = time.monotonic,
+        max_update_rate: float | None = 20.0,
+        update_burst: int = 10,
+        max_completed_operations: int = 100,
+        auto_flush: bool = True,
+    ) -> None:
+        if max_update_rate is not None and max_update_rate < 0:
+            raise ValueError(f"max_update_rate must be >= 0 or None, got {max_update_rate!r}")
+        if update_burst < 1:
+            raise ValueError(f"update_burst must be >= 1, got {update_burst!r}")
+        if max_completed_operations < 0:
+            raise ValueError(f"max_completed_operations must be >= 0, got {max_completed_operations!r}")
+        self._lock = threading.RLock()
+        self._get_time = get_time
+        self._dispatcher = EventDispatcher()
+        self._operations: dict[str, BaseProgressOperation] = {}
+        self._phases: dict[str, BaseProgressPhase] = {}
+        self._completed: deque[str] = deque()
+        self.max_completed_operations = max_completed_operations
+        self._rate = float(max_update_rate or 0.0)
+        self._burst = float(update_burst) if self._rate else float("inf")
+        self._throttled: set[BaseProgressPhase] = set()
+        self._auto_flush = auto_flush
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+        _track_for_fork(self)
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def add_callback(self, callback: ProgressCallback) -> None:
+        """Subscribe ``callback(event_type=..., **data)`` to every event of this tracker."""
+        self._dispatcher.add(callback)
+
+    def remove_callback(self, callback: ProgressCallback) -> None:
+        """Unsubscribe ``callback``; unknown callbacks are ignored."""
+        self._dispatcher.remove(callback)
+
+    @property
+    def callbacks(self) -> tuple[ProgressCallback, ...]:
+        """The subscribed callbacks."""
+        return self._dispatcher.callbacks
+
+    # --- operations -------------------------------------------------------------------------
+
+    def start_operation(
+        self, operation_id: str, title: str, description: str | None = None
+    ) -> BaseProgressOperation:
+        with self._lock:
+            if operation_id in self._operations:
+                raise ValueError(f"Operation {operation_id} already exists")
+            op = BaseProgressOperation(operation_id, title, description, tracker=self)
+            self._operations[operation_id] = op
+            self._dispatcher.queue(
+                OPERATION_STARTED,
+                {"operation_id": operation_id, "title": op.title, "description": description},
+            )
+        self._dispatcher.drain()
+        return op
+
+    def get_operation(self, operation_id: str) -> BaseProgressOperation | None:
+        with self._lock:
+            return self._operations.get(operation_id)
+
+    def get_phase(self, phase_id: str) -> BaseProgressPhase | None:
+        """The phase (at any depth, in any kept operation) with this id, or ``None``."""
+        with self._lock:
+            return self._phases.get(phase_id)
+
+    def finish_operation(self, operation_id: str, success: bool = True) -> None:
+        with self._lock:
+            op = self._operations.get(operation_id)
+            if op is None or op._finished:
+                return
+            if success and op._cancelled:
+                success = False
+            now = self._get_time()
+            reason = None if success else ("cancelled" if op._cancelled else "failed")
+            for phase in op.phases.values():
+                if isinstance(phase, BaseProgressPhase) and not phase._finished:
+                    phase._finish_locked(success, reason, now)
+            op._finished = True
+            op._finished_time = now
+            op.completed_at = datetime.now()
+            op.success = success
+            self._dispatcher.queue(
+                OPERATION_FINISHED,
+                {
+                    "operation_id": operation_id,
+                    "title": op.title,
+                    "success": success,
+                    "reason": reason,
+                    "duration": now - op._started_time,
+                },
+            )
+            self._completed.append(operation_id)
+            self._prune_locked()
+        self._dispatcher.drain()
+
+    def _prune_locked(self) -> None:
+        while len(self._completed) > self.max_completed_operations:
+            old = self._operations.pop(self._completed.popleft(), None)
+            if old is None:
+                continue
+            stack = list(old.phases.values())
+            while stack:
+                phase = stack.pop()
+                self._phases.pop(phase.phase_id, None)
+                stack.extend(phase.phases.values())
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def snapshot(self) -> TrackerSnapshot:
+        """A consistent, read-only copy of every kept operation and phase."""
+        with self._lock:
+            now = self._get_time()
+            return TrackerSnapshot(tuple(op._snapshot_locked(now) for op in self._operations.values()))
+
+    @property
+    def operations(self) -> tuple[BaseProgressOperation, ...]:
+        """The kept operations, oldest first."""
+        with self._lock:
+            return tuple(self._operations.values())
+
+    # --- throttling -------------------------------------------------------------------------
+
+    def _throttle_locked(self, phase: BaseProgressPhase) -> None:
+        self._throttled.add(phase)
+        if self._auto_flush and self._flusher is None and not self._closed:
+            self._stop.clear()
+            self._flusher = threading.Thread(target=self._run_flusher, name="mpprogress-flusher", daemon=True)
+            self._flusher.start()
+
+    def flush(self) -> None:
+        """Refill the throttled phases' buckets and deliver their pending state if allowed."""
+        with self._lock:
+            self._tick_locked()
+        self._dispatcher.drain()
+
+    def _tick_locked(self) -> None:
+        now = self._get_time()
+        for phase in list(self._throttled):
+            phase._refill_locked(now, self._rate, self._burst)
+            if phase._dirty and phase._tokens >= 1.0:
+                phase._tokens -= 1.0
+                phase._queue_progress_locked()
+            elif not phase._dirty and phase._tokens >= self._burst:
+                self._throttled.discard(phase)
+
+    def _run_flusher(self) -> None:
+        interval = 1.0 / self._rate
+        while not self._stop.wait(interval):
+            with self._lock:
+                if not self._throttled or self._flusher is not threading.current_thread():
+                    if self._flusher is threading.current_thread():
+                        self._flusher = None
+                    return
+                self._tick_locked()
+            self._dispatcher.drain()
+
+    def close(self) -> None:
+        """Stop the flusher and deliver every phase's pending state. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._flusher = None
+            self._stop.set()
+            for phase in list(self._throttled):
+                if phase._dirty:
+                    phase._queue_progress_locked()
+            self._throttled.clear()
+        self._dispatcher.drain()
+
+    def _reinit_after_fork(self) -> None:
+        """In a forked child: fresh locks and no flusher (the parent's thread is not here)."""
+        lock = threading.RLock()
+        self._lock = lock
+        for phase in self._phases.values():
+            phase._lock = lock
+        self._dispatcher.reinit_after_fork()
+        self._flusher = None
+        self._stop = threading.Event()
+        for phase in self._throttled:
+            phase._tokens = self._burst
+        self._throttled.clear()
+
+
+_trackers: weakref.WeakSet[BaseProgressTracker] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _track_for_fork(tracker: BaseProgressTracker) -> None:
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reinit_trackers_after_fork)
+        _fork_hook_installed = True
+    _trackers.add(tracker)
+
+
+def _reinit_trackers_after_fork() -> None:
+    for tracker in list(_trackers):
+        tracker._reinit_after_fork()
