@@ -329,7 +329,7 @@ class ProgressTracker(ABC):
             success: whether it succeeded.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most trackers hold nothing
         """Release what the tracker holds (threads, sockets, sinks it created). Idempotent."""
 
     def __enter__(self) -> ProgressTracker:
@@ -385,7 +385,7 @@ class ProgressTracker(ABC):
         if op is None or op.is_complete:
             self._simple_operation_id = f"default-{uuid.uuid4()}"
             op = self.start_operation(self._simple_operation_id, "Progress")
-        if self._simple_phase is not None and not self._simple_phase.is_complete:
+        if self._simple_phase is not None and self._simple_phase.completed_at is None:
             op.finish_phase(self._simple_phase.phase_id)
         self._simple_phase = op.start_phase(str(uuid.uuid4()), title, total, description)
         return self._simple_phase

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .port import ProgressTracker, failure_reason
 
@@ -49,8 +49,10 @@ def track(
 ) -> Iterator[T]:
     """Yield the items of ``iterable`` while reporting them as one phase, like ``rich.progress.track``.
 
-    The phase runs in its own operation titled ``description``.  Leaving the loop early with
-    ``break`` finishes it successfully; an exception raised in the loop body marks it failed.
+    The phase runs in its own operation titled ``description``.  Leaving the loop early
+    finishes it successfully: a generator cannot tell ``break`` from an exception raised in the
+    loop body, so when failures must show, use ``with op.phase(...) as phase`` and
+    ``phase.track(iterable)`` instead, whose block sees the exception.
 
     Args:
         iterable: the items to walk through.
@@ -70,8 +72,8 @@ def track(
     try:
         yield from phase.track(iterable)
     except GeneratorExit:
-        pass  # the caller stopped iterating on purpose
-    except BaseException as exc:
+        pass  # the caller stopped iterating (break, or an exception in its loop body)
+    except BaseException as exc:  # raised by the iterable itself
         success, reason = False, failure_reason(exc)
         raise
     finally:

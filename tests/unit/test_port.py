@@ -1,0 +1,181 @@
+"""The port's rules: validation, percentages, context managers, the simple form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import mpprogress
+from mpprogress import BaseProgressTracker, NoOpProgressTracker, PhaseFinishedError, ProgressError
+from mpprogress.port import failure_reason, validate_total
+from mpprogress.testing import RecordingCallback
+
+
+@pytest.fixture(params=["local", "noop"])
+def tracker(request: pytest.FixtureRequest) -> mpprogress.ProgressTracker:
+    return BaseProgressTracker() if request.param == "local" else NoOpProgressTracker()
+
+
+def test_import_does_not_pull_in_zmq_or_rich() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, mpprogress; print(sorted(m for m in ('zmq', 'rich') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_percentage_rules(tracker: mpprogress.ProgressTracker) -> None:
+    op = tracker.start_operation("op", "Op")
+    unknown = op.start_phase("a", "unknown total")
+    empty = op.start_phase("b", "zero total", total=0)
+    normal = op.start_phase("c", "normal", total=4)
+    unknown.update(5)
+    empty.update(1)
+    normal.update(3)
+    assert unknown.percentage is None
+    assert empty.percentage is None
+    assert normal.percentage == 75.0
+    normal.update(5)
+    assert normal.percentage == 100.0  # capped
+    assert normal.current == 8
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5, 1.5, float("nan")])
+def test_bad_totals_are_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="total"):
+        validate_total(bad)
+
+
+@pytest.mark.parametrize("bad", ["10", True, [1]])
+def test_non_numeric_totals_are_refused(bad: object) -> None:
+    with pytest.raises(TypeError, match="total"):
+        validate_total(bad)
+
+
+def test_bad_updates_are_refused_and_leave_the_count_alone() -> None:
+    tracker = BaseProgressTracker()
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P", total=10)
+    phase.update(2)
+    for bad, error in [(-1, ValueError), ("1", TypeError), (None, TypeError), (True, TypeError),
+                       (float("inf"), ValueError), (float("nan"), ValueError)]:
+        with pytest.raises(error):
+            phase.update(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        phase.set_progress(-3)
+    with pytest.raises(ValueError):
+        op.start_phase("q", "Q", total=-1)
+    assert phase.current == 2
+
+
+def test_a_finished_phase_cannot_be_updated() -> None:
+    tracker = BaseProgressTracker()
+    with tracker.operation("Op") as op, op.phase("P", total=2) as phase:
+        phase.update(1)
+    with pytest.raises(PhaseFinishedError):
+        phase.update(1)
+    with pytest.raises(PhaseFinishedError):
+        phase.set_progress(2)
+    assert phase.current == 1
+    assert phase.success is True
+    assert phase.is_complete
+
+
+def test_duplicate_ids_raise(tracker: mpprogress.ProgressTracker) -> None:
+    op = tracker.start_operation("op", "Op")
+    with pytest.raises(ValueError, match="already exists"):
+        tracker.start_operation("op", "Again")
+    op.start_phase("p", "P")
+    with pytest.raises(ValueError, match="already exists"):
+        op.start_phase("p", "P again")
+
+
+def test_operation_context_marks_failure_and_reraises(tracker: mpprogress.ProgressTracker) -> None:
+    with pytest.raises(KeyError), tracker.operation("Failing") as op:
+        with op.phase("P", total=3) as phase:
+            phase.update(1)
+            raise KeyError("boom")
+    assert op.success is False
+    assert phase.success is False
+    assert op.completed_at is not None
+
+
+def test_keyboard_interrupt_marks_failure_too() -> None:
+    tracker = BaseProgressTracker()
+    with pytest.raises(KeyboardInterrupt), tracker.operation("Op") as op, op.phase("P") as phase:
+        raise KeyboardInterrupt
+    assert (op.success, phase.success, phase.reason) == (False, False, "interrupted")
+
+
+def test_failure_reasons() -> None:
+    assert failure_reason(ValueError()) == "error"
+    assert failure_reason(KeyboardInterrupt()) == "interrupted"
+    assert failure_reason(mpprogress.ProgressCancelled()) == "cancelled"
+
+
+def test_simple_form_from_the_ticket() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    phase = tracker.start_phase("Link Discovery", total=100)
+    for i in range(100):
+        tracker.update(1, message=f"Found link {i}")
+    assert phase.current == 100
+    assert phase.last_message == "Found link 99"
+    second = tracker.start_phase("Next", total=1)
+    assert phase.is_complete and phase.success is True  # starting the next phase finished the first
+    tracker.finish_phase()
+    assert second.success is True
+    assert [e.data["title"] for e in events.of_type("phase_finished")] == ["Link Discovery", "Next"]
+
+
+def test_simple_form_without_a_phase_is_a_clear_error(tracker: mpprogress.ProgressTracker) -> None:
+    with pytest.raises(ProgressError, match="start_phase"):
+        tracker.update(1)
+
+
+def test_track_counts_items_and_takes_the_total_from_len(tracker: mpprogress.ProgressTracker) -> None:
+    with tracker.operation("Op") as op, op.phase("P") as phase:
+        items = list(phase.track(["a", "b", "c"]))
+    assert items == ["a", "b", "c"]
+    assert (phase.current, phase.total) == (3, 3)
+
+
+def test_module_level_track() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    assert sum(mpprogress.track(range(10), description="Summing", tracker=tracker)) == 45
+    finished = events.of_type("phase_finished")
+    assert [(e.data["title"], e.data["current"], e.data["total"], e.data["success"]) for e in finished] == [
+        ("Summing", 10, 10, True)
+    ]
+    assert events.types[-1] == "operation_finished"
+
+
+def test_module_level_track_break_is_success_and_a_failing_iterable_is_failure() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    for i in mpprogress.track(range(100), description="Searching", tracker=tracker):
+        if i == 4:
+            break
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        for _ in mpprogress.track(failing(), description="Reading", tracker=tracker):
+            pass
+    results = [(e.data["title"], e.data["current"], e.data["success"], e.data["reason"])
+               for e in events.of_type("phase_finished")]
+    assert results == [("Searching", 4, True, None), ("Reading", 1, False, "error")]
+
+
+def test_get_tracker_falls_back_to_one_process_wide_local_tracker() -> None:
+    first = mpprogress.get_tracker()
+    assert first is mpprogress.get_tracker()
+    assert isinstance(first, mpprogress.ProgressTracker)

@@ -1,0 +1,168 @@
+"""Throttling of progress_update events, driven by a fake clock (no real waiting)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mpprogress import BaseProgressTracker
+from mpprogress.testing import FakeClock, RecordingCallback
+
+
+def make(rate: float = 10.0, burst: int = 3) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
+    clock = FakeClock()
+    tracker = BaseProgressTracker(get_time=clock, max_update_rate=rate, update_burst=burst, auto_flush=False)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    return tracker, events, clock
+
+
+def currents(events: RecordingCallback) -> list[int]:
+    return [e.data["current"] for e in events.of_type("progress_update")]
+
+
+def test_a_burst_goes_out_then_updates_are_coalesced_and_state_stays_exact() -> None:
+    tracker, events, clock = make(rate=10.0, burst=3)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P", total=1000)
+    for i in range(100):
+        phase.update(1, f"item {i}")
+    assert currents(events) == [1, 2, 3]
+    assert phase.current == 100
+    assert phase.last_message == "item 99"
+    tracker.flush()  # no time has passed: no token yet
+    assert currents(events) == [1, 2, 3]
+    clock.advance(0.1)  # one token at 10/s
+    tracker.flush()
+    assert currents(events) == [1, 2, 3, 100]
+    assert events.of_type("progress_update")[-1].data["message"] == "item 99"
+    clock.advance(0.1)
+    tracker.flush()  # nothing changed since: nothing to send
+    assert currents(events) == [1, 2, 3, 100]
+
+
+def test_the_rate_is_bounded_over_a_long_run() -> None:
+    tracker, events, clock = make(rate=10.0, burst=3)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(200):  # 20 simulated seconds, 1,000 updates per 0.1 s
+        for _ in range(1000):
+            phase.update(1)
+        clock.advance(0.1)
+        tracker.flush()
+    sent = len(events.of_type("progress_update"))
+    assert 200 <= sent <= 3 + 200  # about one per tick at 10/s, plus the initial burst
+    assert currents(events)[-1] == 200_000
+
+
+def test_the_final_state_is_delivered_before_phase_finished() -> None:
+    tracker, events, _ = make(rate=10.0, burst=2)
+    with tracker.operation("Op") as op, op.phase("P", total=50) as phase:
+        for _ in range(50):
+            phase.update(1, "last message wins")
+    types = events.types
+    last_update = max(i for i, t in enumerate(types) if t == "progress_update")
+    assert types[last_update + 1] == "phase_finished"
+    final = events.of_type("progress_update")[-1].data
+    assert (final["current"], final["percentage"], final["message"]) == (50, 100.0, "last message wins")
+    assert currents(events) == [1, 2, 50]
+
+
+def test_no_extra_update_when_the_last_one_was_already_sent() -> None:
+    tracker, events, _ = make(rate=10.0, burst=5)
+    with tracker.operation("Op") as op, op.phase("P", total=3) as phase:
+        for _ in range(3):
+            phase.update(1)
+    assert currents(events) == [1, 2, 3]
+
+
+def test_buckets_refill_up_to_the_burst_after_a_pause() -> None:
+    tracker, events, clock = make(rate=10.0, burst=3)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(10):
+        phase.update(1)
+    clock.advance(10.0)
+    tracker.flush()  # refills the bucket (capped at the burst: 3), then spends one on the pending 10
+    assert currents(events)[-1] == 10
+    events.events.clear()
+    for _ in range(10):
+        phase.update(1)
+    assert currents(events) == [11, 12]
+
+
+def test_throttling_is_per_phase() -> None:
+    tracker, events, _ = make(rate=10.0, burst=2)
+    op = tracker.start_operation("op", "Op")
+    busy = op.start_phase("busy", "Busy")
+    quiet = op.start_phase("quiet", "Quiet")
+    for _ in range(20):
+        busy.update(1)
+    quiet.update(1)
+    quiet.update(1)
+    by_phase = [e.data["phase_id"] for e in events.of_type("progress_update")]
+    assert by_phase == ["busy", "busy", "quiet", "quiet"]
+
+
+def test_unthrottled_tracker_sends_every_update() -> None:
+    tracker, events, _ = make(rate=0)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(500):
+        phase.update(1)
+    assert currents(events) == list(range(1, 501))
+
+
+def test_metadata_forces_delivery_through_the_lock_but_stays_throttled() -> None:
+    tracker, events, clock = make(rate=10.0, burst=1)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    phase.update(1, size=1)
+    phase.update(1, size=2)
+    phase.update(1, kind="x")
+    assert currents(events) == [1]
+    clock.advance(0.1)
+    tracker.flush()
+    last = events.of_type("progress_update")[-1].data
+    assert (last["current"], last["size"], last["kind"]) == (3, 2, "x")  # merged, latest wins
+
+
+def test_the_flusher_thread_delivers_pending_state_without_further_updates() -> None:
+    tracker = BaseProgressTracker(max_update_rate=50.0, update_burst=1)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(1000):
+        phase.update(1)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and currents(events)[-1] != 1000:
+        time.sleep(0.01)
+    assert currents(events)[-1] == 1000
+    # once idle and refilled, the flusher thread goes away on its own
+    while time.monotonic() < deadline and tracker._flusher is not None:
+        time.sleep(0.01)
+    assert tracker._flusher is None
+    tracker.close()
+
+
+def test_close_delivers_pending_state() -> None:
+    tracker, events, _ = make(rate=10.0, burst=1)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(7):
+        phase.update(1)
+    tracker.close()
+    assert currents(events) == [1, 7]
+
+
+@pytest.mark.parametrize("rate", [1.0, 20.0])
+def test_set_progress_is_throttled_too(rate: float) -> None:
+    tracker, events, _ = make(rate=rate, burst=1)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for i in range(10):
+        phase.set_progress(i + 1)
+    op.finish_phase("p")
+    assert currents(events) == [1, 10]
