@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "LoggingProgressTracker": ".adapters.logs",
     "LoggingSink": ".adapters.logs",
     "WebSocketProgressTracker": ".adapters.web",
+    "EventStream": ".adapters.web",
     "create_progress_tracker": ".config",
     "session": ".remote.session",
     "connect": ".remote.session",

@@ -1,0 +1,187 @@
+"""JSON events for web clients: a WebSocket sink and Server-Sent Events with a bounded fan-out.
+
+Standard library only; the web framework stays the application's choice.  Every event is the
+seed's JSON form (``ProgressEventSerializer``: ``type``, ``timestamp``, ``data``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+from ..events import ProgressEventSerializer
+from ..tracker import BaseProgressTracker
+
+__all__ = [
+    "EventStream",
+    "Subscription",
+    "WebSocketHandler",
+    "WebSocketProgressTracker",
+    "WebSocketSink",
+    "sse_message",
+]
+
+
+class WebSocketHandler(Protocol):
+    """Anything with ``emit(event_name, payload)``, e.g. a Socket.IO server or a small wrapper."""
+
+    def emit(self, event: str, data: str) -> Any: ...
+
+
+def sse_message(event_type: str, **data: Any) -> str:
+    """Frame one event as a Server-Sent Events message (``event:`` and ``data:`` lines).
+
+    Args:
+        event_type: the event's type; becomes the SSE event name.
+        **data: the event's data.
+
+    Returns:
+        The message text, ending with the blank line that terminates an SSE message.
+    """
+    payload = ProgressEventSerializer.serialize_event(event_type, **data)
+    return f"event: {event_type}\ndata: {payload}\n\n"
+
+
+class WebSocketSink:
+    """Sends every event as JSON through ``handler.emit(event_name, payload)``.
+
+    Args:
+        handler: the WebSocket side; ``None`` makes the sink a no-op until one is set.
+        event_name: the name passed to ``emit`` (the seed uses ``"progress_update"``).
+    """
+
+    def __init__(self, handler: WebSocketHandler | None = None, *, event_name: str = "progress_update") -> None:
+        self.handler = handler
+        self.event_name = event_name
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        handler = self.handler
+        if handler is not None:
+            handler.emit(self.event_name, ProgressEventSerializer.serialize_event(event_type, **data))
+
+    def close(self) -> None:
+        """Stop sending. Idempotent."""
+        self.handler = None
+
+
+class WebSocketProgressTracker(BaseProgressTracker):
+    """The seed's WebSocket tracker: a local tracker with a ``WebSocketSink`` subscribed.
+
+    Args:
+        websocket_handler: the object whose ``emit`` receives each JSON event.
+        **tracker_kwargs: passed to ``BaseProgressTracker``.
+    """
+
+    def __init__(self, websocket_handler: WebSocketHandler | None = None, **tracker_kwargs: Any) -> None:
+        super().__init__(**tracker_kwargs)
+        self.sink = WebSocketSink(websocket_handler)
+        self.add_callback(self.sink)
+
+    @property
+    def websocket_handler(self) -> WebSocketHandler | None:
+        """The handler events are emitted to; may be replaced at any time."""
+        return self.sink.handler
+
+    @websocket_handler.setter
+    def websocket_handler(self, handler: WebSocketHandler | None) -> None:
+        self.sink.handler = handler
+
+    def close(self) -> None:
+        super().close()
+        self.remove_callback(self.sink)
+        self.sink.close()
+
+
+class Subscription:
+    """One reader of an ``EventStream``: SSE messages in order, with a bounded buffer.
+
+    When the reader falls more than ``max_buffered`` messages behind, the oldest are dropped and
+    counted in ``dropped`` (the next progress update carries the full state anyway).
+    """
+
+    def __init__(self, stream: EventStream, max_buffered: int) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[str | None] = queue.Queue(max_buffered)
+        self.dropped = 0
+
+    def _offer(self, message: str | None) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(message)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def get(self, timeout: float | None = None) -> str | None:
+        """The next message, or ``None`` on timeout or once the stream or subscription closed."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def __iter__(self) -> Iterator[str]:
+        while (message := self.get()) is not None:
+            yield message
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        while True:
+            message = await asyncio.to_thread(self.get, 0.5)
+            if message is not None:
+                yield message
+            elif self._closed:
+                return
+
+    @property
+    def _closed(self) -> bool:
+        return self not in self._stream._subscribers
+
+    def close(self) -> None:
+        """Stop receiving; a reader blocked in ``get`` or iteration wakes up. Idempotent."""
+        self._stream._unsubscribe(self)
+        self._offer(None)
+
+
+class EventStream:
+    """A sink that fans events out to any number of web readers as SSE messages.
+
+    ``tracker.add_callback(stream)``, then per HTTP client ``for msg in stream.subscribe(): ...``
+    (or ``async for``) and write each message to the response.
+
+    Args:
+        max_buffered: messages kept per reader before the oldest are dropped.
+    """
+
+    def __init__(self, max_buffered: int = 1000) -> None:
+        self._subscribers: tuple[Subscription, ...] = ()
+        self._lock = threading.Lock()
+        self._max_buffered = max_buffered
+
+    def subscribe(self) -> Subscription:
+        """Start a new reader that receives every event from now on."""
+        subscription = Subscription(self, self._max_buffered)
+        with self._lock:
+            self._subscribers = (*self._subscribers, subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        subscribers = self._subscribers
+        if subscribers:
+            message = sse_message(event_type, **data)
+            for subscription in subscribers:
+                subscription._offer(message)
+
+    def close(self) -> None:
+        """End every subscription (readers see the end of the stream). Idempotent."""
+        for subscription in self._subscribers:
+            subscription.close()
