@@ -1,0 +1,545 @@
+"""The wire between worker clients and the aggregator: msgpack frames, never pickle.
+
+Pure functions, no sockets (this module never imports zmq).  One message per frame::
+
+    [VERSION, kind, seq, *fields]
+
+``seq`` is the sender's sequence number, increasing by one per message it sends; the
+aggregator uses it to ignore stale progress state.  Progress is always carried as absolute state
+(current, total, latest message), so a lost or repeated frame can never corrupt a count.
+
+Kinds from a worker: ``HELLO``, ``HEARTBEAT``, ``OPERATION_START`` / ``OPERATION_FINISH``,
+``PHASE_START`` / ``PHASE_FINISH``, ``STATE`` (a batch of changed phases), ``LOG`` (a worker log
+record) and ``BYE``.  Starts, finishes and ``BYE`` are acknowledged (``ACK``) and resent until
+they are; re-applying them is harmless.  Kinds from the aggregator: ``ACK``, ``CANCEL`` and
+``RESYNC`` (a receiver that does not know the sender, e.g. a restarted relay, asks it to send
+its whole state again).
+
+Phases are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
+
+``decode`` validates every field (types, lengths, finite non-negative numbers), strips control
+characters from strings, and returns a frozen dataclass or raises ``ProtocolError``; encoders
+clip text so that every frame fits ``MAX_FRAME`` bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+import msgpack
+
+__all__ = [
+    "MAX_FRAME",
+    "RESERVED_METADATA",
+    "VERSION",
+    "Ack",
+    "Bye",
+    "Cancel",
+    "Heartbeat",
+    "Hello",
+    "LogRecord",
+    "Message",
+    "OperationFinish",
+    "OperationStart",
+    "PhaseFinish",
+    "PhaseStart",
+    "PhaseState",
+    "ProtocolError",
+    "Resync",
+    "State",
+    "clean_metadata",
+    "clip",
+    "decode",
+    "encode",
+    "encode_state",
+]
+
+VERSION: Final = 1
+MAX_FRAME: Final = 4096  # bytes; the receiver's MAXMSGSIZE
+
+MAX_ID: Final = 128  # bytes of an operation or phase id, client id, host name
+MAX_TITLE: Final = 256
+MAX_TEXT: Final = 256  # the latest message of a phase
+MAX_DESCRIPTION: Final = 512
+MAX_REASON: Final = 32
+MAX_LOG: Final = 1024
+MAX_META_ITEMS: Final = 8
+MAX_META_KEY: Final = 32
+MAX_META_VALUE: Final = 128
+MAX_BATCH: Final = 64  # phase states (or acked seqs) in one frame
+MAX_INT: Final = 2**63 - 1
+
+# Metadata keys that would collide with the fields of a ``progress_update`` event.
+RESERVED_METADATA: Final = frozenset(
+    {"event_type", "operation_id", "phase_id", "parent_phase_id", "title", "description", "current",
+     "total", "percentage", "message", "rate", "peak_rate", "eta", "elapsed", "increment"}
+)
+
+_UNPACK_LIMITS: Final = {
+    "raw": False,
+    "strict_map_key": True,
+    "use_list": True,
+    "max_str_len": MAX_LOG,
+    "max_bin_len": 0,
+    "max_ext_len": 0,
+    "max_array_len": 2 * MAX_BATCH,
+    "max_map_len": MAX_META_ITEMS,
+}
+
+# C0, DEL, C1 and the bidirectional overrides a terminal would obey.
+_CONTROL = [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_STRIP_ALL: Final = dict.fromkeys(_CONTROL)
+_STRIP_KEEP_LINES: Final = {code: None for code in _CONTROL if code not in (0x09, 0x0A)}
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a valid message; ``reason`` is a short name for drop counters."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """A client introduces itself (also sent again on ``RESYNC``)."""
+
+    KIND: ClassVar[int] = 1
+    seq: int
+    client_id: str
+    pid: int
+    hostname: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The client is alive; the aggregator answers with an ``ACK``."""
+
+    KIND: ClassVar[int] = 2
+    seq: int
+
+
+@dataclass(frozen=True)
+class OperationStart:
+    """The client opened an operation of its own."""
+
+    KIND: ClassVar[int] = 3
+    seq: int
+    operation_id: str
+    title: str
+    description: str | None
+
+
+@dataclass(frozen=True)
+class OperationFinish:
+    """The client finished an operation it opened."""
+
+    KIND: ClassVar[int] = 4
+    seq: int
+    operation_id: str
+    success: bool
+
+
+@dataclass(frozen=True)
+class PhaseStart:
+    """A phase started in ``operation_id``, inside the client's phase ``parent`` if not ``None``."""
+
+    KIND: ClassVar[int] = 5
+    seq: int
+    handle: int
+    phase_id: str
+    operation_id: str
+    parent: int | None
+    title: str
+    description: str | None
+    total: int | None
+
+
+@dataclass(frozen=True)
+class PhaseFinish:
+    """A phase finished, with its final state."""
+
+    KIND: ClassVar[int] = 6
+    seq: int
+    handle: int
+    current: int | float
+    total: int | None
+    message: str | None
+    success: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PhaseState:
+    """The absolute state of one phase, an entry of ``State``."""
+
+    handle: int
+    current: int | float
+    total: int | None
+    message: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class State:
+    """The state of every phase that changed since the client's previous ``State``."""
+
+    KIND: ClassVar[int] = 7
+    seq: int
+    phases: tuple[PhaseState, ...]
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """A worker's log record, to be re-emitted in the receiving process."""
+
+    KIND: ClassVar[int] = 8
+    seq: int
+    level: int
+    logger: str
+    message: str
+    created: float
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The client closed; it has no open phases left."""
+
+    KIND: ClassVar[int] = 9
+    seq: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The aggregator applied the client's messages with these sequence numbers."""
+
+    KIND: ClassVar[int] = 16
+    seq: int
+    acked: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel the client's phases in an operation (``handle`` ``None``) or one phase."""
+
+    KIND: ClassVar[int] = 17
+    seq: int
+    operation_id: str
+    handle: int | None
+
+
+@dataclass(frozen=True)
+class Resync:
+    """The aggregator does not know this client: send hello and every live phase again."""
+
+    KIND: ClassVar[int] = 18
+    seq: int
+
+
+Message = (
+    Hello | Heartbeat | OperationStart | OperationFinish | PhaseStart | PhaseFinish | State | LogRecord
+    | Bye | Ack | Cancel | Resync
+)
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def clip(text: object, limit: int) -> str:
+    """``text`` as a string of at most ``limit`` UTF-8 bytes (cut on a character boundary)."""
+    value = text if isinstance(text, str) else str(text)
+    if len(value) * 4 <= limit:
+        return value
+    raw = value.encode("utf-8", "replace")
+    if len(raw) <= limit:
+        return value
+    return raw[:limit].decode("utf-8", "ignore")
+
+
+def _clip_opt(text: object, limit: int) -> str | None:
+    return None if text is None else clip(text, limit)
+
+
+def clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata reduced to what the wire carries: a few scalar values under short keys.
+
+    Reserved and over-long keys are dropped; values that are not ``None``, bool, int or finite
+    float become clipped strings.
+    """
+    cleaned: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if len(cleaned) >= MAX_META_ITEMS:
+            break
+        if not isinstance(key, str) or not _is_wire_key(key):
+            continue
+        if _is_wire_scalar(value):
+            cleaned[key] = value
+        else:
+            cleaned[key] = clip(value, MAX_META_VALUE)
+    return cleaned
+
+
+def _is_wire_key(key: str) -> bool:
+    return key.isidentifier() and key not in RESERVED_METADATA and len(key.encode()) <= MAX_META_KEY
+
+
+def _is_wire_scalar(value: object) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_INT <= value <= MAX_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _body(message: Message) -> list[Any]:
+    if isinstance(message, Hello):
+        return [clip(message.client_id, MAX_ID), message.pid, clip(message.hostname, MAX_ID)]
+    if isinstance(message, OperationStart):
+        return [message.operation_id, clip(message.title, MAX_TITLE),
+                _clip_opt(message.description, MAX_DESCRIPTION)]
+    if isinstance(message, OperationFinish):
+        return [message.operation_id, message.success]
+    if isinstance(message, PhaseStart):
+        return [message.handle, message.phase_id, message.operation_id, message.parent,
+                clip(message.title, MAX_TITLE), _clip_opt(message.description, MAX_DESCRIPTION),
+                message.total]
+    if isinstance(message, PhaseFinish):
+        return [message.handle, message.current, message.total, _clip_opt(message.message, MAX_TEXT),
+                message.success, _clip_opt(message.reason, MAX_REASON)]
+    if isinstance(message, State):
+        return [[_state_entry(entry) for entry in message.phases]]
+    if isinstance(message, LogRecord):
+        return [message.level, clip(message.logger, MAX_ID), clip(message.message, MAX_LOG - 64),
+                message.created]
+    if isinstance(message, Ack):
+        return [list(message.acked)]
+    if isinstance(message, Cancel):
+        return [message.operation_id, message.handle]
+    return []  # Heartbeat, Bye, Resync
+
+
+def _state_entry(entry: PhaseState) -> list[Any]:
+    return [entry.handle, entry.current, entry.total, _clip_opt(entry.message, MAX_TEXT),
+            clean_metadata(entry.metadata)]
+
+
+def encode(message: Message) -> bytes:
+    """Pack one message into one frame.
+
+    Text is clipped to the wire's limits; ids are not (an id that is too long would change
+    meaning if cut, so clients refuse such ids when they are created).
+
+    Raises:
+        ProtocolError: the packed frame is larger than ``MAX_FRAME`` (e.g. a ``State`` with
+            too many entries: use ``encode_state``).
+    """
+    frame = msgpack.packb([VERSION, message.KIND, message.seq, *_body(message)], use_bin_type=True)
+    if len(frame) > MAX_FRAME:
+        raise ProtocolError("oversize", f"{type(message).__name__} packs to {len(frame)} bytes")
+    return frame
+
+
+def encode_state(entries: Iterable[PhaseState], next_seq: Callable[[], int]) -> list[bytes]:
+    """Pack phase states into as few ``State`` frames as fit ``MAX_FRAME`` each.
+
+    Args:
+        entries: the states to send.
+        next_seq: called once per frame for its sequence number.
+
+    Returns:
+        The frames, in order; empty if there were no entries.
+    """
+    packed = [msgpack.packb(_state_entry(entry), use_bin_type=True) for entry in entries]
+    frames: list[bytes] = []
+    start = 0
+    while start < len(packed):
+        size, end = 24, start  # 24 bytes: the envelope and the array headers, generously
+        while end < len(packed) and end - start < MAX_BATCH and size + len(packed[end]) <= MAX_FRAME:
+            size += len(packed[end])
+            end += 1
+        end = max(end, start + 1)  # one entry always fits: its strings are clipped
+        head = msgpack.Packer(use_bin_type=True)
+        frame = (
+            head.pack_array_header(4) + head.pack(VERSION) + head.pack(State.KIND) + head.pack(next_seq())
+            + head.pack_array_header(end - start) + b"".join(packed[start:end])
+        )
+        frames.append(frame)
+        start = end
+    return frames
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def decode(frame: bytes) -> Message:
+    """Unpack and validate one frame.
+
+    Args:
+        frame: the raw bytes received.
+
+    Returns:
+        The message, with every string stripped of control characters.
+
+    Raises:
+        ProtocolError: the frame is not a valid message of this protocol version; nothing else.
+    """
+    if len(frame) > MAX_FRAME:
+        raise ProtocolError("oversize", f"{len(frame)} bytes")
+    try:
+        items = msgpack.unpackb(frame, **_UNPACK_LIMITS)
+    except Exception as exc:  # msgpack raises several ValueError/TypeError subclasses
+        raise ProtocolError("malformed", type(exc).__name__) from exc
+    if not isinstance(items, list) or len(items) < 3:
+        raise ProtocolError("malformed", "not an envelope")
+    version, kind, seq, *fields = items
+    if version != VERSION or isinstance(version, bool):
+        raise ProtocolError("version", repr(version)[:20])
+    parse = _PARSERS.get(kind) if isinstance(kind, int) and not isinstance(kind, bool) else None
+    if parse is None:
+        raise ProtocolError("kind", repr(kind)[:20])
+    arity, build = parse
+    if len(fields) != arity:
+        raise ProtocolError("schema", f"kind {kind} takes {arity} fields, got {len(fields)}")
+    return build(_count(seq, "seq"), fields)
+
+
+def _count(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
+        raise ProtocolError("schema", f"{name} must be a non-negative int")
+    return value
+
+
+def _opt_count(value: Any, name: str) -> int | None:
+    return None if value is None else _count(value, name)
+
+
+def _number(value: Any, name: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError("schema", f"{name} must be a number")
+    if not (math.isfinite(value) and value >= 0):
+        raise ProtocolError("schema", f"{name} must be finite and >= 0")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError("schema", f"{name} must be a bool")
+    return value
+
+
+def _text(value: Any, name: str, limit: int, *, keep_lines: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError("schema", f"{name} must be a string")
+    if len(value) > limit:  # characters: a cheap bound before encoding
+        raise ProtocolError("schema", f"{name} is too long")
+    return value.translate(_STRIP_KEEP_LINES if keep_lines else _STRIP_ALL)
+
+
+def _opt_text(value: Any, name: str, limit: int) -> str | None:
+    return None if value is None else _text(value, name, limit)
+
+
+def _ident(value: Any, name: str) -> str:
+    text = _text(value, name, MAX_ID)
+    if not text:
+        raise ProtocolError("schema", f"{name} is empty")
+    return text
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError("schema", "metadata must be a map")
+    cleaned: dict[str, Any] = {}
+    for key, item in value.items():
+        key = _text(key, "metadata key", MAX_META_KEY)
+        if not _is_wire_key(key):
+            raise ProtocolError("schema", "bad metadata key")
+        if isinstance(item, str):
+            item = _text(item, "metadata value", MAX_META_VALUE)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ProtocolError("schema", "metadata value must be finite")
+        elif item is not None and not isinstance(item, (bool, int)):
+            raise ProtocolError("schema", "metadata value must be a scalar")
+        cleaned[key] = item
+    return cleaned
+
+
+def _array(value: Any, name: str, limit: int) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise ProtocolError("schema", f"{name} must be an array of at most {limit}")
+    return value
+
+
+def _phase_state(value: Any) -> PhaseState:
+    entry = _array(value, "state entry", 5)
+    if len(entry) != 5:
+        raise ProtocolError("schema", "state entry takes 5 fields")
+    return PhaseState(
+        handle=_count(entry[0], "handle"),
+        current=_number(entry[1], "current"),
+        total=_opt_count(entry[2], "total"),
+        message=_opt_text(entry[3], "message", MAX_TEXT),
+        metadata=_metadata(entry[4]),
+    )
+
+
+def _hello(seq: int, f: list[Any]) -> Hello:
+    return Hello(seq, _ident(f[0], "client_id"), _count(f[1], "pid"), _text(f[2], "hostname", MAX_ID))
+
+
+def _operation_start(seq: int, f: list[Any]) -> OperationStart:
+    return OperationStart(
+        seq, _ident(f[0], "operation_id"), _text(f[1], "title", MAX_TITLE),
+        _opt_text(f[2], "description", MAX_DESCRIPTION),
+    )
+
+
+def _phase_start(seq: int, f: list[Any]) -> PhaseStart:
+    return PhaseStart(
+        seq, _count(f[0], "handle"), _ident(f[1], "phase_id"), _ident(f[2], "operation_id"),
+        _opt_count(f[3], "parent"), _text(f[4], "title", MAX_TITLE),
+        _opt_text(f[5], "description", MAX_DESCRIPTION), _opt_count(f[6], "total"),
+    )
+
+
+def _phase_finish(seq: int, f: list[Any]) -> PhaseFinish:
+    return PhaseFinish(
+        seq, _count(f[0], "handle"), _number(f[1], "current"), _opt_count(f[2], "total"),
+        _opt_text(f[3], "message", MAX_TEXT), _flag(f[4], "success"), _opt_text(f[5], "reason", MAX_REASON),
+    )
+
+
+def _log(seq: int, f: list[Any]) -> LogRecord:
+    level = _count(f[0], "level")
+    created = _number(f[3], "created")
+    return LogRecord(seq, min(level, 100), _text(f[1], "logger", MAX_ID),
+                     _text(f[2], "message", MAX_LOG, keep_lines=True), float(created))
+
+
+def _ack(seq: int, f: list[Any]) -> Ack:
+    return Ack(seq, tuple(_count(s, "acked seq") for s in _array(f[0], "acked", MAX_BATCH)))
+
+
+_PARSERS: Final[dict[int, tuple[int, Callable[[int, list[Any]], Message]]]] = {
+    Hello.KIND: (3, _hello),
+    Heartbeat.KIND: (0, lambda seq, f: Heartbeat(seq)),
+    OperationStart.KIND: (3, _operation_start),
+    OperationFinish.KIND: (2, lambda seq, f: OperationFinish(seq, _ident(f[0], "operation_id"),
+                                                             _flag(f[1], "success"))),
+    PhaseStart.KIND: (7, _phase_start),
+    PhaseFinish.KIND: (6, _phase_finish),
+    State.KIND: (1, lambda seq, f: State(seq, tuple(_phase_state(e) for e in _array(f[0], "phases", MAX_BATCH)))),
+    LogRecord.KIND: (4, _log),
+    Bye.KIND: (0, lambda seq, f: Bye(seq)),
+    Ack.KIND: (1, _ack),
+    Cancel.KIND: (2, lambda seq, f: Cancel(seq, _ident(f[0], "operation_id"), _opt_count(f[1], "handle"))),
+    Resync.KIND: (0, lambda seq, f: Resync(seq)),
+}
+
