@@ -54,8 +54,8 @@ class _LocalContainer:
     phases: dict[str, ProgressPhase]
     current_phase: str | None
 
-    def _operation_id(self) -> str:
-        raise NotImplementedError
+    operation_id: str
+    _cancelled: bool
 
     def start_phase(
         self,
@@ -77,6 +77,16 @@ class _LocalContainer:
             tracker._dispatcher.queue(PHASE_STARTED, phase._identity(total=phase.total))
         tracker._dispatcher.drain()
         return phase
+
+    def cancel(self) -> None:
+        tracker = self._tracker
+        with tracker._lock:
+            if self._finished or self._cancelled:
+                return
+            self._cancelled = True
+            phase_id = self.phase_id  # type: ignore[attr-defined]  # None on operations
+            tracker._dispatcher.queue(CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": phase_id})
+        tracker._dispatcher.drain()
 
     def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
         tracker = self._tracker
@@ -106,7 +116,7 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         self._lock = tracker._lock
         self._drain = tracker._dispatcher.drain
         self._container = container
-        self.operation_id = container._operation_id()
+        self.operation_id = container.operation_id
         self.parent_phase_id = container.phase_id if isinstance(container, BaseProgressPhase) else None
         self.depth: int = container.depth + 1 if isinstance(container, BaseProgressPhase) else 0
         self.reason: str | None = None
@@ -124,9 +134,6 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
 
     def __repr__(self) -> str:
         return f"<phase {self.title!r} {self.current}/{self.total}>"
-
-    def _operation_id(self) -> str:
-        return self.operation_id
 
     # --- the hot path -----------------------------------------------------------------------
 
@@ -269,17 +276,6 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
             ),
         )
 
-    def cancel(self) -> None:
-        tracker = self._tracker
-        with tracker._lock:
-            if self._finished or self._cancelled:
-                return
-            self._cancelled = True
-            tracker._dispatcher.queue(
-                CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": self.phase_id}
-            )
-        tracker._dispatcher.drain()
-
     @property
     def cancelled(self) -> bool:
         return self._cancelled or self._container.cancelled
@@ -360,18 +356,6 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
 
     def __repr__(self) -> str:
         return f"<operation {self.title!r}>"
-
-    def _operation_id(self) -> str:
-        return self.operation_id
-
-    def cancel(self) -> None:
-        tracker = self._tracker
-        with tracker._lock:
-            if self._finished or self._cancelled:
-                return
-            self._cancelled = True
-            tracker._dispatcher.queue(CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": None})
-        tracker._dispatcher.drain()
 
     @property
     def cancelled(self) -> bool:
