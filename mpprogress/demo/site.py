@@ -88,10 +88,15 @@ class Page:
 
 @dataclass(frozen=True)
 class Discovery:
-    """What link discovery finds on a site: the pages it fetches and every path it learns."""
+    """What link discovery finds on a site: the pages its crawl fetches and every path it learns."""
 
-    crawl_fetches: int
+    fetched: tuple[str, ...]
     paths: tuple[str, ...]
+
+    @property
+    def crawl_fetches(self) -> int:
+        """How many pages the crawl fetches."""
+        return len(self.fetched)
 
 
 @dataclass(frozen=True)
@@ -135,18 +140,18 @@ class CompanySite:
             max_depth: the crawl bound the pipeline uses.
 
         Returns:
-            The number of pages fetched and the sorted set of allowed paths learnt.
+            The pages fetched, in crawl order, and the sorted set of allowed paths learnt.
         """
         known = {path for path in self.sitemap if self.allowed(path)}
         seen = {self.root}
         queue = deque([(self.root, 0)])
-        fetches = 0
+        fetched: list[str] = []
         while queue:
             path, depth = queue.popleft()
             known.add(path)
             if depth >= max_depth:
                 continue
-            fetches += 1
+            fetched.append(path)
             page = self.pages.get(path)
             if page is None or page.status != 200:
                 continue
@@ -154,7 +159,7 @@ class CompanySite:
                 if self.allowed(link) and link not in seen:
                     seen.add(link)
                     queue.append((link, depth + 1))
-        return Discovery(crawl_fetches=fetches, paths=tuple(sorted(known)))
+        return Discovery(fetched=tuple(fetched), paths=tuple(sorted(known)))
 
     def robots_txt(self, base_url: str) -> str:
         """The text of ``/<slug>/robots.txt``."""
