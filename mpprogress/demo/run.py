@@ -10,11 +10,12 @@ process.  At the end the parent prints each company's profile and the operation 
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import signal
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
@@ -115,7 +116,7 @@ class _Session:
     until a finished worker's last events have reached the tracker."""
 
     tracker: BaseProgressTracker
-    pool_options: dict[str, Any]
+    bridge_queue: Any
     settle: Callable[[str], None]
 
 
@@ -126,7 +127,7 @@ def open_session(config: DemoConfig, out: TextIO) -> Iterator[_Session]:
     The one place that decides how workers report.  Until ``mpprogress.session()`` lands it is
     a ``_QueueBridge`` over a ``multiprocessing`` queue handed to each worker by the pool's
     initializer; with it this becomes ``with session(console=..., sinks=...) as tracker: yield
-    _Session(tracker, {}, lambda operation_id: None)`` (workers find the address in their
+    _Session(tracker, None, lambda operation_id: None)`` (workers find the address in their
     environment, and final states are acknowledged).
     """
     context = multiprocessing.get_context(config.start_method or "spawn")
@@ -135,7 +136,7 @@ def open_session(config: DemoConfig, out: TextIO) -> Iterator[_Session]:
     tracker.add_callback(sink)
     bridge = _QueueBridge(tracker, context)
     try:
-        yield _Session(tracker, {"initializer": _install_bridge, "initargs": (bridge.queue,)}, bridge.settle)
+        yield _Session(tracker, bridge.queue, bridge.settle)
     finally:
         bridge.close()
         tracker.close()
@@ -165,11 +166,13 @@ class _QueueForwarder:
         self._queue.put((event_type, data))
 
 
-def _install_bridge(queue: Any) -> None:
-    """Pool initializer: make this worker's ``get_tracker()`` forward to the parent."""
-    tracker = _MirrorTracker()
-    tracker.add_callback(_QueueForwarder(queue))
-    set_tracker(tracker)
+def _init_worker(bridge_queue: Any) -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle; with a bridge, report through it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if bridge_queue is not None:
+        tracker = _MirrorTracker()
+        tracker.add_callback(_QueueForwarder(bridge_queue))
+        set_tracker(tracker)
 
 
 _STATE_KEYS = frozenset(
@@ -292,16 +295,19 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
             jobs.append(CompanyJob(target, op.operation_id, config.pipeline))
         context = multiprocessing.get_context(config.start_method or "spawn")
         workers = max(1, min(config.workers, len(jobs)))
-        with ProcessPoolExecutor(workers, mp_context=context, **session.pool_options) as pool:
-            futures: dict[Future[CompanyProfile], CompanyJob] = {pool.submit(research_job, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    results[job.target.name] = future.result()
-                    session.settle(job.operation_id)
-                except Exception as exc:
-                    errors[job.target.name] = exc
-                tracker.finish_operation(job.operation_id, success=job.target.name in results)
+        try:
+            # Pool rather than ProcessPoolExecutor: on Ctrl-C, leaving the block terminates workers.
+            with context.Pool(workers, _init_worker, (session.bridge_queue,)) as pool:
+                for job, profile, error in _research_all(pool, jobs):
+                    if profile is not None:
+                        results[job.target.name] = profile
+                        session.settle(job.operation_id)
+                    else:
+                        errors[job.target.name] = error or RuntimeError("no result")
+                    tracker.finish_operation(job.operation_id, success=profile is not None)
+        finally:
+            for job in jobs:  # only after an interruption are some still open
+                _interrupt(tracker, job.operation_id)
         snapshot = tracker.snapshot()
         statuses = server.statuses
     ordered = [results[c.company.name] for c in site.sites if c.company.name in results]
@@ -310,6 +316,33 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     else:
         _write_text_report(out, ordered, errors, snapshot, statuses)
     return 1 if errors else 0
+
+
+def _interrupt(tracker: BaseProgressTracker, operation_id: str) -> None:
+    """Finish an operation that is still open, and its open phases, as interrupted."""
+    op = tracker.get_operation(operation_id)
+    if op is None or op.finished:
+        return
+    for phase_id in list(op.phases):
+        op.finish_phase(phase_id, success=False, reason="interrupted")
+    tracker.finish_operation(operation_id, success=False)
+
+
+Outcome = tuple[CompanyJob, CompanyProfile | None, BaseException | None]
+
+
+def _research_all(pool: Any, jobs: list[CompanyJob]) -> Iterator[Outcome]:
+    """Give every job to the pool; yield (job, profile, error) in the order they finish."""
+    done: queue.Queue[Outcome] = queue.Queue()
+    for job in jobs:
+        pool.apply_async(
+            research_job,
+            (job,),
+            callback=lambda profile, job=job: done.put((job, profile, None)),
+            error_callback=lambda error, job=job: done.put((job, None, error)),
+        )
+    for _ in jobs:
+        yield done.get()
 
 
 def _write_json_report(
