@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import types
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .port import ProgressTracker, failure_reason
 
@@ -13,30 +16,57 @@ __all__ = ["get_tracker", "set_tracker", "track"]
 
 T = TypeVar("T")
 
+ADDRESS_ENV = "MPPROGRESS_ADDRESS"
+
 _current: ProgressTracker | None = None
+_current_pid = 0  # the process ``_current`` belongs to: a forked child never uses its parent's
 _current_lock = threading.Lock()
 
 
 def set_tracker(tracker: ProgressTracker | None) -> None:
     """Make ``tracker`` the one ``get_tracker()`` returns in this process (``None`` resets)."""
-    global _current
+    _replace_tracker(tracker)
+
+
+def _replace_tracker(tracker: ProgressTracker | None) -> ProgressTracker | None:
+    """Set the process's tracker; return the one it replaces (``None`` if it was a parent's)."""
+    global _current, _current_pid
     with _current_lock:
-        _current = tracker
+        previous = _current if _current_pid == os.getpid() else None
+        _current, _current_pid = tracker, os.getpid()
+        return previous
 
 
 def get_tracker() -> ProgressTracker:
     """The tracker this process should report to.
 
-    The tracker set by ``set_tracker`` (a session sets itself); with none, a process-wide
-    ``BaseProgressTracker`` created on first use, which holds state and emits events but shows
-    nothing until a sink is added.
+    In order:
+
+    - the tracker set by ``set_tracker`` in this process (``mpprogress.session()`` sets its
+      own, so in the parent this is the session's tracker);
+    - in a process whose environment has ``MPPROGRESS_ADDRESS`` (a worker started inside a
+      session, by ``fork``, ``spawn``, ``forkserver`` or ``subprocess``): a client tracker
+      connected to that address, created on first use, one per process;
+    - otherwise a process-wide ``BaseProgressTracker`` created on first use, which holds state
+      and emits events but shows nothing until a sink is added.
+
+    A tracker set or created in a parent process is never returned in a forked child: the
+    child gets its own, by the same rules.
     """
-    global _current
+    global _current, _current_pid
     with _current_lock:
-        if _current is None:
+        if _current is not None and _current_pid == os.getpid():
+            return _current
+        address = os.environ.get(ADDRESS_ENV)
+        if address:
+            from .remote.session import worker_client
+
+            _current = worker_client(address)
+        else:
             from .tracker import BaseProgressTracker
 
             _current = BaseProgressTracker()
+        _current_pid = os.getpid()
         return _current
 
 
@@ -81,3 +111,20 @@ def track(
         tracker.finish_operation(operation_id, success)
 
 
+
+
+class _SessionModule(types.ModuleType):
+    """This module, made callable: ``mpprogress.session(...)`` opens a multiprocess session.
+
+    The package imports this module for ``get_tracker``, which binds ``mpprogress.session`` to
+    the module and hides the lazily imported ``session()`` function of the same public name;
+    calling the module hands the call to ``mpprogress.remote.session.session``.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from .remote.session import session
+
+        return session(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _SessionModule  # no resource is created: a class change only

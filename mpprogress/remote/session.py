@@ -1,0 +1,167 @@
+"""Wiring of the multiprocess mode: ``session()`` in the parent, ``connect()`` in a worker.
+
+``session()`` is the one place that puts the parent together: a local tracker, its sinks (the
+Rich console by default), an aggregator bound to a private address, and the environment
+variable through which every child process (``fork``, ``spawn``, ``forkserver`` or a plain
+``subprocess``) finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ..events import ProgressCallback
+from ..session import _replace_tracker
+from ..tracker import BaseProgressTracker
+from .aggregator import Aggregator, AggregatorConfig
+from .client import ClientConfig, ClientTracker, ForwardingLogHandler
+from .transport import ADDRESS_ENV, FORWARD_LOGS_ENV, SocketSecurity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["ADDRESS_ENV", "FORWARD_LOGS_ENV", "connect", "session", "worker_client"]
+
+# The console log handler a session put on the root logger, so that a forked child (which
+# inherits it) can take it off: a worker must never write through the parent's display.
+_session_log_handler: logging.Handler | None = None
+_session_pid = 0
+
+
+@contextmanager
+def session(
+    address: str | None = None,
+    *,
+    console: bool | Console = True,
+    sinks: Iterable[ProgressCallback] = (),
+    forward_logs: bool = False,
+    tracker: BaseProgressTracker | None = None,
+    config: AggregatorConfig | None = None,
+    security: SocketSecurity | None = None,
+) -> Iterator[BaseProgressTracker]:
+    """Collect the progress of this process and of every child process, and show it.
+
+    Inside the block, ``MPPROGRESS_ADDRESS`` is set in ``os.environ`` (children inherit it, and
+    their ``mpprogress.get_tracker()`` connects to it) and ``get_tracker()`` in this process
+    returns the session's tracker.  On exit, by any path including Ctrl-C, workers are told to
+    cancel (when the block raised), the aggregator stops, the sinks close (the terminal is
+    restored) and the environment is put back, within about two seconds.
+
+    Args:
+        address: where to listen: a private ``ipc://`` path by default, or
+            ``tcp://127.0.0.1:PORT`` (``:0`` picks a free port).
+        console: ``True`` draws on a new Rich console, a ``rich.console.Console`` draws there,
+            ``False`` shows nothing (a headless aggregator).
+        sinks: more callbacks to subscribe to the tracker (not closed by the session).
+        forward_logs: make workers send their ``logging`` records here, where they are
+            re-emitted through ``logging.getLogger(name)``; with the console on and no root
+            handler configured, they appear above the display.
+        tracker: the local tracker to fill; a new ``BaseProgressTracker`` by default (closed on
+            exit only when the session made it).
+        config: the aggregator's timing settings.
+        security: applied to the listening socket (e.g. CURVE server keys).
+
+    Yields:
+        The parent's local tracker; ``add_callback`` works on it as usual.
+    """
+    global _session_log_handler, _session_pid
+    owned = tracker is None
+    local = tracker if tracker is not None else BaseProgressTracker()
+    callbacks = tuple(sinks)
+    for callback in callbacks:
+        local.add_callback(callback)
+    display = _console_sink(local, console)
+    root = logging.getLogger()
+    handler = None
+    if display is not None and not root.handlers:
+        handler = display.logging_handler()
+        root.addHandler(handler)
+        _session_log_handler, _session_pid = handler, os.getpid()
+    aggregator = None
+    saved_env = {name: os.environ.get(name) for name in (ADDRESS_ENV, FORWARD_LOGS_ENV)}
+    previous = None
+    try:
+        aggregator = Aggregator(local, address, config=config, security=security)
+        os.environ[ADDRESS_ENV] = aggregator.address
+        if forward_logs:
+            os.environ[FORWARD_LOGS_ENV] = "1"
+        else:
+            os.environ.pop(FORWARD_LOGS_ENV, None)
+        previous = _replace_tracker(local)
+        try:
+            yield local
+        except BaseException:
+            for op in local.operations:
+                if not op.finished:
+                    op.cancel()  # the aggregator sends the cancellations before it stops
+            raise
+    finally:
+        _replace_tracker(previous)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        try:
+            if aggregator is not None:
+                aggregator.close()
+            if owned:
+                local.close()
+        finally:
+            if display is not None:
+                display.close()
+            if handler is not None:
+                root.removeHandler(handler)
+                _session_log_handler = None
+            for callback in callbacks:
+                local.remove_callback(callback)
+
+
+def _console_sink(tracker: BaseProgressTracker, console: bool | Console):  # type: ignore[no-untyped-def]
+    if console is False:
+        return None
+    from ..adapters.console import ConsoleSink  # only now: rich is imported by this adapter alone
+
+    return ConsoleSink(tracker, console=None if console is True else console)
+
+
+def connect(
+    address: str | None = None, *, config: ClientConfig | None = None, security: SocketSecurity | None = None
+) -> ClientTracker:
+    """An explicit client tracker connected to an aggregator (a session or a relay).
+
+    Use it as a context manager, or call ``close()``: it finishes what is still open and
+    waits (bounded) until the aggregator has acknowledged the final states.
+
+    Args:
+        address: the aggregator's address; ``MPPROGRESS_ADDRESS`` by default.
+        config: the client's timing and queue settings.
+        security: applied to the socket before it connects (e.g. CURVE client keys).
+
+    Raises:
+        ValueError: no address was given and ``MPPROGRESS_ADDRESS`` is not set, or the
+            address cannot be used.
+    """
+    address = address or os.environ.get(ADDRESS_ENV)
+    if not address:
+        raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
+    return ClientTracker(address, config=config, security=security)
+
+
+def worker_client(address: str) -> ClientTracker:
+    """The process-wide client ``get_tracker()`` makes in a worker, with logging set up.
+
+    A handler inherited from a forking session parent is taken off the root logger; with
+    ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.
+    """
+    client = ClientTracker(address)
+    root = logging.getLogger()
+    if _session_log_handler is not None and _session_pid != os.getpid():
+        root.removeHandler(_session_log_handler)
+    if os.environ.get(FORWARD_LOGS_ENV) == "1":
+        root.addHandler(ForwardingLogHandler(client))
+    return client
