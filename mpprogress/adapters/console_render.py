@@ -1,0 +1,482 @@
+"""Pure rendering of tracker snapshots into Rich renderables: the live frame and the summary.
+
+Nothing here holds a lock, starts a thread or writes to a console: every function takes a
+snapshot (read-only) and returns a renderable, so the live display and the tests build the very
+same frame.  Text that came from application or worker code is always wrapped in
+``rich.text.Text`` after ``clean_text`` (never parsed as markup).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.spinner import SPINNERS
+from rich.table import Table
+from rich.text import Text
+
+from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+
+__all__ = [
+    "ConsoleConfig",
+    "FramePlan",
+    "OperationPlan",
+    "clean_text",
+    "fold_text",
+    "format_count",
+    "format_duration",
+    "format_rate",
+    "outcome",
+    "outcome_label",
+    "outcome_mark",
+    "outcome_of",
+    "plan_frame",
+    "render_frame",
+    "render_summary",
+]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACING = re.compile(r"[\t\n\r]+")
+_SPINNER = SPINNERS["dots"]
+_SPINNER_FRAMES: str = _SPINNER["frames"]  # type: ignore[assignment]
+_SPINNER_INTERVAL = float(_SPINNER["interval"]) / 1000.0  # type: ignore[arg-type]
+
+# outcome -> (mark, style, label shown next to the title)
+_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "finished": ("✔", "green", ""),
+    "failed": ("✘", "bold red", "failed"),
+    "cancelled": ("⊘", "yellow", "cancelled"),
+    "interrupted": ("⊗", "yellow", "interrupted"),
+    "lost": ("⚠", "bold magenta", "lost — worker died"),
+}
+_BAR_STYLES = {"finished": "green", "failed": "red", "cancelled": "yellow", "interrupted": "yellow", "lost": "magenta"}
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """How the console sink draws (the seed's ``progress.console`` options, plus a few more).
+
+    Args:
+        show_spinner: animate a spinner on running rows.
+        show_percentage: show a percentage column.
+        show_time_remaining: show the estimated time remaining.
+        show_rate: show items per second.
+        bar_width: width of the progress bars, in cells.
+        refresh_rate: live redraws per second.
+        show_summary: print an "Operation Complete" panel when an operation finishes.
+        max_rows: most rows the live display may use; ``None`` fits the terminal height.
+        plain_interval: seconds between progress lines of a running phase when the output is
+            not a terminal (CI logs, pipes).
+        summary_max_phases: phases listed in a summary before the rest are folded.
+    """
+
+    show_spinner: bool = True
+    show_percentage: bool = True
+    show_time_remaining: bool = True
+    show_rate: bool = True
+    bar_width: int = 40
+    refresh_rate: float = 10.0
+    show_summary: bool = True
+    max_rows: int | None = None
+    plain_interval: float = 10.0
+    summary_max_phases: int = 20
+
+    def __post_init__(self) -> None:
+        if self.bar_width < 1:
+            raise ValueError(f"bar_width must be >= 1, got {self.bar_width!r}")
+        if not self.refresh_rate > 0:
+            raise ValueError(f"refresh_rate must be > 0, got {self.refresh_rate!r}")
+        if self.max_rows is not None and self.max_rows < 3:
+            raise ValueError(f"max_rows must be >= 3 or None, got {self.max_rows!r}")
+        if self.plain_interval < 0:
+            raise ValueError(f"plain_interval must be >= 0, got {self.plain_interval!r}")
+        if self.summary_max_phases < 0:
+            raise ValueError(f"summary_max_phases must be >= 0, got {self.summary_max_phases!r}")
+
+
+# --- text helpers ---------------------------------------------------------------------------
+
+
+def clean_text(value: object, limit: int = 500) -> str:
+    """Make outside text safe for one display line: no control characters, no line breaks.
+
+    Args:
+        value: a title or message (anything; ``str()`` is taken).
+        limit: longest text kept, in characters.
+
+    Returns:
+        The text with tabs and line breaks turned into spaces and other control characters
+        (escape, bell, C1 codes...) removed.
+    """
+    text = _CONTROL.sub("", _SPACING.sub(" ", str(value)))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``H:MM:SS`` (``-:--:--`` when unknown)."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "-:--:--"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def format_count(value: float) -> str:
+    """A count without a pointless ``.0``: ``12``, ``2.5``."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def format_rate(rate: float | None) -> str:
+    """Items per second, compact: ``12.3/s``, ``4.5k/s``, ``1.2M/s``; empty when unknown."""
+    if rate is None or rate != rate:
+        return ""
+    for divisor, unit in ((1e6, "M"), (1e3, "k")):
+        if rate >= divisor:
+            return f"{rate / divisor:.1f}{unit}/s"
+    return f"{rate:.1f}/s"
+
+
+def outcome(phase: PhaseSnapshot) -> str:
+    """How a phase stands: ``running``, ``finished`` (success) or its kind of failure."""
+    return outcome_of(phase.success, phase.reason) if phase.finished else "running"
+
+
+def outcome_of(success: bool | None, reason: str | None) -> str:
+    """The outcome of a finished phase: ``finished``, ``failed``, ``cancelled``, ``interrupted``, ``lost``."""
+    if success:
+        return "finished"
+    return reason if reason in _OUTCOMES else "failed"
+
+
+def outcome_label(name: str, reason: str | None = None) -> str:
+    """Words for an outcome (``"lost — worker died"``); an unknown failure reason as given."""
+    if name == "failed" and reason not in (None, "failed"):
+        return clean_text(reason, 40)
+    return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
+
+
+def outcome_mark(name: str) -> Text:
+    """The mark of a finished phase's outcome, styled (``✔`` green, ``✘`` red...)."""
+    mark, style, _ = _OUTCOMES.get(name, _OUTCOMES["failed"])
+    return Text(mark, style=style)
+
+
+def _outcome_label(phase: PhaseSnapshot) -> Text:
+    name = outcome(phase)
+    if name in ("running", "finished"):
+        return Text("cancelling…", style="yellow") if phase.cancelled and name == "running" else Text()
+    return Text(outcome_label(name, phase.reason), style=_OUTCOMES[name][1])
+
+
+def fold_text(counts: Counter[str], running: int = 0) -> str:
+    """``"950 more running, 12 finished, 1 failed"``: what a fold line stands for."""
+    parts = [f"{running} more running"] if running else []
+    parts += [f"{counts[name]} {name}" for name in _OUTCOMES if counts[name]]
+    return ", ".join(parts)
+
+
+# --- planning: what fits on the screen ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperationPlan:
+    """One operation's share of the frame: the rows shown and what was folded away."""
+
+    operation: OperationSnapshot
+    rows: tuple[PhaseSnapshot, ...]
+    folded: Counter[str] = field(default_factory=Counter)
+    folded_running: int = 0
+
+    @property
+    def lines(self) -> int:
+        """Screen lines used: header, rows, and a fold line if anything was folded."""
+        return 1 + len(self.rows) + (1 if self.folded or self.folded_running else 0)
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """The whole live frame: operations shown, and how many did not fit at all."""
+
+    operations: tuple[OperationPlan, ...]
+    hidden_operations: int = 0
+    hidden_running: int = 0
+
+
+def _share(demands: Sequence[int], supply: int) -> list[int]:
+    """Split ``supply`` rows fairly: nobody gets more than they need, the rest is even."""
+    shares = [0] * len(demands)
+    left = max(0, supply)
+    order = sorted(range(len(demands)), key=demands.__getitem__)
+    for done, index in enumerate(order):
+        shares[index] = min(demands[index], left // (len(order) - done))
+        left -= shares[index]
+    return shares
+
+
+def _fold_shares(demands: Sequence[int], has_fold_line: Sequence[bool], room: int) -> list[int]:
+    """Rows per operation when an operation that must fold rows also needs a fold line."""
+    extra: set[int] = set()
+    shares = _share(demands, room)
+    for _ in range(len(demands)):
+        need = {i for i, (share, demand) in enumerate(zip(shares, demands, strict=True)) if share < demand}
+        need = {i for i in need if not has_fold_line[i]}
+        if need <= extra:
+            break
+        extra |= need
+        shares = _share(demands, room - len(extra))
+    for i in extra:  # folding a single row would cost the line it frees: show the row instead
+        if demands[i] - shares[i] == 1:
+            shares[i] += 1
+    return shares
+
+
+def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePlan:
+    """Decide which rows of the running operations fit in ``budget`` screen lines.
+
+    Everything is shown when it fits.  Otherwise finished phases fold into one summary line per
+    operation; if running phases still do not fit, each operation gets a fair share of rows
+    (parents before their sub-phases) and the rest fold too; operations that get no room at
+    all fold into a last line.
+
+    Args:
+        operations: the operations to show, oldest first.
+        budget: screen lines available, at least 3.
+
+    Returns:
+        The plan ``render_frame`` draws.
+    """
+    every = [op.all_phases() for op in operations]
+    if sum(1 + len(rows) for rows in every) <= budget:
+        return FramePlan(tuple(OperationPlan(op, rows) for op, rows in zip(operations, every, strict=True)))
+    active = [tuple(p for p in rows if not p.finished) for rows in every]
+    folded = [Counter(outcome(p) for p in rows if p.finished) for rows in every]
+    if sum(2 + len(rows) for rows in active) <= budget:
+        return FramePlan(tuple(OperationPlan(*parts) for parts in zip(operations, active, folded, strict=True)))
+    shown = len(operations) if 2 * len(operations) <= budget else max(1, (budget - 1) // 2)
+    hidden_running = sum(len(rows) for rows in active[shown:])
+    demands = [len(rows) for rows in active[:shown]]
+    room = budget - sum(1 + bool(counts) for counts in folded[:shown]) - (shown < len(operations))
+    shares = _fold_shares(demands, [bool(counts) for counts in folded[:shown]], room)
+    plans = tuple(
+        OperationPlan(op, rows[:share], counts, len(rows) - share)
+        for op, rows, counts, share in zip(operations, active, folded, shares, strict=False)
+    )
+    return FramePlan(plans, len(operations) - shown, hidden_running)
+
+
+# --- drawing --------------------------------------------------------------------------------
+
+
+def _spinner_frame(now: float) -> str:
+    return _SPINNER_FRAMES[int(now / _SPINNER_INTERVAL) % len(_SPINNER_FRAMES)]
+
+
+def _operation_header(op: OperationSnapshot) -> Text:
+    header = Text(no_wrap=True, overflow="ellipsis")
+    header.append("● ", style="cyan")
+    header.append(clean_text(op.title, 200), style="bold cyan")
+    if op.description:
+        header.append("  " + clean_text(op.description, 200), style="dim")
+    header.append(f"  {format_duration(op.elapsed)}", style="yellow")
+    if op.cancelled:
+        header.append("  cancelling…", style="yellow")
+    return header
+
+
+def _bar(phase: PhaseSnapshot, width: int, now: float) -> RenderableType:
+    total = phase.rollup_total
+    name = outcome(phase)
+    if name == "running":
+        if total is None:
+            return ProgressBar(total=None, width=width, pulse=True, animation_time=now)
+        return ProgressBar(total=max(total, 1), completed=phase.rollup_current, width=width, animation_time=now)
+    style = _BAR_STYLES.get(name, "red")
+    if total is None or total == 0:
+        return ProgressBar(total=1, completed=1 if name == "finished" else 0, width=width, finished_style=style)
+    return ProgressBar(
+        total=total, completed=phase.rollup_current, width=width, complete_style=style, finished_style=style
+    )
+
+
+def _title_cell(phase: PhaseSnapshot, indent: int) -> Text:
+    cell = Text("  " * indent, no_wrap=True, overflow="ellipsis")
+    cell.append(clean_text(phase.title, 200), style="bold" if not phase.finished else "")
+    label = _outcome_label(phase)
+    if label:
+        cell.append("  ")
+        cell.append_text(label)
+    if phase.message:
+        cell.append(" • ", style="bright_black")
+        cell.append(clean_text(phase.message), style="dim" if phase.finished else "")
+    return cell
+
+
+def _count(phase: PhaseSnapshot) -> str:
+    if phase.rollup_total is None:
+        return format_count(phase.rollup_current)
+    return f"{format_count(phase.rollup_current)}/{phase.rollup_total}"
+
+
+class _PhaseTable:
+    """The columns of phase rows; fixed widths so that every operation's rows line up."""
+
+    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float) -> None:
+        self.config = config
+        self.count_width = count_width
+        self.now = now
+        others = 4 + count_width + 8  # mark, count, elapsed (each with its padding)
+        others += 5 * config.show_percentage + 12 * config.show_time_remaining + 10 * config.show_rate
+        self.bar_width = max(8, min(config.bar_width, width - others - 36))  # titles keep 36 cells
+
+    def new(self) -> Table:
+        config = self.config
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(width=3, no_wrap=True)  # two cells of indent, then the mark
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column(width=self.bar_width, no_wrap=True)
+        table.add_column(width=self.count_width, justify="right", no_wrap=True)
+        if config.show_percentage:
+            table.add_column(width=4, justify="right", no_wrap=True)
+        table.add_column(width=7, justify="right", no_wrap=True)
+        if config.show_time_remaining:
+            table.add_column(width=11, justify="right", no_wrap=True)
+        if config.show_rate:
+            table.add_column(width=9, justify="right", no_wrap=True)
+        return table
+
+    def add(self, table: Table, phase: PhaseSnapshot) -> None:
+        config = self.config
+        name = outcome(phase)
+        if name != "running":
+            mark = outcome_mark(name)
+        elif config.show_spinner:
+            mark = Text(_spinner_frame(self.now), style="yellow" if phase.cancelled else "cyan")
+        else:
+            mark = Text("•", style="cyan")
+        cells: list[RenderableType] = [
+            Text("  ") + mark,
+            _title_cell(phase, phase.depth),
+            _bar(phase, self.bar_width, self.now),
+            Text(_count(phase), style="green" if name == "finished" else ""),
+        ]
+        if config.show_percentage:
+            pct = phase.percentage
+            cells.append(Text("" if pct is None else f"{pct:.0f}%", style="magenta"))
+        cells.append(Text(format_duration(phase.elapsed), style="yellow"))
+        if config.show_time_remaining:
+            eta = "" if phase.finished or phase.rollup_total is None else f"eta {format_duration(phase.eta)}"
+            cells.append(Text(eta, style="cyan"))
+        if config.show_rate:
+            cells.append(Text(format_rate(phase.rate), style="bright_black"))
+        table.add_row(*cells)
+
+
+def _fold_line(counts: Counter[str], running: int, indent: str = "     ") -> Text:
+    return Text(f"{indent}… {fold_text(counts, running)}", style="dim", no_wrap=True, overflow="ellipsis")
+
+
+def render_frame(
+    snapshot: TrackerSnapshot, config: ConsoleConfig, *, width: int, height: int, now: float
+) -> RenderableType:
+    """The live display's frame: every unfinished operation with its phase rows.
+
+    Args:
+        snapshot: the tracker's state.
+        config: what to show.
+        width: screen columns; the bar narrows (never below 5 cells) to leave titles room.
+        height: screen lines available (``config.max_rows`` wins when set).
+        now: a clock reading, only for the spinner and pulse animation.
+
+    Returns:
+        A renderable of at most ``height`` lines (an empty ``Text`` when nothing runs).
+    """
+    running = [op for op in snapshot.operations if not op.finished]
+    if not running:
+        return Text()
+    plan = plan_frame(running, max(3, config.max_rows or height))
+    shown = [p for op_plan in plan.operations for p in op_plan.rows]
+    count_width = max((len(_count(p)) for p in shown), default=1)
+    columns = _PhaseTable(config, count_width, width, now)
+    parts: list[RenderableType] = []
+    for op_plan in plan.operations:
+        parts.append(_operation_header(op_plan.operation))
+        if op_plan.rows:
+            table = columns.new()
+            for phase in op_plan.rows:
+                columns.add(table, phase)
+            parts.append(table)
+        if op_plan.folded or op_plan.folded_running:
+            parts.append(_fold_line(op_plan.folded, op_plan.folded_running))
+    if plan.hidden_operations:
+        more = f"… {plan.hidden_operations} more operations ({plan.hidden_running} phases running)"
+        parts.append(Text(more, style="dim", no_wrap=True, overflow="ellipsis"))
+    return Group(*parts)
+
+
+def render_summary(
+    title: str,
+    success: bool,
+    duration: float,
+    operation: OperationSnapshot | None,
+    config: ConsoleConfig,
+) -> Panel:
+    """The "Operation Complete" panel printed when an operation finishes.
+
+    Args:
+        title: the operation's title.
+        success: whether it succeeded.
+        duration: its duration in seconds.
+        operation: its final snapshot, for the per-phase lines (``None`` if already pruned).
+        config: ``summary_max_phases`` bounds the phase lines.
+
+    Returns:
+        A panel with the outcome, the duration and one line per phase (counts, time, rate).
+    """
+    head = Text()
+    head.append_text(outcome_mark("finished" if success else "failed"))
+    head.append(" Completed " if success else " Failed ", style="bold green" if success else "bold red")
+    head.append(clean_text(title, 200), style="bold")
+    head.append(f"\nDuration: {duration:.1f}s", style="yellow")
+    parts: list[RenderableType] = [head]
+    phases = operation.all_phases() if operation is not None else ()
+    if phases:
+        table = Table.grid(padding=(0, 2))
+        for justify in ("left", "right", "right", "right"):
+            table.add_column(justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for phase in phases[: config.summary_max_phases]:
+            table.add_row(*_summary_row(phase))
+        parts.append(table)
+        rest = phases[config.summary_max_phases :]
+        if rest:
+            counts = Counter(outcome(p) for p in rest)
+            parts.append(Text(f"… {len(rest)} more phases: {fold_text(counts)}", style="dim"))
+    return Panel(
+        Group(*parts),
+        title="Operation Complete",
+        title_align="left",
+        border_style="green" if success else "red",
+        expand=False,
+    )
+
+
+def _summary_row(phase: PhaseSnapshot) -> Iterable[Text]:
+    name = outcome(phase)
+    cell = Text("  " * phase.depth)
+    cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
+    cell.append(" " + clean_text(phase.title, 120))
+    label = _outcome_label(phase)
+    if label:
+        cell.append("  ")
+        cell.append_text(label)
+    return (
+        cell,
+        Text(_count(phase)),
+        Text(f"{phase.elapsed:.1f}s", style="yellow"),
+        Text(format_rate(phase.rate), style="bright_black"),
+    )

@@ -1,0 +1,169 @@
+"""Structured logging output: one log record per progress event, throttled per phase.
+
+Works with the standard library's ``logging`` (the event's fields become attributes of the
+record through ``extra``, and the whole event is at ``record.progress``) and with structlog-style
+loggers (anything whose ``info(event, **fields)`` methods take keyword fields).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..events import (
+    OPERATION_FINISHED,
+    OPERATION_STARTED,
+    PHASE_FINISHED,
+    PHASE_STARTED,
+    PROGRESS_UPDATE,
+    ProgressEventSerializer,
+)
+from . import TrackerWithSinks
+
+__all__ = ["LoggingProgressTracker", "LoggingSink"]
+
+# Attributes a LogRecord already has: event fields with these names get a "progress_" prefix.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_PERFORMANCE_FIELDS = ("rate", "peak_rate", "eta", "elapsed")
+
+
+def _describe(event_type: str, data: dict[str, Any]) -> str:
+    title = str(data.get("title") or data.get("operation_id") or "")
+    if event_type == PROGRESS_UPDATE:
+        total = data.get("total")
+        text = f"progress {title}: {data.get('current')}" + ("" if total is None else f"/{total}")
+        if data.get("percentage") is not None:
+            text += f" ({data['percentage']:.0f}%)"
+        return text + (f" - {data['message']}" if data.get("message") else "")
+    if event_type in (PHASE_FINISHED, OPERATION_FINISHED):
+        what = "phase" if event_type == PHASE_FINISHED else "operation"
+        result = "finished" if data.get("success") else f"failed ({data.get('reason') or 'failed'})"
+        return f"{what} {result}: {title} in {float(data.get('duration') or 0.0):.1f}s"
+    if event_type == PHASE_STARTED:
+        return f"phase started: {title}"
+    if event_type == OPERATION_STARTED:
+        return f"operation started: {title}"
+    return f"{event_type.replace('_', ' ')}: {title}"
+
+
+class LoggingSink:
+    """Logs every progress event; ``progress_update`` at most once per ``min_interval`` per phase.
+
+    Each phase's first update is logged at once, later ones when ``min_interval`` seconds (of the
+    tracker's clock, from the event's ``elapsed``) have passed since the last one logged.  The
+    ``phase_finished`` record always carries the phase's final count.
+
+    Args:
+        logger: a ``logging.Logger``, a logger name, or a structlog-style logger; the
+            ``"mpprogress.progress"`` logger by default.
+        level: level of ordinary events; failures are logged at ``WARNING`` or above.
+        json_lines: make each message one line of JSON (``{"type", "timestamp", "data"}``).
+        min_interval: seconds between logged progress updates of one phase.
+        include_performance_metrics: include rate, peak rate, eta and elapsed in the fields.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | str | Any = None,
+        *,
+        level: int | str = logging.INFO,
+        json_lines: bool = False,
+        min_interval: float = 1.0,
+        include_performance_metrics: bool = True,
+    ) -> None:
+        if logger is None or isinstance(logger, str):
+            logger = logging.getLogger(logger or "mpprogress.progress")
+        if isinstance(level, str):
+            resolved = logging.getLevelName(level.upper())
+            if not isinstance(resolved, int):
+                raise ValueError(f"unknown logging level {level!r}")
+            level = resolved
+        if min_interval < 0:
+            raise ValueError(f"min_interval must be >= 0, got {min_interval!r}")
+        self.logger = logger
+        self.level = level
+        self.json_lines = json_lines
+        self.min_interval = min_interval
+        self.include_performance_metrics = include_performance_metrics
+        self._stdlib = isinstance(logger, (logging.Logger, logging.LoggerAdapter))
+        self._last_logged: dict[str, float] = {}
+        self._closed = False
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        if self._closed:
+            return
+        phase_id = data.get("phase_id")
+        if event_type == PROGRESS_UPDATE and phase_id is not None:
+            elapsed = float(data.get("elapsed") or 0.0)
+            last = self._last_logged.get(phase_id)
+            if last is not None and elapsed - last < self.min_interval:
+                return
+            self._last_logged[phase_id] = elapsed
+        elif event_type == PHASE_FINISHED and phase_id is not None:
+            self._last_logged.pop(phase_id, None)
+        level = self.level
+        if event_type in (PHASE_FINISHED, OPERATION_FINISHED) and not data.get("success", True):
+            level = max(level, logging.WARNING)
+        self._emit(level, event_type, data)
+
+    def _fields(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        fields = {"event_type": event_type, **data}
+        if not self.include_performance_metrics:
+            for name in _PERFORMANCE_FIELDS:
+                fields.pop(name, None)
+        return fields
+
+    def _emit(self, level: int, event_type: str, data: dict[str, Any]) -> None:
+        fields = self._fields(event_type, data)
+        if self.json_lines:
+            fields.pop("event_type")
+            message = ProgressEventSerializer.serialize_event(event_type, **fields)
+            fields["event_type"] = event_type
+        else:
+            message = _describe(event_type, data)
+        if self._stdlib:
+            extra = {(f"progress_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
+            extra["progress"] = fields
+            self.logger.log(level, "%s", message, extra=extra)
+        else:
+            # structlog and friends: keyword fields, method per level ("info", "warning"...).
+            method = getattr(self.logger, logging.getLevelName(level).lower(), None) or self.logger.info
+            method(message, **{(f"progress_{k}" if k == "event" else k): v for k, v in fields.items()})
+
+    def close(self) -> None:
+        """Stop logging. Idempotent."""
+        self._closed = True
+        self._last_logged.clear()
+
+
+class LoggingProgressTracker(TrackerWithSinks):
+    """A local tracker whose events go to ``logging`` through a ``LoggingSink``.
+
+    Args:
+        logger: see ``LoggingSink``.
+        level: see ``LoggingSink``.
+        json_lines: see ``LoggingSink``.
+        min_interval: see ``LoggingSink``.
+        include_performance_metrics: see ``LoggingSink``.
+        **tracker_kwargs: passed to ``BaseProgressTracker``.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger | str | Any = None,
+        *,
+        level: int | str = logging.INFO,
+        json_lines: bool = False,
+        min_interval: float = 1.0,
+        include_performance_metrics: bool = True,
+        **tracker_kwargs: Any,
+    ) -> None:
+        super().__init__(**tracker_kwargs)
+        self.sink = LoggingSink(
+            logger,
+            level=level,
+            json_lines=json_lines,
+            min_interval=min_interval,
+            include_performance_metrics=include_performance_metrics,
+        )
+        self.attach(self.sink)
