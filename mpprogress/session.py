@@ -7,7 +7,7 @@ import sys
 import threading
 import types
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from .port import ProgressTracker, failure_reason
@@ -17,6 +17,7 @@ __all__ = ["get_tracker", "set_tracker", "track"]
 T = TypeVar("T")
 
 ADDRESS_ENV = "MPPROGRESS_ADDRESS"
+FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
 
 _current: ProgressTracker | None = None
 _current_pid = 0  # the process ``_current`` belongs to: a forked child never uses its parent's
@@ -35,6 +36,50 @@ def _replace_tracker(tracker: ProgressTracker | None) -> ProgressTracker | None:
         previous = _current if _current_pid == os.getpid() else None
         _current, _current_pid = tracker, os.getpid()
         return previous
+
+
+def inherited_setting(name: str) -> str | None:
+    """A setting a session exported to its children (``MPPROGRESS_ADDRESS``...), or ``None``.
+
+    Read first from the ``multiprocessing`` record of this process, which a child created by
+    ``multiprocessing`` receives from its parent at creation under every start method, then
+    from the environment (plain subprocesses).  The environment alone is not enough: the
+    ``forkserver`` server process keeps the environment of the moment it started, so its
+    children would connect to the address of an earlier session, or to none.
+    """
+    from multiprocessing import process
+
+    value = process.current_process()._config.get(name)  # type: ignore[attr-defined]
+    return value if value is not None else os.environ.get(name) or None
+
+
+def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
+    """Set settings for children (environment and multiprocessing record); ``None`` unsets.
+
+    Returns:
+        A function that puts back what was there before.
+    """
+    from multiprocessing import process
+
+    config: dict[str, Any] = process.current_process()._config  # type: ignore[attr-defined]
+    saved = {name: (os.environ.get(name), config.get(name)) for name in settings}
+    for name, value in settings.items():
+        _put(os.environ, name, value)
+        _put(config, name, value)
+
+    def restore() -> None:
+        for name, (env_value, config_value) in saved.items():
+            _put(os.environ, name, env_value)
+            _put(config, name, config_value)
+
+    return restore
+
+
+def _put(mapping: Any, name: str, value: str | None) -> None:
+    if value is None:
+        mapping.pop(name, None)
+    else:
+        mapping[name] = value
 
 
 def get_tracker() -> ProgressTracker:
@@ -57,7 +102,7 @@ def get_tracker() -> ProgressTracker:
     with _current_lock:
         if _current is not None and _current_pid == os.getpid():
             return _current
-        address = os.environ.get(ADDRESS_ENV)
+        address = inherited_setting(ADDRESS_ENV)
         if address:
             from .remote.session import worker_client
 

@@ -339,8 +339,9 @@ class ClientTracker(ProgressTracker):
         phase.success = success
         phase.reason = None if success else reason
         self._open.pop(phase.handle, None)
+        metadata, phase._metadata = phase._metadata, {}
         finish = wire.PhaseFinish(
-            0, phase.handle, phase.current, phase.total, phase.last_message, success, phase.reason
+            0, phase.handle, phase.current, phase.total, phase.last_message, success, phase.reason, metadata
         )
         self._finishes[phase.handle] = finish
         self._link.send(finish)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..events import ProgressCallback
-from ..session import _replace_tracker
+from ..session import _replace_tracker, export_settings, inherited_setting
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig
 from .client import ClientConfig, ClientTracker, ForwardingLogHandler
@@ -82,15 +82,13 @@ def session(
         root.addHandler(handler)
         _session_log_handler, _session_pid = handler, os.getpid()
     aggregator = None
-    saved_env = {name: os.environ.get(name) for name in (ADDRESS_ENV, FORWARD_LOGS_ENV)}
+    restore_settings = None
     previous = None
     try:
         aggregator = Aggregator(local, address, config=config, security=security)
-        os.environ[ADDRESS_ENV] = aggregator.address
-        if forward_logs:
-            os.environ[FORWARD_LOGS_ENV] = "1"
-        else:
-            os.environ.pop(FORWARD_LOGS_ENV, None)
+        restore_settings = export_settings(
+            {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None}
+        )
         previous = _replace_tracker(local)
         try:
             yield local
@@ -101,11 +99,8 @@ def session(
             raise
     finally:
         _replace_tracker(previous)
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if restore_settings is not None:
+            restore_settings()
         try:
             if aggregator is not None:
                 aggregator.close()
@@ -146,7 +141,7 @@ def connect(
         ValueError: no address was given and ``MPPROGRESS_ADDRESS`` is not set, or the
             address cannot be used.
     """
-    address = address or os.environ.get(ADDRESS_ENV)
+    address = address or inherited_setting(ADDRESS_ENV)
     if not address:
         raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
     return ClientTracker(address, config=config, security=security)
@@ -162,6 +157,6 @@ def worker_client(address: str) -> ClientTracker:
     root = logging.getLogger()
     if _session_log_handler is not None and _session_pid != os.getpid():
         root.removeHandler(_session_log_handler)
-    if os.environ.get(FORWARD_LOGS_ENV) == "1":
+    if inherited_setting(FORWARD_LOGS_ENV) == "1":
         root.addHandler(ForwardingLogHandler(client))
     return client

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import zmq
 
-from ..session import ADDRESS_ENV
+from ..session import ADDRESS_ENV, FORWARD_LOGS_ENV
 from . import wire
 from .wire import MAX_FRAME
 
@@ -42,7 +42,6 @@ __all__ = [
     "remove_private_dir",
 ]
 
-FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
 ZAP_DOMAIN = b"mpprogress"
 IPC_NAME = "progress.sock"
 

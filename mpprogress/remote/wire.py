@@ -163,7 +163,7 @@ class PhaseStart:
 
 @dataclass(frozen=True)
 class PhaseFinish:
-    """A phase finished, with its final state."""
+    """A phase finished, with its final state (and metadata not sent yet)."""
 
     KIND: ClassVar[int] = 6
     seq: int
@@ -173,6 +173,7 @@ class PhaseFinish:
     message: str | None
     success: bool
     reason: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ def _body(message: Message) -> list[Any]:
                 message.total]
     if isinstance(message, PhaseFinish):
         return [message.handle, message.current, message.total, _clip_opt(message.message, MAX_TEXT),
-                message.success, _clip_opt(message.reason, MAX_REASON)]
+                message.success, _clip_opt(message.reason, MAX_REASON), clean_metadata(message.metadata)]
     if isinstance(message, State):
         return [[_state_entry(entry) for entry in message.phases]]
     if isinstance(message, LogRecord):
@@ -513,6 +514,7 @@ def _phase_finish(seq: int, f: list[Any]) -> PhaseFinish:
     return PhaseFinish(
         seq, _count(f[0], "handle"), _number(f[1], "current"), _opt_count(f[2], "total"),
         _opt_text(f[3], "message", MAX_TEXT), _flag(f[4], "success"), _opt_text(f[5], "reason", MAX_REASON),
+        _metadata(f[6]),
     )
 
 
@@ -534,7 +536,7 @@ _PARSERS: Final[dict[int, tuple[int, Callable[[int, list[Any]], Message]]]] = {
     OperationFinish.KIND: (2, lambda seq, f: OperationFinish(seq, _ident(f[0], "operation_id"),
                                                              _flag(f[1], "success"))),
     PhaseStart.KIND: (7, _phase_start),
-    PhaseFinish.KIND: (6, _phase_finish),
+    PhaseFinish.KIND: (7, _phase_finish),
     State.KIND: (1, lambda seq, f: State(seq, tuple(_phase_state(e) for e in _array(f[0], "phases", MAX_BATCH)))),
     LogRecord.KIND: (4, _log),
     Bye.KIND: (0, lambda seq, f: Bye(seq)),
