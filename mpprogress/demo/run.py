@@ -4,7 +4,8 @@ The parent serves the generated site, opens one operation per company ("Research
 Robotics") and hands each company to a worker process; the worker finds that operation with
 ``mpprogress.get_tracker().get_operation(operation_id)`` and reports its four phases into it,
 so the parent's one display (or, with ``--format json``, its stream of JSON lines) shows every
-process.  At the end the parent prints each company's profile and the operation summaries.
+process.  At the end the parent prints each company's profile and the totals (the display has
+printed each operation's summary as it finished).
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import queue
 import signal
 import sys
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
-from ..events import PHASE_FINISHED, PHASE_STARTED, PROGRESS_UPDATE, ProgressEventSerializer
-from ..port import ProgressError
-from ..session import get_tracker, set_tracker
-from ..snapshot import OperationSnapshot, TrackerSnapshot
+from ..events import ProgressEventSerializer
+from ..session import get_tracker
+from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company
 from .site import SiteServer, generate_site
@@ -110,162 +109,39 @@ class JsonLinesSink:
             self._stream.flush()
 
 
-@dataclass
-class _Session:
-    """The parent's tracker, the options worker pools need to reach it, and ``settle``: wait
-    until a finished worker's last events have reached the tracker."""
-
-    tracker: BaseProgressTracker
-    bridge_queue: Any
-    settle: Callable[[str], None]
-
-
 @contextmanager
-def open_session(config: DemoConfig, out: TextIO) -> Iterator[_Session]:
-    """The parent's tracker with its output, and how worker processes reach it.
+def open_session(config: DemoConfig, out: TextIO) -> Iterator[BaseProgressTracker]:
+    """The parent's tracker, showing itself on the console or as JSON lines on ``out``.
 
-    The one place that decides how workers report.  Until ``mpprogress.session()`` lands it is
-    a ``_QueueBridge`` over a ``multiprocessing`` queue handed to each worker by the pool's
-    initializer; with it this becomes ``with session(console=..., sinks=...) as tracker: yield
-    _Session(tracker, None, lambda operation_id: None)`` (workers find the address in their
-    environment, and final states are acknowledged).
+    Inside, ``mpprogress.session()`` exports its address, so each worker process's
+    ``get_tracker()`` reports to this tracker.
     """
-    context = multiprocessing.get_context(config.start_method or "spawn")
-    tracker = BaseProgressTracker()
-    sink = JsonLinesSink(out) if config.output == "json" else _LinePrinter(sys.stderr)
-    tracker.add_callback(sink)
-    bridge = _QueueBridge(tracker, context)
-    try:
-        yield _Session(tracker, bridge.queue, bridge.settle)
-    finally:
-        bridge.close()
-        tracker.close()
-        sink.close()
+    from ..remote.session import session
+
+    if config.output == "json":
+        sink = JsonLinesSink(out)
+        try:
+            with session(console=False, sinks=(sink,)) as tracker:
+                yield tracker
+        finally:
+            sink.close()
+    else:
+        with session(console=_console(config.color)) as tracker:
+            yield tracker
 
 
-class _MirrorTracker(BaseProgressTracker):
-    """A worker's tracker: asking for an unknown operation opens a local mirror of it."""
+def _console(color: bool) -> Any:
+    """``True`` (the session's default console), or a console without colour."""
+    if color:
+        return True
+    from rich.console import Console  # only for --no-color: the console adapter owns rich otherwise
 
-    def get_operation(self, operation_id: str) -> Any:
-        op = super().get_operation(operation_id)
-        if op is None:
-            try:
-                op = self.start_operation(operation_id, operation_id)
-            except ValueError:  # another thread opened it first
-                op = super().get_operation(operation_id)
-        return op
+    return Console(no_color=True)
 
 
-class _QueueForwarder:
-    """A worker-side callback that puts every event on the bridge's queue."""
-
-    def __init__(self, queue: Any) -> None:
-        self._queue = queue
-
-    def __call__(self, *, event_type: str, **data: Any) -> None:
-        self._queue.put((event_type, data))
-
-
-def _init_worker(bridge_queue: Any) -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle; with a bridge, report through it."""
+def _init_worker() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if bridge_queue is not None:
-        tracker = _MirrorTracker()
-        tracker.add_callback(_QueueForwarder(bridge_queue))
-        set_tracker(tracker)
-
-
-_STATE_KEYS = frozenset(
-    {"operation_id", "phase_id", "parent_phase_id", "title", "description", "current", "total",
-     "percentage", "message", "rate", "peak_rate", "eta", "elapsed"}
-)
-
-
-class _QueueBridge:
-    """Replays workers' phase events on the parent's tracker (a stand-in for the remote mode).
-
-    Args:
-        tracker: the parent's tracker, which holds the operations workers report into.
-        context: the multiprocessing context the worker pool uses.
-    """
-
-    def __init__(self, tracker: BaseProgressTracker, context: Any) -> None:
-        self.queue = context.Queue()
-        self._tracker = tracker
-        self._open: Counter[str] = Counter()
-        self._seen: set[str] = set()
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="mpprogress-demo-bridge", daemon=True)
-        self._thread.start()
-
-    def settle(self, operation_id: str, timeout: float = 10.0) -> None:
-        """Wait until a phase of the operation was seen and none of them is still open."""
-        with self._changed:
-            self._changed.wait_for(
-                lambda: operation_id in self._seen and not self._open[operation_id], timeout
-            )
-
-    def close(self) -> None:
-        """Replay what is queued, then stop. Idempotent."""
-        if self._thread.is_alive():
-            self.queue.put(None)
-            self._thread.join()
-        self.queue.close()
-        self.queue.join_thread()
-
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            # A phase of an operation that has finished meanwhile has nothing left to show.
-            with suppress(ProgressError, ValueError, KeyError):
-                self._apply(*item)
-
-    def _apply(self, event_type: str, data: dict[str, Any]) -> None:
-        tracker, operation_id = self._tracker, data.get("operation_id", "")
-        parent_id = data.get("parent_phase_id")
-        parent = tracker.get_phase(parent_id) if parent_id else tracker.get_operation(operation_id)
-        if event_type == PHASE_STARTED and parent is not None:
-            parent.start_phase(data["phase_id"], data["title"], data["total"], data["description"])
-            self._count(operation_id, +1)
-        elif event_type == PROGRESS_UPDATE:
-            phase = tracker.get_phase(data["phase_id"])
-            if phase is None or phase.finished:
-                return
-            if phase.total != data["total"]:
-                phase.set_total(data["total"])
-            extra = {key: value for key, value in data.items() if key not in _STATE_KEYS}
-            phase.set_progress(data["current"], data["message"], **extra)
-        elif event_type == PHASE_FINISHED and parent is not None:
-            parent.finish_phase(data["phase_id"], data["success"], reason=data["reason"])
-            self._count(operation_id, -1)
-
-    def _count(self, operation_id: str, change: int) -> None:
-        with self._changed:
-            self._seen.add(operation_id)
-            self._open[operation_id] += change
-            self._changed.notify_all()
-
-
-class _LinePrinter:
-    """A plain line per phase start and finish: the display until the console sink lands."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._titles: dict[str, str] = {}
-
-    def __call__(self, *, event_type: str, **data: Any) -> None:
-        if event_type == "operation_started":
-            self._titles[data["operation_id"]] = data["title"]
-        elif event_type in ("phase_started", "phase_finished"):
-            operation = self._titles.get(data["operation_id"], "")
-            if event_type == "phase_started":
-                line = f"  > {operation} - {data['title']}"
-            else:
-                mark = "ok" if data["success"] else f"FAILED ({data['reason']})"
-                line = f"  {mark} {operation} - {data['title']} {data['current']}/{data['total']}"
-            print(line, file=self._stream, flush=True)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
@@ -282,8 +158,7 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     site = generate_site(config.seed, config.companies, config.pages)
     results: dict[str, CompanyProfile] = {}
     errors: dict[str, BaseException] = {}
-    with SiteServer(site) as server, open_session(config, out) as session:
-        tracker = session.tracker
+    with SiteServer(site) as server, open_session(config, out) as tracker:
         jobs = []
         for company_site in site.sites:
             company = company_site.company
@@ -297,11 +172,10 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         workers = max(1, min(config.workers, len(jobs)))
         try:
             # Pool rather than ProcessPoolExecutor: on Ctrl-C, leaving the block terminates workers.
-            with context.Pool(workers, _init_worker, (session.bridge_queue,)) as pool:
+            with context.Pool(workers, _init_worker) as pool:
                 for job, profile, error in _research_all(pool, jobs):
                     if profile is not None:
                         results[job.target.name] = profile
-                        session.settle(job.operation_id)
                     else:
                         errors[job.target.name] = error or RuntimeError("no result")
                     tracker.finish_operation(job.operation_id, success=profile is not None)
@@ -378,22 +252,17 @@ def _write_text_report(
             f"{p.pages_extracted} extracted, {p.pages_failed} failed, {p.retries} retries; {p.words:,} words",
         ]
     lines += [f"  {name}: FAILED - {exc!r}" for name, exc in errors.items()]
-    lines += ["", "Operations"]
-    for op in snapshot.operations:
-        lines += _operation_summary(op)
+    # The display printed each operation's summary as it finished; here, the totals.
+    operations = snapshot.operations
+    succeeded = sum(1 for op in operations if op.success)
+    longest = max((op.elapsed for op in operations), default=0.0)
     served = ", ".join(f"{count} x {code}" for code, count in sorted(statuses.items()))
-    lines += ["", f"The local site answered {sum(statuses.values())} requests: {served}.", ""]
-    lines.append("")
+    lines += [
+        "",
+        f"{len(operations)} operations: {succeeded} succeeded, {len(operations) - succeeded} failed; "
+        f"the longest took {longest:.1f}s.",
+        f"The local site answered {sum(statuses.values())} requests: {served}.",
+        "",
+    ]
     out.write("\n".join(lines))
     out.flush()
-
-
-def _operation_summary(op: OperationSnapshot) -> list[str]:
-    mark = "ok" if op.success else "FAILED"
-    lines = [f"  [{mark}] {op.title} in {op.elapsed:.1f}s"]
-    for phase in op.all_phases():
-        state = "ok" if phase.success else (phase.reason or "failed")
-        rate = f"{phase.rate:,.0f}/s" if phase.rate else "-"
-        count = f"{phase.current:g}/{phase.total}" if phase.total is not None else f"{phase.current:g}"
-        lines.append(f"    {phase.title:<20} {count:>9}  {phase.elapsed:5.2f}s  {rate:>8}  {state}")
-    return lines
