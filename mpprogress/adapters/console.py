@@ -15,12 +15,13 @@ import threading
 import time
 from typing import Any
 
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.text import Text
 
 from ..events import OPERATION_FINISHED, OPERATION_STARTED
+from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_plain import PlainLines
@@ -70,7 +71,15 @@ class ConsoleSink:
         if event_type == OPERATION_STARTED:
             self._start_live()
         elif event_type == OPERATION_FINISHED:
-            snapshot = self.tracker.snapshot()
+            self._operation_finished(data)
+
+    def _operation_finished(self, data: dict[str, Any]) -> None:
+        snapshot = self.tracker.snapshot()
+        idle = all(op.finished for op in snapshot.operations)
+        with self._lock:
+            if self._live is not None:
+                # Redraw without the finished operation first, so its rows never show twice.
+                self._live.update(Group() if idle else self._render(snapshot), refresh=True)
             if self.config.show_summary:
                 summary = render_summary(
                     str(data.get("title", "")),
@@ -80,17 +89,18 @@ class ConsoleSink:
                     self.config,
                 )
                 self.console.print(summary)
-            if all(op.finished for op in snapshot.operations):
-                self._stop_live()
+        if idle:
+            self._stop_live()
 
     # --- the live display -------------------------------------------------------------------
 
     def frame(self) -> RenderableType:
         """The live display's current frame, built from a fresh snapshot of the tracker."""
+        return self._render(self.tracker.snapshot())
+
+    def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
         console = self.console
-        return render_frame(
-            self.tracker.snapshot(), self.config, width=console.width, height=console.height - 1, now=time.monotonic()
-        )
+        return render_frame(snapshot, self.config, width=console.width, height=console.height - 1, now=time.monotonic())
 
     @property
     def is_live(self) -> bool:
@@ -147,7 +157,7 @@ class ConsoleSink:
             atexit.unregister(self.close)
             if last_frame is not None:
                 live.transient = False
-                live.update(last_frame)
+            live.update(Group() if last_frame is None else last_frame)
             live.stop()  # restores the cursor and stdout/stderr, in its own ``finally``
 
     # --- output while live ------------------------------------------------------------------

@@ -394,11 +394,11 @@ def render_frame(
         now: a clock reading, only for the spinner and pulse animation.
 
     Returns:
-        A renderable of at most ``height`` lines (an empty ``Text`` when nothing runs).
+        A renderable of at most ``height`` lines (an empty ``Group`` when nothing runs).
     """
     running = [op for op in snapshot.operations if not op.finished]
     if not running:
-        return Text()
+        return Group()
     plan = plan_frame(running, max(3, config.max_rows or height))
     shown = [p for op_plan in plan.operations for p in op_plan.rows]
     count_width = max((len(_count(p)) for p in shown), default=1)

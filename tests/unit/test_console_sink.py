@@ -215,15 +215,18 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
     lines = text.splitlines()
     stamps = [line[:9] for line in lines[:7]]
     assert all(len(s) == 9 and s[2] == ":" and s[5] == ":" for s in stamps)
-    assert [line[9:] for line in lines[:7]] == [
-        "▶ Researching Stripe: started — 4 phases",
-        "▸ Researching Stripe › Links: started (total 100)",  # noqa: RUF001
-        lines[2][9:],
-        "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
-        "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
-        "✔ Researching Stripe › Links: finished 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
-        "■ Researching Stripe: completed in 13.0s",
-    ]
+    assert (
+        [line[9:] for line in lines[:7]]
+        == [
+            "▶ Researching Stripe: started — 4 phases",
+            "▸ Researching Stripe › Links: started (total 100)",  # noqa: RUF001
+            lines[2][9:],
+            "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
+            "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
+            "✔ Researching Stripe › Links: finished 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
+            "■ Researching Stripe: completed in 13.0s",
+        ]
+    )
     assert lines[2][9:].startswith("· Researching Stripe › Links: 20/100 20% ")  # noqa: RUF001
     assert lines[2].endswith(" — Found link [/b][2J")
     assert "Operation Complete" in lines[7]
