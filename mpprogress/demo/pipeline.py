@@ -208,6 +208,7 @@ async def discover_links(op: ProgressOperation, target: CompanyTarget, config: P
         to_fetch = 1 if config.crawl_depth > 0 else 0
         phase.set_total(2 + to_fetch)
         while queue:
+            phase.raise_if_cancelled()
             path, depth = queue.popleft()
             known.add(path)
             if depth >= config.crawl_depth:
@@ -269,6 +270,7 @@ async def choose_pages(op: ProgressOperation, paths: list[str], config: Pipeline
         batch = 25
         pause = config.think_time / max(1, -(-len(paths) // batch))
         for start in range(0, len(paths), batch):
+            phase.raise_if_cancelled()
             chunk = paths[start : start + batch]
             await asyncio.sleep(pause)
             best = max(chunk, key=score_path)
@@ -299,6 +301,7 @@ async def extract_content(
 
         async def extract_one(path: str) -> None:
             async with semaphore:
+                phase.raise_if_cancelled()
                 page = await _fetch(target, path, config, phase)
             result.retries += page.attempts - 1
             if page.ok:

@@ -11,6 +11,7 @@ ask it for the exact numbers a correct pipeline must report (``CompanySite.disco
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 __all__ = [
     "MIN_PAGES",
@@ -34,7 +36,8 @@ __all__ = [
 SECTIONS = ("products", "blog", "news", "careers", "docs")
 SPECIAL_PAGES = ("about.html", "team.html", "pricing.html", "contact.html")
 # Leaf pages are spread over these sections with these weights.
-_LEAF_SECTIONS = (("blog", 5), ("news", 3), ("careers", 1), ("docs", 2))
+_LEAF_SECTIONS = ("blog", "news", "careers", "docs")
+_LEAF_WEIGHTS = (5, 3, 1, 2)
 MIN_PAGES = 1 + len(SECTIONS) + len(SPECIAL_PAGES) + 5 + 1  # home, hubs, specials, products, 1 leaf
 
 _COMPANIES = (
@@ -249,15 +252,14 @@ def _generate_company_site(seed: int, index: int, pages: int) -> CompanySite:
     specials = [f"{root}{name}" for name in SPECIAL_PAGES]
     leaves: dict[str, list[str]] = {section: [] for section in SECTIONS}
     leaves["products"] = [f"{root}products/{_slug(product)}.html" for product in company.products]
-    sections, weights = zip(*_LEAF_SECTIONS, strict=True)
     for number in range(pages - 1 - len(hubs) - len(specials) - len(company.products)):
-        section = rng.choices(sections, weights)[0]
+        section = rng.choices(_LEAF_SECTIONS, _LEAF_WEIGHTS)[0]
         leaves[section].append(f"{root}{section}/{section}-{number + 1}.html")
     # Removed pages still linked from their hub; one is always a product, ranked high by the scorer.
     dead: dict[str, list[str]] = {section: [] for section in SECTIONS}
     dead["products"].append(f"{root}products/legacy-{_slug(rng.choice(_NOUNS))}.html")
     for number in range(max(0, pages // 30 - 1)):
-        section = rng.choice(sections)
+        section = rng.choice(_LEAF_SECTIONS)
         dead[section].append(f"{root}{section}/{section}-removed-{number + 1}.html")
     all_leaves = [path for section in SECTIONS for path in leaves[section]]
 
@@ -330,10 +332,16 @@ class _SiteHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, site: DemoSite) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
         self.site = site
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client gone mid-answer (a worker stopped by Ctrl-C) is no reason for a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -351,8 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, path: str) -> tuple[int, str, str, float]:
         server = self.server
-        host, port = server.server_address[:2]
-        base_url = f"http://{host}:{port}"
+        base_url = server.base_url
         slug, _, rest = path.lstrip("/").partition("/")
         try:
             site = server.site.site(slug)
@@ -391,8 +398,7 @@ class SiteServer:
 
     def __init__(self, site: DemoSite) -> None:
         self._server = _SiteHTTPServer(site)
-        host, port = self._server.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
+        self.base_url = self._server.base_url
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="mpprogress-demo-site",
             daemon=True,

@@ -7,8 +7,11 @@ model says a correct run must find.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -235,6 +238,43 @@ def test_demo_display_mode_prints_results_and_operation_summaries() -> None:
         assert f"{company.name}: {company.industry}, founded {company.founded}" in results
     assert "3 operations: 3 succeeded, 0 failed" in results
     assert "The local site answered" in results
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_demo_ctrl_c_ends_every_operation_and_leaves_no_process(start_method: str) -> None:
+    command = [sys.executable, "-m", "mpprogress", "demo", "--format", "json", "--start-method", start_method]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert child.stdout is not None
+        lines = []
+        for line in child.stdout:  # wait until worker processes are reporting
+            lines.append(line)
+            if '"type": "progress_update"' in line:
+                break
+        os.killpg(child.pid, signal.SIGINT)  # the terminal sends it to the whole group
+        rest, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in [*lines, *rest.splitlines()]]
+    started = {e["data"]["operation_id"] for e in events if e["type"] == "operation_started"}
+    ended = {e["data"]["operation_id"]: e["data"]["success"] for e in events if e["type"] == "operation_finished"}
+    assert len(started) == 4
+    assert set(ended) == started
+    assert not any(ended.values())
+    assert _group_is_gone(child.pid)
+
+
+def _group_is_gone(group: int, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 # --- the command line -------------------------------------------------------------------------
