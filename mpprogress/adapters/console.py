@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.file_proxy import FileProxy
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.text import Text
@@ -57,6 +61,7 @@ class ConsoleSink:
         self._live: Live | None = None
         self._stop_refresh: threading.Event | None = None
         self._closed = False
+        self._watching_forks = False
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.snapshot().operations):
             self._start_live()
@@ -125,6 +130,11 @@ class ConsoleSink:
             self._live = live
             stop = self._stop_refresh = threading.Event()
             atexit.register(self.close)
+            if not self._watching_forks and hasattr(os, "register_at_fork"):
+                # Once per sink (hooks cannot be removed); the weak reference lets it be freed.
+                ref = weakref.ref(self)
+                os.register_at_fork(after_in_child=lambda: _forget_after_fork(ref()))
+                self._watching_forks = True
         threading.Thread(target=self._run_refresh, args=(live, stop), name="mpprogress-console", daemon=True).start()
 
     def _run_refresh(self, live: Live, stop: threading.Event) -> None:
@@ -190,11 +200,33 @@ class ConsoleSink:
         finally:
             self.tracker.remove_callback(self)
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child the display is the parent's: let go of it without drawing.
+
+        Only plain attribute work here: a lock held by a parent thread at fork time (the
+        console's, Live's) stays held forever in the child.
+        """
+        self._lock = threading.RLock()
+        self._closed = True
+        live, self._live, self._stop_refresh = self._live, None, None
+        if live is None:
+            return
+        atexit.unregister(self.close)
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if isinstance(stream, FileProxy):  # the child's prints must not redraw our frame
+                setattr(sys, name, stream.rich_proxied_file)
+
     def __enter__(self) -> ConsoleSink:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _forget_after_fork(sink: ConsoleSink | None) -> None:
+    if sink is not None:
+        sink._forget_after_fork()
 
 
 class _ConsoleLogHandler(RichHandler):

@@ -75,7 +75,7 @@ class PlainLines:
             detail = "started" + (f" — {clean_text(description)}" if description else "")
             self._line(Text("▶", "bold cyan"), title, detail)
         elif event_type == OPERATION_FINISHED:
-            title = self._operations.pop(data["operation_id"], None) or clean_text(data.get("title", ""), 200)
+            title = self._operations.pop(data["operation_id"], "") or clean_text(data.get("title", ""), 200)
             if data.get("success"):
                 self._line(Text("■", "green"), title, f"completed in {data.get('duration', 0.0):.1f}s")
             else:

@@ -254,3 +254,32 @@ def test_dumb_terminal_counts_as_plain() -> None:
     assert not sink.is_live
     assert output(console).endswith("▶ Op: started\n")
     sink.close()
+
+
+def _child_reports_streams(queue: object) -> None:
+    from rich.file_proxy import FileProxy
+
+    print("hello from a child process")
+    queue.put((isinstance(sys.stdout, FileProxy), isinstance(sys.stderr, FileProxy)))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_child_processes_do_not_draw_the_parents_display(method: str) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context(method)
+    console = terminal()
+    tracker = BaseProgressTracker(auto_flush=False)
+    sink = ConsoleSink(tracker, console=console, config=FAST)
+    tracker.start_operation("op", "Op").start_phase("p", "parent phase", 3)
+    queue = context.Queue()
+    child = context.Process(target=_child_reports_streams, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == (False, False)
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert "hello from a child process" not in output(console)
+        assert sink.is_live  # the parent's display goes on
+    finally:
+        sink.close()
