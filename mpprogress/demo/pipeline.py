@@ -81,6 +81,10 @@ class CompanyTarget:
         """The path of the company's home page."""
         return f"/{self.slug}/"
 
+    def short(self, path: str) -> str:
+        """A path as messages show it: relative to the company's home page (``home`` for it)."""
+        return path.removeprefix(self.root) or "home"
+
 
 @dataclass(frozen=True)
 class CompanyProfile:
@@ -174,7 +178,7 @@ async def _fetch(target: CompanyTarget, path: str, config: PipelineConfig, phase
         status, body, error = await asyncio.to_thread(_get, target.base_url + path, config.timeout)
         if status == 200 or 400 <= status < 500 or attempt == config.attempts:
             break
-        phase.update(0, f"↻ {path}: {error}, retry {attempt}/{config.attempts - 1}")
+        phase.update(0, f"↻ {target.short(path)}: {error}, retry {attempt}/{config.attempts - 1}")
         await asyncio.sleep(config.retry_delay * 2 ** (attempt - 1))
     return _Fetched(path, status, body, attempt, time.perf_counter() - started, error)
 
@@ -194,7 +198,7 @@ async def discover_links(op: ProgressOperation, target: CompanyTarget, config: P
         robots = await _fetch(target, f"{target.root}robots.txt", config, phase)
         disallowed = tuple(re.findall(r"(?im)^Disallow:\s*(\S+)", robots.body))
         sitemaps = re.findall(r"(?im)^Sitemap:\s*(\S+)", robots.body) or [f"{target.root}sitemap.xml"]
-        phase.update(1, f"robots.txt: {len(disallowed)} disallowed prefix(es), {len(sitemaps)} sitemap(s)")
+        phase.update(1, f"robots.txt: {len(disallowed)} disallowed, {len(sitemaps)} sitemap(s)")
 
         def allowed(path: str) -> bool:
             return path.startswith(target.root) and not path.startswith(disallowed)
@@ -221,8 +225,8 @@ async def discover_links(op: ProgressOperation, target: CompanyTarget, config: P
                     queue.append((link, depth + 1))
                     to_fetch += depth + 1 < config.crawl_depth
             phase.set_total(2 + to_fetch)
-            phase.update(1, f"crawled {path} (depth {depth}): {len(known) + len(queue)} links known")
-        phase.set_progress(2 + to_fetch, f"Total unique links discovered: {len(known)}", links=len(known))
+            phase.update(1, f"{len(known) + len(queue)} links; crawled {target.short(path)} (depth {depth})")
+        phase.set_progress(2 + to_fetch, f"{len(known)} unique links discovered", links=len(known))
         return _Discovery(sorted(known), retries)
 
 
@@ -264,7 +268,9 @@ def select_pages(paths: Iterable[str], config: PipelineConfig) -> list[str]:
     return ranked[:keep] if ranked else []
 
 
-async def choose_pages(op: ProgressOperation, paths: list[str], config: PipelineConfig) -> list[str]:
+async def choose_pages(
+    op: ProgressOperation, target: CompanyTarget, paths: list[str], config: PipelineConfig
+) -> list[str]:
     """Phase 2: score every link (with a simulated think time) and keep the best ones."""
     with op.phase("Page Selection", total=len(paths), description="a scorer standing in for the LLM") as phase:
         batch = 25
@@ -274,7 +280,7 @@ async def choose_pages(op: ProgressOperation, paths: list[str], config: Pipeline
             chunk = paths[start : start + batch]
             await asyncio.sleep(pause)
             best = max(chunk, key=score_path)
-            phase.update(len(chunk), f"scoring links... best so far {best} ({score_path(best):.2f})")
+            phase.update(len(chunk), f"best so far: {target.short(best)} ({score_path(best):.2f})")
         selected = select_pages(paths, config)
         phase.set_progress(len(paths), f"Selected {len(selected)} high-value pages", selected=len(selected))
         return selected
@@ -306,10 +312,10 @@ async def extract_content(
             result.retries += page.attempts - 1
             if page.ok:
                 result.texts[path] = " ".join(_parse(page.body).text)
-                phase.update(1, f"✅ {path} ({page.seconds * 1000:.0f} ms)")
+                phase.update(1, f"✅ {target.short(path)} {page.seconds * 1000:.0f} ms")
             else:
-                result.failures.append(f"{path} ({page.error})")
-                phase.update(1, f"❌ {path}: {page.error} after {page.attempts} attempt(s)")
+                result.failures.append(f"{target.short(path)} ({page.error})")
+                phase.update(1, f"❌ {target.short(path)}: {page.error} after {page.attempts} attempt(s)")
 
         await asyncio.gather(*(extract_one(path) for path in paths))
         failures = sorted(result.failures)
@@ -404,7 +410,7 @@ async def research(op: ProgressOperation, target: CompanyTarget, config: Pipelin
         The company's profile.
     """
     discovery = await discover_links(op, target, config)
-    selected = await choose_pages(op, discovery.paths, config)
+    selected = await choose_pages(op, target, discovery.paths, config)
     extraction = await extract_content(op, target, selected, config)
     facts = await analyse(op, target, extraction, config)
     return CompanyProfile(
