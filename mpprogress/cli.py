@@ -68,9 +68,12 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line, with every subcommand."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="mpprogress", description="One honest, beautiful progress display for threads, asyncio and processes."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(title="subcommands", metavar="<subcommand>", required=True)
     for add in _SUBCOMMANDS:
         add(subparsers)

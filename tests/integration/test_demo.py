@@ -295,3 +295,12 @@ def test_cli_rejects_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["demo", "--pages", "3"])
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_cli_prints_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import mpprogress
+
+    with pytest.raises(SystemExit) as exc_info:
+        main(["--version"])
+    assert exc_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mpprogress {mpprogress.__version__}"
