@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
 from ..events import ProgressEventSerializer
+from ..remote.session import session
 from ..session import get_tracker
 from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company
 from .site import SiteServer, generate_site
 
-__all__ = ["CompanyJob", "DemoConfig", "JsonLinesSink", "research_job", "run_demo"]
+__all__ = ["CompanyJob", "DemoConfig", "JsonLinesSink", "open_session", "research_job", "run_demo"]
 
 OutputFormat = Literal["display", "json"]
 
@@ -116,8 +117,6 @@ def open_session(config: DemoConfig, out: TextIO) -> Iterator[BaseProgressTracke
     Inside, ``mpprogress.session()`` exports its address, so each worker process's
     ``get_tracker()`` reports to this tracker.
     """
-    from ..remote.session import session
-
     if config.output == "json":
         sink = JsonLinesSink(out)
         try:
