@@ -53,7 +53,17 @@ _OUTCOMES: dict[str, tuple[str, str, str]] = {
     "interrupted": ("⊗", "yellow", "interrupted"),
     "lost": ("⚠", "bold magenta", "lost — worker died"),
 }
-_BAR_STYLES = {"finished": "green", "failed": "red", "cancelled": "yellow", "interrupted": "yellow", "lost": "magenta"}
+# Plain colour names: they stay distinct on 16-colour terminals, where Rich's pink "bar.complete"
+# turns into the same red as a failure.
+_BAR_STYLES = {
+    "running": "cyan",
+    "finished": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "interrupted": "yellow",
+    "lost": "magenta",
+}
+_BAR_BACK = "bright_black"
 
 
 @dataclass(frozen=True)
@@ -296,7 +306,7 @@ def _bar_text(completed: float, total: float, width: int, style: str) -> Text:
     if half:
         bar.append("╸", style=style)
     if full + half < width:
-        bar.append("━" * (width - full - half), style="bar.back")
+        bar.append("━" * (width - full - half), style=_BAR_BACK)
     return bar
 
 
@@ -305,9 +315,9 @@ def _pulse_text(width: int, now: float) -> Text:
     stretch = max(2, width // 4)
     start = int(now * 20) % (width + stretch) - stretch
     lit = range(max(0, start), min(width, start + stretch))
-    bar = Text("━" * lit.start, style="bar.back")
-    bar.append("━" * len(lit), style="bar.pulse")
-    bar.append("━" * (width - lit.start - len(lit)), style="bar.back")
+    bar = Text("━" * lit.start, style=_BAR_BACK)
+    bar.append("━" * len(lit), style=_BAR_STYLES["running"])
+    bar.append("━" * (width - lit.start - len(lit)), style=_BAR_BACK)
     return bar
 
 
@@ -318,7 +328,8 @@ def _bar(phase: PhaseSnapshot, width: int, now: float) -> Text:
         if total is None:
             return _pulse_text(width, now)
         done = total > 0 and phase.rollup_current >= total
-        return _bar_text(phase.rollup_current, max(total, 1), width, "bar.finished" if done else "bar.complete")
+        style = _BAR_STYLES["finished" if done else "running"]
+        return _bar_text(phase.rollup_current, max(total, 1), width, style)
     style = _BAR_STYLES.get(name, "red")
     if not total:
         return _bar_text(1 if name == "finished" else 0, 1, width, style)
