@@ -255,7 +255,7 @@ class ClientLink:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._cond = threading.Condition()
-        self._queue: deque[wire.Message] = deque()
+        self._queue: deque[wire.Message] = deque([source.hello()])  # the hello always goes first
         self._logs: deque[wire.LogRecord] = deque(maxlen=1000)
         self._unacked: dict[int, _Pending] = {}
         self._seq = 0
@@ -318,7 +318,6 @@ class ClientLink:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
-        self._queue.appendleft(self._source.hello())
         next_flush = time.monotonic()
         try:
             while not self._stopping:
@@ -356,17 +355,17 @@ class ClientLink:
         return True
 
     def _send_queued(self, now: float) -> None:
-        while self._logs:
-            record = self._logs.popleft()
-            self._send_frame(wire.encode(dataclasses.replace(record, seq=self._next_seq())), now)
         while True:
             with self._cond:
                 if not self._queue:
-                    return
+                    break
                 message = dataclasses.replace(self._queue.popleft(), seq=self._next_seq())
                 pending = _Pending(message, wire.encode(message), now)
                 self._unacked[message.seq] = pending
             self._send_frame(pending.frame, now)
+        while self._logs:  # after the hello: the receiver drops frames of clients it does not know
+            record = self._logs.popleft()
+            self._send_frame(wire.encode(dataclasses.replace(record, seq=self._next_seq())), now)
 
     def _send_states(self, now: float) -> None:
         states = self._source.changed_states()

@@ -164,20 +164,27 @@ def _script_parent_of_slow_worker(phases: str) -> None:
 
 
 def _script_interrupted_parent(method: str) -> None:
-    """A session parent whose pool workers run until cancelled; Ctrl-C is expected."""
+    """A session parent whose pool workers run until cancelled; Ctrl-C is expected.
+
+    A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: ``Pool.terminate()`` can hang
+    on Ctrl-C under any progress library (a replacement worker holds the task queue's lock).
+    """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from rich.console import Console
 
     console = Console(file=sys.stdout, force_terminal=True, width=80)
     with mpprogress.session(console=console) as tracker, tracker.operation("interrupted") as op:
         context = multiprocessing.get_context(method)
-        with context.Pool(2) as pool:
-            result = pool.starmap_async(wait_for_cancel, [(op.operation_id, 60.0)] * 2)
+        with ProcessPoolExecutor(2, mp_context=context) as pool:
+            futures = [pool.submit(wait_for_cancel, op.operation_id, 60.0) for _ in range(2)]
             while len(op.phases) < 2:  # both workers are inside their phases
                 time.sleep(0.05)
-            print("pids", *[p.pid for p in pool._pool], flush=True)  # type: ignore[attr-defined]
-            result.get(60)
+            pids = [p.pid for p in pool._processes.values()]  # type: ignore[union-attr]
+            print("pids", *pids, flush=True)
+            for future in futures:
+                future.result(60)
 
 
 _SCRIPTS = {
