@@ -280,3 +280,17 @@ def test_narrow_console_keeps_titles_readable(tracker: BaseProgressTracker) -> N
 def test_config_rejects_bad_values(options: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ConsoleConfig(**options)  # type: ignore[arg-type]
+
+
+def test_wide_characters_keep_the_columns_aligned(tracker: BaseProgressTracker) -> None:
+    from rich.cells import cell_len
+
+    op = tracker.start_operation("op", "Op")
+    op.start_phase("a", "数据处理 🚀 " * 8, 10).update(5, "メッセージ")
+    op.start_phase("b", "plain", 10).update(5)
+    lines = frame_text(tracker, width=100).splitlines()
+    widths = [cell_len(line) for line in lines[1:]]
+    assert widths[0] == widths[1] <= 100
+    first, second = (cell_len(line[: line.index("5/10")]) for line in lines[1:])
+    assert first == second  # the count column starts at the same cell on both rows
+    assert "数据处理 🚀" in lines[1] and lines[1].index("…") < lines[1].index("━")
