@@ -69,6 +69,17 @@ _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "max_completed_operations": ("int", 100),
     },
 }
+# (section, key) -> (lowest value, whether the lowest value itself is allowed)
+_LOWER_BOUNDS: dict[tuple[str, str], tuple[float, bool]] = {
+    ("console", "bar_width"): (1, True),
+    ("console", "refresh_rate"): (0, False),
+    ("console", "max_rows"): (3, True),
+    ("console", "plain_interval"): (0, True),
+    ("logging", "min_interval"): (0, True),
+    ("performance", "max_update_rate"): (0, True),
+    ("performance", "update_burst"): (1, True),
+    ("performance", "max_completed_operations"): (0, True),
+}
 _ENV_PREFIX = "MPPROGRESS_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -228,7 +239,13 @@ def load_config(
             continue  # other MPPROGRESS_ variables (relay address...) belong to other parts
         if key not in _SCHEMA[section]:
             raise _unknown(variable, {f"{_ENV_PREFIX}{section.upper()}_{k.upper()}" for k in _SCHEMA[section]})
-        settings[section][key] = _from_env(variable, _SCHEMA[section][key][0], text)
+        kind = _SCHEMA[section][key][0]
+        settings[section][key] = _checked(variable, kind, _from_env(variable, kind, text))
+    for (section, key), (low, inclusive) in _LOWER_BOUNDS.items():
+        value = settings[section][key]
+        if value is not None and (value < low if inclusive else value <= low):
+            bound = f"{'>=' if inclusive else '>'} {low}"
+            raise ConfigError(f"progress.{section}.{key}: must be {bound}, got {value!r}")
     return settings
 
 

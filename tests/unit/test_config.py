@@ -122,7 +122,9 @@ def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> 
         ({"logging": {"level": "LOUD"}}, "progress.logging.level: expected a logging level"),
         ({"console": []}, "progress.console: expected a mapping, got list"),
         ({"progress": 3}, "progress: expected a mapping, got int"),
-        ({"console": {"bar_width": 0}}, "progress: bar_width must be >= 1"),
+        ({"console": {"bar_width": 0}}, "progress.console.bar_width: must be >= 1, got 0"),
+        ({"console": {"refresh_rate": 0}}, "progress.console.refresh_rate: must be > 0, got 0.0"),
+        ({"performance": {"update_burst": 0}}, "progress.performance.update_burst: must be >= 1, got 0"),
         ({"performance": {"track_memory_usage": True}}, "progress.performance.track_memory_usage"),
         ({"websocket": {"enabled": True}}, "no websocket_handler was given"),
     ],
@@ -140,6 +142,8 @@ def test_errors_name_the_key(config: dict[str, Any], message: str) -> None:
         ({"MPPROGRESS_CONSOLE_BAR_WIDHT": "3"}, "MPPROGRESS_CONSOLE_BAR_WIDHT: unknown key; did you mean"),
         ({"MPPROGRESS_CONSOLE_ENABLED": "maybe"}, "MPPROGRESS_CONSOLE_ENABLED: cannot read 'maybe' as bool"),
         ({"MPPROGRESS_CONSOLE_BAR_WIDTH": "1.5"}, "MPPROGRESS_CONSOLE_BAR_WIDTH: cannot read '1.5' as int"),
+        ({"MPPROGRESS_LOGGING_LEVEL": "loud"}, "MPPROGRESS_LOGGING_LEVEL: expected a logging level"),
+        ({"MPPROGRESS_CONSOLE_MAX_ROWS": "2"}, r"progress.console.max_rows: must be >= 3, got 2"),
     ],
 )
 def test_environment_errors_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -174,3 +174,13 @@ def test_tracker_close_closes_the_sink(logger: tuple[logging.Logger, Collect]) -
         assert sink in tracker.callbacks
     assert sink not in tracker.callbacks
     assert tracker.sinks == ()
+
+
+def test_the_sink_survives_pickling(logger: tuple[logging.Logger, Collect]) -> None:
+    import pickle
+
+    log, handler = logger
+    sink = pickle.loads(pickle.dumps(LoggingSink(log, json_lines=True, min_interval=2.0)))
+    assert (sink.logger is log, sink.json_lines, sink.min_interval) == (True, True, 2.0)
+    sink(event_type="operation_started", operation_id="op", title="Op", description=None)
+    assert json.loads(handler.records[-1].getMessage())["data"]["title"] == "Op"
