@@ -7,12 +7,14 @@ a local tracker that owns the sinks attached to it and closes them with itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from ..events import Sink
 from ..tracker import BaseProgressTracker
 
 __all__ = ["TrackerWithSinks"]
+
+_Tracker = TypeVar("_Tracker", bound="TrackerWithSinks")
 
 
 class TrackerWithSinks(BaseProgressTracker):
@@ -44,6 +46,9 @@ class TrackerWithSinks(BaseProgressTracker):
     def sinks(self) -> tuple[Sink, ...]:
         """The owned sinks, in the order they were attached."""
         return tuple(self._sinks)
+
+    def __enter__(self: _Tracker) -> _Tracker:
+        return self
 
     def close(self) -> None:
         """Deliver pending state to the sinks, then close them (last attached first). Idempotent."""
