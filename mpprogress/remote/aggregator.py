@@ -357,7 +357,7 @@ class Aggregator:
         logger = logging.getLogger(message.logger) if message.logger != "root" else logging.getLogger()
         if not logger.isEnabledFor(message.level):
             return
-        record = logger.makeRecord(logger.name, message.level, "(worker)", 0, message.message, None, None)
+        record = logger.makeRecord(logger.name, message.level, "(worker)", 0, message.message, (), None)
         record.created = message.created
         record.process = client.pid
         record.processName = f"worker-{client.pid}"

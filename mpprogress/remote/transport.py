@@ -322,7 +322,7 @@ class ClientLink:
         try:
             while not self._stopping:
                 timeout = max(0.0, next_flush - time.monotonic())
-                ready = dict(poller.poll(timeout * 1000.0))
+                ready = dict(poller.poll(int(timeout * 1000.0)))
                 if self._wake_r in ready:
                     with contextlib.suppress(OSError):
                         os.read(self._wake_r, 4096)
