@@ -22,6 +22,7 @@ FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
 _current: ProgressTracker | None = None
 _current_pid = 0  # the process ``_current`` belongs to: a forked child never uses its parent's
 _current_lock = threading.Lock()
+_fork_hook_installed = False
 
 
 def set_tracker(tracker: ProgressTracker | None) -> None:
@@ -32,10 +33,24 @@ def set_tracker(tracker: ProgressTracker | None) -> None:
 def _replace_tracker(tracker: ProgressTracker | None) -> ProgressTracker | None:
     """Set the process's tracker; return the one it replaces (``None`` if it was a parent's)."""
     global _current, _current_pid
-    with _current_lock:
+    with _lock():
         previous = _current if _current_pid == os.getpid() else None
         _current, _current_pid = tracker, os.getpid()
         return previous
+
+
+def _lock() -> threading.Lock:
+    """The lock of ``_current``; a forked child gets a new one (a parent thread may hold it)."""
+    global _fork_hook_installed
+    if not _fork_hook_installed:
+        _fork_hook_installed = True
+        os.register_at_fork(after_in_child=_new_lock_in_child)
+    return _current_lock
+
+
+def _new_lock_in_child() -> None:
+    global _current_lock
+    _current_lock = threading.Lock()
 
 
 def inherited_setting(name: str) -> str | None:
@@ -99,7 +114,7 @@ def get_tracker() -> ProgressTracker:
     child gets its own, by the same rules.
     """
     global _current, _current_pid
-    with _current_lock:
+    with _lock():
         if _current is not None and _current_pid == os.getpid():
             return _current
         address = inherited_setting(ADDRESS_ENV)

@@ -245,8 +245,10 @@ class Aggregator:
 
     def _hello(self, routing_id: bytes, hello: wire.Hello, now: float) -> _Client | None:
         client = self._clients.get(routing_id)
-        if client is not None and client.client_id == hello.client_id:
-            return client
+        if client is not None:
+            if client.client_id == hello.client_id:
+                return client  # a resync
+            self._lose(routing_id, client)  # another client under the same routing id
         for other_id, other in list(self._clients.items()):
             if other.client_id == hello.client_id:  # the same client, reconnected
                 del self._clients[other_id]
@@ -255,8 +257,7 @@ class Aggregator:
         if len(self._clients) >= self.config.max_clients:
             self._dropped["too_many_clients"] += 1
             return None
-        local = hello.hostname == self._hostname
-        client = _Client(hello.client_id, hello.pid, hello.hostname, local, now)
+        client = _Client(hello.client_id, hello.pid, hello.hostname, hello.hostname == self._hostname, now)
         self._clients[routing_id] = client
         self._resync_asked.pop(routing_id, None)
         return client

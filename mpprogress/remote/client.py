@@ -486,6 +486,14 @@ _hooks_pid = 0
 _hooks_lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    global _hooks_lock
+    _hooks_lock = threading.Lock()  # a parent thread may have held the old one at fork
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)  # this module is only imported on use
+
+
 def _register_for_exit(client: ClientTracker) -> None:
     """Close ``client`` at exit: ``atexit`` for plain interpreters, a multiprocessing finalizer
     for multiprocessing children (they leave through ``os._exit``, which skips ``atexit``)."""

@@ -60,6 +60,14 @@ _context_pid = 0
 _context_lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    global _context_lock
+    _context_lock = threading.Lock()  # a parent thread may have held the old one at fork
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)  # this module is only imported on use
+
+
 def process_context() -> zmq.Context:  # type: ignore[type-arg]
     """This process's ZeroMQ context, created on first use and again after a fork."""
     global _context, _context_pid
@@ -256,7 +264,8 @@ class ClientLink:
         os.set_blocking(self._wake_w, False)
         self._cond = threading.Condition()
         self._queue: deque[wire.Message] = deque([source.hello()])  # the hello always goes first
-        self._logs: deque[wire.LogRecord] = deque(maxlen=1000)
+        self._queued_logs = 0
+        self.logs_dropped = 0
         self._unacked: dict[int, _Pending] = {}
         self._seq = 0
         self._sent_at = 0.0
@@ -274,8 +283,16 @@ class ClientLink:
         self._wake()
 
     def send_log(self, record: wire.LogRecord) -> None:
-        """Queue a log record (best effort: the oldest are dropped past 1,000 queued)."""
-        self._logs.append(record)
+        """Queue a log record, in order with the other messages but never resent.
+
+        Best effort: past 1,000 records waiting to be sent, new ones are dropped and counted.
+        """
+        with self._cond:
+            if self._queued_logs >= 1000:
+                self.logs_dropped += 1
+                return
+            self._queued_logs += 1
+            self._queue.append(record)
         self._wake()
 
     def wait_delivered(self, timeout: float) -> bool:
@@ -358,14 +375,16 @@ class ClientLink:
         while True:
             with self._cond:
                 if not self._queue:
-                    break
+                    if not self._unacked:
+                        self._cond.notify_all()  # what was left were log records
+                    return
                 message = dataclasses.replace(self._queue.popleft(), seq=self._next_seq())
-                pending = _Pending(message, wire.encode(message), now)
-                self._unacked[message.seq] = pending
-            self._send_frame(pending.frame, now)
-        while self._logs:  # after the hello: the receiver drops frames of clients it does not know
-            record = self._logs.popleft()
-            self._send_frame(wire.encode(dataclasses.replace(record, seq=self._next_seq())), now)
+                frame = wire.encode(message)
+                if isinstance(message, wire.LogRecord):
+                    self._queued_logs -= 1
+                else:
+                    self._unacked[message.seq] = _Pending(message, frame, now)
+            self._send_frame(frame, now)
 
     def _send_states(self, now: float) -> None:
         states = self._source.changed_states()

@@ -39,6 +39,18 @@ def _headless() -> tuple[BaseProgressTracker, RecordingCallback]:
     return tracker, events
 
 
+def _rebind(tracker: BaseProgressTracker, address: str) -> Aggregator:
+    """Bind ``address`` again; ZeroMQ releases a closed socket's port in the background."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return Aggregator(tracker, address)
+        except ValueError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_restarted_aggregator_gets_the_whole_state_again() -> None:
     first, first_events = _headless()
     aggregator = Aggregator(first, "tcp://127.0.0.1:0")
@@ -51,7 +63,7 @@ def test_restarted_aggregator_gets_the_whole_state_again() -> None:
         aggregator.close()
         phase.update(100, message="while down")  # nobody listens: nothing blocks
         second, second_events = _headless()
-        with Aggregator(second, address) as restarted:
+        with _rebind(second, address) as restarted:
             phase.update(500, message="after")
             assert wait_for(lambda: second.get_phase("phase-restart") is not None)
             assert wait_for(lambda: second.get_phase("phase-restart").current == 1000)  # type: ignore[union-attr]
