@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
@@ -26,7 +26,7 @@ from ..session import get_tracker
 from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company
-from .site import SiteServer, generate_site
+from .site import DemoSite, SiteServer, generate_site
 
 __all__ = ["CompanyJob", "DemoConfig", "JsonLinesSink", "open_session", "research_job", "run_demo"]
 
@@ -138,8 +138,27 @@ def _console(color: bool) -> Any:
     return Console(no_color=True)
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while worker processes start, so they inherit that from their first instruction.
+
+    Ctrl-C is the parent's to handle (it terminates the pool); a worker interrupted while still
+    importing would only print a traceback over the display.  An ignored disposition survives
+    fork and exec alike (a blocked signal mask does not survive ``spawn``).  The price: a
+    Ctrl-C pressed during these few milliseconds is lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _init_worker() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool)."""
+    """Pool initializer: ignore Ctrl-C (also in a worker the pool starts later as a replacement)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -155,32 +174,12 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     site = generate_site(config.seed, config.companies, config.pages)
-    results: dict[str, CompanyProfile] = {}
-    errors: dict[str, BaseException] = {}
     with SiteServer(site) as server, open_session(config, out) as tracker:
-        jobs = []
-        for company_site in site.sites:
-            company = company_site.company
-            target = CompanyTarget(company.name, company.slug, server.base_url)
-            op = tracker.start_operation(
-                f"research-{company.slug}", f"Researching {company.name}",
-                f"4-phase research of {server.base_url}{target.root}",
-            )
-            jobs.append(CompanyJob(target, op.operation_id, config.pipeline))
-        context = multiprocessing.get_context(config.start_method or "spawn")
-        workers = max(1, min(config.workers, len(jobs)))
         try:
-            # Pool rather than ProcessPoolExecutor: on Ctrl-C, leaving the block terminates workers.
-            with context.Pool(workers, _init_worker) as pool:
-                for job, profile, error in _research_all(pool, jobs):
-                    if profile is not None:
-                        results[job.target.name] = profile
-                    else:
-                        errors[job.target.name] = error or RuntimeError("no result")
-                    tracker.finish_operation(job.operation_id, success=profile is not None)
+            results, errors = _research_companies(config, site, server.base_url, tracker)
         finally:
-            for job in jobs:  # only after an interruption are some still open
-                _interrupt(tracker, job.operation_id)
+            for op in tracker.operations:  # only after an interruption are some still open
+                _interrupt(tracker, op.operation_id)
         snapshot = tracker.snapshot()
         statuses = server.statuses
     ordered = [results[c.company.name] for c in site.sites if c.company.name in results]
@@ -189,6 +188,38 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     else:
         _write_text_report(out, ordered, errors, snapshot, statuses)
     return 1 if errors else 0
+
+
+def _research_companies(
+    config: DemoConfig, site: DemoSite, base_url: str, tracker: BaseProgressTracker
+) -> tuple[dict[str, CompanyProfile], dict[str, BaseException]]:
+    """Open one operation per company and research each in a worker process.
+
+    Returns:
+        The profiles and the errors, by company name.
+    """
+    results: dict[str, CompanyProfile] = {}
+    errors: dict[str, BaseException] = {}
+    context = multiprocessing.get_context(config.start_method or "spawn")
+    # Pool rather than ProcessPoolExecutor: on Ctrl-C, leaving the block terminates the workers.
+    jobs = []
+    for company_site in site.sites:
+        company = company_site.company
+        target = CompanyTarget(company.name, company.slug, base_url)
+        op = tracker.start_operation(
+            f"research-{company.slug}", f"Researching {company.name}", f"4-phase research of {base_url}{target.root}"
+        )
+        jobs.append(CompanyJob(target, op.operation_id, config.pipeline))
+    with ExitStack() as stack:
+        with _sigint_ignored():
+            pool = stack.enter_context(context.Pool(max(1, min(config.workers, len(jobs))), _init_worker))
+        for job, profile, error in _research_all(pool, jobs):
+            if profile is not None:
+                results[job.target.name] = profile
+            else:
+                errors[job.target.name] = error or RuntimeError("no result")
+            tracker.finish_operation(job.operation_id, success=profile is not None)
+    return results, errors
 
 
 def _interrupt(tracker: BaseProgressTracker, operation_id: str) -> None:

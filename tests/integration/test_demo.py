@@ -247,12 +247,14 @@ def test_demo_ctrl_c_ends_every_operation_and_leaves_no_process(start_method: st
     try:
         assert child.stdout is not None
         lines = []
-        for line in child.stdout:  # wait until worker processes are reporting
+        for line in child.stdout:
             lines.append(line)
-            if '"type": "progress_update"' in line:
+            if '"type": "progress_update"' in line:  # workers are reporting
                 break
         os.killpg(child.pid, signal.SIGINT)  # the terminal sends it to the whole group
-        rest, err = child.communicate(timeout=30)
+        rest = child.stdout.read()  # not communicate(): it would skip what iteration buffered
+        err = child.stderr.read() if child.stderr else ""
+        child.wait(timeout=30)
     finally:
         child.kill()
     assert child.returncode == 130, err
