@@ -279,7 +279,8 @@ def _write_text_report(
             f"    products: {', '.join(p.products) or 'none found'}",
             f"    keywords: {', '.join(p.keywords)}",
             f"    pages: {p.links_discovered} discovered, {p.pages_selected} selected, "
-            f"{p.pages_extracted} extracted, {p.pages_failed} failed, {p.retries} retries; {p.words:,} words",
+            f"{p.pages_extracted} extracted, {p.pages_failed} failed, {_counted(p.retries, 'retry', 'retries')}; "
+            f"{p.words:,} words",
         ]
     lines += [f"  {name}: FAILED - {exc!r}" for name, exc in errors.items()]
     # The display printed each operation's summary as it finished; here, the totals.
@@ -289,10 +290,14 @@ def _write_text_report(
     served = ", ".join(f"{count} x {code}" for code, count in sorted(statuses.items()))
     lines += [
         "",
-        f"{len(operations)} operations: {succeeded} succeeded, {len(operations) - succeeded} failed; "
+        f"{_counted(len(operations), 'operation')}: {succeeded} succeeded, {len(operations) - succeeded} failed; "
         f"the longest took {longest:.1f}s.",
         f"The local site answered {sum(statuses.values())} requests: {served}.",
         "",
     ]
     out.write("\n".join(lines))
     out.flush()
+
+
+def _counted(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
