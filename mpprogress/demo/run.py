@@ -206,9 +206,8 @@ def _research_companies(
     for company_site in site.sites:
         company = company_site.company
         target = CompanyTarget(company.name, company.slug, base_url)
-        op = tracker.start_operation(
-            f"research-{company.slug}", f"Researching {company.name}", f"4-phase research of {base_url}{target.root}"
-        )
+        description = f"4-phase research of {target.root} on the local site"
+        op = tracker.start_operation(f"research-{company.slug}", f"Researching {company.name}", description)
         jobs.append(CompanyJob(target, op.operation_id, config.pipeline))
     with ExitStack() as stack:
         with _sigint_ignored():
