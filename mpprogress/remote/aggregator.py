@@ -17,7 +17,9 @@ has been silent for ``heartbeat_timeout``, has its open phases finished with ``s
 and ``reason="lost"``, and its own operations finished as failed.
 
 Cancellation flows back: the aggregator subscribes to the tracker's ``cancel_requested`` events
-and sends a ``CANCEL`` to every client with phases in that operation (or owning that phase).
+and sends a ``CANCEL`` to every client with phases in that operation (or owning that phase);
+an operation that finishes as failed (an error or Ctrl-C in the parent) is cancelled the same
+way, so workers stop work nobody will see.
 Worker log records are re-emitted through ``logging.getLogger(name).handle(...)``.
 """
 
@@ -34,7 +36,7 @@ from typing import Any
 
 import zmq
 
-from ..events import CANCEL_REQUESTED
+from ..events import CANCEL_REQUESTED, OPERATION_FINISHED
 from ..phases import BaseProgressOperation, BaseProgressPhase
 from ..port import ProgressError
 from ..tracker import BaseProgressTracker
@@ -98,7 +100,14 @@ class _Client:
     last_seen: float
     phases: dict[int, _RemotePhase] = field(default_factory=dict)
     finished: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
-    operations: set[str] = field(default_factory=set)
+    operations: set[str] = field(default_factory=set)  # its own
+    joined: dict[str, None] = field(default_factory=dict)  # operations it started phases in, newest last
+
+    def join(self, operation_id: str) -> None:
+        self.joined.pop(operation_id, None)
+        self.joined[operation_id] = None
+        if len(self.joined) > 256:
+            del self.joined[next(iter(self.joined))]
 
 
 _ACKED = (wire.Hello, wire.Heartbeat, wire.OperationStart, wire.OperationFinish, wire.PhaseStart,
@@ -174,6 +183,9 @@ class Aggregator:
     def _on_event(self, *, event_type: str, **data: Any) -> None:
         if event_type == CANCEL_REQUESTED:
             self._cancels.append((data["operation_id"], data.get("phase_id")))
+        elif event_type == OPERATION_FINISHED and not data.get("success"):
+            # The operation failed (an error, Ctrl-C): work still running in it is wasted.
+            self._cancels.append((data["operation_id"], None))
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -317,6 +329,7 @@ class Aggregator:
             self._dropped["phase_rejected"] += 1
             return
         client.phases[message.handle] = _RemotePhase(phase, container, message.seq)
+        client.join(phase.operation_id)
         if phase.cancelled:  # it joined an operation that was already cancelled
             self._send_to(client, wire.Cancel(0, phase.operation_id, message.handle))
 
@@ -377,10 +390,7 @@ class Aggregator:
             operation_id, phase_id = self._cancels.popleft()
             for routing_id, client in list(self._clients.items()):
                 if phase_id is None:
-                    involved = operation_id in client.operations or any(
-                        r.phase.operation_id == operation_id for r in client.phases.values()
-                    )
-                    if involved:
+                    if operation_id in client.operations or operation_id in client.joined:
                         self._send(routing_id, wire.Cancel(0, operation_id, None))
                     continue
                 for handle, remote in client.phases.items():

@@ -139,6 +139,17 @@ def test_cancellation_reaches_the_worker(recorded_session: Recorded, mp_context:
     assert events.of_type("cancel_requested")[0].data["operation_id"] == op.operation_id
 
 
+def test_failed_parent_operation_cancels_its_workers(recorded_session: Recorded, mp_context: BaseContext) -> None:
+    events = recorded_session.events
+    with ProcessPoolExecutor(1, mp_context=mp_context) as pool:
+        with pytest.raises(RuntimeError), recorded_session.tracker.operation("fails") as op:
+            result = pool.submit(workers.wait_for_cancel, op.operation_id, 20.0)
+            assert wait_for(lambda: events.of_type("phase_started"))
+            raise RuntimeError("the parent's own work failed")
+        assert result.result(30) is True
+    assert not events.of_type("cancel_requested")  # told through operation_finished, not cancel()
+
+
 def test_cancelled_operation_cancels_workers_that_join_later(recorded_session: Recorded) -> None:
     with recorded_session.tracker.operation("cancelled early") as op:
         op.cancel()
