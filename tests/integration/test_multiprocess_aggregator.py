@@ -1,0 +1,105 @@
+"""The aggregator driven frame by frame over a real socket: resends, stale state, silent clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from mpprogress.remote import wire
+from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
+from mpprogress.testing import RecordingCallback
+from mpprogress.tracker import BaseProgressTracker
+from tests.integration.conftest import wait_for
+
+
+class RawClient:
+    """A hand-driven DEALER speaking the wire, to send exactly the frames a test needs."""
+
+    def __init__(self, address: str) -> None:
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(address)
+
+    def send(self, *messages: wire.Message) -> None:
+        for message in messages:
+            self.sock.send(wire.encode(message))
+
+    def receive(self, timeout: float = 5.0) -> wire.Message:
+        assert self.sock.poll(int(timeout * 1000)), "no reply"
+        return wire.decode(self.sock.recv())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+Setup = tuple[BaseProgressTracker, RecordingCallback, Aggregator, RawClient]
+
+
+@pytest.fixture
+def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """A tracker with operation "op", its aggregator, and a raw client; an indirect parameter
+    sets the heartbeat timeout (the default 3 s otherwise)."""
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    tracker.start_operation("op", "parent operation")
+    timeout = getattr(request, "param", None)
+    config = AggregatorConfig(heartbeat_timeout=timeout, liveness_interval=0.05) if timeout else None
+    with Aggregator(tracker, config=config) as aggregator:
+        client = RawClient(aggregator.address)
+        yield tracker, events, aggregator, client
+        client.close()
+
+
+def test_resent_starts_and_finishes_apply_once_and_are_acked(setup: Setup) -> None:
+    tracker, events, aggregator, client = setup
+    hello = wire.Hello(1, "client-a", 1, "elsewhere")
+    start = wire.PhaseStart(2, 7, "p7", "op", None, "resent", None, 10)
+    finish = wire.PhaseFinish(5, 7, 10, 10, "done", True, None)
+    client.send(hello, start, start, wire.State(3, (wire.PhaseState(7, 4, 10, "four"),)),
+                wire.State(4, (wire.PhaseState(7, 9, 10, "nine"),)),
+                wire.State(3, (wire.PhaseState(7, 2, 10, "stale"),)), finish, finish)
+    acked = set()
+    while len(acked) < 3:
+        reply = client.receive()
+        assert isinstance(reply, wire.Ack)
+        acked.update(reply.acked)
+    assert acked == {1, 2, 5}
+    assert wait_for(lambda: events.of_type("phase_finished"))
+    assert [e.type for e in events.events if e.data.get("phase_id") == "p7"] == [
+        "phase_started", "progress_update", "progress_update", "progress_update", "phase_finished",
+    ]
+    assert [e.data["current"] for e in events.of_type("progress_update")] == [4, 9, 10]
+    stats = aggregator.stats()
+    assert stats.dropped == {"stale": 1}
+    assert tracker.get_phase("p7").current == 10  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("setup", [0.5], indirect=True)
+def test_silent_remote_client_is_lost(setup: Setup) -> None:
+    _, events, aggregator, client = setup
+    client.send(wire.Hello(1, "client-b", 1, "elsewhere"), wire.PhaseStart(2, 1, "p1", "op", None, "quiet", None, 5),
+                wire.State(3, (wire.PhaseState(1, 3, 5, None),)))
+    assert wait_for(lambda: events.of_type("phase_finished"), timeout=10)
+    done = events.of_type("phase_finished")[0].data
+    assert (done["success"], done["reason"], done["current"]) == (False, "lost", 3)
+    assert aggregator.stats().lost == 1
+
+
+def test_unknown_sender_is_asked_to_resync(setup: Setup) -> None:
+    _, _, aggregator, client = setup
+    client.send(wire.State(9, (wire.PhaseState(1, 3, 5, None),)))
+    assert isinstance(client.receive(), wire.Resync)
+    assert aggregator.stats().dropped == {"unknown_client": 1}
+
+
+def test_cancel_reaches_the_client_of_the_phase(setup: Setup) -> None:
+    tracker, _, _, client = setup
+    client.send(wire.Hello(1, "client-c", 1, "elsewhere"))
+    client.send(wire.PhaseStart(2, 4, "p4", "op", None, "cancel me", None, 5))
+    assert wait_for(lambda: tracker.get_phase("p4") is not None)
+    tracker.get_phase("p4").cancel()  # type: ignore[union-attr]
+    replies = [client.receive() for _ in range(3)]
+    assert wire.Cancel(0, "op", 4) in replies
