@@ -118,8 +118,9 @@ def test_server_answers_robots_sitemap_pages_failures_and_retries() -> None:
 # --- the pipeline, threaded mode ------------------------------------------------------------
 
 
-def test_pipeline_reports_exact_counts_failures_and_retries_in_threaded_mode() -> None:
-    site = generate_site(11, 1, 80)
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_pipeline_reports_exact_counts_failures_and_retries_in_threaded_mode(seed: int) -> None:
+    site = generate_site(seed, 1, 80)
     company_site = site.sites[0]
     company = company_site.company
     expected = Expected(company_site, FAST)
