@@ -45,11 +45,15 @@ def session(
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 
-    Inside the block, ``MPPROGRESS_ADDRESS`` is set in ``os.environ`` (children inherit it, and
-    their ``mpprogress.get_tracker()`` connects to it) and ``get_tracker()`` in this process
-    returns the session's tracker.  On exit, by any path including Ctrl-C, workers are told to
-    cancel (when the block raised), the aggregator stops, the sinks close (the terminal is
-    restored) and the environment is put back, within about two seconds.
+    Inside the block, ``MPPROGRESS_ADDRESS`` is set in ``os.environ`` and in this process's
+    ``multiprocessing`` record (children inherit it under ``fork``, ``spawn``, ``forkserver``
+    and ``subprocess``, and their ``mpprogress.get_tracker()`` connects to it), and
+    ``get_tracker()`` in this process returns the session's tracker.  Create pools and
+    processes inside the block: workers started before it cannot know the address.
+
+    On exit, by any path including Ctrl-C, workers are told to cancel (when the block raised),
+    the aggregator stops, the sinks close (the terminal is restored) and the environment is put
+    back, within about two seconds.
 
     Args:
         address: where to listen: a private ``ipc://`` path by default, or
