@@ -60,6 +60,10 @@ class AggregatorConfig:
         local_silence_timeout: silence after which a client on this host whose process still
             exists is lost anyway (a long GIL-holding call can delay its heartbeats).
         max_clients: clients tracked at once; hellos beyond are dropped.
+        max_phases_per_client: phases one client may have open at once; starts beyond are
+            dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+        max_logger_names: distinct logger names created for worker records; records under
+            further new names are re-emitted through the ``mpprogress.worker`` logger.
     """
 
     poll_interval: float = 0.05
@@ -67,6 +71,8 @@ class AggregatorConfig:
     heartbeat_timeout: float = 3.0
     local_silence_timeout: float = 30.0
     max_clients: int = 4096
+    max_phases_per_client: int = 10_000
+    max_logger_names: int = 1000
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ class Aggregator:
         self._frames = 0
         self._lost = 0
         self._dropped: Counter[str] = Counter()
+        self._logger_names: set[str] = set()
         self._stopping = threading.Event()
         self._closed = False
         tracker.add_callback(self._on_event)
@@ -316,6 +323,9 @@ class Aggregator:
         if op is None:
             self._dropped["unknown_operation"] += 1
             return
+        if len(client.phases) >= self.config.max_phases_per_client:
+            self._dropped["too_many_phases"] += 1
+            return
         container: BaseProgressOperation | BaseProgressPhase = op
         if message.parent is not None:
             parent = client.phases.get(message.parent)
@@ -368,7 +378,13 @@ class Aggregator:
             remote.container.finish_phase(remote.phase.phase_id, message.success, reason=message.reason)
 
     def _emit_log(self, client: _Client, message: wire.LogRecord) -> None:
-        logger = logging.getLogger(message.logger) if message.logger != "root" else logging.getLogger()
+        name = message.logger
+        if name not in self._logger_names:
+            if len(self._logger_names) >= self.config.max_logger_names:
+                name = "mpprogress.worker"  # loggers are never freed: do not let workers mint them
+            else:
+                self._logger_names.add(name)
+        logger = logging.getLogger(name) if name != "root" else logging.getLogger()
         if not logger.isEnabledFor(message.level):
             return
         record = logger.makeRecord(logger.name, message.level, "(worker)", 0, message.message, (), None)

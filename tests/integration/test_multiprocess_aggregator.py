@@ -40,13 +40,12 @@ Setup = tuple[BaseProgressTracker, RecordingCallback, Aggregator, RawClient]
 @pytest.fixture
 def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
     """A tracker with operation "op", its aggregator, and a raw client; an indirect parameter
-    sets the heartbeat timeout (the default 3 s otherwise)."""
+    is the aggregator's config (the default otherwise)."""
     tracker = BaseProgressTracker(max_update_rate=None)
     events = RecordingCallback()
     tracker.add_callback(events)
     tracker.start_operation("op", "parent operation")
-    timeout = getattr(request, "param", None)
-    config = AggregatorConfig(heartbeat_timeout=timeout, liveness_interval=0.05) if timeout else None
+    config = getattr(request, "param", None)
     with Aggregator(tracker, config=config) as aggregator:
         client = RawClient(aggregator.address)
         yield tracker, events, aggregator, client
@@ -77,7 +76,7 @@ def test_resent_starts_and_finishes_apply_once_and_are_acked(setup: Setup) -> No
     assert tracker.get_phase("p7").current == 10  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("setup", [0.5], indirect=True)
+@pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=0.5, liveness_interval=0.05)], indirect=True)
 def test_silent_remote_client_is_lost(setup: Setup) -> None:
     _, events, aggregator, client = setup
     client.send(wire.Hello(1, "client-b", 1, "elsewhere"), wire.PhaseStart(2, 1, "p1", "op", None, "quiet", None, 5),
@@ -103,3 +102,12 @@ def test_cancel_reaches_the_client_of_the_phase(setup: Setup) -> None:
     tracker.get_phase("p4").cancel()  # type: ignore[union-attr]
     replies = [client.receive() for _ in range(3)]
     assert wire.Cancel(0, "op", 4) in replies
+
+
+@pytest.mark.parametrize("setup", [AggregatorConfig(max_phases_per_client=2)], indirect=True)
+def test_a_client_cannot_open_unbounded_phases(setup: Setup) -> None:
+    tracker, _, aggregator, client = setup
+    client.send(wire.Hello(1, "client-d", 1, "elsewhere"))
+    client.send(*(wire.PhaseStart(2 + n, n, f"many-{n}", "op", None, "many", None, 1) for n in range(5)))
+    assert wait_for(lambda: aggregator.stats().dropped.get("too_many_phases") == 3)
+    assert [tracker.get_phase(f"many-{n}") is not None for n in range(5)] == [True, True, False, False, False]
