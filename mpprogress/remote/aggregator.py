@@ -41,7 +41,7 @@ from ..phases import BaseProgressOperation, BaseProgressPhase
 from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
-from .transport import SocketSecurity, bind_server, private_ipc_address, remove_private_dir
+from .transport import SocketSecurity, bind_server, private_ipc_address, process_context, remove_private_dir
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats"]
 
@@ -131,7 +131,9 @@ class Aggregator:
         address: where to listen; a private ``ipc://`` path by default, or e.g.
             ``tcp://127.0.0.1:0`` (a free port; read ``address`` for the one bound).
         config: timing settings.
-        security: applied to the socket before it binds (e.g. CURVE server keys).
+        security: applied to the socket before it binds (e.g. CURVE server keys); when it has
+            an ``authenticator(context)`` method (``CurveServerKeys``), the ZAP handler it starts
+            runs until ``close()``.
     """
 
     def __init__(
@@ -147,9 +149,14 @@ class Aggregator:
         self._private_dir: str | None = None
         if address is None:
             address, self._private_dir = private_ipc_address()
+        self._auth: Any = None
         try:
+            start_auth = getattr(security, "authenticator", None)
+            if start_auth is not None:
+                self._auth = start_auth(process_context())
             self._sock, self.address = bind_server(address, security=security)
         except Exception:
+            self._stop_auth()
             remove_private_dir(self._private_dir)
             raise
         self._hostname = socket.gethostname()
@@ -185,7 +192,13 @@ class Aggregator:
         self._stopping.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        self._stop_auth()
         remove_private_dir(self._private_dir)
+
+    def _stop_auth(self) -> None:
+        auth, self._auth = self._auth, None
+        if auth is not None:
+            auth.stop()
 
     def _on_event(self, *, event_type: str, **data: Any) -> None:
         if event_type == CANCEL_REQUESTED:

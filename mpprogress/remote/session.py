@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ..current import _replace_tracker, export_settings, inherited_setting
 from ..events import ProgressCallback
-from ..session import _replace_tracker, export_settings, inherited_setting
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig
 from .client import ClientConfig, ClientTracker, ForwardingLogHandler
@@ -24,7 +24,21 @@ from .transport import ADDRESS_ENV, FORWARD_LOGS_ENV, SocketSecurity
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["ADDRESS_ENV", "FORWARD_LOGS_ENV", "connect", "session", "worker_client"]
+__all__ = [
+    "ADDRESS_ENV",
+    "CURVE_CLIENT_ENV",
+    "CURVE_DIR_ENV",
+    "FORWARD_LOGS_ENV",
+    "connect",
+    "env_client_security",
+    "session",
+    "worker_client",
+]
+
+CURVE_DIR_ENV = "MPPROGRESS_CURVE_DIR"
+"""Directory of keys made by ``mpprogress keys``: set it in a worker to reach a CURVE relay."""
+CURVE_CLIENT_ENV = "MPPROGRESS_CURVE_CLIENT"
+"""Name of the client key pair in ``MPPROGRESS_CURVE_DIR`` (``client`` by default)."""
 
 # The console log handler a session put on the root logger, so that a forked child (which
 # inherits it) can take it off: a worker must never write through the parent's display.
@@ -148,16 +162,37 @@ def connect(
     address = address or inherited_setting(ADDRESS_ENV)
     if not address:
         raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
+    if security is None:
+        security = env_client_security()
     return ClientTracker(address, config=config, security=security)
+
+
+def env_client_security() -> SocketSecurity | None:
+    """CURVE client keys named by ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT``, if set.
+
+    Raises:
+        ValueError: the keys cannot be read.
+    """
+    directory = os.environ.get(CURVE_DIR_ENV)
+    if not directory:
+        return None
+    from .security import CurveClientKeys
+
+    name = os.environ.get(CURVE_CLIENT_ENV) or "client"
+    try:
+        return CurveClientKeys.load(directory, name)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load CURVE client keys {name!r} from {directory}: {exc}") from exc
 
 
 def worker_client(address: str) -> ClientTracker:
     """The process-wide client ``get_tracker()`` makes in a worker, with logging set up.
 
     A handler inherited from a forking session parent is taken off the root logger; with
-    ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.
+    ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.  With
+    ``MPPROGRESS_CURVE_DIR`` set, it connects with those CURVE client keys.
     """
-    client = ClientTracker(address)
+    client = ClientTracker(address, security=env_client_security())
     root = logging.getLogger()
     if _session_log_handler is not None and _session_pid != os.getpid():
         root.removeHandler(_session_log_handler)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import logging
 import os
 import shutil
@@ -22,8 +21,9 @@ from typing import Protocol
 
 import zmq
 
-from ..session import ADDRESS_ENV, FORWARD_LOGS_ENV
+from ..current import ADDRESS_ENV, FORWARD_LOGS_ENV
 from . import wire
+from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
 from .wire import MAX_FRAME
 
 __all__ = [
@@ -115,9 +115,13 @@ def bind_server(
         The socket and the address it is bound to (the one clients should use).
 
     Raises:
-        ValueError: the address is refused (see ``check_bind_address``) or cannot be bound.
+        ValueError: the address is refused (``security.check_bind_address`` raises
+            ``InsecureBindError``, a ``ValueError``) or cannot be bound.
+        IpcAddressInUseError: a live process already listens on this ``ipc://`` path.
     """
     check_bind_address(address, curve=security is not None)
+    if address.startswith("ipc://") and ipc_in_use(address):
+        raise IpcAddressInUseError(f"another process already listens on {address}")
     if address.startswith("tcp://") and address.endswith(":0"):
         address = address[:-2] + ":*"
     sock = process_context().socket(zmq.ROUTER)
@@ -136,32 +140,6 @@ def bind_server(
         raise ValueError(f"cannot bind progress address {address!r}: {exc}") from exc
     bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
     return sock, bound
-
-
-def check_bind_address(address: str, *, curve: bool) -> None:
-    """Refuse a bind that would accept unauthenticated peers from the network.
-
-    ``ipc://`` and ``inproc://`` are fine; ``tcp://`` only on a loopback address unless
-    ``curve`` is set.
-
-    Raises:
-        ValueError: any other address.
-    """
-    if address.startswith(("ipc://", "inproc://")):
-        return
-    if address.startswith("tcp://"):
-        host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
-        if curve or host == "localhost" or _is_loopback(host):
-            return
-        raise ValueError(f"refusing to bind {address} without CURVE: use tcp://127.0.0.1:PORT")
-    raise ValueError(f"unsupported transport in {address!r}: use ipc:// or tcp://")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def private_ipc_address() -> tuple[str, str]:
