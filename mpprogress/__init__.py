@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .current import get_tracker, set_tracker, track
 from .events import ProgressCallback, ProgressEventSerializer, Sink
 from .noop import NoOpProgressTracker
 from .port import (
@@ -19,7 +20,6 @@ from .port import (
     ProgressPhase,
     ProgressTracker,
 )
-from .session import get_tracker, set_tracker, track
 from .snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
 from .tracker import BaseProgressOperation, BaseProgressPhase, BaseProgressTracker
 
@@ -37,12 +37,33 @@ _LAZY: dict[str, str] = {
     "create_progress_tracker": ".config",
     "session": ".remote.session",
     "connect": ".remote.session",
+    "ConsoleConfig": ".adapters.console",
+    "ConfigError": ".config",
+    "TrackerWithSinks": ".adapters",
+    "ClientTracker": ".remote.client",
+    "ClientConfig": ".remote.client",
+    "ForwardingLogHandler": ".remote.client",
+    "Aggregator": ".remote.aggregator",
+    "AggregatorConfig": ".remote.aggregator",
 }
 
 __all__ = [
+    "Aggregator",
+    "AggregatorConfig",
     "BaseProgressOperation",
     "BaseProgressPhase",
     "BaseProgressTracker",
+    "ClientConfig",
+    "ClientTracker",
+    "ConfigError",
+    "ConsoleConfig",
+    "ConsoleProgressAdapter",
+    "ConsoleProgressTracker",
+    "ConsoleSink",
+    "EventStream",
+    "ForwardingLogHandler",
+    "LoggingProgressTracker",
+    "LoggingSink",
     "NoOpProgressTracker",
     "OperationSnapshot",
     "PhaseFinishedError",
@@ -56,7 +77,12 @@ __all__ = [
     "ProgressTracker",
     "Sink",
     "TrackerSnapshot",
+    "TrackerWithSinks",
+    "WebSocketProgressTracker",
+    "connect",
+    "create_progress_tracker",
     "get_tracker",
+    "session",
     "set_tracker",
     "track",
 ]

@@ -67,8 +67,12 @@ class EventDispatcher:
                 return  # the draining thread re-checks the queue after it lets go
             try:
                 while queue:
-                    event_type, data = queue.popleft()
-                    self._deliver(event_type, data)
+                    event = queue.popleft()
+                    try:
+                        self._deliver(*event)
+                    except BaseException:  # Ctrl-C mid-delivery: keep the event for the next drain
+                        queue.appendleft(event)
+                        raise
             finally:
                 self._draining.release()
 

@@ -20,9 +20,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
+from ..current import get_tracker
 from ..events import ProgressEventSerializer
 from ..remote.session import session
-from ..session import get_tracker
 from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company

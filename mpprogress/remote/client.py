@@ -467,7 +467,7 @@ class ForwardingLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         client = self._client
         if client is None:
-            from ..session import get_tracker
+            from ..current import get_tracker
 
             tracker = get_tracker()
             client = tracker if isinstance(tracker, ClientTracker) else None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -169,22 +167,3 @@ def track(
     finally:
         op.finish_phase(phase_id, success, reason=reason)
         tracker.finish_operation(operation_id, success)
-
-
-
-
-class _SessionModule(types.ModuleType):
-    """This module, made callable: ``mpprogress.session(...)`` opens a multiprocess session.
-
-    The package imports this module for ``get_tracker``, which binds ``mpprogress.session`` to
-    the module and hides the lazily imported ``session()`` function of the same public name;
-    calling the module hands the call to ``mpprogress.remote.session.session``.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .remote.session import session
-
-        return session(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _SessionModule  # no resource is created: a class change only
