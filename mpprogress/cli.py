@@ -63,7 +63,72 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(config)
 
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (_add_demo,)
+def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "relay",
+        help="show the progress of whatever connects, until interrupted",
+        description="Run an aggregator in this process and render every worker that connects to it "
+        "(workers find it through MPPROGRESS_ADDRESS or connect(address)). The address is printed on "
+        "standard error; on SIGINT/SIGTERM a status line with frames applied and dropped follows.",
+    )
+    parser.add_argument(
+        "--bind", default=None, metavar="ADDRESS",
+        help="where to listen: ipc://PATH or tcp://HOST:PORT (default: a private ipc:// path); "
+        "a non-loopback TCP address needs --curve",
+    )
+    parser.add_argument(
+        "--format", choices=("display", "json"), default="display", dest="output",
+        help="'json' writes every event as a JSON line on stdout instead of the display",
+    )
+    parser.add_argument(
+        "--curve", default=None, metavar="DIR", dest="curve_dir",
+        help="require CURVE with the keys made by `mpprogress keys DIR` (only allow-listed clients)",
+    )
+    parser.set_defaults(run=_run_relay)
+
+
+def _run_relay(args: argparse.Namespace) -> int:
+    from .remote.relay import RelayConfig, run_relay
+
+    return run_relay(RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir))
+
+
+def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "keys",
+        help="create CURVE keys for a relay and its clients",
+        description="Write server.key/server.key_secret, one key pair per client and the relay's "
+        "allow-list (DIR/clients/) into DIR. Give a worker DIR and its client name through "
+        "MPPROGRESS_CURVE_DIR and MPPROGRESS_CURVE_CLIENT. Existing keys are never overwritten.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="where to write the keys (created 0700)")
+    parser.add_argument(
+        "--client", action="append", dest="clients", metavar="NAME",
+        help="a client key pair to create (repeatable; default: one named 'client')",
+    )
+    parser.set_defaults(run=_run_keys)
+
+
+def _run_keys(args: argparse.Namespace) -> int:
+    import sys
+
+    from .remote.security import generate_keys
+
+    clients = tuple(args.clients or ("client",))
+    try:
+        root = generate_keys(args.directory, clients)
+    except (FileExistsError, OSError) as exc:
+        print(f"mpprogress keys: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote server and client keys ({', '.join(clients)}) to {root}")
+    return 0
+
+
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_demo,
+    _add_relay,
+    _add_keys,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,135 @@
+"""The standalone relay: ``mpprogress relay`` renders whatever connects, until interrupted.
+
+One local tracker, one aggregator bound on ``--bind`` (a private ``ipc://`` path by default,
+printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``), and one sink: the
+Rich display, or one JSON event per line on standard output (``--format json``).  SIGINT and
+SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
+applied and the frames dropped per reason goes to standard error.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from types import FrameType
+from typing import Literal, TextIO
+
+from ..tracker import BaseProgressTracker
+from .aggregator import Aggregator, AggregatorStats
+from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
+from .transport import ADDRESS_ENV
+
+__all__ = ["EXIT_REFUSED", "RelayConfig", "format_status", "run_relay"]
+
+EXIT_REFUSED = 2
+"""Exit status when the relay refuses to start (insecure bind, address in use, bad keys)."""
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """What ``run_relay`` listens on and how it shows what arrives.
+
+    Args:
+        bind: the address to listen on; a private ``ipc://`` path when ``None``.
+        output: ``"display"`` (Rich) or ``"json"`` (one event per line on ``stdout``).
+        curve_dir: a directory made by ``mpprogress keys``: the relay becomes a CURVE server
+            that lets in only the allow-listed client keys.
+        stdout: where JSON lines go (``sys.stdout`` when ``None``).
+        stderr: where the address and the status line go (``sys.stderr`` when ``None``).
+    """
+
+    bind: str | None = None
+    output: Literal["display", "json"] = "display"
+    curve_dir: str | None = None
+    stdout: TextIO | None = None
+    stderr: TextIO | None = None
+
+
+def format_status(stats: AggregatorStats) -> str:
+    """The relay's one-line status: frames applied, drops per reason, clients, lost clients."""
+    drops = ", ".join(f"{reason}={count}" for reason, count in sorted(stats.dropped.items())) or "none"
+    return (
+        f"mpprogress relay: frames applied={stats.frames} dropped={stats.total_dropped} ({drops}) "
+        f"clients={stats.clients} lost={stats.lost}"
+    )
+
+
+def _refuse(err: TextIO, message: str) -> int:
+    err.write(f"mpprogress relay: error: {message}\n")
+    err.flush()
+    return EXIT_REFUSED
+
+
+def run_relay(config: RelayConfig) -> int:
+    """Run the relay in this process until SIGINT or SIGTERM (call it from the main thread).
+
+    Returns:
+        0 after a clean stop; ``EXIT_REFUSED`` (2) when the address is refused (a non-loopback
+        TCP bind without CURVE, an ``ipc://`` path a live process listens on) or the keys
+        cannot be read.
+    """
+    out = config.stdout if config.stdout is not None else sys.stdout
+    err = config.stderr if config.stderr is not None else sys.stderr
+    security = None
+    if config.curve_dir is not None:
+        try:
+            security = CurveServerKeys.load(config.curve_dir)
+        except (OSError, ValueError) as exc:
+            return _refuse(err, f"cannot load CURVE keys from {config.curve_dir}: {exc}")
+    if config.bind is not None:
+        try:
+            check_bind_address(config.bind, curve=security is not None)
+        except InsecureBindError as exc:
+            return _refuse(err, str(exc))
+        if config.bind.startswith("ipc://") and ipc_in_use(config.bind):
+            return _refuse(err, f"another relay already listens on {config.bind}")
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    tracker = BaseProgressTracker()
+    sink = _make_sink(tracker, config.output, out)
+    aggregator = None
+    try:
+        try:
+            aggregator = Aggregator(tracker, config.bind, security=security)
+        except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
+            return _refuse(err, str(exc))
+        err.write(
+            f"mpprogress relay: listening on {aggregator.address}"
+            f"{' (CURVE)' if security is not None else ''}\n"
+            f"export {ADDRESS_ENV}={aggregator.address}\n"
+        )
+        err.flush()
+        while not stop.wait(0.2):
+            pass
+    finally:
+        try:
+            if aggregator is not None:
+                aggregator.close()
+            tracker.close()
+        finally:
+            sink.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    err.write(format_status(aggregator.stats()) + "\n")
+    err.flush()
+    return 0
+
+
+def _make_sink(tracker: BaseProgressTracker, output: str, out: TextIO):  # type: ignore[no-untyped-def]
+    if output == "json":
+        from ..demo.run import JsonLinesSink
+
+        sink = JsonLinesSink(out)
+        tracker.add_callback(sink)
+        return sink
+    from ..adapters.console import ConsoleSink  # rich is imported by this adapter alone
+
+    return ConsoleSink(tracker)
+
