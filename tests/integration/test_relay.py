@@ -281,3 +281,18 @@ def test_flood_of_eight_processes_ends_with_exact_counts(relays: Any) -> None:
     updates = len([e for e in relay.events("progress_update") if e["data"]["title"].startswith("flood")])
     print(f"\nflood 8 x {n:,}: wall {wall:.2f} s, relay CPU {cpu:.2f} s (incl. start-up), "
           f"{updates} progress events rendered")
+
+
+def test_default_relay_draws_the_display_on_a_private_ipc_path_and_stops_on_sigterm(relays: Any) -> None:
+    relay = relays()
+    address = relay.wait_listening()
+    assert address.startswith("ipc://") and any(f"MPPROGRESS_ADDRESS={address}" in line for line in relay.err)
+    directory = Path(address[len("ipc://") :]).parent
+    assert directory.stat().st_mode & 0o777 == 0o700
+    _run_worker(address, "shown", "--items", "40")
+    assert wait_for(lambda: "shown-0" in "".join(relay.out), timeout=15)
+    assert relay.stop(signal.SIGTERM) == 0
+    assert "Completed shown" in "".join(relay.out)
+    frames, dropped, _ = relay.status()
+    assert frames > 0 and dropped == 0
+    assert not directory.exists()  # the private directory is removed on exit
