@@ -25,6 +25,7 @@ Worker log records are re-emitted through ``logging.getLogger(name).handle(...)`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from ..events import CANCEL_REQUESTED, OPERATION_FINISHED
 from ..phases import BaseProgressOperation, BaseProgressPhase
@@ -115,6 +117,16 @@ class _Client:
         if len(self.joined) > 256:
             del self.joined[next(iter(self.joined))]
 
+
+# Connections the socket refused during the ZMTP handshake, counted among the drops by reason.
+_REFUSED_EVENTS_REASON = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake_protocol",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "handshake_auth",
+}
+_REFUSED_EVENTS = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
 
 _ACKED = (wire.Hello, wire.Heartbeat, wire.OperationStart, wire.OperationFinish, wire.PhaseStart,
           wire.PhaseFinish, wire.Bye)
@@ -213,6 +225,9 @@ class Aggregator:
         sock = self._sock
         poll_ms = int(self.config.poll_interval * 1000)
         next_check = time.monotonic()
+        monitor = None
+        with contextlib.suppress(zmq.ZMQError):  # without a monitor, refusals go uncounted
+            monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
         try:
             while not self._stopping.is_set():
                 if sock.poll(poll_ms):
@@ -222,12 +237,30 @@ class Aggregator:
                 now = time.monotonic()
                 if now >= next_check:
                     self._check_liveness(now)
+                    if monitor is not None:
+                        self._count_refused(monitor)
                     next_check = now + self.config.liveness_interval
             self._send_cancels()
         except Exception:  # a bug here must not take the parent down; say it loudly
             _log.exception("mpprogress aggregator on %s stopped", self.address)
         finally:
+            if monitor is not None:
+                self._count_refused(monitor)
+                with contextlib.suppress(zmq.ZMQError):
+                    sock.disable_monitor()
+                monitor.close(linger=0)
             sock.close(linger=500)  # lets the last cancellations out, never blocks longer
+
+    def _count_refused(self, monitor: zmq.Socket) -> None:  # type: ignore[type-arg]
+        """Count connections refused before any frame (junk on raw TCP, a wrong CURVE key)."""
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:  # the monitor is unusable: stop counting, keep serving
+                return
+            self._dropped[_REFUSED_EVENTS_REASON.get(event["event"], "handshake_failed")] += 1
 
     def _receive_batch(self, now: float) -> None:
         for _ in range(1000):  # then look at cancellations and liveness again

@@ -183,6 +183,13 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
         for k in range(20):
             with socket.create_connection(("127.0.0.1", port)) as raw:
                 raw.sendall(os.urandom(64 + 97 * k))
+        # ZMTP greetings naming a mechanism nobody speaks: refused during the handshake.
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.settimeout(10)
+                raw.sendall(b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + b"BOGUS".ljust(20, b"\0") + bytes(32))
+                while raw.recv(4096):  # until the relay hangs up
+                    pass
         # Oversize frames: the receiver's MAXMSGSIZE disconnects the sender.
         big = ctx.socket(zmq.DEALER)
         big.connect(address)
@@ -211,7 +218,8 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
     _, dropped, reasons = relay.status()
     assert dropped >= 10_100
     assert reasons.get("multipart") == 100
-    assert sum(v for k, v in reasons.items() if k != "multipart") >= 10_000
+    assert reasons.get("handshake_protocol", 0) >= 5
+    assert sum(v for k, v in reasons.items() if not k.startswith("handshake")) >= 10_100
 
 
 def test_curve_admits_allowed_keys_only(relays: Any, tmp_path: Path) -> None:
@@ -234,6 +242,9 @@ def test_curve_admits_allowed_keys_only(relays: Any, tmp_path: Path) -> None:
     (good,) = relay.finished("good-")
     assert good["success"] and good["current"] == 50
     titles = {e["data"].get("title") for e in relay.events()}
+    _, _, reasons = relay.status()
+    assert reasons.get("handshake_auth", 0) >= 1  # the rogue key, refused by ZAP
+    assert sum(v for k, v in reasons.items() if k.startswith("handshake")) >= 2  # and the keyless client
     assert not {"rogue", "rogue-0", "nokey", "nokey-0"} & titles
 
 
