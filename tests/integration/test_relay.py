@@ -25,6 +25,8 @@ import zmq
 import zmq.auth
 
 from mpprogress.remote import wire
+from mpprogress.remote.security import CurveClientKeys
+from mpprogress.remote.session import connect
 from tests.integration.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,10 +239,15 @@ def test_curve_admits_allowed_keys_only(relays: Any, tmp_path: Path) -> None:
     _run_worker(address, "rogue", "--items", "10", MPPROGRESS_CURVE_DIR=str(keys), MPPROGRESS_CURVE_CLIENT="rogue")
     _run_worker(address, "nokey", "--items", "10")
     _run_worker(address, "good", "--items", "50", MPPROGRESS_CURVE_DIR=str(keys), MPPROGRESS_CURVE_CLIENT="good")
-    assert wait_for(lambda: relay.finished("good-"))
+    with connect(address, security=CurveClientKeys.load(keys, "good")) as client:  # explicit keys
+        with client.operation("explicit") as op, op.phase("explicit-0", total=30) as phase:
+            phase.update(30)
+    assert wait_for(lambda: relay.finished("good-") and relay.finished("explicit-"))
     assert relay.stop() == 0
     (good,) = relay.finished("good-")
     assert good["success"] and good["current"] == 50
+    (explicit,) = relay.finished("explicit-")
+    assert explicit["success"] and explicit["current"] == 30
     titles = {e["data"].get("title") for e in relay.events()}
     _, _, reasons = relay.status()
     assert reasons.get("handshake_auth", 0) >= 1  # the rogue key, refused by ZAP
