@@ -181,6 +181,9 @@ class Aggregator:
         self._logger_names: set[str] = set()
         self._stopping = threading.Event()
         self._closed = False
+        # Closing and cancelling wake the thread at once instead of after its poll interval.
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
         tracker.add_callback(self._on_event)
         self._thread = threading.Thread(target=self._run, name="mpprogress-aggregator", daemon=True)
         self._thread.start()
@@ -202,8 +205,13 @@ class Aggregator:
         self._closed = True
         self.tracker.remove_callback(self._on_event)
         self._stopping.set()
+        self._wake()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         self._stop_auth()
         remove_private_dir(self._private_dir)
 
@@ -212,12 +220,18 @@ class Aggregator:
         if auth is not None:
             auth.stop()
 
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
+            os.write(self._wake_w, b"\0")
+
     def _on_event(self, *, event_type: str, **data: Any) -> None:
         if event_type == CANCEL_REQUESTED:
             self._cancels.append((data["operation_id"], data.get("phase_id")))
+            self._wake()
         elif event_type == OPERATION_FINISHED and not data.get("success"):
             # The operation failed (an error, Ctrl-C): work still running in it is wasted.
             self._cancels.append((data["operation_id"], None))
+            self._wake()
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -228,9 +242,16 @@ class Aggregator:
         monitor = None
         with contextlib.suppress(zmq.ZMQError):  # without a monitor, refusals go uncounted
             monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
         try:
             while not self._stopping.is_set():
-                if sock.poll(poll_ms):
+                ready = dict(poller.poll(poll_ms))
+                if self._wake_r in ready:
+                    with contextlib.suppress(OSError):
+                        os.read(self._wake_r, 4096)
+                if sock in ready:
                     self._receive_batch(time.monotonic())
                 if self._cancels:
                     self._send_cancels()
@@ -260,7 +281,7 @@ class Aggregator:
                 return
             except zmq.ZMQError:  # the monitor is unusable: stop counting, keep serving
                 return
-            self._dropped[_REFUSED_EVENTS_REASON.get(event["event"], "handshake_failed")] += 1
+            self._dropped[_REFUSED_EVENTS_REASON.get(event["event"], "handshake_failed")] += 1  # type: ignore[call-overload]
 
     def _receive_batch(self, now: float) -> None:
         for _ in range(1000):  # then look at cancellations and liveness again
