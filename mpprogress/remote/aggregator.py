@@ -43,7 +43,14 @@ from ..phases import BaseProgressOperation, BaseProgressPhase
 from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
-from .transport import SocketSecurity, bind_server, private_ipc_address, process_context, remove_private_dir
+from .transport import (
+    SocketSecurity,
+    WakePipe,
+    bind_server,
+    private_ipc_address,
+    process_context,
+    remove_private_dir,
+)
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats"]
 
@@ -182,8 +189,7 @@ class Aggregator:
         self._stopping = threading.Event()
         self._closed = False
         # Closing and cancelling wake the thread at once instead of after its poll interval.
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
+        self._waker = WakePipe()
         tracker.add_callback(self._on_event)
         self._thread = threading.Thread(target=self._run, name="mpprogress-aggregator", daemon=True)
         self._thread.start()
@@ -205,13 +211,11 @@ class Aggregator:
         self._closed = True
         self.tracker.remove_callback(self._on_event)
         self._stopping.set()
-        self._wake()
+        self._waker.wake()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if not self._thread.is_alive():
-            for fd in (self._wake_r, self._wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            self._waker.close()
         self._stop_auth()
         remove_private_dir(self._private_dir)
 
@@ -220,18 +224,14 @@ class Aggregator:
         if auth is not None:
             auth.stop()
 
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
-            os.write(self._wake_w, b"\0")
-
     def _on_event(self, *, event_type: str, **data: Any) -> None:
         if event_type == CANCEL_REQUESTED:
             self._cancels.append((data["operation_id"], data.get("phase_id")))
-            self._wake()
+            self._waker.wake()
         elif event_type == OPERATION_FINISHED and not data.get("success"):
             # The operation failed (an error, Ctrl-C): work still running in it is wasted.
             self._cancels.append((data["operation_id"], None))
-            self._wake()
+            self._waker.wake()
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -244,13 +244,12 @@ class Aggregator:
             monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+        poller.register(self._waker.fd, zmq.POLLIN)
         try:
             while not self._stopping.is_set():
                 ready = dict(poller.poll(poll_ms))
-                if self._wake_r in ready:
-                    with contextlib.suppress(OSError):
-                        os.read(self._wake_r, 4096)
+                if self._waker.fd in ready:
+                    self._waker.drain()
                 if sock in ready:
                     self._receive_batch(time.monotonic())
                 if self._cancels:

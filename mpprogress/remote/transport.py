@@ -34,6 +34,7 @@ __all__ = [
     "ClientLink",
     "LinkSource",
     "SocketSecurity",
+    "WakePipe",
     "bind_server",
     "check_bind_address",
     "connect_client",
@@ -162,6 +163,32 @@ def remove_private_dir(directory: str | None) -> None:
 # --- the client's link: one thread owns the DEALER socket -------------------------------------
 
 
+
+class WakePipe:
+    """A self-pipe that ends a ZeroMQ poll at once: register ``fd``, call ``wake()`` from any thread."""
+
+    def __init__(self) -> None:
+        self.fd, self._write_fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._write_fd, False)
+
+    def wake(self) -> None:
+        """Make the next (or current) poll on ``fd`` return."""
+        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
+            os.write(self._write_fd, b"\0")
+
+    def drain(self) -> None:
+        """Consume the pending wake-ups (call when ``fd`` polled readable)."""
+        with contextlib.suppress(OSError):
+            os.read(self.fd, 4096)
+
+    def close(self) -> None:
+        """Close both ends. Idempotent."""
+        for fd in (self.fd, self._write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Timing and queue settings of a worker's client.
@@ -237,9 +264,7 @@ class ClientLink:
         self.bad_frames = 0
         self._source = source
         self._sock = connect_client(address, linger_ms=config.linger_ms, sndhwm=config.sndhwm, security=security)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        self._waker = WakePipe()
         self._cond = threading.Condition()
         self._queue: deque[wire.Message] = deque([source.hello()])  # the hello always goes first
         self._queued_logs = 0
@@ -299,28 +324,24 @@ class ClientLink:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if not self._thread.is_alive():
-            for fd in (self._wake_r, self._wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            self._waker.close()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
-            os.write(self._wake_w, b"\0")
+        self._waker.wake()
 
     # --- the link's thread --------------------------------------------------------------------
 
     def _run(self) -> None:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+        poller.register(self._waker.fd, zmq.POLLIN)
         next_flush = time.monotonic()
         try:
             while not self._stopping:
                 timeout = max(0.0, next_flush - time.monotonic())
                 ready = dict(poller.poll(int(timeout * 1000.0)))
-                if self._wake_r in ready:
-                    with contextlib.suppress(OSError):
-                        os.read(self._wake_r, 4096)
+                if self._waker.fd in ready:
+                    self._waker.drain()
                 now = time.monotonic()
                 self._receive(now)
                 self._send_queued(now)
