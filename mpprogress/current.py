@@ -123,9 +123,23 @@ def get_tracker() -> ProgressTracker:
         else:
             from .tracker import BaseProgressTracker
 
-            _current = BaseProgressTracker()
+            _current = _fallback[0] = BaseProgressTracker()
         _current_pid = os.getpid()
         return _current
+
+
+_fallback: list[ProgressTracker | None] = [None]  # the silent tracker get_tracker() made, if any
+
+
+def _display_for_track() -> ProgressTracker | None:
+    """A console tracker of its own for ``track()`` when nothing else would show its progress."""
+    if get_tracker() is not _fallback[0]:
+        return None  # a session, a worker's client or a tracker the application set
+    from rich.console import Console
+
+    from .adapters.console import ConsoleConfig, ConsoleProgressTracker
+
+    return ConsoleProgressTracker(Console(stderr=True), config=ConsoleConfig(show_summary=False))
 
 
 def track(
@@ -146,12 +160,18 @@ def track(
         iterable: the items to walk through.
         description: the title shown for the operation and its phase.
         total: the number of items; taken from ``len(iterable)`` when omitted and possible.
-        tracker: the tracker to report to; ``get_tracker()`` by default.
+        tracker: the tracker to report to; by default ``get_tracker()``, except where that would
+            be the silent fallback (no session, no worker address, nothing set): then, like
+            ``rich.progress.track``, a console display of its own on stderr for the loop's
+            duration.
 
     Yields:
         The items of ``iterable``.
     """
-    tracker = tracker or get_tracker()
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    owned = None if tracker is not None else _display_for_track()
+    tracker = tracker or owned or get_tracker()
     operation_id = str(uuid.uuid4())
     op = tracker.start_operation(operation_id, description)
     phase_id = str(uuid.uuid4())
@@ -167,3 +187,5 @@ def track(
     finally:
         op.finish_phase(phase_id, success, reason=reason)
         tracker.finish_operation(operation_id, success)
+        if owned is not None:
+            owned.close()

@@ -179,3 +179,30 @@ def test_get_tracker_falls_back_to_one_process_wide_local_tracker() -> None:
     first = mpprogress.get_tracker()
     assert first is mpprogress.get_tracker()
     assert isinstance(first, mpprogress.ProgressTracker)
+
+
+def test_module_level_track_shows_a_display_of_its_own_when_nothing_else_would() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mpprogress\n"
+        "print(sum(mpprogress.track(range(5), description='Summing')))\n"
+        "print('rich' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["10", "True"]  # the result alone on stdout; the display on stderr
+    assert "Summing: started (total 5)" in done.stderr
+    assert "finished 5/5" in done.stderr
+
+
+def test_module_level_track_reports_to_a_tracker_the_application_set() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    mpprogress.set_tracker(tracker)
+    try:
+        assert list(mpprogress.track("abc", description="Letters")) == ["a", "b", "c"]
+    finally:
+        mpprogress.set_tracker(None)
+    assert events.of_type("phase_finished")[0].data["current"] == 3
