@@ -374,7 +374,8 @@ class _RowLayout:
         if config.show_rate:
             self.columns.append(9)
         others = 4 + sum(1 + w for w in self.columns)  # indent, mark, space; then the columns
-        self.bar_width = max(8, min(config.bar_width, width - others - 1 - 36))  # titles keep 36
+        # The bar takes at most a third of what the columns leave: titles and messages matter more.
+        self.bar_width = max(8, min(config.bar_width, (width - others - 2) // 3))
         self.title_width = max(1, width - others - 1 - self.bar_width - 1)
 
     def row(self, phase: PhaseSnapshot) -> Text:
