@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -62,8 +63,8 @@ class AggregatorConfig:
     """Timing settings of the aggregator.
 
     Args:
-        poll_interval: longest wait for a frame before the thread looks at cancellations and
-            liveness again.
+        poll_interval: longest the thread sleeps while no frame comes (it also wakes at once
+            for a cancellation or ``close()``, and for each liveness check).
         liveness_interval: seconds between two liveness checks.
         heartbeat_timeout: silence after which a client on another host is lost.
         local_silence_timeout: silence after which a client on this host whose process still
@@ -75,7 +76,7 @@ class AggregatorConfig:
             further new names are re-emitted through the ``mpprogress.worker`` logger.
     """
 
-    poll_interval: float = 0.05
+    poll_interval: float = 0.25
     liveness_interval: float = 0.25
     heartbeat_timeout: float = 3.0
     local_silence_timeout: float = 30.0
@@ -183,6 +184,7 @@ class Aggregator:
         self._resync_asked: dict[bytes, float] = {}
         self._cancels: deque[tuple[str, str | None]] = deque()
         self._frames = 0
+        self._acks: dict[bytes, list[int]] = {}  # routing id -> seqs applied in this batch
         self._lost = 0
         self._dropped: Counter[str] = Counter()
         self._logger_names: set[str] = set()
@@ -237,7 +239,6 @@ class Aggregator:
 
     def _run(self) -> None:
         sock = self._sock
-        poll_ms = int(self.config.poll_interval * 1000)
         next_check = time.monotonic()
         monitor = None
         with contextlib.suppress(zmq.ZMQError):  # without a monitor, refusals go uncounted
@@ -247,7 +248,8 @@ class Aggregator:
         poller.register(self._waker.fd, zmq.POLLIN)
         try:
             while not self._stopping.is_set():
-                ready = dict(poller.poll(poll_ms))
+                wait = min(self.config.poll_interval, next_check - time.monotonic())
+                ready = dict(poller.poll(max(0, math.ceil(wait * 1000))))
                 if self._waker.fd in ready:
                     self._waker.drain()
                 if sock in ready:
@@ -283,9 +285,18 @@ class Aggregator:
             self._dropped[_REFUSED_EVENTS_REASON.get(event["event"], "handshake_failed")] += 1  # type: ignore[call-overload]
 
     def _receive_batch(self, now: float) -> None:
+        try:
+            self._receive_frames(now)
+        finally:
+            self._send_acks()
+
+    def _receive_frames(self, now: float) -> None:
+        sock = self._sock
         for _ in range(1000):  # then look at cancellations and liveness again
             try:
-                parts = self._sock.recv_multipart(zmq.NOBLOCK)
+                if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # cheaper than raising zmq.Again
+                    return
+                parts = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError:
@@ -299,6 +310,13 @@ class Aggregator:
             except Exception:  # a tracker call we did not foresee failing: drop, count, go on
                 _log.exception("mpprogress aggregator could not apply a frame")
                 self._dropped["apply_error"] += 1
+
+    def _send_acks(self) -> None:
+        """One acknowledgement per client for everything applied in the batch (sends cost)."""
+        acks, self._acks = self._acks, {}
+        for routing_id, seqs in acks.items():
+            for start in range(0, len(seqs), wire.MAX_BATCH):
+                self._send(routing_id, wire.Ack(0, tuple(seqs[start : start + wire.MAX_BATCH])))
 
     def _send(self, routing_id: bytes, message: wire.Message) -> None:
         try:
@@ -324,7 +342,7 @@ class Aggregator:
         self._frames += 1
         self._apply(client, message)
         if isinstance(message, _ACKED):
-            self._send(routing_id, wire.Ack(0, (message.seq,)))
+            self._acks.setdefault(routing_id, []).append(message.seq)
         if isinstance(message, wire.Bye):
             del self._clients[routing_id]
 

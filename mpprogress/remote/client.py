@@ -42,6 +42,9 @@ from .transport import ClientConfig, ClientLink, SocketSecurity
 __all__ = ["ClientConfig", "ClientOperation", "ClientPhase", "ClientTracker", "ForwardingLogHandler"]
 
 
+_ONE = 1  # ``increment is _ONE`` is true for every ``1`` (CPython caches small ints)
+
+
 def _checked_id(value: str, name: str) -> str:
     value = str(value)
     if not value or len(value.encode("utf-8", "replace")) > wire.MAX_ID:
@@ -97,15 +100,15 @@ class ClientPhase(_ClientContainer, ProgressPhase):
         return f"<client phase {self.title!r} {self.current}/{self.total}>"
 
     def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-        if increment.__class__ is not int or increment < 0:  # type: ignore[operator]
+        # The hot path: ``update(1)`` skips the type check (small ints are one object), and
+        # message and metadata cost one test.  Every attribute access here costs ~15 ns.
+        if increment is not _ONE and (increment.__class__ is not int or increment < 0):  # type: ignore[operator]
             increment = checked_count(increment, "increment")
-        if self._finished:  # inlined, not ``_check_open()``: this is the hot path
+        if self._finished:  # inlined, not ``_check_open()``
             raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
         self.current += increment  # exact without a lock under the GIL: see the module docstring
-        if message is not None:
-            self.last_message = message
-        if metadata:
-            self._metadata.update(metadata)
+        if message is not None or metadata:
+            self._note(message, metadata)
 
     if not GIL_ENABLED:  # free-threaded CPython: ``+=`` on an attribute is not atomic there
 

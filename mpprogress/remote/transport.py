@@ -404,6 +404,8 @@ class ClientLink:
     def _receive(self, now: float) -> None:
         while True:
             try:
+                if not self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # cheaper than raising zmq.Again
+                    return
                 frame = self._sock.recv(zmq.NOBLOCK)
                 if self._sock.getsockopt(zmq.RCVMORE):  # never sent by an aggregator
                     while self._sock.getsockopt(zmq.RCVMORE):

@@ -100,8 +100,11 @@ def test_cancel_reaches_the_client_of_the_phase(setup: Setup) -> None:
     client.send(wire.PhaseStart(2, 4, "p4", "op", None, "cancel me", None, 5))
     assert wait_for(lambda: tracker.get_phase("p4") is not None)
     tracker.get_phase("p4").cancel()  # type: ignore[union-attr]
-    replies = [client.receive() for _ in range(3)]
-    assert wire.Cancel(0, "op", 4) in replies
+    acked: set[int] = set()
+    while (reply := client.receive()) != wire.Cancel(0, "op", 4):
+        assert isinstance(reply, wire.Ack)
+        acked.update(reply.acked)
+    assert acked == {1, 2}  # the hello and the start, in one acknowledgement or two
 
 
 @pytest.mark.parametrize("setup", [AggregatorConfig(max_phases_per_client=2)], indirect=True)
@@ -111,3 +114,17 @@ def test_a_client_cannot_open_unbounded_phases(setup: Setup) -> None:
     client.send(*(wire.PhaseStart(2 + n, n, f"many-{n}", "op", None, "many", None, 1) for n in range(5)))
     assert wait_for(lambda: aggregator.stats().dropped.get("too_many_phases") == 3)
     assert [tracker.get_phase(f"many-{n}") is not None for n in range(5)] == [True, True, False, False, False]
+
+
+def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) -> None:
+    tracker, _, _, client = setup
+    client.send(wire.Hello(1, "client-burst", 1, "elsewhere"))
+    client.send(*(wire.PhaseStart(2 + n, n, f"burst-{n}", "op", None, "burst", None, 1) for n in range(150)))
+    acked: list[int] = []
+    while len(acked) < 151:
+        reply = client.receive()
+        assert isinstance(reply, wire.Ack)
+        assert 1 <= len(reply.acked) <= wire.MAX_BATCH  # batched per receive pass, split to fit a frame
+        acked.extend(reply.acked)
+    assert sorted(acked) == list(range(1, 152))
+    assert all(tracker.get_phase(f"burst-{n}") is not None for n in range(150))
