@@ -294,3 +294,33 @@ def test_wide_characters_keep_the_columns_aligned(tracker: BaseProgressTracker) 
     first, second = (cell_len(line[: line.index("5/10")]) for line in lines[1:])
     assert first == second  # the count column starts at the same cell on both rows
     assert "数据处理 🚀" in lines[1] and lines[1].index("…") < lines[1].index("━")
+
+
+@pytest.mark.parametrize("width", [40, 80, 120, 200])
+@pytest.mark.parametrize("color_system", ["truecolor", "standard", None])
+def test_frame_draws_exactly_what_richs_general_text_path_draws(
+    tracker: BaseProgressTracker, width: int, color_system: str | None
+) -> None:
+    from rich.text import Text
+
+    op = tracker.start_operation("o", "mixed \x1b[31m[bold]hostile[/]")
+    for i in range(12):
+        phase = op.start_phase(f"w{i}", f"w{i} [red]x[/]", total=None if i % 5 == 0 else 250)
+        phase.update(20 * i + 5, "a message" if i % 2 else None)
+        if i % 4 == 3:
+            op.finish_phase(f"w{i}", success=i % 8 == 3)
+        elif i % 5 == 1:
+            phase.start_phase(f"c{i}", "child").update(3)
+    op.phases["w2"].cancel()
+    frame = render_frame(tracker.snapshot(), ConsoleConfig(), width=width, height=12, now=3.21)
+    general = Text("\n").join(frame.lines)  # type: ignore[attr-defined]
+    general.no_wrap, general.overflow = True, "ellipsis"
+
+    def ansi(renderable: RenderableType) -> str:
+        console = Console(file=io.StringIO(), width=width, force_terminal=color_system is not None,
+                          color_system=color_system)  # type: ignore[arg-type]
+        console.print(renderable)
+        return console.file.getvalue()  # type: ignore[attr-defined]
+
+    assert "hostile" in ansi(frame)  # literal text, folded rows and all
+    assert ansi(frame) == ansi(general)
