@@ -71,6 +71,17 @@ def _loop(update: Callable[[int], Any], n: int, rounds: int) -> None:
             update(1)
 
 
+class _NoOpPhase:
+    """The port's ``update`` signature doing nothing: the floor for any ``update(1)``."""
+
+    def update(self, increment: int = 1, message: str | None = None, **metadata: Any) -> None:
+        pass
+
+
+def noop_worker(index: int, n: int, rounds: int) -> None:
+    _loop(_NoOpPhase().update, n, rounds)
+
+
 def plain_worker(index: int, n: int, rounds: int) -> None:
     if rounds:
         for _ in range(n):
@@ -156,6 +167,12 @@ def run_plain(procs: int, n: int, rounds: int) -> float:
     return time.perf_counter() - start
 
 
+def run_noop(procs: int, n: int, rounds: int) -> float:
+    start = time.perf_counter()
+    _run_processes(noop_worker, [(i, n, rounds) for i in range(procs)])
+    return time.perf_counter() - start
+
+
 def run_tqdm(procs: int, n: int, rounds: int, worker: Callable[..., None] = tqdm_worker) -> float:
     lock = mp.RLock()
     start = time.perf_counter()
@@ -164,6 +181,25 @@ def run_tqdm(procs: int, n: int, rounds: int, worker: Callable[..., None] = tqdm
 
 
 def run_atpbar(procs: int, n: int, rounds: int) -> float:
+    """atpbar, in a fresh process: its reporter leaves a polling thread behind (about 0.07 CPU
+    seconds per second here), which would tax every run after it in this process."""
+    context = mp.get_context("spawn")
+    results = context.SimpleQueue()
+    runner = context.Process(target=_atpbar_here, args=(procs, n, rounds, results, mp.get_start_method()))
+    runner.start()
+    runner.join()
+    if runner.exitcode != 0:
+        raise RuntimeError(f"atpbar run exited with {runner.exitcode}")
+    return float(results.get())
+
+
+def _atpbar_here(procs: int, n: int, rounds: int, results: Any, start_method: str) -> None:
+    mp.set_start_method(start_method, force=True)  # the workers start as the other tools' do
+    results.put(_run_atpbar(procs, n, rounds))  # a SimpleQueue writes at once
+    os._exit(0)  # without atpbar's exit-time complaints from its leftover thread
+
+
+def _run_atpbar(procs: int, n: int, rounds: int) -> float:
     with _stdout_to_devnull():
         start = time.perf_counter()
         with flushing():
@@ -172,13 +208,19 @@ def run_atpbar(procs: int, n: int, rounds: int) -> float:
         return time.perf_counter() - start
 
 
+PARENT_CPU: list[float] = []  # CPU seconds per wall second of the parent, one per mpprogress run
+
+
 def run_mpprogress(procs: int, n: int, rounds: int, worker: Callable[..., None] = mpprogress_worker) -> float:
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     with mpprogress.session(console=_terminal_console()) as tracker:
         with tracker.operation("bench") as op:
             _run_processes(worker, [(op.operation_id, i, n, rounds) for i in range(procs)])
         counts = sorted(p.current for p in op.phases.values())
     elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    PARENT_CPU.append((usage.ru_utime - usage_before.ru_utime + usage.ru_stime - usage_before.ru_stime) / elapsed)
     if counts != [n] * procs:
         raise AssertionError(f"final counts {counts} != {[n] * procs}")
     return elapsed
@@ -283,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"1) {procs} processes x {n:,} updates, no work between them (best of {args.repeat} interleaved rounds)")
     results = interleaved(args.repeat, {
         "no progress (empty loop)": lambda: run_plain(procs, n, 0),
+        "floor: no-op update(1)": lambda: run_noop(procs, n, 0),
         "tqdm + mp lock, update(1)": lambda: run_tqdm(procs, n, 0),
         "atpbar (iterator)": lambda: run_atpbar(procs, n, 0),
         "mpprogress, update(1)": lambda: run_mpprogress(procs, n, 0),
@@ -297,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n2) {procs} processes x {args.work_n:,} items, ~{args.work_us:g} us CPU work each "
           f"({rounds} sha256 rounds of 1 KiB; best of {args.repeat} interleaved rounds)")
     work_n = args.work_n
+    PARENT_CPU.clear()
     results = interleaved(args.repeat, {
         "no progress": lambda: run_plain(procs, work_n, rounds),
         "tqdm + mp lock": lambda: run_tqdm(procs, work_n, rounds),
@@ -307,6 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   {'no progress':<27} {plain:8.3f} s")
     for name, seconds in results.items():
         print(f"   {name:<27} {seconds:8.3f} s   overhead {100 * (seconds / plain - 1):+6.1f}%")
+    print(f"   (mpprogress's parent process, display + aggregator: {statistics.median(PARENT_CPU):.3f} CPU s per "
+          f"wall s, median of {len(PARENT_CPU)} runs, on {os.cpu_count()} cores shared with the workers)")
 
     print(f"\n3) fan-in: {args.latency_procs} processes x {args.latency_phases} phases x "
           f"{args.latency_updates} updates (2 ms apart), display on a {args.latency_procs + 10}-line terminal")
