@@ -4,18 +4,22 @@ On a terminal, one ``rich.live.Live`` shows every running operation; a small ref
 rebuilds the frame from ``tracker.snapshot()`` at ``refresh_rate`` and hands it to Live, so no
 frame is ever built inside the tracker's lock and Live's lock is never held while waiting for
 the tracker's.  The event callback only starts and stops the display and prints summaries.
-Elsewhere (CI, a pipe) the sink writes plain timestamped lines instead (``console_plain``).
+Elsewhere (CI, a pipe) the sink writes plain timestamped lines instead (``console_plain``); there
+a timer thread, run like the refresh thread, prints a "still running" line for a phase that has
+been quiet for ``plain_interval`` seconds.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -35,6 +39,8 @@ __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", 
 
 _log = logging.getLogger("mpprogress")
 
+_MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
+
 
 class ConsoleSink:
     """Draws a tracker's operations on a Rich console; subscribes itself to ``tracker``.
@@ -43,6 +49,8 @@ class ConsoleSink:
         tracker: the local tracker to show (remote phases appear in it as ordinary phases).
         console: where to draw; a fresh ``Console()`` (standard output) by default.
         config: what to show and how often; ``ConsoleConfig()`` by default.
+        get_time: monotonic clock for the spinner and for how long a phase has been quiet in
+            plain mode; inject a fake one in tests.
     """
 
     def __init__(
@@ -51,20 +59,24 @@ class ConsoleSink:
         *,
         console: Console | None = None,
         config: ConsoleConfig | None = None,
+        get_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tracker = tracker
         self.console = console if console is not None else Console()
         self.config = config if config is not None else ConsoleConfig()
+        self._get_time = get_time
         self._live_mode = self.console.is_terminal and not self.console.is_dumb_terminal
-        self._plain = None if self._live_mode else PlainLines(self.console, self.config.plain_interval)
+        self._plain = (
+            None if self._live_mode else PlainLines(self.console, self.config.plain_interval, get_time=get_time)
+        )
         self._lock = threading.RLock()  # start/stop of the display; taken before Live's own lock
         self._live: Live | None = None
-        self._stop_refresh: threading.Event | None = None
+        self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
         self._watching_forks = False
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.snapshot().operations):
-            self._start_live()
+            self._start_display()
 
     # --- events -----------------------------------------------------------------------------
 
@@ -74,7 +86,7 @@ class ConsoleSink:
         if self._plain is not None:
             self._plain(event_type, data)
         if event_type == OPERATION_STARTED:
-            self._start_live()
+            self._start_display()
         elif event_type == OPERATION_FINISHED:
             self._operation_finished(data)
 
@@ -95,7 +107,7 @@ class ConsoleSink:
                 )
                 self.console.print(summary)
         if idle:
-            self._stop_live()
+            self._stop_display()
 
     # --- the live display -------------------------------------------------------------------
 
@@ -105,58 +117,68 @@ class ConsoleSink:
 
     def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
         console = self.console
-        return render_frame(snapshot, self.config, width=console.width, height=console.height - 1, now=time.monotonic())
+        return render_frame(snapshot, self.config, width=console.width, height=console.height - 1, now=self._get_time())
 
     @property
     def is_live(self) -> bool:
         """Whether the live display is on the screen now."""
         return self._live is not None
 
-    def _start_live(self) -> None:
-        if not self._live_mode:
-            return
+    def _start_display(self) -> None:
+        """Go live on a terminal; elsewhere start the heartbeat of the plain lines."""
+        if not self._live_mode and self.config.plain_interval <= 0:
+            return  # every update already prints a line
         with self._lock:
-            if self._live is not None or self._closed:
+            if self._closed or self._stop_refresh is not None:
                 return
-            live = Live(
-                console=self.console,
-                auto_refresh=False,
-                transient=True,
-                redirect_stdout=True,
-                redirect_stderr=True,
-                vertical_overflow="crop",
-            )
-            live.start()
-            self._live = live
+            live = self._go_live() if self._live_mode else None
             stop = self._stop_refresh = threading.Event()
-            atexit.register(self.close)
+            if live is not None:
+                step: Callable[[], bool] = functools.partial(self._refresh, live, stop)
+                interval, name = 1.0 / self.config.refresh_rate, "mpprogress-console"
+            else:
+                step = self._heartbeat
+                interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
             if not self._watching_forks and hasattr(os, "register_at_fork"):
                 # Once per sink (hooks cannot be removed); the weak reference lets it be freed.
                 ref = weakref.ref(self)
                 os.register_at_fork(after_in_child=lambda: _forget_after_fork(ref()))
                 self._watching_forks = True
-        threading.Thread(target=self._run_refresh, args=(live, stop), name="mpprogress-console", daemon=True).start()
+        threading.Thread(target=_repeat, args=(step, interval, stop), name=name, daemon=True).start()
 
-    def _run_refresh(self, live: Live, stop: threading.Event) -> None:
-        interval = 1.0 / self.config.refresh_rate
-        failures = 0
-        while not stop.is_set():
-            try:
-                frame = self.frame()  # no lock of ours or Live's held while the tracker's is taken
-                with self._lock:
-                    if stop.is_set() or self._live is not live:
-                        return
-                    live.update(frame, refresh=True)
-                failures = 0
-            except Exception:
-                failures += 1
-                _log.exception("console display failed to draw a frame")
-                if failures >= 3:
-                    return
-            stop.wait(interval)
+    def _go_live(self) -> Live:
+        """Put a ``Live`` on the console; the caller starts its refresh thread."""
+        live = Live(
+            console=self.console,
+            auto_refresh=False,
+            transient=True,
+            redirect_stdout=True,
+            redirect_stderr=True,
+            vertical_overflow="crop",
+        )
+        live.start()
+        self._live = live
+        atexit.register(self.close)
+        return live
 
-    def _stop_live(self, last_frame: RenderableType | None = None) -> None:
-        """Take the display down; ``last_frame``, if given, stays on the screen."""
+    def _refresh(self, live: Live, stop: threading.Event) -> bool:
+        """Draw one frame; ``False`` once this display has been taken down."""
+        frame = self.frame()  # no lock of ours or Live's held while the tracker's is taken
+        with self._lock:
+            if stop.is_set() or self._live is not live:
+                return False
+            live.update(frame, refresh=True)
+        return True
+
+    def _heartbeat(self) -> bool:
+        """Print "still running" lines for quiet phases; a snapshot only when one is due."""
+        plain = self._plain
+        if plain is not None and plain.has_quiet_phase():
+            plain.heartbeat(self.tracker.snapshot())  # the tracker's lock is let go before printing
+        return True
+
+    def _stop_display(self, last_frame: RenderableType | None = None) -> None:
+        """Take the display (or the heartbeat) down; ``last_frame``, if given, stays on the screen."""
         with self._lock:
             live, self._live = self._live, None
             stop, self._stop_refresh = self._stop_refresh, None
@@ -196,12 +218,12 @@ class ConsoleSink:
             self._closed = True
         try:
             # Work still running (Ctrl-C, an early exit): leave its last state on the screen.
-            self._stop_live(self.frame() if self.is_live else None)
+            self._stop_display(self.frame() if self.is_live else None)
         finally:
             self.tracker.remove_callback(self)
 
     def _forget_after_fork(self) -> None:
-        """In a forked child the display is the parent's: let go of it without drawing.
+        """In a forked child the display (or the heartbeat) is the parent's: let go of it unseen.
 
         Only plain attribute work here: a lock held by a parent thread at fork time (the
         console's, Live's) stays held forever in the child.
@@ -222,6 +244,28 @@ class ConsoleSink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _repeat(step: Callable[[], bool], interval: float, stop: threading.Event) -> None:
+    """Call ``step`` every ``interval`` seconds until ``stop`` is set or it returns ``False``."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            if not step():
+                return
+            failures = 0
+        except Exception:
+            failures += 1
+            _log.exception("console display failed to draw a frame (%s)", threading.current_thread().name)
+            if failures >= _MAX_FAILURES:
+                return
+        stop.wait(interval)
+
+
+def _heartbeat_tick(plain_interval: float) -> float:
+    """How often the heartbeat looks for quiet phases: often enough to be at most a quarter
+    interval late, never busier than 20 times a second, at least once a second."""
+    return min(max(plain_interval / 4, 0.05), 1.0)
 
 
 def _forget_after_fork(sink: ConsoleSink | None) -> None:

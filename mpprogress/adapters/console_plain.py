@@ -1,11 +1,16 @@
 """Plain, timestamped progress lines for output that is not a terminal (CI logs, pipes, files).
 
 No cursor movement and no redraws: one line when an operation or phase starts or finishes, and
-one line per ``plain_interval`` seconds of a running phase, so a CI log tells the story.
+one line per ``plain_interval`` seconds of a running phase, so a CI log tells the story.  A phase
+that goes quiet that long (no update, or updates too small to matter) gets a "still running"
+line from ``heartbeat()``, which the console sink calls from a timer thread, so a long silent
+step never looks like a hung job.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,6 +26,7 @@ from ..events import (
     PHASE_STARTED,
     PROGRESS_UPDATE,
 )
+from ..snapshot import TrackerSnapshot
 from .console_render import (
     clean_text,
     format_count,
@@ -34,29 +40,80 @@ from .console_render import (
 __all__ = ["PlainLines"]
 
 _SEPARATOR = " › "  # noqa: RUF001 - a path separator that reads well in logs
+_MAX_DEPTH = 20  # how far up a path is followed: a parent cycle in bad remote data cannot hang us
 
 
 class PlainLines:
     """Turns events into plain lines printed on ``console``.
 
-    Called from the tracker's event delivery, which is one thread at a time and in order, so
-    the bookkeeping here needs no lock of its own.
+    Events come from the tracker's delivery (one thread at a time, in order) and ``heartbeat()``
+    from the sink's timer thread, so the bookkeeping and the printing share one lock.  Neither
+    caller holds the tracker's lock.
 
     Args:
         console: where the lines go; printed as ``Text`` (no markup), never wrapped.
-        interval: seconds (of the phase's own clock) between progress lines of one phase.
+        interval: seconds between lines of one phase: progress lines by the phase's own clock,
+            "still running" lines by ``get_time``.
         wall_clock: gives the timestamp of each line; inject a fixed one in tests.
+        get_time: monotonic clock for how long a phase has printed nothing; inject a fake one
+            in tests.
     """
 
-    def __init__(self, console: Console, interval: float, wall_clock: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(
+        self,
+        console: Console,
+        interval: float,
+        wall_clock: Callable[[], datetime] = datetime.now,
+        get_time: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._console = console
         self._interval = interval
         self._wall_clock = wall_clock
+        self._get_time = get_time
+        self._lock = threading.Lock()
         self._operations: dict[str, str] = {}
         self._phases: dict[str, tuple[str, str | None, str]] = {}  # id -> (title, parent, op)
-        self._last_line: dict[str, float] = {}
+        self._last_line: dict[str, float] = {}  # id -> the phase's elapsed at its latest line
+        self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
 
     def __call__(self, event_type: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._event(event_type, data)
+
+    def has_quiet_phase(self) -> bool:
+        """Whether some phase has printed nothing for ``interval`` seconds; cheap, no snapshot."""
+        with self._lock:
+            quiet_since = self._get_time() - self._interval
+            return any(printed <= quiet_since for printed in self._printed_at.values())
+
+    def heartbeat(self, snapshot: TrackerSnapshot) -> None:
+        """Print a "still running" line for each running phase quiet for ``interval`` seconds.
+
+        A phase whose sub-phase is also quiet gets no line of its own: the sub-phase's line
+        names it, and counts as its line.
+
+        Args:
+            snapshot: the tracker's state now, for each phase's count and elapsed time.
+        """
+        with self._lock:
+            quiet_since = self._get_time() - self._interval
+            quiet = [
+                phase
+                for operation in snapshot.operations
+                for phase in operation.all_phases()
+                if not phase.finished
+                and phase.phase_id in self._printed_at  # seen start, no finish yet
+                and self._printed_at[phase.phase_id] <= quiet_since
+            ]
+            named = {parent for phase in quiet for parent in self._lineage(phase.phase_id)[1:]}
+            for phase in quiet:
+                if phase.phase_id in named:
+                    continue
+                self._last_line[phase.phase_id] = phase.elapsed  # the next progress line waits too
+                detail = f"still running at {_counted(phase.current, phase.total)} after {phase.elapsed:.1f}s"
+                self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
+
+    def _event(self, event_type: str, data: dict[str, Any]) -> None:
         if event_type == PROGRESS_UPDATE:
             self._progress(data)
         elif event_type == PHASE_STARTED:
@@ -65,7 +122,7 @@ class PlainLines:
             self._last_line[phase_id] = 0.0
             total = data.get("total")
             detail = f"started (total {'unknown' if total is None else total})"
-            self._line(Text("▸", "cyan"), self._path(phase_id), detail)
+            self._phase_line(phase_id, Text("▸", "cyan"), detail)
         elif event_type == PHASE_FINISHED:
             self._phase_finished(data)
         elif event_type == OPERATION_STARTED:
@@ -82,8 +139,11 @@ class PlainLines:
                 self._line(outcome_mark("failed"), title, f"failed after {data.get('duration', 0.0):.1f}s")
         elif event_type == CANCEL_REQUESTED:
             phase_id = data.get("phase_id")
-            path = self._path(phase_id) if phase_id else self._operations.get(data["operation_id"], "?")
-            self._line(outcome_mark("cancelled"), path, "cancel requested")
+            if phase_id:
+                self._phase_line(phase_id, outcome_mark("cancelled"), "cancel requested")
+            else:
+                operation = self._operations.get(data["operation_id"], "?")
+                self._line(outcome_mark("cancelled"), operation, "cancel requested")
 
     def _progress(self, data: dict[str, Any]) -> None:
         phase_id = data["phase_id"]
@@ -100,7 +160,7 @@ class PlainLines:
             detail += f" eta {format_duration(data['eta'])}"
         if data.get("message"):
             detail += f" — {clean_text(data['message'])}"
-        self._line(Text("·", "bright_black"), self._path(phase_id, data.get("title")), detail)
+        self._phase_line(phase_id, Text("·", "bright_black"), detail, data.get("title"))
 
     def _phase_finished(self, data: dict[str, Any]) -> None:
         phase_id = data["phase_id"]
@@ -113,24 +173,37 @@ class PlainLines:
             detail += f" ({rate})" if rate else ""
         else:
             detail = f"{outcome_label(name, data.get('reason'))} at {counted} after {duration:.1f}s"
-        self._line(outcome_mark(name), self._path(phase_id, data.get("title")), detail)
+        self._phase_line(phase_id, outcome_mark(name), detail, data.get("title"))
         self._phases.pop(phase_id, None)
         self._last_line.pop(phase_id, None)
+        self._printed_at.pop(phase_id, None)
 
     def _path(self, phase_id: str, fallback: object = None) -> str:
         """The titles from operation to phase; just ``fallback`` for a phase that began unseen."""
-        if phase_id not in self._phases:
+        lineage = self._lineage(phase_id)
+        if not lineage:
             return clean_text(fallback if fallback is not None else "?", 120)
-        titles: list[str] = []
-        entry = self._phases.get(phase_id)
-        operation_id = None
-        while entry is not None and len(titles) < 20:
-            title, parent, operation_id = entry
-            titles.append(title)
-            entry = self._phases.get(parent) if parent else None
+        titles = [self._phases[known][0] for known in reversed(lineage)]
+        operation_id = self._phases[lineage[-1]][2]
         if operation_id in self._operations:
-            titles.append(self._operations[operation_id])
-        return _SEPARATOR.join(reversed(titles)) or "?"
+            titles.insert(0, self._operations[operation_id])
+        return _SEPARATOR.join(titles) or "?"
+
+    def _lineage(self, phase_id: str) -> list[str]:
+        """``phase_id`` and its known parents, innermost first; empty for an unseen phase."""
+        lineage: list[str] = []
+        current: str | None = phase_id
+        while current in self._phases and len(lineage) < _MAX_DEPTH:
+            lineage.append(current)
+            current = self._phases[current][1]
+        return lineage
+
+    def _phase_line(self, phase_id: str, mark: Text, detail: str, fallback: object = None) -> None:
+        """One line about a phase; it names the phase's parents, so it counts as theirs too."""
+        self._line(mark, self._path(phase_id, fallback), detail)
+        printed = self._get_time()
+        for known in self._lineage(phase_id):
+            self._printed_at[known] = printed
 
     def _line(self, mark: Text, subject: str, detail: str) -> None:
         line = Text(self._wall_clock().strftime("%H:%M:%S "), style="dim")
