@@ -50,6 +50,7 @@ from .transport import (
     bind_server,
     private_ipc_address,
     process_context,
+    readable,
     remove_private_dir,
 )
 
@@ -305,7 +306,7 @@ class Aggregator:
         sock = self._sock
         for _ in range(1000):  # then look at cancellations and liveness again
             try:
-                if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # cheaper than raising zmq.Again
+                if not readable(sock):
                     return
                 parts = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import zmq
 
@@ -187,6 +187,11 @@ class WakePipe:
         for fd in (self.fd, self._write_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def readable(sock: zmq.Socket) -> bool:  # type: ignore[type-arg]
+    """Whether a frame waits on ``sock``: cheaper than a non-blocking read raising ``zmq.Again``."""
+    return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
 
 
 @dataclass(frozen=True)
@@ -404,7 +409,7 @@ class ClientLink:
     def _receive(self, now: float) -> None:
         while True:
             try:
-                if not self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # cheaper than raising zmq.Again
+                if not readable(self._sock):
                     return
                 frame = self._sock.recv(zmq.NOBLOCK)
                 if self._sock.getsockopt(zmq.RCVMORE):  # never sent by an aggregator
