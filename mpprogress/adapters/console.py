@@ -33,7 +33,8 @@ from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_plain import PlainLines
-from .console_render import ConsoleConfig, clean_text, render_frame, render_summary
+from .console_render import ConsoleConfig, render_frame, render_summary
+from .console_text import clean_text
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
 

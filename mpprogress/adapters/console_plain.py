@@ -27,7 +27,7 @@ from ..events import (
     PROGRESS_UPDATE,
 )
 from ..snapshot import TrackerSnapshot
-from .console_render import (
+from .console_text import (
     clean_text,
     format_count,
     format_duration,

@@ -1,0 +1,118 @@
+"""The console's words: safe text, durations, counts, rates and phase outcomes.
+
+Shared by the live frame (``console_render``) and the plain lines (``console_plain``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from rich.text import Text
+
+from ..snapshot import PhaseSnapshot
+
+__all__ = [
+    "clean_text",
+    "fold_text",
+    "format_count",
+    "format_duration",
+    "format_rate",
+    "outcome",
+    "outcome_label",
+    "outcome_mark",
+    "outcome_of",
+    "outcome_text",
+]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACING = re.compile(r"[\t\n\r]+")
+
+# outcome -> (mark, style, label shown next to the title)
+_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "finished": ("✔", "green", ""),
+    "failed": ("✘", "bold red", "failed"),
+    "cancelled": ("⊘", "yellow", "cancelled"),
+    "interrupted": ("⊗", "yellow", "interrupted"),
+    "lost": ("⚠", "bold magenta", "lost — worker died"),
+}
+
+
+def clean_text(value: object, limit: int = 500) -> str:
+    """Make outside text safe for one display line: no control characters, no line breaks.
+
+    Args:
+        value: a title or message (anything; ``str()`` is taken).
+        limit: longest text kept, in characters.
+
+    Returns:
+        The text with tabs and line breaks turned into spaces and other control characters
+        (escape, bell, C1 codes...) removed.
+    """
+    text = _CONTROL.sub("", _SPACING.sub(" ", str(value)))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``H:MM:SS`` (``-:--:--`` when unknown)."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "-:--:--"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def format_count(value: float) -> str:
+    """A count without a pointless ``.0``: ``12``, ``2.5``."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def format_rate(rate: float | None) -> str:
+    """Items per second, compact: ``12.3/s``, ``4.5k/s``, ``1.2M/s``; empty when unknown."""
+    if rate is None or rate != rate:
+        return ""
+    for divisor, unit in ((1e6, "M"), (1e3, "k")):
+        if rate >= divisor:
+            return f"{rate / divisor:.1f}{unit}/s"
+    return f"{rate:.1f}/s"
+
+
+def outcome(phase: PhaseSnapshot) -> str:
+    """How a phase stands: ``running``, ``finished`` (success) or its kind of failure."""
+    return outcome_of(phase.success, phase.reason) if phase.finished else "running"
+
+
+def outcome_of(success: bool | None, reason: str | None) -> str:
+    """The outcome of a finished phase: ``finished``, ``failed``, ``cancelled``, ``interrupted``, ``lost``."""
+    if success:
+        return "finished"
+    return reason if reason in _OUTCOMES else "failed"
+
+
+def outcome_label(name: str, reason: str | None = None) -> str:
+    """Words for an outcome (``"lost — worker died"``); an unknown failure reason as given."""
+    if name == "failed" and reason not in (None, "failed"):
+        return clean_text(reason, 40)
+    return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
+
+
+def outcome_mark(name: str) -> Text:
+    """The mark of a finished phase's outcome, styled (``✔`` green, ``✘`` red...)."""
+    mark, style, _ = _OUTCOMES.get(name, _OUTCOMES["failed"])
+    return Text(mark, style=style)
+
+
+def outcome_text(phase: PhaseSnapshot) -> Text:
+    """The words shown next to a phase's title: its failure, or "cancelling…"; empty otherwise."""
+    name = outcome(phase)
+    if name in ("running", "finished"):
+        return Text("cancelling…", style="yellow") if phase.cancelled and name == "running" else Text()
+    return Text(outcome_label(name, phase.reason), style=_OUTCOMES[name][1])
+
+
+def fold_text(counts: Counter[str], running: int = 0) -> str:
+    """``"950 more running, 12 finished, 1 failed"``: what a fold line stands for."""
+    parts = [f"{running} more running"] if running else []
+    parts += [f"{counts[name]} {name}" for name in _OUTCOMES if counts[name]]
+    return ", ".join(parts)
