@@ -29,7 +29,6 @@ import contextlib
 import logging
 import math
 import os
-import socket
 import threading
 import time
 from collections import Counter, deque
@@ -48,6 +47,7 @@ from .transport import (
     SocketSecurity,
     WakePipe,
     bind_server,
+    host_identity,
     private_ipc_address,
     process_context,
     readable,
@@ -184,7 +184,7 @@ class Aggregator:
             self._stop_auth()
             remove_private_dir(self._private_dir)
             raise
-        self._hostname = socket.gethostname()
+        self._host = host_identity()
         self._clients: dict[bytes, _Client] = {}
         self._resync_asked: dict[bytes, float] = {}
         self._cancels: deque[tuple[str, str | None]] = deque()
@@ -372,7 +372,7 @@ class Aggregator:
         if len(self._clients) >= self.config.max_clients:
             self._dropped["too_many_clients"] += 1
             return None
-        client = _Client(hello.client_id, hello.pid, hello.hostname, hello.hostname == self._hostname, now)
+        client = _Client(hello.client_id, hello.pid, hello.hostname, hello.hostname == self._host, now)
         self._clients[routing_id] = client
         self._resync_asked.pop(routing_id, None)
         return client

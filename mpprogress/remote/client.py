@@ -26,7 +26,6 @@ import itertools
 import logging
 import multiprocessing.util
 import os
-import socket
 import threading
 import uuid
 import weakref
@@ -37,7 +36,7 @@ from typing import Any
 from ..phases import GIL_ENABLED, checked_count
 from ..port import PhaseFinishedError, ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, validate_total
 from . import wire
-from .transport import ClientConfig, ClientLink, SocketSecurity
+from .transport import ClientConfig, ClientLink, SocketSecurity, host_identity
 
 __all__ = ["ClientConfig", "ClientOperation", "ClientPhase", "ClientTracker", "ForwardingLogHandler"]
 
@@ -211,7 +210,7 @@ class ClientTracker(ProgressTracker):
         self.config = config or ClientConfig()
         self.client_id = uuid.uuid4().hex
         self.pid = os.getpid()
-        self._hostname = socket.gethostname()
+        self._host = host_identity()
         self._lock = threading.RLock()
         self._handles = itertools.count(1)
         self._operations: dict[str, ClientOperation] = {}
@@ -381,7 +380,7 @@ class ClientTracker(ProgressTracker):
 
     def hello(self) -> wire.Hello:
         """The hello message the link sends first and on every resync."""
-        return wire.Hello(0, self.client_id, self.pid, self._hostname)
+        return wire.Hello(0, self.client_id, self.pid, self._host)
 
     def changed_states(self) -> list[wire.PhaseState]:
         """The absolute state of every open phase that changed since it was last sent."""

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -67,6 +68,23 @@ def _new_lock_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)  # this module is only imported on use
+
+
+def host_identity() -> str:
+    """What a worker and an aggregator compare to know they can see each other's pids.
+
+    The hostname alone is not enough: two machines may share one ("localhost", a cloned
+    image), and two containers on one machine may share one with separate pid namespaces.
+    On Linux the kernel's boot id and this process's pid namespace come first (so clipping
+    to the wire's limit only ever cuts the hostname's tail); elsewhere only the hostname.
+    """
+    parts = []
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
+        parts.append(boot.read().strip())
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    parts.append(socket.gethostname())
+    return wire.clip(" ".join(parts), wire.MAX_ID)
 
 
 def process_context() -> zmq.Context:  # type: ignore[type-arg]

@@ -108,7 +108,11 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Hello:
-    """A client introduces itself (also sent again on ``RESYNC``)."""
+    """A client introduces itself (also sent again on ``RESYNC``).
+
+    ``hostname`` carries ``transport.host_identity()`` (boot id, pid namespace, hostname): only
+    a client whose identity equals the aggregator's has its ``pid`` checked for liveness.
+    """
 
     KIND: ClassVar[int] = 1
     seq: int

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +13,7 @@ import zmq
 
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
+from mpprogress.remote.transport import host_identity
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
@@ -128,3 +133,32 @@ def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) ->
         acked.extend(reply.acked)
     assert sorted(acked) == list(range(1, 152))
     assert all(tracker.get_phase(f"burst-{n}") is not None for n in range(150))
+
+
+@pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=60.0, liveness_interval=0.05)], indirect=True)
+def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup: Setup) -> None:
+    tracker, events, aggregator, client = setup
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process here
+    namesake = RawClient(aggregator.address)
+    try:
+        # Same bare hostname, but another machine or container: its pid means nothing here.
+        namesake.send(wire.Hello(1, "namesake", gone.pid, socket.gethostname()),
+                      wire.PhaseStart(2, 1, "far", "op", None, "far", None, 5))
+        client.send(wire.Hello(1, "this-host", gone.pid, host_identity()),
+                    wire.PhaseStart(2, 1, "near", "op", None, "near", None, 5))
+        assert wait_for(lambda: [e.data["phase_id"] for e in events.of_type("phase_finished")] == ["near"])
+        assert events.of_type("phase_finished")[0].data["reason"] == "lost"
+        time.sleep(0.5)  # ten more liveness checks
+        assert not tracker.get_phase("far").finished  # type: ignore[union-attr]
+    finally:
+        namesake.close()
+
+
+def test_host_identity_names_this_host_and_pid_namespace() -> None:
+    identity = host_identity()
+    assert identity.endswith(socket.gethostname()) or len(identity.encode()) == wire.MAX_ID  # clipped: the tail
+    if sys.platform == "linux":
+        assert identity.split()[1].startswith("pid:[")
+    assert len(identity.encode()) <= wire.MAX_ID
+    assert host_identity() == identity
