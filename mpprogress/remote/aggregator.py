@@ -141,6 +141,8 @@ _REFUSED_EVENTS = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 
+_ACK_DELAY = 0.01  # longest an applied frame waits for its acknowledgement within a pass
+_LONGEST_PASS = 0.1  # then cancellations and liveness get their turn
 _ACKED = (wire.Hello, wire.Heartbeat, wire.OperationStart, wire.OperationFinish, wire.PhaseStart,
           wire.PhaseFinish, wire.Bye)
 
@@ -257,8 +259,10 @@ class Aggregator:
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
-                quiet = now < next_batch
-                wait = min(self.config.poll_interval, next_check - now, next_batch - now if quiet else math.inf)
+                quiet = now < next_batch  # too soon for another pass: only a wake-up counts
+                wait = min(self.config.poll_interval, next_check - now)
+                if quiet:
+                    wait = min(wait, next_batch - now)
                 ready = dict((waker_only if quiet else poller).poll(max(0, math.ceil(wait * 1000))))
                 if self._waker.fd in ready:
                     self._waker.drain()
@@ -274,6 +278,7 @@ class Aggregator:
                     if monitor is not None:
                         self._count_refused(monitor)
                     next_check = now + self.config.liveness_interval
+            self._receive_batch(time.monotonic())  # what came during the last quiet period
             self._send_cancels()
         except Exception:  # a bug here must not take the parent down; say it loudly
             _log.exception("mpprogress aggregator on %s stopped", self.address)
@@ -304,7 +309,13 @@ class Aggregator:
 
     def _receive_frames(self, now: float) -> None:
         sock = self._sock
+        started = time.monotonic()
         for _ in range(1000):  # then look at cancellations and liveness again
+            elapsed = time.monotonic() - started
+            if elapsed >= _ACK_DELAY:  # slow sinks: no client waits long for its acknowledgement
+                self._send_acks()
+                if elapsed >= _LONGEST_PASS:
+                    return
             try:
                 if not readable(sock):
                     return

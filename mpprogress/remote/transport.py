@@ -73,17 +73,19 @@ os.register_at_fork(after_in_child=_new_lock_in_child)  # this module is only im
 def host_identity() -> str:
     """What a worker and an aggregator compare to know they can see each other's pids.
 
-    The hostname alone is not enough: two machines may share one ("localhost", a cloned
-    image), and two containers on one machine may share one with separate pid namespaces.
-    On Linux the kernel's boot id and this process's pid namespace come first (so clipping
-    to the wire's limit only ever cuts the hostname's tail); elsewhere only the hostname.
+    On Linux: the kernel's boot id (one per machine and boot; two machines may share a
+    hostname, "localhost" or a cloned image's) and this process's pid namespace (containers on
+    one machine may have their own).  Elsewhere, the hostname, the best there is.  The hostname
+    is left out where the boot id is known: a host renamed after its relay started must not
+    turn every local worker into a remote one.
     """
     parts = []
     with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
         parts.append(boot.read().strip())
     with contextlib.suppress(OSError):
         parts.append(os.readlink("/proc/self/ns/pid"))
-    parts.append(socket.gethostname())
+    if not parts or not parts[0]:
+        parts.append(socket.gethostname())
     return wire.clip(" ".join(parts), wire.MAX_ID)
 
 
@@ -149,6 +151,12 @@ def bind_server(
     sock.setsockopt(zmq.HANDSHAKE_IVL, 5000)
     _set_heartbeats(sock)
     sock.setsockopt(zmq.SNDHWM, 1000)
+    # No receive limit.  libzmq 4.3.5 aborts the whole process (stream_engine_base.cpp:310,
+    # "!_io_error") when a peer disconnects while its full incoming queue has stopped the
+    # reads and we then reply to it (an Ack).  Workers cannot flood: they coalesce their states
+    # and bound their log queue; a flood needs a peer past the trust boundary (same user for
+    # ipc://, loopback, or an allow-listed CURVE key).
+    sock.setsockopt(zmq.RCVHWM, 0)
     sock.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)  # never empty: see DESIGN.md
     if security is not None:
         security.apply(sock)

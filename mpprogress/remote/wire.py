@@ -110,8 +110,9 @@ class ProtocolError(ValueError):
 class Hello:
     """A client introduces itself (also sent again on ``RESYNC``).
 
-    ``hostname`` carries ``transport.host_identity()`` (boot id, pid namespace, hostname): only
-    a client whose identity equals the aggregator's has its ``pid`` checked for liveness.
+    ``hostname`` carries ``transport.host_identity()`` (on Linux the boot id and pid namespace,
+    elsewhere the hostname): only a client whose identity equals the aggregator's has its
+    ``pid`` checked for liveness.
     """
 
     KIND: ClassVar[int] = 1

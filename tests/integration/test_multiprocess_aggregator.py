@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -155,10 +156,30 @@ def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup
         namesake.close()
 
 
-def test_host_identity_names_this_host_and_pid_namespace() -> None:
+def test_host_identity_names_this_boot_and_pid_namespace() -> None:
     identity = host_identity()
-    assert identity.endswith(socket.gethostname()) or len(identity.encode()) == wire.MAX_ID  # clipped: the tail
     if sys.platform == "linux":
-        assert identity.split()[1].startswith("pid:[")
-    assert len(identity.encode()) <= wire.MAX_ID
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            assert identity == f"{boot.read().strip()} {os.readlink('/proc/self/ns/pid')}"
+    else:
+        assert identity == socket.gethostname()[:wire.MAX_ID]
     assert host_identity() == identity
+
+
+def test_a_slow_sink_does_not_hold_back_other_clients_acknowledgements(setup: Setup) -> None:
+    tracker, _, aggregator, busy = setup
+    tracker.add_callback(lambda **_: time.sleep(0.001))  # e.g. a journal writing every event
+    busy.send(wire.Hello(1, "busy", 1, "elsewhere"), wire.PhaseStart(2, 1, "b", "op", None, "b", None, 10**9))
+    assert isinstance(busy.receive(), wire.Ack)
+    legit = RawClient(aggregator.address)
+    try:
+        legit.send(wire.Hello(1, "legit", 1, "elsewhere"))
+        assert isinstance(legit.receive(), wire.Ack)
+        busy.send(*(wire.State(3 + n, (wire.PhaseState(1, n + 1, 10**9, None),)) for n in range(2000)))
+        assert wait_for(lambda: tracker.get_phase("b").current > 0)  # type: ignore[union-attr]
+        legit.send(wire.PhaseStart(2, 1, "l", "op", None, "l", None, 5))
+        assert legit.receive(timeout=30.0) == wire.Ack(0, (2,))
+        # Acknowledged while the busy client's 2000 frames (2 s of sink work) were still being applied.
+        assert tracker.get_phase("b").current < 1000  # type: ignore[union-attr]
+    finally:
+        legit.close()
