@@ -138,7 +138,7 @@ class ConsoleSink:
                 step: Callable[[], bool] = functools.partial(self._refresh, live, stop)
                 interval, name = 1.0 / self.config.refresh_rate, "mpprogress-console"
             else:
-                step = self._heartbeat
+                step = functools.partial(self._heartbeat, stop)
                 interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
             if not self._watching_forks and hasattr(os, "register_at_fork"):
                 # Once per sink (hooks cannot be removed); the weak reference lets it be freed.
@@ -171,11 +171,14 @@ class ConsoleSink:
             live.update(frame, refresh=True)
         return True
 
-    def _heartbeat(self) -> bool:
+    def _heartbeat(self, stop: threading.Event) -> bool:
         """Print "still running" lines for quiet phases; a snapshot only when one is due."""
         plain = self._plain
         if plain is not None and plain.has_quiet_phase():
-            plain.heartbeat(self.tracker.snapshot())  # the tracker's lock is let go before printing
+            snapshot = self.tracker.snapshot()  # the tracker's lock is let go before printing
+            if stop.is_set():  # closed meanwhile: nothing more after close() returned
+                return False
+            plain.heartbeat(snapshot)
         return True
 
     def _stop_display(self, last_frame: RenderableType | None = None) -> None:
