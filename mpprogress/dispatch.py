@@ -4,7 +4,11 @@ Events are queued while the tracker's lock is held, so the queue order is the or
 state changed.  After releasing the lock, the mutating thread tries to become the one thread
 that drains the queue; if another thread is draining, it leaves its events to that thread and
 returns at once.  So callbacks see events in order, never run under the tracker's lock, may
-call back into the tracker, and no thread ever waits for another thread's callbacks.
+call back into the tracker, and an update never waits for another thread's callbacks.
+
+Finishing is the exception (``drain(settle=...)``): a thread that finishes a phase or an
+operation while another thread (the flusher, say) is delivering waits, boundedly, until its
+events were delivered, so that code after ``with op.phase(...)`` sees the callbacks' effects.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from .events import ProgressCallback
 
-__all__ = ["EventDispatcher"]
+__all__ = ["SETTLE_TIMEOUT", "EventDispatcher"]
+
+SETTLE_TIMEOUT = 1.0  # longest a finishing thread waits for another thread's delivery
 
 _log = logging.getLogger("mpprogress")
 
@@ -33,6 +39,7 @@ class EventDispatcher:
         self._failures: dict[int, int] = {}
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._draining = threading.Lock()
+        self._drainer: int | None = None  # the thread delivering now
         self._registry_lock = threading.Lock()
         self._max_failures = max_failures
 
@@ -59,12 +66,21 @@ class EventDispatcher:
         """Queue one event; call with the tracker's lock held, then call ``drain()``."""
         self._queue.append((event_type, data))
 
-    def drain(self) -> None:
-        """Deliver queued events unless another thread is already delivering them."""
+    def drain(self, settle: float = 0.0) -> None:
+        """Deliver queued events unless another thread is already delivering them.
+
+        Args:
+            settle: if another thread is delivering, wait up to this many seconds for it to
+                finish and deliver what is left (never when called from a callback).
+        """
         queue = self._queue
         while queue:
             if not self._draining.acquire(blocking=False):
-                return  # the draining thread re-checks the queue after it lets go
+                if settle <= 0 or self._drainer == threading.get_ident():
+                    return  # the draining thread re-checks the queue after it lets go
+                if not self._draining.acquire(timeout=settle):
+                    return
+            self._drainer = threading.get_ident()
             try:
                 while queue:
                     event = queue.popleft()
@@ -74,11 +90,13 @@ class EventDispatcher:
                         queue.appendleft(event)
                         raise
             finally:
+                self._drainer = None
                 self._draining.release()
 
     def reinit_after_fork(self) -> None:
         """Give a forked child fresh locks (a parent thread may have held them at fork)."""
         self._draining = threading.Lock()
+        self._drainer = None
         self._registry_lock = threading.Lock()
 
     def _deliver(self, event_type: str, data: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .dispatch import SETTLE_TIMEOUT
 from .events import CANCEL_REQUESTED, PHASE_FINISHED, PHASE_STARTED, PROGRESS_UPDATE
 from .metrics import RateMeter
 from .port import (
@@ -95,7 +96,7 @@ class _LocalContainer:
             if not isinstance(phase, BaseProgressPhase) or phase._finished:
                 return
             phase._finish_locked(success, reason, tracker._get_time())
-        tracker._dispatcher.drain()
+        tracker._dispatcher.drain(settle=SETTLE_TIMEOUT)
 
 
 class BaseProgressPhase(_LocalContainer, ProgressPhase):

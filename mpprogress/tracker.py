@@ -33,7 +33,7 @@ import weakref
 from collections import deque
 from datetime import datetime
 
-from .dispatch import EventDispatcher
+from .dispatch import SETTLE_TIMEOUT, EventDispatcher
 from .events import OPERATION_FINISHED, OPERATION_STARTED, ProgressCallback
 from .phases import GIL_ENABLED, BaseProgressOperation, BaseProgressPhase, Clock, checked_count
 from .port import ProgressTracker
@@ -155,7 +155,7 @@ class BaseProgressTracker(ProgressTracker):
             )
             self._completed.append(operation_id)
             self._prune_locked()
-        self._dispatcher.drain()
+        self._dispatcher.drain(settle=SETTLE_TIMEOUT)
 
     def _prune_locked(self) -> None:
         while len(self._completed) > self.max_completed_operations:
@@ -231,7 +231,7 @@ class BaseProgressTracker(ProgressTracker):
                 if phase._dirty or phase._emitted != (phase.current, phase.total):
                     phase._queue_progress_locked()
             self._throttled.clear()
-        self._dispatcher.drain()
+        self._dispatcher.drain(settle=SETTLE_TIMEOUT)
 
     def _reinit_after_fork(self) -> None:
         """In a forked child: fresh locks and no flusher (the parent's thread is not here)."""

@@ -13,6 +13,7 @@ import pytest
 
 from mpprogress import BaseProgressTracker
 from mpprogress.testing import RecordingCallback
+from tests.integration.conftest import wait_for
 
 
 def test_sixteen_threads_on_one_phase_end_exact() -> None:
@@ -39,6 +40,9 @@ def test_sixteen_threads_on_one_phase_end_exact() -> None:
     finally:
         sys.setswitchinterval(old)
     assert phase.current == 800_000
+    # The flusher thread may still be delivering: events arrive in order, but not necessarily
+    # before the finishing thread returns (no thread waits for another's callbacks).
+    assert wait_for(lambda: events.of_type("phase_finished"))
     final = events.of_type("progress_update")[-1].data
     assert (final["current"], final["percentage"]) == (800_000, 100.0)
     assert events.of_type("phase_finished")[0].data["current"] == 800_000
@@ -103,6 +107,7 @@ def test_asyncio_tasks_and_to_thread_work_update_one_phase() -> None:
             await asyncio.gather(*(extract(i) for i in range(200)))
 
     asyncio.run(main())
+    assert wait_for(lambda: events.of_type("phase_finished"))  # the flusher may still be delivering
     assert events.of_type("phase_finished")[0].data["current"] == 200
     assert events.of_type("progress_update")[-1].data["current"] == 200
 
@@ -146,4 +151,44 @@ def test_a_forked_child_gets_a_working_tracker_even_if_a_thread_held_the_lock() 
         assert time.monotonic() < deadline, "forked child hung on the inherited lock"
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
+    tracker.close()
+
+
+def test_finishing_waits_for_events_another_thread_is_still_delivering() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    inside = threading.Event()
+
+    def slow(*, event_type: str, **data: Any) -> None:
+        if event_type == "progress_update" and threading.current_thread().name == "updater":
+            inside.set()
+            time.sleep(0.3)  # a slow sink, delivering on the updating thread
+
+    tracker.add_callback(slow)
+    tracker.add_callback(events)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P", total=1)
+    updater = threading.Thread(target=phase.update, args=(1,), name="updater")
+    updater.start()
+    assert inside.wait(10)
+    op.finish_phase("p")  # the updater is still delivering its progress_update
+    assert [e.type for e in events.events][-2:] == ["progress_update", "phase_finished"]
+    updater.join()
+    tracker.close()
+
+
+def test_a_callback_may_finish_a_phase_without_waiting_for_itself() -> None:
+    tracker = BaseProgressTracker()
+    events = RecordingCallback()
+    op = tracker.start_operation("op", "Op")
+
+    def finisher(*, event_type: str, **data: Any) -> None:
+        if event_type == "progress_update" and data["current"] == 5:
+            op.finish_phase("p")  # re-entrant: this thread is the one delivering
+
+    tracker.add_callback(finisher)
+    tracker.add_callback(events)
+    phase = op.start_phase("p", "P", total=5)
+    phase.update(5)
+    assert events.of_type("phase_finished")[0].data["current"] == 5
     tracker.close()
