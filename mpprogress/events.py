@@ -12,14 +12,22 @@ A callback is called as ``callback(event_type=..., **data)``.  The data of each 
 - ``cancel_requested``: operation_id, phase_id (``None`` when the whole operation is cancelled)
 
 Sinks ignore event types they do not know, so new types can be added.
+
+The same events as typed objects (``OperationStarted``, ``PhaseStarted``, ``ProgressUpdate``,
+``PhaseFinished``, ``OperationFinished``, ``CancelRequested``): ``event_from(event_type, data)``
+builds one from the callback form and ``event.to_data()`` gives the callback form back.  A sink
+written against the typed form subclasses ``EventSink`` and implements ``handle(event)``; it is
+still an ordinary callback to every tracker.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol, Union
 
 __all__ = [
     "CANCEL_REQUESTED",
@@ -29,9 +37,18 @@ __all__ = [
     "PHASE_FINISHED",
     "PHASE_STARTED",
     "PROGRESS_UPDATE",
+    "CancelRequested",
+    "EventSink",
+    "OperationFinished",
+    "OperationStarted",
+    "PhaseFinished",
+    "PhaseStarted",
     "ProgressCallback",
+    "ProgressEvent",
     "ProgressEventSerializer",
+    "ProgressUpdate",
     "Sink",
+    "event_from",
 ]
 
 OPERATION_STARTED: Final = "operation_started"
@@ -56,6 +73,185 @@ class Sink(ProgressCallback, Protocol):
     """A callback that also holds resources, released by ``close()`` (idempotent)."""
 
     def close(self) -> None: ...
+
+
+# --- typed events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OperationStarted:
+    """An operation began."""
+
+    type: ClassVar[str] = OPERATION_STARTED
+    operation_id: str
+    title: str = ""
+    description: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments (``event_type`` aside)."""
+        return _data_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseStarted:
+    """A phase began (``parent_phase_id`` is set for a sub-phase)."""
+
+    type: ClassVar[str] = PHASE_STARTED
+    operation_id: str
+    phase_id: str
+    parent_phase_id: str | None = None
+    title: str = ""
+    description: str | None = None
+    total: int | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments (``event_type`` aside)."""
+        return _data_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """A phase's state after a change: exact ``current``/``total``, speed figures, metadata.
+
+    ``metadata`` holds the keyword arguments the update was given (the callback form spreads
+    them among the other keys).
+    """
+
+    type: ClassVar[str] = PROGRESS_UPDATE
+    operation_id: str
+    phase_id: str
+    parent_phase_id: str | None = None
+    title: str = ""
+    description: str | None = None
+    current: int | float = 0
+    total: int | None = None
+    percentage: float | None = None
+    message: str | None = None
+    rate: float | None = None
+    peak_rate: float | None = None
+    eta: float | None = None
+    elapsed: float = 0.0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments: the metadata spread, then the fields."""
+        data = dict(self.metadata)
+        data.update(_data_of(self, skip="metadata"))
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseFinished:
+    """A phase ended; ``reason`` says why when ``success`` is false (failed, cancelled, lost...)."""
+
+    type: ClassVar[str] = PHASE_FINISHED
+    operation_id: str
+    phase_id: str
+    parent_phase_id: str | None = None
+    title: str = ""
+    description: str | None = None
+    success: bool = True
+    reason: str | None = None
+    duration: float = 0.0
+    current: int | float = 0
+    total: int | None = None
+    rate: float | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments (``event_type`` aside)."""
+        return _data_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationFinished:
+    """An operation ended."""
+
+    type: ClassVar[str] = OPERATION_FINISHED
+    operation_id: str
+    title: str = ""
+    success: bool = True
+    reason: str | None = None
+    duration: float = 0.0
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments (``event_type`` aside)."""
+        return _data_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequested:
+    """Cooperative cancellation of an operation (``phase_id`` ``None``) or of one phase."""
+
+    type: ClassVar[str] = CANCEL_REQUESTED
+    operation_id: str
+    phase_id: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """The callback form's keyword arguments (``event_type`` aside)."""
+        return _data_of(self)
+
+
+ProgressEvent = Union[  # noqa: UP007  (a runtime alias; ``X | Y`` needs 3.10 objects only)
+    OperationStarted, PhaseStarted, ProgressUpdate, PhaseFinished, OperationFinished, CancelRequested
+]
+"""Any typed event."""
+
+_EVENT_CLASSES: Final[dict[str, Any]] = {
+    cls.type: cls
+    for cls in (OperationStarted, PhaseStarted, ProgressUpdate, PhaseFinished, OperationFinished, CancelRequested)
+}
+_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    name: tuple(f.name for f in fields(cls)) for name, cls in _EVENT_CLASSES.items()
+}
+
+_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    name: tuple(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    for name, cls in _EVENT_CLASSES.items()
+}
+
+
+def _data_of(event: Any, skip: str = "") -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _FIELDS[event.type] if name != skip}
+
+
+def event_from(event_type: str, data: Mapping[str, Any]) -> ProgressEvent | None:
+    """The typed event for a callback's ``(event_type, **data)``; ``None`` for unknown types.
+
+    Missing keys take the field's default (an id missing is an empty string); a
+    ``progress_update``'s keys that are not fields become its ``metadata``.
+    """
+    cls = _EVENT_CLASSES.get(event_type)
+    if cls is None:
+        return None
+    names = _FIELDS[event_type]
+    kwargs = {name: data[name] for name in names if name in data}
+    for name in _REQUIRED[event_type]:
+        kwargs.setdefault(name, "")
+    if cls is ProgressUpdate and "metadata" not in data:
+        kwargs["metadata"] = {key: value for key, value in data.items() if key not in names}
+    event: ProgressEvent = cls(**kwargs)
+    return event
+
+
+class EventSink:
+    """Base of sinks written against typed events: implement ``handle(event)``.
+
+    An instance is an ordinary callback (``sink(event_type=..., **data)``): the call builds the
+    typed event and passes it to ``handle``; unknown event types are ignored.  ``close()`` does
+    nothing unless overridden.
+    """
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        event = event_from(event_type, data)
+        if event is not None:
+            self.handle(event)
+
+    def handle(self, event: ProgressEvent) -> None:
+        """Take one event; called in event order, outside the tracker's lock."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the sink holds. Idempotent."""
 
 
 class ProgressEventSerializer:

@@ -192,6 +192,33 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         if queued:
             self._drain()
 
+    def apply_state(
+        self, current: int | float, total: int | None, message: str | None, metadata: dict[str, Any]
+    ) -> None:
+        """Take an absolute state that was validated elsewhere (a remote worker's), at once.
+
+        One lock round trip and at most one ``progress_update`` (none when nothing changed):
+        what the aggregator calls for each phase state a worker sends.  ``message`` ``None``
+        keeps the last message.
+        """
+        with self._lock:
+            if self._finished:
+                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+            if (
+                current == self.current
+                and total == self.total
+                and (message is None or message == self.last_message)
+                and not metadata
+            ):
+                return
+            self.total = total
+            self.current = current
+            if message is not None or metadata:
+                self._note(message, metadata)
+            queued = self._report_locked()
+        if queued:
+            self._drain()
+
     def _note(self, message: str | None, metadata: dict[str, Any]) -> None:
         if message is not None:
             self.last_message = str(message)

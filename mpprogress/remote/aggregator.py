@@ -462,16 +462,7 @@ class Aggregator:
             self._dropped["stale"] += 1
             return
         remote.seq = seq
-        self._set_state(remote.phase, entry.current, entry.total, entry.message, entry.metadata)
-
-    @staticmethod
-    def _set_state(
-        phase: BaseProgressPhase, current: float, total: int | None, message: str | None, metadata: dict[str, Any]
-    ) -> None:
-        if total != phase.total:
-            phase.set_total(total)
-        if current != phase.current or (message is not None and message != phase.last_message) or metadata:
-            phase.set_progress(current, message, **metadata)
+        remote.phase.apply_state(entry.current, entry.total, entry.message, entry.metadata)
 
     def _finish_phase(self, client: _Client, message: wire.PhaseFinish) -> None:
         remote = client.phases.pop(message.handle, None)

@@ -22,7 +22,7 @@ from typing import Protocol, cast
 
 import zmq
 
-from ..current import ADDRESS_ENV, FORWARD_LOGS_ENV
+from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
 from . import wire
 from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
 from .wire import MAX_FRAME

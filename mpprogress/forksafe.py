@@ -1,0 +1,97 @@
+"""The one fork-safety helper: what a forked child must not inherit from its parent.
+
+Standard library only, and nothing happens at import.  Two tools, for two costs:
+
+- ``PerProcess``: a value made lazily, once per process, like pyzmq's ``Context.instance()``:
+  a forked child that asks for it gets a new one (the pid is compared on each ``get()``), and
+  the parent's is never touched (closing an inherited ZeroMQ context or socket can hang).  For
+  resources reached off the hot path: contexts, the current tracker, process-wide clients.
+- ``reinit_after_fork(obj)``: for objects whose lock sits on the hot path, where a pid check on
+  every use would cost too much: ``obj._reinit_after_fork()`` runs in every forked child
+  (fresh locks, no threads that did not survive the fork).  The one ``os.register_at_fork``
+  hook behind it is installed on first use, never at import, and only where the platform has
+  it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["ForkAware", "PerProcess", "reinit_after_fork"]
+
+T = TypeVar("T")
+
+
+class PerProcess(Generic[T]):
+    """A value created on first use in each process; a forked child creates its own.
+
+    Args:
+        factory: makes the value; called at most once per process (under a per-process lock).
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+        self._pid = 0
+        # One lock per process: a lock held by a parent thread at fork stays held in the child.
+        # ``dict.setdefault`` is atomic, so two threads of a new child agree on one lock.
+        self._locks: dict[int, threading.Lock] = {}
+
+    def get(self) -> T:
+        """This process's value, made now if this process has none yet."""
+        value, pid = self._value, os.getpid()
+        if value is not None and self._pid == pid:
+            return value
+        with self.lock():
+            if self._value is None or self._pid != pid:
+                self._value, self._pid = self._factory(), pid
+            return self._value
+
+    def peek(self) -> T | None:
+        """This process's value if it was made here, else ``None`` (an inherited one is not)."""
+        return self._value if self._pid == os.getpid() else None
+
+    def set(self, value: T | None) -> T | None:
+        """Put ``value`` in place for this process; return the one it replaces (made here)."""
+        with self.lock():
+            previous = self.peek()
+            self._value, self._pid = value, os.getpid()
+            return previous
+
+    def lock(self) -> threading.Lock:
+        """The lock of this process guarding the value (a new one in a forked child)."""
+        pid = os.getpid()
+        lock = self._locks.get(pid)
+        if lock is None:
+            lock = self._locks.setdefault(pid, threading.Lock())
+            for other in [key for key in self._locks if key != pid]:
+                self._locks.pop(other, None)
+        return lock
+
+
+class ForkAware(Protocol):
+    """An object that knows how to make itself usable in a forked child."""
+
+    def _reinit_after_fork(self) -> None: ...
+
+
+_registered: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+_hook_installed = False
+
+
+def reinit_after_fork(obj: ForkAware) -> None:
+    """Call ``obj._reinit_after_fork()`` in every child forked from now on (while ``obj`` lives)."""
+    global _hook_installed
+    if not _hook_installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reinit_all)
+        _hook_installed = True
+    _registered.add(obj)
+
+
+def _reinit_all() -> None:
+    for obj in list(_registered):
+        obj._reinit_after_fork()

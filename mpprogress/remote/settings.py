@@ -1,0 +1,73 @@
+"""The settings a session exports to its children, and how a child reads them back.
+
+A session sets ``MPPROGRESS_ADDRESS`` (and ``MPPROGRESS_FORWARD_LOGS``) for the processes it
+starts; a worker's ``get_tracker()`` connects to that address.  No zmq here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+__all__ = [
+    "ADDRESS_ENV",
+    "CURVE_CLIENT_ENV",
+    "CURVE_DIR_ENV",
+    "FORWARD_LOGS_ENV",
+    "export_settings",
+    "inherited_setting",
+]
+
+ADDRESS_ENV = "MPPROGRESS_ADDRESS"
+"""The aggregator's address, exported by a session to every child process."""
+FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
+"""``1`` when a session wants its workers' ``logging`` records."""
+CURVE_DIR_ENV = "MPPROGRESS_CURVE_DIR"
+"""Directory of keys made by ``mpprogress keys``: set it in a worker to reach a CURVE relay."""
+CURVE_CLIENT_ENV = "MPPROGRESS_CURVE_CLIENT"
+"""Name of the client key pair in ``MPPROGRESS_CURVE_DIR`` (``client`` by default)."""
+
+
+def inherited_setting(name: str) -> str | None:
+    """A setting a session exported to its children (``MPPROGRESS_ADDRESS``...), or ``None``.
+
+    Read first from the ``multiprocessing`` record of this process, which a child created by
+    ``multiprocessing`` receives from its parent at creation under every start method, then
+    from the environment (plain subprocesses).  The environment alone is not enough: the
+    ``forkserver`` server process keeps the environment of the moment it started, so its
+    children would connect to the address of an earlier session, or to none.
+    """
+    from multiprocessing import process
+
+    value = process.current_process()._config.get(name)  # type: ignore[attr-defined]
+    return value if value is not None else os.environ.get(name) or None
+
+
+def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
+    """Set settings for children (environment and multiprocessing record); ``None`` unsets.
+
+    Returns:
+        A function that puts back what was there before.
+    """
+    from multiprocessing import process
+
+    config: dict[str, Any] = process.current_process()._config  # type: ignore[attr-defined]
+    saved = {name: (os.environ.get(name), config.get(name)) for name in settings}
+    for name, value in settings.items():
+        _put(os.environ, name, value)
+        _put(config, name, value)
+
+    def restore() -> None:
+        for name, (env_value, config_value) in saved.items():
+            _put(os.environ, name, env_value)
+            _put(config, name, config_value)
+
+    return restore
+
+
+def _put(mapping: MutableMapping[str, Any], name: str, value: str | None) -> None:
+    if value is None:
+        mapping.pop(name, None)
+    else:
+        mapping[name] = value
