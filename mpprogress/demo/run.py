@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
+from ..adapters.jsonlines import JsonLinesSink
 from ..current import get_tracker
 from ..events import ProgressEventSerializer
 from ..remote.session import session
@@ -85,29 +86,6 @@ def research_job(job: CompanyJob) -> CompanyProfile:
     if op is None:
         raise LookupError(f"operation {job.operation_id} is not visible from this worker process")
     return research_company(op, job.target, job.config)
-
-
-class JsonLinesSink:
-    """Writes every event as one JSON line (``ProgressEventSerializer``) to a text stream.
-
-    Args:
-        stream: where to write; flushed after each line so a reader sees events live.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def __call__(self, *, event_type: str, **data: Any) -> None:
-        line = ProgressEventSerializer.serialize_event(event_type, **data)
-        with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
-
-    def close(self) -> None:
-        """Flush the stream (it belongs to the caller and stays open)."""
-        with self._lock:
-            self._stream.flush()
 
 
 @contextmanager

@@ -472,7 +472,7 @@ class Aggregator:
             return
         client.finished.append(message.handle)
         if not remote.phase.finished:
-            self._set_state(remote.phase, message.current, message.total, message.message, message.metadata)
+            remote.phase.apply_state(message.current, message.total, message.message, message.metadata)
             remote.container.finish_phase(remote.phase.phase_id, message.success, reason=message.reason)
 
     def _emit_log(self, client: _Client, message: wire.LogRecord) -> None:

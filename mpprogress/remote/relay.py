@@ -124,7 +124,7 @@ def run_relay(config: RelayConfig) -> int:
 
 def _make_sink(tracker: BaseProgressTracker, output: str, out: TextIO):  # type: ignore[no-untyped-def]
     if output == "json":
-        from ..demo.run import JsonLinesSink
+        from ..adapters.jsonlines import JsonLinesSink
 
         sink = JsonLinesSink(out)
         tracker.add_callback(sink)

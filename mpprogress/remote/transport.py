@@ -22,9 +22,9 @@ from typing import Protocol, cast
 
 import zmq
 
-from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
 from . import wire
 from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
+from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
 from .wire import MAX_FRAME
 
 __all__ = [
