@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .current import get_tracker, set_tracker, track
-from .events import ProgressCallback, ProgressEventSerializer, Sink
+from .current import set_tracker
+from .events import EventSink, ProgressCallback, ProgressEvent, ProgressEventSerializer, Sink
 from .noop import NoOpProgressTracker
 from .port import (
     PhaseFinishedError,
@@ -22,10 +22,12 @@ from .port import (
 )
 from .snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
 from .tracker import BaseProgressOperation, BaseProgressPhase, BaseProgressTracker
+from .wiring import connect, get_tracker, session, track
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
-# Public names whose modules import third-party libraries: loaded lazily.
+# Public names whose modules import third-party libraries: loaded lazily.  Some are kept only so
+# that code written against earlier versions still works; they are not in ``__all__``.
 _LAZY: dict[str, str] = {
     "ConsoleProgressTracker": ".adapters.console",
     "ConsoleProgressAdapter": ".adapters.console",
@@ -35,8 +37,6 @@ _LAZY: dict[str, str] = {
     "WebSocketProgressTracker": ".adapters.web",
     "EventStream": ".adapters.web",
     "create_progress_tracker": ".config",
-    "session": ".remote.session",
-    "connect": ".remote.session",
     "ConsoleConfig": ".adapters.console",
     "ConfigError": ".config",
     "TrackerWithSinks": ".adapters",
@@ -48,18 +48,17 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "Aggregator",
     "AggregatorConfig",
     "BaseProgressOperation",
     "BaseProgressPhase",
     "BaseProgressTracker",
     "ClientConfig",
-    "ClientTracker",
     "ConfigError",
     "ConsoleConfig",
     "ConsoleProgressAdapter",
     "ConsoleProgressTracker",
     "ConsoleSink",
+    "EventSink",
     "EventStream",
     "ForwardingLogHandler",
     "LoggingProgressTracker",
@@ -71,14 +70,15 @@ __all__ = [
     "ProgressCallback",
     "ProgressCancelled",
     "ProgressError",
+    "ProgressEvent",
     "ProgressEventSerializer",
     "ProgressOperation",
     "ProgressPhase",
     "ProgressTracker",
     "Sink",
     "TrackerSnapshot",
-    "TrackerWithSinks",
     "WebSocketProgressTracker",
+    "__version__",
     "connect",
     "create_progress_tracker",
     "get_tracker",

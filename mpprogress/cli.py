@@ -88,7 +88,8 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_relay(args: argparse.Namespace) -> int:
-    from .remote.relay import RelayConfig, run_relay
+    from .remote.relay import RelayConfig
+    from .wiring import run_relay
 
     return run_relay(RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir))
 

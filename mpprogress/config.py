@@ -292,41 +292,9 @@ def create_progress_tracker(
     if not (console_on or logging_on or websocket_on):
         return NoOpProgressTracker()
     tracker_kwargs = {k: perf[k] for k in ("max_update_rate", "update_burst", "max_completed_operations")}
+    from .wiring import build_tracker  # the one place that composes trackers and sinks
+
     try:
-        return _build(settings, tracker_kwargs, console, websocket_handler)
+        return build_tracker(settings, tracker_kwargs, console, websocket_handler)
     except ValueError as exc:  # a value of the right type but out of range
         raise ConfigError(f"progress: {exc}") from exc
-
-
-def _build(settings: Settings, tracker_kwargs: dict[str, Any], console: Any, websocket_handler: Any) -> ProgressTracker:
-    from .adapters import TrackerWithSinks
-    from .adapters.logs import LoggingProgressTracker, LoggingSink
-    from .adapters.web import WebSocketProgressTracker, WebSocketSink
-
-    section, log, perf = settings["console"], settings["logging"], settings["performance"]
-    log_options = {k: log[k] for k in ("level", "json_lines", "min_interval", "include_performance_metrics")}
-    tracker: TrackerWithSinks
-    if section["enabled"]:
-        from .adapters.console import ConsoleConfig, ConsoleProgressTracker
-
-        console_config = ConsoleConfig(
-            show_spinner=section["show_spinner"],
-            show_percentage=section["show_percentage"],
-            show_time_remaining=section["show_time_remaining"] and perf["estimate_completion_time"],
-            show_rate=section["show_rate"] and perf["track_items_per_second"],
-            bar_width=section["bar_width"],
-            refresh_rate=section["refresh_rate"],
-            show_summary=section["show_summary"],
-            max_rows=section["max_rows"],
-            plain_interval=section["plain_interval"],
-        )
-        tracker = ConsoleProgressTracker(console, config=console_config, **tracker_kwargs)
-        if log["enabled"]:
-            tracker.attach(LoggingSink(log["logger"], **log_options))
-    elif log["enabled"]:
-        tracker = LoggingProgressTracker(log["logger"], **log_options, **tracker_kwargs)
-    else:
-        return WebSocketProgressTracker(websocket_handler, **tracker_kwargs)
-    if settings["websocket"]["enabled"]:
-        tracker.attach(WebSocketSink(websocket_handler, event_name=settings["websocket"]["event_name"]))
-    return tracker

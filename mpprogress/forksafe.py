@@ -31,9 +31,10 @@ class PerProcess(Generic[T]):
 
     Args:
         factory: makes the value; called at most once per process (under a per-process lock).
+            ``None`` when each ``get`` names its own.
     """
 
-    def __init__(self, factory: Callable[[], T]) -> None:
+    def __init__(self, factory: Callable[[], T] | None = None) -> None:
         self._factory = factory
         self._value: T | None = None
         self._pid = 0
@@ -41,14 +42,21 @@ class PerProcess(Generic[T]):
         # ``dict.setdefault`` is atomic, so two threads of a new child agree on one lock.
         self._locks: dict[int, threading.Lock] = {}
 
-    def get(self) -> T:
-        """This process's value, made now if this process has none yet."""
+    def get(self, factory: Callable[[], T] | None = None) -> T:
+        """This process's value, made now (by ``factory`` or the default one) if it has none yet.
+
+        Raises:
+            TypeError: a value must be made and there is no factory to make it.
+        """
         value, pid = self._value, os.getpid()
         if value is not None and self._pid == pid:
             return value
         with self.lock():
             if self._value is None or self._pid != pid:
-                self._value, self._pid = self._factory(), pid
+                make = factory or self._factory
+                if make is None:
+                    raise TypeError("PerProcess.get() needs a factory: none was given here or at creation")
+                self._value, self._pid = make(), pid
             return self._value
 
     def peek(self) -> T | None:

@@ -20,16 +20,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
-from ..adapters.jsonlines import JsonLinesSink
-from ..current import get_tracker
 from ..events import ProgressEventSerializer
-from ..remote.session import session
 from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
+from ..wiring import get_tracker, output_session
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company
 from .site import DemoSite, SiteServer, generate_site
 
-__all__ = ["CompanyJob", "DemoConfig", "JsonLinesSink", "open_session", "research_job", "run_demo"]
+__all__ = ["CompanyJob", "DemoConfig", "research_job", "run_demo"]
 
 OutputFormat = Literal["display", "json"]
 
@@ -89,34 +87,6 @@ def research_job(job: CompanyJob) -> CompanyProfile:
 
 
 @contextmanager
-def open_session(config: DemoConfig, out: TextIO) -> Iterator[BaseProgressTracker]:
-    """The parent's tracker, showing itself on the console or as JSON lines on ``out``.
-
-    Inside, ``mpprogress.session()`` exports its address, so each worker process's
-    ``get_tracker()`` reports to this tracker.
-    """
-    if config.output == "json":
-        sink = JsonLinesSink(out)
-        try:
-            with session(console=False, sinks=(sink,)) as tracker:
-                yield tracker
-        finally:
-            sink.close()
-    else:
-        with session(console=_console(config.color)) as tracker:
-            yield tracker
-
-
-def _console(color: bool) -> Any:
-    """``True`` (the session's default console), or a console without colour."""
-    if color:
-        return True
-    from rich.console import Console  # only for --no-color: the console adapter owns rich otherwise
-
-    return Console(no_color=True)
-
-
-@contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore Ctrl-C while worker processes start, so they inherit that from their first instruction.
 
@@ -152,7 +122,7 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     site = generate_site(config.seed, config.companies, config.pages)
-    with SiteServer(site) as server, open_session(config, out) as tracker:
+    with SiteServer(site) as server, output_session(config.output, out, color=config.color) as tracker:
         try:
             results, errors = _research_companies(config, site, server.base_url, tracker)
         finally:

@@ -469,9 +469,9 @@ class ForwardingLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         client = self._client
         if client is None:
-            from ..current import get_tracker
+            from ..current import current_tracker
 
-            tracker = get_tracker()
+            tracker = current_tracker()
             client = tracker if isinstance(tracker, ClientTracker) else None
         if client is None or client._closed:
             return

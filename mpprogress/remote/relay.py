@@ -1,8 +1,9 @@
 """The standalone relay: ``mpprogress relay`` renders whatever connects, until interrupted.
 
 One local tracker, one aggregator bound on ``--bind`` (a private ``ipc://`` path by default,
-printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``), and one sink: the
-Rich display, or one JSON event per line on standard output (``--format json``).  SIGINT and
+printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``), and one sink, which
+the caller makes (``wiring.run_relay``: the Rich display, or one JSON event per line on standard
+output with ``--format json``).  SIGINT and
 SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
 applied and the frames dropped per reason goes to standard error.
 """
@@ -12,16 +13,18 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Literal, TextIO
 
+from ..events import Sink
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorStats
 from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
-from .transport import ADDRESS_ENV
+from .settings import ADDRESS_ENV
 
-__all__ = ["EXIT_REFUSED", "RelayConfig", "format_status", "run_relay"]
+__all__ = ["EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
 
 EXIT_REFUSED = 2
 """Exit status when the relay refuses to start (insecure bind, address in use, bad keys)."""
@@ -62,15 +65,19 @@ def _refuse(err: TextIO, message: str) -> int:
     return EXIT_REFUSED
 
 
-def run_relay(config: RelayConfig) -> int:
+def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink]) -> int:
     """Run the relay in this process until SIGINT or SIGTERM (call it from the main thread).
+
+    Args:
+        config: where to listen and with which keys.
+        make_sink: subscribes the relay's output to its tracker and returns it (closed at the
+            end); called only once the address and keys were accepted.
 
     Returns:
         0 after a clean stop; ``EXIT_REFUSED`` (2) when the address is refused (a non-loopback
         TCP bind without CURVE, an ``ipc://`` path a live process listens on) or the keys
         cannot be read.
     """
-    out = config.stdout if config.stdout is not None else sys.stdout
     err = config.stderr if config.stderr is not None else sys.stderr
     security = None
     if config.curve_dir is not None:
@@ -93,7 +100,7 @@ def run_relay(config: RelayConfig) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     tracker = BaseProgressTracker()
-    sink = _make_sink(tracker, config.output, out)
+    sink = make_sink(tracker)
     aggregator = None
     try:
         try:
@@ -120,16 +127,4 @@ def run_relay(config: RelayConfig) -> int:
     err.write(format_status(aggregator.stats()) + "\n")
     err.flush()
     return 0
-
-
-def _make_sink(tracker: BaseProgressTracker, output: str, out: TextIO):  # type: ignore[no-untyped-def]
-    if output == "json":
-        from ..adapters.jsonlines import JsonLinesSink
-
-        sink = JsonLinesSink(out)
-        tracker.add_callback(sink)
-        return sink
-    from ..adapters.console import ConsoleSink  # rich is imported by this adapter alone
-
-    return ConsoleSink(tracker)
 

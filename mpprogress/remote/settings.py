@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .transport import SocketSecurity
 
 __all__ = [
     "ADDRESS_ENV",
     "CURVE_CLIENT_ENV",
     "CURVE_DIR_ENV",
     "FORWARD_LOGS_ENV",
+    "env_client_security",
     "export_settings",
     "inherited_setting",
 ]
@@ -71,3 +75,21 @@ def _put(mapping: MutableMapping[str, Any], name: str, value: str | None) -> Non
         mapping.pop(name, None)
     else:
         mapping[name] = value
+
+
+def env_client_security() -> SocketSecurity | None:
+    """CURVE client keys named by ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT``, if set.
+
+    Raises:
+        ValueError: the keys cannot be read.
+    """
+    directory = os.environ.get(CURVE_DIR_ENV)
+    if not directory:
+        return None
+    from .security import CurveClientKeys
+
+    name = os.environ.get(CURVE_CLIENT_ENV) or "client"
+    try:
+        return CurveClientKeys.load(directory, name)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load CURVE client keys {name!r} from {directory}: {exc}") from exc

@@ -26,7 +26,7 @@ import zmq.auth
 
 from mpprogress.remote import wire
 from mpprogress.remote.security import CurveClientKeys
-from mpprogress.remote.session import connect
+from mpprogress.wiring import connect
 from tests.integration.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
