@@ -17,18 +17,15 @@ import asyncio
 import hashlib
 import re
 import time
-import urllib.error
-import urllib.request
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from ..port import ProgressOperation, ProgressPhase
+from .fetch import Fetched, http_get, parse_page
 
 __all__ = [
     "CompanyProfile",
@@ -110,81 +107,17 @@ class CompanyProfile:
     embedding: tuple[float, ...]
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    path: str
-    status: int  # 0 when no HTTP answer came (connection error, timeout)
-    body: str
-    attempts: int
-    seconds: float
-    error: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-class _PageParser(HTMLParser):
-    """Collects the links of a page and the text of its paragraphs."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self.text: list[str] = []
-        self._in_paragraph = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.extend(value for name, value in attrs if name == "href" and value)
-        self._in_paragraph = tag == "p"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "p":
-            self._in_paragraph = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_paragraph and data.strip():
-            self.text.append(data.strip())
-
-
-def _parse(body: str) -> _PageParser:
-    parser = _PageParser()
-    parser.feed(body)
-    parser.close()
-    return parser
-
-
-# --- HTTP -------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _opener() -> urllib.request.OpenerDirector:
-    # No proxies: the site is on 127.0.0.1, and an http_proxy in the environment must not apply.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _get(url: str, timeout: float) -> tuple[int, str, str]:
-    """One blocking GET: (status, body, error text); status 0 when no answer came."""
-    try:
-        with _opener().open(url, timeout=timeout) as response:
-            return response.status, response.read().decode("utf-8", "replace"), ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, "", f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        return 0, "", type(exc).__name__
-
-
-async def _fetch(target: CompanyTarget, path: str, config: PipelineConfig, phase: ProgressPhase) -> _Fetched:
+async def _fetch(target: CompanyTarget, path: str, config: PipelineConfig, phase: ProgressPhase) -> Fetched:
     """GET a path of the site in a worker thread, retrying 5xx answers and connection errors."""
     started = time.perf_counter()
     status, body, error, attempt = 0, "", "", 0
     for attempt in range(1, config.attempts + 1):
-        status, body, error = await asyncio.to_thread(_get, target.base_url + path, config.timeout)
+        status, body, error = await asyncio.to_thread(http_get, target.base_url + path, config.timeout)
         if status == 200 or 400 <= status < 500 or attempt == config.attempts:
             break
         phase.update(0, f"↻ {target.short(path)}: {error}, retry {attempt}/{config.attempts - 1}")
         await asyncio.sleep(config.retry_delay * 2 ** (attempt - 1))
-    return _Fetched(path, status, body, attempt, time.perf_counter() - started, error)
+    return Fetched(path, status, body, attempt, time.perf_counter() - started, error)
 
 
 # --- phase 1: link discovery ------------------------------------------------------------------
@@ -223,7 +156,7 @@ async def discover_links(op: ProgressOperation, target: CompanyTarget, config: P
                 continue
             page = await _fetch(target, path, config, phase)
             retries += page.attempts - 1
-            for link in map(_path_of, _parse(page.body).links if page.ok else ()):
+            for link in map(_path_of, parse_page(page.body).links if page.ok else ()):
                 if allowed(link) and link not in seen:
                     seen.add(link)
                     queue.append((link, depth + 1))
@@ -315,7 +248,7 @@ async def extract_content(
                 page = await _fetch(target, path, config, phase)
             result.retries += page.attempts - 1
             if page.ok:
-                result.texts[path] = " ".join(_parse(page.body).text)
+                result.texts[path] = " ".join(parse_page(page.body).text)
                 phase.update(1, f"✅ {target.short(path)} {page.seconds * 1000:.0f} ms")
             else:
                 result.failures.append(f"{target.short(path)} ({page.error})")

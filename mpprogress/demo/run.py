@@ -25,7 +25,8 @@ from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from ..wiring import get_tracker, output_session
 from .pipeline import CompanyProfile, CompanyTarget, PipelineConfig, research_company
-from .site import DemoSite, SiteServer, generate_site
+from .server import SiteServer
+from .site import DemoSite, generate_site
 
 __all__ = ["CompanyJob", "DemoConfig", "research_job", "run_demo"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .transport import SocketSecurity
+    from .security import CurveClientKeys
 
 __all__ = [
     "ADDRESS_ENV",
@@ -77,7 +77,7 @@ def _put(mapping: MutableMapping[str, Any], name: str, value: str | None) -> Non
         mapping[name] = value
 
 
-def env_client_security() -> SocketSecurity | None:
+def env_client_security() -> CurveClientKeys | None:
     """CURVE client keys named by ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT``, if set.
 
     Raises:

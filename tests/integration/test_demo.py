@@ -21,7 +21,8 @@ import pytest
 from mpprogress import BaseProgressTracker
 from mpprogress.cli import build_parser, main
 from mpprogress.demo.pipeline import CompanyTarget, PipelineConfig, research_company, select_pages
-from mpprogress.demo.site import MIN_PAGES, CompanySite, SiteServer, generate_site
+from mpprogress.demo.server import SiteServer
+from mpprogress.demo.site import MIN_PAGES, CompanySite, generate_site
 from mpprogress.testing import RecordingCallback
 
 PHASES = ["Link Discovery", "Page Selection", "Content Extraction", "Analysis"]
