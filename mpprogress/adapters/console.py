@@ -33,7 +33,7 @@ from ..snapshot import TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_plain import PlainLines
-from .console_render import ConsoleConfig, render_frame, render_summary
+from .console_render import ConsoleConfig, bar_glyphs, render_frame, render_summary
 from .console_text import clean_text
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
@@ -118,7 +118,14 @@ class ConsoleSink:
 
     def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
         console = self.console
-        return render_frame(snapshot, self.config, width=console.width, height=console.height - 1, now=self._get_time())
+        return render_frame(
+            snapshot,
+            self.config,
+            width=console.width,
+            height=console.height - 1,
+            now=self._get_time(),
+            glyphs=bar_glyphs(console),
+        )
 
     @property
     def is_live(self) -> bool:

@@ -33,9 +33,14 @@ from .console_text import (
 )
 
 __all__ = [
+    "ASCII_BARS",
+    "COLOUR_BARS",
+    "MONOCHROME_BARS",
+    "BarGlyphs",
     "ConsoleConfig",
     "FramePlan",
     "OperationPlan",
+    "bar_glyphs",
     "plan_frame",
     "render_frame",
     "render_summary",
@@ -208,44 +213,73 @@ def _operation_header(op: OperationSnapshot) -> Text:
     return header
 
 
-def _bar_text(completed: float, total: float, width: int, style: str) -> Text:
+@dataclass(frozen=True)
+class BarGlyphs:
+    """The characters a bar is drawn with: its done part, a half cell, and the rest.
+
+    With colour the rest is the done glyph in a dim colour, as Rich draws it; without colour it
+    must be another glyph, or every bar looks full.
+    """
+
+    done: str
+    half: str  # empty where the character set has none
+    rest: str
+
+
+COLOUR_BARS = BarGlyphs("━", "╸", "━")
+MONOCHROME_BARS = BarGlyphs("━", "╸", "─")
+ASCII_BARS = BarGlyphs("=", "", "-")
+
+
+def bar_glyphs(console: Console) -> BarGlyphs:
+    """The glyphs that show a bar's progress on ``console``: ASCII, monochrome or colour."""
+    options = console.options
+    if options.ascii_only or options.legacy_windows:
+        return ASCII_BARS
+    if console.no_color or console.color_system is None:
+        return MONOCHROME_BARS
+    return COLOUR_BARS
+
+
+def _bar_text(completed: float, total: float, width: int, style: str, glyphs: BarGlyphs) -> Text:
     """A bar like ``rich.progress_bar.ProgressBar``, built as one ``Text`` (much cheaper to draw)."""
     halves = int(width * 2 * min(1.0, max(0.0, completed / total))) if total > 0 else 0
     full, half = divmod(halves, 2)
+    half = half if glyphs.half else 0
     bar = Text()  # pieces with styles of their own, no base style: see ``_segments``
-    bar.append("━" * full, style=style)
+    bar.append(glyphs.done * full, style=style)
     if half:
-        bar.append("╸", style=style)
+        bar.append(glyphs.half, style=style)
     if full + half < width:
-        bar.append("━" * (width - full - half), style=_BAR_BACK)
+        bar.append(glyphs.rest * (width - full - half), style=_BAR_BACK)
     return bar
 
 
-def _pulse_text(width: int, now: float) -> Text:
+def _pulse_text(width: int, now: float, glyphs: BarGlyphs) -> Text:
     """An indeterminate bar: a bright stretch sliding across, about 20 cells a second."""
     stretch = max(2, width // 4)
     start = int(now * 20) % (width + stretch) - stretch
     lit = range(max(0, start), min(width, start + stretch))
     bar = Text()
-    bar.append("━" * lit.start, style=_BAR_BACK)
-    bar.append("━" * len(lit), style=_BAR_STYLES["running"])
-    bar.append("━" * (width - lit.start - len(lit)), style=_BAR_BACK)
+    bar.append(glyphs.rest * lit.start, style=_BAR_BACK)
+    bar.append(glyphs.done * len(lit), style=_BAR_STYLES["running"])
+    bar.append(glyphs.rest * (width - lit.start - len(lit)), style=_BAR_BACK)
     return bar
 
 
-def _bar(phase: PhaseSnapshot, width: int, now: float) -> Text:
+def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Text:
     total = phase.rollup_total
     name = outcome(phase)
     if name == "running":
         if total is None:
-            return _pulse_text(width, now)
+            return _pulse_text(width, now, glyphs)
         done = total > 0 and phase.rollup_current >= total
         style = _BAR_STYLES["finished" if done else "running"]
-        return _bar_text(phase.rollup_current, max(total, 1), width, style)
+        return _bar_text(phase.rollup_current, max(total, 1), width, style, glyphs)
     style = _BAR_STYLES.get(name, "red")
     if not total:
-        return _bar_text(1 if name == "finished" else 0, 1, width, style)
-    return _bar_text(phase.rollup_current, total, width, style)
+        return _bar_text(1 if name == "finished" else 0, 1, width, style, glyphs)
+    return _bar_text(phase.rollup_current, total, width, style, glyphs)
 
 
 def _title_cell(phase: PhaseSnapshot, indent: int) -> Text:
@@ -274,9 +308,10 @@ class _RowLayout:
     per row to lay out, and a tall terminal shows a hundred rows ten times a second.
     """
 
-    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float) -> None:
+    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float, glyphs: BarGlyphs) -> None:
         self.config = config
         self.now = now
+        self.glyphs = glyphs
         # (cell width, right-justified) of the columns after the title, each after one space.
         self.columns = [count_width, 7]
         if config.show_percentage:
@@ -306,7 +341,7 @@ class _RowLayout:
         title.truncate(self.title_width, overflow="ellipsis", pad=True)
         line.append_text(title)
         line.append(" ")
-        line.append_text(_bar(phase, self.bar_width, self.now))
+        line.append_text(_bar(phase, self.bar_width, self.now, self.glyphs))
         cells = [(_count(phase), "green" if name == "finished" else "")]
         if config.show_percentage:
             pct = phase.percentage
@@ -328,7 +363,13 @@ def _fold_line(counts: Counter[str], running: int, indent: str = "     ") -> Tex
 
 
 def render_frame(
-    snapshot: TrackerSnapshot, config: ConsoleConfig, *, width: int, height: int, now: float
+    snapshot: TrackerSnapshot,
+    config: ConsoleConfig,
+    *,
+    width: int,
+    height: int,
+    now: float,
+    glyphs: BarGlyphs = COLOUR_BARS,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -338,6 +379,7 @@ def render_frame(
         width: screen columns; the bar narrows (never below 8 cells) to leave titles room.
         height: screen lines available (``config.max_rows`` wins when set).
         now: a clock reading, only for the spinner and pulse animation.
+        glyphs: what the bars are drawn with (``bar_glyphs(console)`` suits the console).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -348,7 +390,7 @@ def render_frame(
     plan = plan_frame(running, max(3, config.max_rows or height))
     shown = [p for op_plan in plan.operations for p in op_plan.rows]
     count_width = max((len(_count(p)) for p in shown), default=1)
-    layout = _RowLayout(config, count_width, width, now)
+    layout = _RowLayout(config, count_width, width, now, glyphs)
     lines: list[Text] = []
     for op_plan in plan.operations:
         lines.append(_operation_header(op_plan.operation))
