@@ -30,11 +30,11 @@ from rich.text import Text
 
 from ..events import OPERATION_FINISHED, OPERATION_STARTED
 from ..snapshot import TrackerSnapshot
+from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_plain import PlainLines
 from .console_render import ConsoleConfig, bar_glyphs, render_frame, render_summary
-from .console_text import clean_text
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
 
@@ -288,7 +288,7 @@ class _ConsoleLogHandler(RichHandler):
     """``RichHandler`` that never parses markup and strips control characters."""
 
     def render_message(self, record: logging.LogRecord, message: str) -> Text:
-        text = Text(clean_text(message, limit=10_000))
+        text = Text(clean_line(message, limit=10_000))
         return self.highlighter(text) if self.highlighter else text
 
 

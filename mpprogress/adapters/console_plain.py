@@ -27,8 +27,8 @@ from ..events import (
     PROGRESS_UPDATE,
 )
 from ..snapshot import TrackerSnapshot
+from ..text import clean_line
 from .console_text import (
-    clean_text,
     format_count,
     format_duration,
     format_rate,
@@ -118,7 +118,7 @@ class PlainLines:
             self._progress(data)
         elif event_type == PHASE_STARTED:
             phase_id = data["phase_id"]
-            self._phases[phase_id] = (clean_text(data["title"], 120), data.get("parent_phase_id"), data["operation_id"])
+            self._phases[phase_id] = (clean_line(data["title"], 120), data.get("parent_phase_id"), data["operation_id"])
             self._last_line[phase_id] = 0.0
             total = data.get("total")
             detail = f"started (total {'unknown' if total is None else total})"
@@ -126,13 +126,13 @@ class PlainLines:
         elif event_type == PHASE_FINISHED:
             self._phase_finished(data)
         elif event_type == OPERATION_STARTED:
-            title = clean_text(data["title"], 200)
+            title = clean_line(data["title"], 200)
             self._operations[data["operation_id"]] = title
             description = data.get("description")
-            detail = "started" + (f" — {clean_text(description)}" if description else "")
+            detail = "started" + (f" — {clean_line(description)}" if description else "")
             self._line(Text("▶", "bold cyan"), title, detail)
         elif event_type == OPERATION_FINISHED:
-            title = self._operations.pop(data["operation_id"], "") or clean_text(data.get("title", ""), 200)
+            title = self._operations.pop(data["operation_id"], "") or clean_line(data.get("title", ""), 200)
             if data.get("success"):
                 self._line(Text("■", "green"), title, f"completed in {data.get('duration', 0.0):.1f}s")
             else:
@@ -159,7 +159,7 @@ class PlainLines:
         if data.get("eta") is not None:
             detail += f" eta {format_duration(data['eta'])}"
         if data.get("message"):
-            detail += f" — {clean_text(data['message'])}"
+            detail += f" — {clean_line(data['message'])}"
         self._phase_line(phase_id, Text("·", "bright_black"), detail, data.get("title"))
 
     def _phase_finished(self, data: dict[str, Any]) -> None:
@@ -182,7 +182,7 @@ class PlainLines:
         """The titles from operation to phase; just ``fallback`` for a phase that began unseen."""
         lineage = self._lineage(phase_id)
         if not lineage:
-            return clean_text(fallback if fallback is not None else "?", 120)
+            return clean_line(fallback if fallback is not None else "?", 120)
         titles = [self._phases[known][0] for known in reversed(lineage)]
         operation_id = self._phases[lineage[-1]][2]
         if operation_id in self._operations:

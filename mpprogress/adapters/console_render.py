@@ -3,7 +3,7 @@
 Nothing here holds a lock, starts a thread or writes to a console: every function takes a
 snapshot (read-only) and returns a renderable, so the live display and the tests build the very
 same frame.  Text that came from application or worker code is always wrapped in
-``rich.text.Text`` after ``clean_text`` (never parsed as markup).
+``rich.text.Text`` after ``clean_line`` (never parsed as markup).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from ..text import clean_line
 from .console_text import (
-    clean_text,
     fold_text,
     format_count,
     format_duration,
@@ -204,9 +204,9 @@ def _spinner_frame(now: float) -> str:
 def _operation_header(op: OperationSnapshot) -> Text:
     header = Text(no_wrap=True, overflow="ellipsis")
     header.append("● ", style="cyan")
-    header.append(clean_text(op.title, 200), style="bold cyan")
+    header.append(clean_line(op.title, 200), style="bold cyan")
     if op.description:
-        header.append("  " + clean_text(op.description, 200), style="dim")
+        header.append("  " + clean_line(op.description, 200), style="dim")
     header.append(f"  {format_duration(op.elapsed)}", style="yellow")
     if op.cancelled:
         header.append("  cancelling…", style="yellow")
@@ -284,14 +284,14 @@ def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Tex
 
 def _title_cell(phase: PhaseSnapshot, indent: int) -> Text:
     cell = Text("  " * indent)
-    cell.append(clean_text(phase.title, 200), style="bold" if not phase.finished else "")
+    cell.append(clean_line(phase.title, 200), style="bold" if not phase.finished else "")
     label = outcome_text(phase)
     if label:
         cell.append("  ")
         cell.append_text(label)
     if phase.message:
         cell.append(" • ", style="bright_black")
-        cell.append(clean_text(phase.message), style="dim" if phase.finished else "")
+        cell.append(clean_line(phase.message), style="dim" if phase.finished else "")
     return cell
 
 
@@ -464,7 +464,7 @@ def render_summary(
     head = Text()
     head.append_text(outcome_mark("finished" if success else "failed"))
     head.append(" Completed " if success else " Failed ", style="bold green" if success else "bold red")
-    head.append(clean_text(title, 200), style="bold")
+    head.append(clean_line(title, 200), style="bold")
     head.append(f"\nDuration: {duration:.1f}s", style="yellow")
     parts: list[RenderableType] = [head]
     phases = operation.all_phases() if operation is not None else ()
@@ -492,7 +492,7 @@ def _summary_row(phase: PhaseSnapshot) -> Iterable[Text]:
     name = outcome(phase)
     cell = Text("  " * phase.depth)
     cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
-    cell.append(" " + clean_text(phase.title, 120))
+    cell.append(" " + clean_line(phase.title, 120))
     label = outcome_text(phase)
     if label:
         cell.append("  ")

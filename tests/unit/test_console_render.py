@@ -135,6 +135,22 @@ def test_hostile_text_renders_literally_without_control_characters(tracker: Base
     assert len(text.splitlines()) == 2
 
 
+def test_bidi_overrides_in_a_threaded_mode_title_never_reach_the_screen(tracker: BaseProgressTracker) -> None:
+    # Threaded-mode titles never cross the wire (whose decoder strips these), so the console
+    # must: U+202E would show "gnp.exe" as "exe.png" and reorder the columns after it.
+    op = tracker.start_operation("op", "Op \u202eevil\u202c", "desc \u2066x\u2069")
+    op.start_phase("p", "Title \u202egnp.exe", 10).update(1, "msg \u202a\u202b\u202d")
+    text = frame_text(tracker)
+    assert "Title gnp.exe" in row(text, "Title") and "msg " in row(text, "Title")
+    op.finish_phase("p")
+    tracker.finish_operation("op")
+    summary = text_of(render_summary("Op \u202eevil", True, 1.0, tracker.snapshot().get("op"), ConsoleConfig()))
+    assert "Title gnp.exe" in summary
+    for hostile in ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2069"):
+        assert hostile not in text and hostile not in summary
+    assert clean_text("a\u202eb\u2067c") == "abc"
+
+
 def test_clean_text() -> None:
     assert clean_text("a\tb\r\nc\x1b[2J\x00\x9bd") == "a b c[2Jd"
     assert clean_text("x" * 10, limit=5) == "xxxx…"
