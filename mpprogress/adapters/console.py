@@ -34,7 +34,8 @@ from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_plain import PlainLines
-from .console_render import ConsoleConfig, bar_glyphs, render_frame, render_summary
+from .console_config import ConsoleConfig
+from .console_render import bar_glyphs, render_frame, render_summary
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
 
@@ -297,7 +298,8 @@ class ConsoleProgressTracker(TrackerWithSinks):
 
     Args:
         console: where to draw; standard output by default.
-        show_spinner: animate a spinner on running rows.
+        show_spinner: animate a spinner on running rows (each option's default is
+            ``ConsoleConfig``'s).
         show_percentage: show a percentage column.
         show_time_remaining: show the estimated time remaining.
         bar_width: width of the progress bars, in cells.
@@ -310,11 +312,11 @@ class ConsoleProgressTracker(TrackerWithSinks):
         self,
         console: Console | None = None,
         *,
-        show_spinner: bool = True,
-        show_percentage: bool = True,
-        show_time_remaining: bool = True,
-        bar_width: int = 40,
-        refresh_rate: float = 10.0,
+        show_spinner: bool = ConsoleConfig.show_spinner,
+        show_percentage: bool = ConsoleConfig.show_percentage,
+        show_time_remaining: bool = ConsoleConfig.show_time_remaining,
+        bar_width: int = ConsoleConfig.bar_width,
+        refresh_rate: float = ConsoleConfig.refresh_rate,
         config: ConsoleConfig | None = None,
         **tracker_kwargs: Any,
     ) -> None:

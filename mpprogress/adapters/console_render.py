@@ -3,25 +3,28 @@
 Nothing here holds a lock, starts a thread or writes to a console: every function takes a
 snapshot (read-only) and returns a renderable, so the live display and the tests build the very
 same frame.  Text that came from application or worker code is always wrapped in
-``rich.text.Text`` after ``clean_line`` (never parsed as markup).
+``rich.text.Text`` after ``clean_line`` (never parsed as markup).  Which rows fit is decided by
+``console_plan``; the options are ``console_config.ConsoleConfig`` (both re-exported here).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.segment import Segment
-from rich.spinner import SPINNERS
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
 from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
 from ..text import clean_line
+from .console_config import ConsoleConfig
+from .console_plan import FramePlan, OperationPlan, plan_frame
 from .console_text import (
     fold_text,
     format_count,
@@ -46,9 +49,9 @@ __all__ = [
     "render_summary",
 ]
 
-_SPINNER = SPINNERS["dots"]
-_SPINNER_FRAMES: str = _SPINNER["frames"]  # type: ignore[assignment]
-_SPINNER_INTERVAL = float(_SPINNER["interval"]) / 1000.0  # type: ignore[arg-type]
+_SPINNER = Spinner("dots")
+_SPINNER_FRAMES = _SPINNER.frames
+_SPINNER_INTERVAL = _SPINNER.interval / 1000.0
 
 # Plain colour names: they stay distinct on 16-colour terminals, where Rich's pink "bar.complete"
 # turns into the same red as a failure.
@@ -61,140 +64,6 @@ _BAR_STYLES = {
     "lost": "magenta",
 }
 _BAR_BACK = "bright_black"
-
-
-@dataclass(frozen=True)
-class ConsoleConfig:
-    """How the console sink draws (the seed's ``progress.console`` options, plus a few more).
-
-    Args:
-        show_spinner: animate a spinner on running rows.
-        show_percentage: show a percentage column.
-        show_time_remaining: show the estimated time remaining.
-        show_rate: show items per second.
-        bar_width: width of the progress bars, in cells.
-        refresh_rate: live redraws per second.
-        show_summary: print an "Operation Complete" panel when an operation finishes.
-        max_rows: most rows the live display may use; ``None`` fits the terminal height.
-        plain_interval: seconds between progress lines of a running phase when the output is
-            not a terminal (CI logs, pipes).
-        summary_max_phases: phases listed in a summary before the rest are folded.
-    """
-
-    show_spinner: bool = True
-    show_percentage: bool = True
-    show_time_remaining: bool = True
-    show_rate: bool = True
-    bar_width: int = 40
-    refresh_rate: float = 10.0
-    show_summary: bool = True
-    max_rows: int | None = None
-    plain_interval: float = 10.0
-    summary_max_phases: int = 20
-
-    def __post_init__(self) -> None:
-        if self.bar_width < 1:
-            raise ValueError(f"bar_width must be >= 1, got {self.bar_width!r}")
-        if not self.refresh_rate > 0:
-            raise ValueError(f"refresh_rate must be > 0, got {self.refresh_rate!r}")
-        if self.max_rows is not None and self.max_rows < 3:
-            raise ValueError(f"max_rows must be >= 3 or None, got {self.max_rows!r}")
-        if self.plain_interval < 0:
-            raise ValueError(f"plain_interval must be >= 0, got {self.plain_interval!r}")
-        if self.summary_max_phases < 0:
-            raise ValueError(f"summary_max_phases must be >= 0, got {self.summary_max_phases!r}")
-
-
-# --- planning: what fits on the screen ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OperationPlan:
-    """One operation's share of the frame: the rows shown and what was folded away."""
-
-    operation: OperationSnapshot
-    rows: tuple[PhaseSnapshot, ...]
-    folded: Counter[str] = field(default_factory=Counter)
-    folded_running: int = 0
-
-    @property
-    def lines(self) -> int:
-        """Screen lines used: header, rows, and a fold line if anything was folded."""
-        return 1 + len(self.rows) + (1 if self.folded or self.folded_running else 0)
-
-
-@dataclass(frozen=True)
-class FramePlan:
-    """The whole live frame: operations shown, and how many did not fit at all."""
-
-    operations: tuple[OperationPlan, ...]
-    hidden_operations: int = 0
-    hidden_running: int = 0
-
-
-def _share(demands: Sequence[int], supply: int) -> list[int]:
-    """Split ``supply`` rows fairly: nobody gets more than they need, the rest is even."""
-    shares = [0] * len(demands)
-    left = max(0, supply)
-    order = sorted(range(len(demands)), key=demands.__getitem__)
-    for done, index in enumerate(order):
-        shares[index] = min(demands[index], left // (len(order) - done))
-        left -= shares[index]
-    return shares
-
-
-def _fold_shares(demands: Sequence[int], has_fold_line: Sequence[bool], room: int) -> list[int]:
-    """Rows per operation when an operation that must fold rows also needs a fold line."""
-    extra: set[int] = set()
-    shares = _share(demands, room)
-    for _ in range(len(demands)):
-        need = {i for i, (share, demand) in enumerate(zip(shares, demands, strict=True)) if share < demand}
-        need = {i for i in need if not has_fold_line[i]}
-        if need <= extra:
-            break
-        extra |= need
-        shares = _share(demands, room - len(extra))
-    for i in extra:  # folding a single row would cost the line it frees: show the row instead
-        if demands[i] - shares[i] == 1:
-            shares[i] += 1
-    return shares
-
-
-def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePlan:
-    """Decide which rows of the running operations fit in ``budget`` screen lines.
-
-    Everything is shown when it fits.  Otherwise finished phases fold into one summary line per
-    operation; if running phases still do not fit, each operation gets a fair share of rows
-    (parents before their sub-phases) and the rest fold too; operations that get no room at
-    all fold into a last line.
-
-    Args:
-        operations: the operations to show, oldest first.
-        budget: screen lines available, at least 3.
-
-    Returns:
-        The plan ``render_frame`` draws.
-    """
-    every = [op.all_phases() for op in operations]
-    if sum(1 + len(rows) for rows in every) <= budget:
-        return FramePlan(tuple(OperationPlan(op, rows) for op, rows in zip(operations, every, strict=True)))
-    active = [tuple(p for p in rows if not p.finished) for rows in every]
-    folded = [Counter(outcome(p) for p in rows if p.finished) for rows in every]
-    if sum(2 + len(rows) for rows in active) <= budget:
-        return FramePlan(tuple(OperationPlan(*parts) for parts in zip(operations, active, folded, strict=True)))
-    shown = len(operations) if 2 * len(operations) <= budget else max(1, (budget - 1) // 2)
-    hidden_running = sum(len(rows) for rows in active[shown:])
-    demands = [len(rows) for rows in active[:shown]]
-    room = budget - sum(1 + bool(counts) for counts in folded[:shown]) - (shown < len(operations))
-    shares = _fold_shares(demands, [bool(counts) for counts in folded[:shown]], room)
-    plans = tuple(
-        OperationPlan(op, rows[:share], counts, len(rows) - share)
-        for op, rows, counts, share in zip(operations, active, folded, shares, strict=False)
-    )
-    return FramePlan(plans, len(operations) - shown, hidden_running)
-
-
-# --- drawing --------------------------------------------------------------------------------
 
 
 def _spinner_frame(now: float) -> str:
@@ -471,7 +340,7 @@ def render_summary(
     if phases:
         table = Table.grid(padding=(0, 2))
         for justify in ("left", "right", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)  # type: ignore[arg-type]
+            table.add_column(justify=justify, no_wrap=True)
         for phase in phases[: config.summary_max_phases]:
             table.add_row(*_summary_row(phase))
         parts.append(table)

@@ -332,3 +332,26 @@ def test_frame_draws_exactly_what_richs_general_text_path_draws(
 
     assert "hostile" in ansi(frame)  # literal text, folded rows and all
     assert ansi(frame) == ansi(general)
+
+
+def test_console_config_is_where_the_defaults_and_bounds_live() -> None:
+    import inspect
+
+    from mpprogress.adapters.console import ConsoleProgressTracker
+
+    defaults = ConsoleConfig()
+    parameters = inspect.signature(ConsoleProgressTracker).parameters
+    shared = [name for name in parameters if hasattr(defaults, name)]
+    assert shared == ["show_spinner", "show_percentage", "show_time_remaining", "bar_width", "refresh_rate"]
+    assert all(parameters[name].default == getattr(defaults, name) for name in shared)
+    for options, message in [
+        ({"bar_width": 0}, "bar_width must be >= 1, got 0"),
+        ({"refresh_rate": 0}, "refresh_rate must be > 0, got 0"),
+        ({"refresh_rate": float("nan")}, "refresh_rate must be > 0, got nan"),
+        ({"max_rows": 2}, "max_rows must be >= 3 or None, got 2"),
+        ({"plain_interval": -1.0}, "plain_interval must be >= 0, got -1.0"),
+        ({"summary_max_phases": -1}, "summary_max_phases must be >= 0, got -1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ConsoleConfig(**options)  # type: ignore[arg-type]
+    assert ConsoleConfig(max_rows=None, plain_interval=0, summary_max_phases=0).max_rows is None
