@@ -14,11 +14,9 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
-import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -28,13 +26,14 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.text import Text
 
-from ..events import OPERATION_FINISHED, OPERATION_STARTED
+from ..events import EventSink, OperationFinished, OperationStarted, ProgressEvent
+from ..forksafe import reinit_after_fork
 from ..snapshot import TrackerSnapshot
 from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
-from .console_plain import PlainLines
 from .console_config import ConsoleConfig
+from .console_plain import PlainLines
 from .console_render import bar_glyphs, render_frame, render_summary
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
@@ -44,7 +43,7 @@ _log = logging.getLogger("mpprogress")
 _MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
 
 
-class ConsoleSink:
+class ConsoleSink(EventSink):
     """Draws a tracker's operations on a Rich console; subscribes itself to ``tracker``.
 
     Args:
@@ -75,24 +74,25 @@ class ConsoleSink:
         self._live: Live | None = None
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
-        self._watching_forks = False
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.snapshot().operations):
             self._start_display()
 
     # --- events -----------------------------------------------------------------------------
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
+    def handle(self, event: ProgressEvent) -> None:
+        """Print plain lines off a terminal; start the display on an operation's start, and
+        print its summary (and stop the display once nothing runs) on its finish."""
         if self._closed:
             return
         if self._plain is not None:
-            self._plain(event_type, data)
-        if event_type == OPERATION_STARTED:
+            self._plain.handle(event)
+        if isinstance(event, OperationStarted):
             self._start_display()
-        elif event_type == OPERATION_FINISHED:
-            self._operation_finished(data)
+        elif isinstance(event, OperationFinished):
+            self._operation_finished(event)
 
-    def _operation_finished(self, data: dict[str, Any]) -> None:
+    def _operation_finished(self, event: OperationFinished) -> None:
         snapshot = self.tracker.snapshot()
         idle = all(op.finished for op in snapshot.operations)
         with self._lock:
@@ -100,13 +100,8 @@ class ConsoleSink:
                 # Redraw without the finished operation first, so its rows never show twice.
                 self._live.update(Group() if idle else self._render(snapshot), refresh=True)
             if self.config.show_summary:
-                summary = render_summary(
-                    str(data.get("title", "")),
-                    bool(data.get("success")),
-                    float(data.get("duration") or 0.0),
-                    snapshot.get(data["operation_id"]),
-                    self.config,
-                )
+                operation = snapshot.get(event.operation_id)
+                summary = render_summary(event.title, event.success, event.duration, operation, self.config)
                 self.console.print(summary)
         if idle:
             self._stop_display()
@@ -148,11 +143,7 @@ class ConsoleSink:
             else:
                 step = functools.partial(self._heartbeat, stop)
                 interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
-            if not self._watching_forks and hasattr(os, "register_at_fork"):
-                # Once per sink (hooks cannot be removed); the weak reference lets it be freed.
-                ref = weakref.ref(self)
-                os.register_at_fork(after_in_child=lambda: _forget_after_fork(ref()))
-                self._watching_forks = True
+            reinit_after_fork(self)  # a forked child must let go of this display unseen
         threading.Thread(target=_repeat, args=(step, interval, stop), name=name, daemon=True).start()
 
     def _go_live(self) -> Live:
@@ -234,7 +225,7 @@ class ConsoleSink:
         finally:
             self.tracker.remove_callback(self)
 
-    def _forget_after_fork(self) -> None:
+    def _reinit_after_fork(self) -> None:
         """In a forked child the display (or the heartbeat) is the parent's: let go of it unseen.
 
         Only plain attribute work here: a lock held by a parent thread at fork time (the
@@ -278,11 +269,6 @@ def _heartbeat_tick(plain_interval: float) -> float:
     """How often the heartbeat looks for quiet phases: often enough to be at most a quarter
     interval late, never busier than 20 times a second, at least once a second."""
     return min(max(plain_interval / 4, 0.05), 1.0)
-
-
-def _forget_after_fork(sink: ConsoleSink | None) -> None:
-    if sink is not None:
-        sink._forget_after_fork()
 
 
 class _ConsoleLogHandler(RichHandler):
