@@ -26,7 +26,14 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.text import Text
 
-from ..events import EventSink, OperationFinished, OperationStarted, ProgressEvent
+from ..events import (
+    OPERATION_FINISHED,
+    OPERATION_STARTED,
+    EventSink,
+    OperationFinished,
+    OperationStarted,
+    ProgressEvent,
+)
 from ..forksafe import reinit_after_fork
 from ..snapshot import TrackerSnapshot
 from ..text import clean_line
@@ -41,6 +48,7 @@ __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", 
 _log = logging.getLogger("mpprogress")
 
 _MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
+_DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
 
 
 class ConsoleSink(EventSink):
@@ -79,6 +87,12 @@ class ConsoleSink(EventSink):
             self._start_display()
 
     # --- events -----------------------------------------------------------------------------
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        # Live, only operations starting and finishing matter: skip building the typed event of
+        # each progress update (several microseconds, on the thread delivering events).
+        if self._plain is not None or event_type in _DISPLAY_EVENTS:
+            super().__call__(event_type=event_type, **data)
 
     def handle(self, event: ProgressEvent) -> None:
         """Print plain lines off a terminal; start the display on an operation's start, and

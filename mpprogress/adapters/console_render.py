@@ -102,8 +102,7 @@ ASCII_BARS = BarGlyphs("=", "", "-")
 
 def bar_glyphs(console: Console) -> BarGlyphs:
     """The glyphs that show a bar's progress on ``console``: ASCII, monochrome or colour."""
-    options = console.options
-    if options.ascii_only or options.legacy_windows:
+    if console.legacy_windows or not console.encoding.startswith("utf"):  # as Rich's ``ascii_only``
         return ASCII_BARS
     if console.no_color or console.color_system is None:
         return MONOCHROME_BARS
