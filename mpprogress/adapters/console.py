@@ -14,11 +14,9 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
-import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -28,22 +26,32 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.text import Text
 
-from ..events import OPERATION_FINISHED, OPERATION_STARTED
+from ..events import (
+    OPERATION_FINISHED,
+    OPERATION_STARTED,
+    EventSink,
+    OperationFinished,
+    OperationStarted,
+    ProgressEvent,
+)
+from ..forksafe import reinit_after_fork
 from ..snapshot import TrackerSnapshot
+from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
+from .console_config import ConsoleConfig
 from .console_plain import PlainLines
-from .console_render import ConsoleConfig, render_frame, render_summary
-from .console_text import clean_text
+from .console_render import bar_glyphs, render_frame, render_summary
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
 
 _log = logging.getLogger("mpprogress")
 
 _MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
+_DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
 
 
-class ConsoleSink:
+class ConsoleSink(EventSink):
     """Draws a tracker's operations on a Rich console; subscribes itself to ``tracker``.
 
     Args:
@@ -74,7 +82,6 @@ class ConsoleSink:
         self._live: Live | None = None
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
-        self._watching_forks = False
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.snapshot().operations):
             self._start_display()
@@ -82,16 +89,24 @@ class ConsoleSink:
     # --- events -----------------------------------------------------------------------------
 
     def __call__(self, *, event_type: str, **data: Any) -> None:
+        # Live, only operations starting and finishing matter: skip building the typed event of
+        # each progress update (several microseconds, on the thread delivering events).
+        if self._plain is not None or event_type in _DISPLAY_EVENTS:
+            super().__call__(event_type=event_type, **data)
+
+    def handle(self, event: ProgressEvent) -> None:
+        """Print plain lines off a terminal; start the display on an operation's start, and
+        print its summary (and stop the display once nothing runs) on its finish."""
         if self._closed:
             return
         if self._plain is not None:
-            self._plain(event_type, data)
-        if event_type == OPERATION_STARTED:
+            self._plain.handle(event)
+        if isinstance(event, OperationStarted):
             self._start_display()
-        elif event_type == OPERATION_FINISHED:
-            self._operation_finished(data)
+        elif isinstance(event, OperationFinished):
+            self._operation_finished(event)
 
-    def _operation_finished(self, data: dict[str, Any]) -> None:
+    def _operation_finished(self, event: OperationFinished) -> None:
         snapshot = self.tracker.snapshot()
         idle = all(op.finished for op in snapshot.operations)
         with self._lock:
@@ -99,13 +114,8 @@ class ConsoleSink:
                 # Redraw without the finished operation first, so its rows never show twice.
                 self._live.update(Group() if idle else self._render(snapshot), refresh=True)
             if self.config.show_summary:
-                summary = render_summary(
-                    str(data.get("title", "")),
-                    bool(data.get("success")),
-                    float(data.get("duration") or 0.0),
-                    snapshot.get(data["operation_id"]),
-                    self.config,
-                )
+                operation = snapshot.get(event.operation_id)
+                summary = render_summary(event.title, event.success, event.duration, operation, self.config)
                 self.console.print(summary)
         if idle:
             self._stop_display()
@@ -118,7 +128,14 @@ class ConsoleSink:
 
     def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
         console = self.console
-        return render_frame(snapshot, self.config, width=console.width, height=console.height - 1, now=self._get_time())
+        return render_frame(
+            snapshot,
+            self.config,
+            width=console.width,
+            height=console.height - 1,
+            now=self._get_time(),
+            glyphs=bar_glyphs(console),
+        )
 
     @property
     def is_live(self) -> bool:
@@ -140,11 +157,7 @@ class ConsoleSink:
             else:
                 step = functools.partial(self._heartbeat, stop)
                 interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
-            if not self._watching_forks and hasattr(os, "register_at_fork"):
-                # Once per sink (hooks cannot be removed); the weak reference lets it be freed.
-                ref = weakref.ref(self)
-                os.register_at_fork(after_in_child=lambda: _forget_after_fork(ref()))
-                self._watching_forks = True
+            reinit_after_fork(self)  # a forked child must let go of this display unseen
         threading.Thread(target=_repeat, args=(step, interval, stop), name=name, daemon=True).start()
 
     def _go_live(self) -> Live:
@@ -226,7 +239,7 @@ class ConsoleSink:
         finally:
             self.tracker.remove_callback(self)
 
-    def _forget_after_fork(self) -> None:
+    def _reinit_after_fork(self) -> None:
         """In a forked child the display (or the heartbeat) is the parent's: let go of it unseen.
 
         Only plain attribute work here: a lock held by a parent thread at fork time (the
@@ -272,16 +285,11 @@ def _heartbeat_tick(plain_interval: float) -> float:
     return min(max(plain_interval / 4, 0.05), 1.0)
 
 
-def _forget_after_fork(sink: ConsoleSink | None) -> None:
-    if sink is not None:
-        sink._forget_after_fork()
-
-
 class _ConsoleLogHandler(RichHandler):
     """``RichHandler`` that never parses markup and strips control characters."""
 
     def render_message(self, record: logging.LogRecord, message: str) -> Text:
-        text = Text(clean_text(message, limit=10_000))
+        text = Text(clean_line(message, limit=10_000))
         return self.highlighter(text) if self.highlighter else text
 
 
@@ -290,7 +298,8 @@ class ConsoleProgressTracker(TrackerWithSinks):
 
     Args:
         console: where to draw; standard output by default.
-        show_spinner: animate a spinner on running rows.
+        show_spinner: animate a spinner on running rows (each option's default is
+            ``ConsoleConfig``'s).
         show_percentage: show a percentage column.
         show_time_remaining: show the estimated time remaining.
         bar_width: width of the progress bars, in cells.
@@ -303,11 +312,11 @@ class ConsoleProgressTracker(TrackerWithSinks):
         self,
         console: Console | None = None,
         *,
-        show_spinner: bool = True,
-        show_percentage: bool = True,
-        show_time_remaining: bool = True,
-        bar_width: int = 40,
-        refresh_rate: float = 10.0,
+        show_spinner: bool = ConsoleConfig.show_spinner,
+        show_percentage: bool = ConsoleConfig.show_percentage,
+        show_time_remaining: bool = ConsoleConfig.show_time_remaining,
+        bar_width: int = ConsoleConfig.bar_width,
+        refresh_rate: float = ConsoleConfig.refresh_rate,
         config: ConsoleConfig | None = None,
         **tracker_kwargs: Any,
     ) -> None:

@@ -13,22 +13,23 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from ..events import (
-    CANCEL_REQUESTED,
-    OPERATION_FINISHED,
-    OPERATION_STARTED,
-    PHASE_FINISHED,
-    PHASE_STARTED,
-    PROGRESS_UPDATE,
+    CancelRequested,
+    EventSink,
+    OperationFinished,
+    OperationStarted,
+    PhaseFinished,
+    PhaseStarted,
+    ProgressEvent,
+    ProgressUpdate,
 )
 from ..snapshot import TrackerSnapshot
+from ..text import clean_line
 from .console_text import (
-    clean_text,
     format_count,
     format_duration,
     format_rate,
@@ -43,7 +44,7 @@ _SEPARATOR = " › "  # noqa: RUF001 - a path separator that reads well in logs
 _MAX_DEPTH = 20  # how far up a path is followed: a parent cycle in bad remote data cannot hang us
 
 
-class PlainLines:
+class PlainLines(EventSink):
     """Turns events into plain lines printed on ``console``.
 
     Events come from the tracker's delivery (one thread at a time, in order) and ``heartbeat()``
@@ -76,9 +77,10 @@ class PlainLines:
         self._last_line: dict[str, float] = {}  # id -> the phase's elapsed at its latest line
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
 
-    def __call__(self, event_type: str, data: dict[str, Any]) -> None:
+    def handle(self, event: ProgressEvent) -> None:
+        """Print the lines ``event`` calls for (none for most progress updates)."""
         with self._lock:
-            self._event(event_type, data)
+            self._event(event)
 
     def has_quiet_phase(self) -> bool:
         """Whether some phase has printed nothing for ``interval`` seconds; cheap, no snapshot."""
@@ -113,67 +115,62 @@ class PlainLines:
                 detail = f"still running at {_counted(phase.current, phase.total)} after {phase.elapsed:.1f}s"
                 self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
 
-    def _event(self, event_type: str, data: dict[str, Any]) -> None:
-        if event_type == PROGRESS_UPDATE:
-            self._progress(data)
-        elif event_type == PHASE_STARTED:
-            phase_id = data["phase_id"]
-            self._phases[phase_id] = (clean_text(data["title"], 120), data.get("parent_phase_id"), data["operation_id"])
+    def _event(self, event: ProgressEvent) -> None:
+        if isinstance(event, ProgressUpdate):
+            self._progress(event)
+        elif isinstance(event, PhaseStarted):
+            phase_id = event.phase_id
+            self._phases[phase_id] = (clean_line(event.title, 120), event.parent_phase_id, event.operation_id)
             self._last_line[phase_id] = 0.0
-            total = data.get("total")
-            detail = f"started (total {'unknown' if total is None else total})"
+            detail = f"started (total {'unknown' if event.total is None else event.total})"
             self._phase_line(phase_id, Text("▸", "cyan"), detail)
-        elif event_type == PHASE_FINISHED:
-            self._phase_finished(data)
-        elif event_type == OPERATION_STARTED:
-            title = clean_text(data["title"], 200)
-            self._operations[data["operation_id"]] = title
-            description = data.get("description")
-            detail = "started" + (f" — {clean_text(description)}" if description else "")
+        elif isinstance(event, PhaseFinished):
+            self._phase_finished(event)
+        elif isinstance(event, OperationStarted):
+            title = clean_line(event.title, 200)
+            self._operations[event.operation_id] = title
+            detail = "started" + (f" — {clean_line(event.description)}" if event.description else "")
             self._line(Text("▶", "bold cyan"), title, detail)
-        elif event_type == OPERATION_FINISHED:
-            title = self._operations.pop(data["operation_id"], "") or clean_text(data.get("title", ""), 200)
-            if data.get("success"):
-                self._line(Text("■", "green"), title, f"completed in {data.get('duration', 0.0):.1f}s")
+        elif isinstance(event, OperationFinished):
+            title = self._operations.pop(event.operation_id, "") or clean_line(event.title, 200)
+            if event.success:
+                self._line(Text("■", "green"), title, f"completed in {event.duration:.1f}s")
             else:
-                self._line(outcome_mark("failed"), title, f"failed after {data.get('duration', 0.0):.1f}s")
-        elif event_type == CANCEL_REQUESTED:
-            phase_id = data.get("phase_id")
-            if phase_id:
-                self._phase_line(phase_id, outcome_mark("cancelled"), "cancel requested")
+                self._line(outcome_mark("failed"), title, f"failed after {event.duration:.1f}s")
+        elif isinstance(event, CancelRequested):
+            if event.phase_id:
+                self._phase_line(event.phase_id, outcome_mark("cancelled"), "cancel requested")
             else:
-                operation = self._operations.get(data["operation_id"], "?")
+                operation = self._operations.get(event.operation_id, "?")
                 self._line(outcome_mark("cancelled"), operation, "cancel requested")
 
-    def _progress(self, data: dict[str, Any]) -> None:
-        phase_id = data["phase_id"]
-        elapsed = float(data.get("elapsed") or 0.0)
-        if elapsed - self._last_line.get(phase_id, 0.0) < self._interval:
+    def _progress(self, event: ProgressUpdate) -> None:
+        phase_id = event.phase_id
+        if event.elapsed - self._last_line.get(phase_id, 0.0) < self._interval:
             return
-        self._last_line[phase_id] = elapsed
-        detail = _counted(data.get("current", 0), data.get("total"))
-        if data.get("percentage") is not None:
-            detail += f" {data['percentage']:.0f}%"
-        if data.get("rate"):
-            detail += f" {format_rate(data['rate'])}"
-        if data.get("eta") is not None:
-            detail += f" eta {format_duration(data['eta'])}"
-        if data.get("message"):
-            detail += f" — {clean_text(data['message'])}"
-        self._phase_line(phase_id, Text("·", "bright_black"), detail, data.get("title"))
+        self._last_line[phase_id] = event.elapsed
+        detail = _counted(event.current, event.total)
+        if event.percentage is not None:
+            detail += f" {event.percentage:.0f}%"
+        if event.rate:
+            detail += f" {format_rate(event.rate)}"
+        if event.eta is not None:
+            detail += f" eta {format_duration(event.eta)}"
+        if event.message:
+            detail += f" — {clean_line(event.message)}"
+        self._phase_line(phase_id, Text("·", "bright_black"), detail, event.title)
 
-    def _phase_finished(self, data: dict[str, Any]) -> None:
-        phase_id = data["phase_id"]
-        name = outcome_of(data.get("success"), data.get("reason"))
-        counted = _counted(data.get("current", 0), data.get("total"))
-        duration = float(data.get("duration") or 0.0)
+    def _phase_finished(self, event: PhaseFinished) -> None:
+        phase_id = event.phase_id
+        name = outcome_of(event.success, event.reason)
+        counted = _counted(event.current, event.total)
         if name == "finished":
-            detail = f"finished {counted} in {duration:.1f}s"
-            rate = format_rate(data.get("rate"))
+            detail = f"finished {counted} in {event.duration:.1f}s"
+            rate = format_rate(event.rate)
             detail += f" ({rate})" if rate else ""
         else:
-            detail = f"{outcome_label(name, data.get('reason'))} at {counted} after {duration:.1f}s"
-        self._phase_line(phase_id, outcome_mark(name), detail, data.get("title"))
+            detail = f"{outcome_label(name, event.reason)} at {counted} after {event.duration:.1f}s"
+        self._phase_line(phase_id, outcome_mark(name), detail, event.title)
         self._phases.pop(phase_id, None)
         self._last_line.pop(phase_id, None)
         self._printed_at.pop(phase_id, None)
@@ -182,7 +179,7 @@ class PlainLines:
         """The titles from operation to phase; just ``fallback`` for a phase that began unseen."""
         lineage = self._lineage(phase_id)
         if not lineage:
-            return clean_text(fallback if fallback is not None else "?", 120)
+            return clean_line(fallback if fallback is not None else "?", 120)
         titles = [self._phases[known][0] for known in reversed(lineage)]
         operation_id = self._phases[lineage[-1]][2]
         if operation_id in self._operations:

@@ -3,26 +3,29 @@
 Nothing here holds a lock, starts a thread or writes to a console: every function takes a
 snapshot (read-only) and returns a renderable, so the live display and the tests build the very
 same frame.  Text that came from application or worker code is always wrapped in
-``rich.text.Text`` after ``clean_text`` (never parsed as markup).
+``rich.text.Text`` after ``clean_line`` (never parsed as markup).  Which rows fit is decided by
+``console_plan``; the options are ``console_config.ConsoleConfig`` (both re-exported here).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.segment import Segment
-from rich.spinner import SPINNERS
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
 from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from ..text import clean_line
+from .console_config import ConsoleConfig
+from .console_plan import FramePlan, OperationPlan, plan_frame
 from .console_text import (
-    clean_text,
     fold_text,
     format_count,
     format_duration,
@@ -33,17 +36,22 @@ from .console_text import (
 )
 
 __all__ = [
+    "ASCII_BARS",
+    "COLOUR_BARS",
+    "MONOCHROME_BARS",
+    "BarGlyphs",
     "ConsoleConfig",
     "FramePlan",
     "OperationPlan",
+    "bar_glyphs",
     "plan_frame",
     "render_frame",
     "render_summary",
 ]
 
-_SPINNER = SPINNERS["dots"]
-_SPINNER_FRAMES: str = _SPINNER["frames"]  # type: ignore[assignment]
-_SPINNER_INTERVAL = float(_SPINNER["interval"]) / 1000.0  # type: ignore[arg-type]
+_SPINNER = Spinner("dots")
+_SPINNER_FRAMES = _SPINNER.frames
+_SPINNER_INTERVAL = _SPINNER.interval / 1000.0
 
 # Plain colour names: they stay distinct on 16-colour terminals, where Rich's pink "bar.complete"
 # turns into the same red as a failure.
@@ -58,140 +66,6 @@ _BAR_STYLES = {
 _BAR_BACK = "bright_black"
 
 
-@dataclass(frozen=True)
-class ConsoleConfig:
-    """How the console sink draws (the seed's ``progress.console`` options, plus a few more).
-
-    Args:
-        show_spinner: animate a spinner on running rows.
-        show_percentage: show a percentage column.
-        show_time_remaining: show the estimated time remaining.
-        show_rate: show items per second.
-        bar_width: width of the progress bars, in cells.
-        refresh_rate: live redraws per second.
-        show_summary: print an "Operation Complete" panel when an operation finishes.
-        max_rows: most rows the live display may use; ``None`` fits the terminal height.
-        plain_interval: seconds between progress lines of a running phase when the output is
-            not a terminal (CI logs, pipes).
-        summary_max_phases: phases listed in a summary before the rest are folded.
-    """
-
-    show_spinner: bool = True
-    show_percentage: bool = True
-    show_time_remaining: bool = True
-    show_rate: bool = True
-    bar_width: int = 40
-    refresh_rate: float = 10.0
-    show_summary: bool = True
-    max_rows: int | None = None
-    plain_interval: float = 10.0
-    summary_max_phases: int = 20
-
-    def __post_init__(self) -> None:
-        if self.bar_width < 1:
-            raise ValueError(f"bar_width must be >= 1, got {self.bar_width!r}")
-        if not self.refresh_rate > 0:
-            raise ValueError(f"refresh_rate must be > 0, got {self.refresh_rate!r}")
-        if self.max_rows is not None and self.max_rows < 3:
-            raise ValueError(f"max_rows must be >= 3 or None, got {self.max_rows!r}")
-        if self.plain_interval < 0:
-            raise ValueError(f"plain_interval must be >= 0, got {self.plain_interval!r}")
-        if self.summary_max_phases < 0:
-            raise ValueError(f"summary_max_phases must be >= 0, got {self.summary_max_phases!r}")
-
-
-# --- planning: what fits on the screen ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OperationPlan:
-    """One operation's share of the frame: the rows shown and what was folded away."""
-
-    operation: OperationSnapshot
-    rows: tuple[PhaseSnapshot, ...]
-    folded: Counter[str] = field(default_factory=Counter)
-    folded_running: int = 0
-
-    @property
-    def lines(self) -> int:
-        """Screen lines used: header, rows, and a fold line if anything was folded."""
-        return 1 + len(self.rows) + (1 if self.folded or self.folded_running else 0)
-
-
-@dataclass(frozen=True)
-class FramePlan:
-    """The whole live frame: operations shown, and how many did not fit at all."""
-
-    operations: tuple[OperationPlan, ...]
-    hidden_operations: int = 0
-    hidden_running: int = 0
-
-
-def _share(demands: Sequence[int], supply: int) -> list[int]:
-    """Split ``supply`` rows fairly: nobody gets more than they need, the rest is even."""
-    shares = [0] * len(demands)
-    left = max(0, supply)
-    order = sorted(range(len(demands)), key=demands.__getitem__)
-    for done, index in enumerate(order):
-        shares[index] = min(demands[index], left // (len(order) - done))
-        left -= shares[index]
-    return shares
-
-
-def _fold_shares(demands: Sequence[int], has_fold_line: Sequence[bool], room: int) -> list[int]:
-    """Rows per operation when an operation that must fold rows also needs a fold line."""
-    extra: set[int] = set()
-    shares = _share(demands, room)
-    for _ in range(len(demands)):
-        need = {i for i, (share, demand) in enumerate(zip(shares, demands, strict=True)) if share < demand}
-        need = {i for i in need if not has_fold_line[i]}
-        if need <= extra:
-            break
-        extra |= need
-        shares = _share(demands, room - len(extra))
-    for i in extra:  # folding a single row would cost the line it frees: show the row instead
-        if demands[i] - shares[i] == 1:
-            shares[i] += 1
-    return shares
-
-
-def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePlan:
-    """Decide which rows of the running operations fit in ``budget`` screen lines.
-
-    Everything is shown when it fits.  Otherwise finished phases fold into one summary line per
-    operation; if running phases still do not fit, each operation gets a fair share of rows
-    (parents before their sub-phases) and the rest fold too; operations that get no room at
-    all fold into a last line.
-
-    Args:
-        operations: the operations to show, oldest first.
-        budget: screen lines available, at least 3.
-
-    Returns:
-        The plan ``render_frame`` draws.
-    """
-    every = [op.all_phases() for op in operations]
-    if sum(1 + len(rows) for rows in every) <= budget:
-        return FramePlan(tuple(OperationPlan(op, rows) for op, rows in zip(operations, every, strict=True)))
-    active = [tuple(p for p in rows if not p.finished) for rows in every]
-    folded = [Counter(outcome(p) for p in rows if p.finished) for rows in every]
-    if sum(2 + len(rows) for rows in active) <= budget:
-        return FramePlan(tuple(OperationPlan(*parts) for parts in zip(operations, active, folded, strict=True)))
-    shown = len(operations) if 2 * len(operations) <= budget else max(1, (budget - 1) // 2)
-    hidden_running = sum(len(rows) for rows in active[shown:])
-    demands = [len(rows) for rows in active[:shown]]
-    room = budget - sum(1 + bool(counts) for counts in folded[:shown]) - (shown < len(operations))
-    shares = _fold_shares(demands, [bool(counts) for counts in folded[:shown]], room)
-    plans = tuple(
-        OperationPlan(op, rows[:share], counts, len(rows) - share)
-        for op, rows, counts, share in zip(operations, active, folded, shares, strict=False)
-    )
-    return FramePlan(plans, len(operations) - shown, hidden_running)
-
-
-# --- drawing --------------------------------------------------------------------------------
-
-
 def _spinner_frame(now: float) -> str:
     return _SPINNER_FRAMES[int(now / _SPINNER_INTERVAL) % len(_SPINNER_FRAMES)]
 
@@ -199,65 +73,93 @@ def _spinner_frame(now: float) -> str:
 def _operation_header(op: OperationSnapshot) -> Text:
     header = Text(no_wrap=True, overflow="ellipsis")
     header.append("● ", style="cyan")
-    header.append(clean_text(op.title, 200), style="bold cyan")
+    header.append(clean_line(op.title, 200), style="bold cyan")
     if op.description:
-        header.append("  " + clean_text(op.description, 200), style="dim")
+        header.append("  " + clean_line(op.description, 200), style="dim")
     header.append(f"  {format_duration(op.elapsed)}", style="yellow")
     if op.cancelled:
         header.append("  cancelling…", style="yellow")
     return header
 
 
-def _bar_text(completed: float, total: float, width: int, style: str) -> Text:
+@dataclass(frozen=True)
+class BarGlyphs:
+    """The characters a bar is drawn with: its done part, a half cell, and the rest.
+
+    With colour the rest is the done glyph in a dim colour, as Rich draws it; without colour it
+    must be another glyph, or every bar looks full.
+    """
+
+    done: str
+    half: str  # empty where the character set has none
+    rest: str
+
+
+COLOUR_BARS = BarGlyphs("━", "╸", "━")
+MONOCHROME_BARS = BarGlyphs("━", "╸", "─")
+ASCII_BARS = BarGlyphs("=", "", "-")
+
+
+def bar_glyphs(console: Console) -> BarGlyphs:
+    """The glyphs that show a bar's progress on ``console``: ASCII, monochrome or colour."""
+    if console.legacy_windows or not console.encoding.startswith("utf"):  # as Rich's ``ascii_only``
+        return ASCII_BARS
+    if console.no_color or console.color_system is None:
+        return MONOCHROME_BARS
+    return COLOUR_BARS
+
+
+def _bar_text(completed: float, total: float, width: int, style: str, glyphs: BarGlyphs) -> Text:
     """A bar like ``rich.progress_bar.ProgressBar``, built as one ``Text`` (much cheaper to draw)."""
     halves = int(width * 2 * min(1.0, max(0.0, completed / total))) if total > 0 else 0
     full, half = divmod(halves, 2)
+    half = half if glyphs.half else 0
     bar = Text()  # pieces with styles of their own, no base style: see ``_segments``
-    bar.append("━" * full, style=style)
+    bar.append(glyphs.done * full, style=style)
     if half:
-        bar.append("╸", style=style)
+        bar.append(glyphs.half, style=style)
     if full + half < width:
-        bar.append("━" * (width - full - half), style=_BAR_BACK)
+        bar.append(glyphs.rest * (width - full - half), style=_BAR_BACK)
     return bar
 
 
-def _pulse_text(width: int, now: float) -> Text:
+def _pulse_text(width: int, now: float, glyphs: BarGlyphs) -> Text:
     """An indeterminate bar: a bright stretch sliding across, about 20 cells a second."""
     stretch = max(2, width // 4)
     start = int(now * 20) % (width + stretch) - stretch
     lit = range(max(0, start), min(width, start + stretch))
     bar = Text()
-    bar.append("━" * lit.start, style=_BAR_BACK)
-    bar.append("━" * len(lit), style=_BAR_STYLES["running"])
-    bar.append("━" * (width - lit.start - len(lit)), style=_BAR_BACK)
+    bar.append(glyphs.rest * lit.start, style=_BAR_BACK)
+    bar.append(glyphs.done * len(lit), style=_BAR_STYLES["running"])
+    bar.append(glyphs.rest * (width - lit.start - len(lit)), style=_BAR_BACK)
     return bar
 
 
-def _bar(phase: PhaseSnapshot, width: int, now: float) -> Text:
+def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Text:
     total = phase.rollup_total
     name = outcome(phase)
     if name == "running":
         if total is None:
-            return _pulse_text(width, now)
+            return _pulse_text(width, now, glyphs)
         done = total > 0 and phase.rollup_current >= total
         style = _BAR_STYLES["finished" if done else "running"]
-        return _bar_text(phase.rollup_current, max(total, 1), width, style)
+        return _bar_text(phase.rollup_current, max(total, 1), width, style, glyphs)
     style = _BAR_STYLES.get(name, "red")
     if not total:
-        return _bar_text(1 if name == "finished" else 0, 1, width, style)
-    return _bar_text(phase.rollup_current, total, width, style)
+        return _bar_text(1 if name == "finished" else 0, 1, width, style, glyphs)
+    return _bar_text(phase.rollup_current, total, width, style, glyphs)
 
 
 def _title_cell(phase: PhaseSnapshot, indent: int) -> Text:
     cell = Text("  " * indent)
-    cell.append(clean_text(phase.title, 200), style="bold" if not phase.finished else "")
+    cell.append(clean_line(phase.title, 200), style="bold" if not phase.finished else "")
     label = outcome_text(phase)
     if label:
         cell.append("  ")
         cell.append_text(label)
     if phase.message:
         cell.append(" • ", style="bright_black")
-        cell.append(clean_text(phase.message), style="dim" if phase.finished else "")
+        cell.append(clean_line(phase.message), style="dim" if phase.finished else "")
     return cell
 
 
@@ -274,9 +176,10 @@ class _RowLayout:
     per row to lay out, and a tall terminal shows a hundred rows ten times a second.
     """
 
-    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float) -> None:
+    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float, glyphs: BarGlyphs) -> None:
         self.config = config
         self.now = now
+        self.glyphs = glyphs
         # (cell width, right-justified) of the columns after the title, each after one space.
         self.columns = [count_width, 7]
         if config.show_percentage:
@@ -306,7 +209,7 @@ class _RowLayout:
         title.truncate(self.title_width, overflow="ellipsis", pad=True)
         line.append_text(title)
         line.append(" ")
-        line.append_text(_bar(phase, self.bar_width, self.now))
+        line.append_text(_bar(phase, self.bar_width, self.now, self.glyphs))
         cells = [(_count(phase), "green" if name == "finished" else "")]
         if config.show_percentage:
             pct = phase.percentage
@@ -328,7 +231,13 @@ def _fold_line(counts: Counter[str], running: int, indent: str = "     ") -> Tex
 
 
 def render_frame(
-    snapshot: TrackerSnapshot, config: ConsoleConfig, *, width: int, height: int, now: float
+    snapshot: TrackerSnapshot,
+    config: ConsoleConfig,
+    *,
+    width: int,
+    height: int,
+    now: float,
+    glyphs: BarGlyphs = COLOUR_BARS,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -338,6 +247,7 @@ def render_frame(
         width: screen columns; the bar narrows (never below 8 cells) to leave titles room.
         height: screen lines available (``config.max_rows`` wins when set).
         now: a clock reading, only for the spinner and pulse animation.
+        glyphs: what the bars are drawn with (``bar_glyphs(console)`` suits the console).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -348,7 +258,7 @@ def render_frame(
     plan = plan_frame(running, max(3, config.max_rows or height))
     shown = [p for op_plan in plan.operations for p in op_plan.rows]
     count_width = max((len(_count(p)) for p in shown), default=1)
-    layout = _RowLayout(config, count_width, width, now)
+    layout = _RowLayout(config, count_width, width, now, glyphs)
     lines: list[Text] = []
     for op_plan in plan.operations:
         lines.append(_operation_header(op_plan.operation))
@@ -422,14 +332,14 @@ def render_summary(
     head = Text()
     head.append_text(outcome_mark("finished" if success else "failed"))
     head.append(" Completed " if success else " Failed ", style="bold green" if success else "bold red")
-    head.append(clean_text(title, 200), style="bold")
+    head.append(clean_line(title, 200), style="bold")
     head.append(f"\nDuration: {duration:.1f}s", style="yellow")
     parts: list[RenderableType] = [head]
     phases = operation.all_phases() if operation is not None else ()
     if phases:
         table = Table.grid(padding=(0, 2))
         for justify in ("left", "right", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)  # type: ignore[arg-type]
+            table.add_column(justify=justify, no_wrap=True)
         for phase in phases[: config.summary_max_phases]:
             table.add_row(*_summary_row(phase))
         parts.append(table)
@@ -450,7 +360,7 @@ def _summary_row(phase: PhaseSnapshot) -> Iterable[Text]:
     name = outcome(phase)
     cell = Text("  " * phase.depth)
     cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
-    cell.append(" " + clean_text(phase.title, 120))
+    cell.append(" " + clean_line(phase.title, 120))
     label = outcome_text(phase)
     if label:
         cell.append("  ")

@@ -1,16 +1,17 @@
-"""The console's words: safe text, durations, counts, rates and phase outcomes.
+"""The console's words: durations, counts, rates and phase outcomes.
 
-Shared by the live frame (``console_render``) and the plain lines (``console_plain``).
+Shared by the live frame (``console_render``) and the plain lines (``console_plain``).  Text
+from outside is made safe by ``mpprogress.text.clean_line``, the sanitiser the wire uses too.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from rich.text import Text
 
 from ..snapshot import PhaseSnapshot
+from ..text import clean_line
 
 __all__ = [
     "clean_text",
@@ -25,9 +26,6 @@ __all__ = [
     "outcome_text",
 ]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SPACING = re.compile(r"[\t\n\r]+")
-
 # outcome -> (mark, style, label shown next to the title)
 _OUTCOMES: dict[str, tuple[str, str, str]] = {
     "finished": ("✔", "green", ""),
@@ -38,19 +36,8 @@ _OUTCOMES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def clean_text(value: object, limit: int = 500) -> str:
-    """Make outside text safe for one display line: no control characters, no line breaks.
-
-    Args:
-        value: a title or message (anything; ``str()`` is taken).
-        limit: longest text kept, in characters.
-
-    Returns:
-        The text with tabs and line breaks turned into spaces and other control characters
-        (escape, bell, C1 codes...) removed.
-    """
-    text = _CONTROL.sub("", _SPACING.sub(" ", str(value)))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+clean_text = clean_line
+"""The name this module gave ``mpprogress.text.clean_line`` (the one sanitiser) before there was one."""
 
 
 def format_duration(seconds: float | None) -> str:
@@ -93,7 +80,7 @@ def outcome_of(success: bool | None, reason: str | None) -> str:
 def outcome_label(name: str, reason: str | None = None) -> str:
     """Words for an outcome (``"lost — worker died"``); an unknown failure reason as given."""
     if name == "failed" and reason not in (None, "failed"):
-        return clean_text(reason, 40)
+        return clean_line(reason, 40)
     return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
 
 

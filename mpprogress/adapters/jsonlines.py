@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, TextIO
+from typing import TextIO
 
-from ..events import ProgressEventSerializer
+from ..events import EventSink, ProgressEvent, ProgressEventSerializer
 
 __all__ = ["JsonLinesSink"]
 
 
-class JsonLinesSink:
+class JsonLinesSink(EventSink):
     """Writes every event as one JSON line (``ProgressEventSerializer``) to a text stream.
 
     Args:
@@ -22,8 +22,9 @@ class JsonLinesSink:
         self._stream = stream
         self._lock = threading.Lock()
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
-        line = ProgressEventSerializer.serialize_event(event_type, **data)
+    def handle(self, event: ProgressEvent) -> None:
+        """Write ``event`` as one line of JSON and flush."""
+        line = ProgressEventSerializer.serialize_event(event.type, **event.to_data())
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

@@ -11,12 +11,14 @@ import logging
 from typing import Any
 
 from ..events import (
-    OPERATION_FINISHED,
-    OPERATION_STARTED,
-    PHASE_FINISHED,
-    PHASE_STARTED,
-    PROGRESS_UPDATE,
+    CancelRequested,
+    EventSink,
+    OperationFinished,
+    PhaseFinished,
+    PhaseStarted,
+    ProgressEvent,
     ProgressEventSerializer,
+    ProgressUpdate,
 )
 from . import TrackerWithSinks
 
@@ -27,26 +29,24 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 _PERFORMANCE_FIELDS = ("rate", "peak_rate", "eta", "elapsed")
 
 
-def _describe(event_type: str, data: dict[str, Any]) -> str:
-    title = str(data.get("title") or data.get("operation_id") or "")
-    if event_type == PROGRESS_UPDATE:
-        total = data.get("total")
-        text = f"progress {title}: {data.get('current')}" + ("" if total is None else f"/{total}")
-        if data.get("percentage") is not None:
-            text += f" ({data['percentage']:.0f}%)"
-        return text + (f" - {data['message']}" if data.get("message") else "")
-    if event_type in (PHASE_FINISHED, OPERATION_FINISHED):
-        what = "phase" if event_type == PHASE_FINISHED else "operation"
-        result = "finished" if data.get("success") else f"failed ({data.get('reason') or 'failed'})"
-        return f"{what} {result}: {title} in {float(data.get('duration') or 0.0):.1f}s"
-    if event_type == PHASE_STARTED:
-        return f"phase started: {title}"
-    if event_type == OPERATION_STARTED:
-        return f"operation started: {title}"
-    return f"{event_type.replace('_', ' ')}: {title}"
+def _describe(event: ProgressEvent) -> str:
+    if isinstance(event, CancelRequested):
+        return f"cancel requested: {event.operation_id}"
+    title = event.title or event.operation_id
+    if isinstance(event, ProgressUpdate):
+        text = f"progress {title}: {event.current}" + ("" if event.total is None else f"/{event.total}")
+        if event.percentage is not None:
+            text += f" ({event.percentage:.0f}%)"
+        return text + (f" - {event.message}" if event.message else "")
+    if isinstance(event, (PhaseFinished, OperationFinished)):
+        what = "phase" if isinstance(event, PhaseFinished) else "operation"
+        result = "finished" if event.success else f"failed ({event.reason or 'failed'})"
+        return f"{what} {result}: {title} in {event.duration:.1f}s"
+    what = "phase" if isinstance(event, PhaseStarted) else "operation"
+    return f"{what} started: {title}"
 
 
-class LoggingSink:
+class LoggingSink(EventSink):
     """Logs every progress event; ``progress_update`` at most once per ``min_interval`` per phase.
 
     Each phase's first update is logged at once, later ones when ``min_interval`` seconds (of the
@@ -89,38 +89,29 @@ class LoggingSink:
         self._last_logged: dict[str, float] = {}
         self._closed = False
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
+    def handle(self, event: ProgressEvent) -> None:
+        """Log ``event`` unless it is a progress update too soon after the phase's last one."""
         if self._closed:
             return
-        phase_id = data.get("phase_id")
-        if event_type == PROGRESS_UPDATE and phase_id is not None:
-            elapsed = float(data.get("elapsed") or 0.0)
-            last = self._last_logged.get(phase_id)
-            if last is not None and elapsed - last < self.min_interval:
+        if isinstance(event, ProgressUpdate):
+            last = self._last_logged.get(event.phase_id)
+            if last is not None and event.elapsed - last < self.min_interval:
                 return
-            self._last_logged[phase_id] = elapsed
-        elif event_type == PHASE_FINISHED and phase_id is not None:
-            self._last_logged.pop(phase_id, None)
+            self._last_logged[event.phase_id] = event.elapsed
+        elif isinstance(event, PhaseFinished):
+            self._last_logged.pop(event.phase_id, None)
         level = self.level
-        if event_type in (PHASE_FINISHED, OPERATION_FINISHED) and not data.get("success", True):
+        if isinstance(event, (PhaseFinished, OperationFinished)) and not event.success:
             level = max(level, logging.WARNING)
-        self._emit(level, event_type, data)
+        self._emit(level, event)
 
-    def _fields(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-        fields = {"event_type": event_type, **data}
+    def _emit(self, level: int, event: ProgressEvent) -> None:
+        data = event.to_data()
         if not self.include_performance_metrics:
             for name in _PERFORMANCE_FIELDS:
-                fields.pop(name, None)
-        return fields
-
-    def _emit(self, level: int, event_type: str, data: dict[str, Any]) -> None:
-        fields = self._fields(event_type, data)
-        if self.json_lines:
-            fields.pop("event_type")
-            message = ProgressEventSerializer.serialize_event(event_type, **fields)
-            fields["event_type"] = event_type
-        else:
-            message = _describe(event_type, data)
+                data.pop(name, None)
+        message = ProgressEventSerializer.serialize_event(event.type, **data) if self.json_lines else _describe(event)
+        fields = {"event_type": event.type, **data}
         if self._stdlib:
             extra = {(f"progress_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
             extra["progress"] = fields

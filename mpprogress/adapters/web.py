@@ -12,8 +12,8 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from ..events import ProgressEventSerializer
-from ..tracker import BaseProgressTracker
+from ..events import EventSink, ProgressEvent, ProgressEventSerializer
+from . import TrackerWithSinks
 
 __all__ = [
     "EventStream",
@@ -45,7 +45,7 @@ def sse_message(event_type: str, **data: Any) -> str:
     return f"event: {event_type}\ndata: {payload}\n\n"
 
 
-class WebSocketSink:
+class WebSocketSink(EventSink):
     """Sends every event as JSON through ``handler.emit(event_name, payload)``.
 
     Args:
@@ -57,17 +57,18 @@ class WebSocketSink:
         self.handler = handler
         self.event_name = event_name
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
+    def handle(self, event: ProgressEvent) -> None:
+        """Emit ``event`` as JSON, if a handler is set."""
         handler = self.handler
         if handler is not None:
-            handler.emit(self.event_name, ProgressEventSerializer.serialize_event(event_type, **data))
+            handler.emit(self.event_name, ProgressEventSerializer.serialize_event(event.type, **event.to_data()))
 
     def close(self) -> None:
         """Stop sending. Idempotent."""
         self.handler = None
 
 
-class WebSocketProgressTracker(BaseProgressTracker):
+class WebSocketProgressTracker(TrackerWithSinks):
     """The seed's WebSocket tracker: a local tracker with a ``WebSocketSink`` subscribed.
 
     Args:
@@ -78,7 +79,7 @@ class WebSocketProgressTracker(BaseProgressTracker):
     def __init__(self, websocket_handler: WebSocketHandler | None = None, **tracker_kwargs: Any) -> None:
         super().__init__(**tracker_kwargs)
         self.sink = WebSocketSink(websocket_handler)
-        self.add_callback(self.sink)
+        self.attach(self.sink)
 
     @property
     def websocket_handler(self) -> WebSocketHandler | None:
@@ -88,11 +89,6 @@ class WebSocketProgressTracker(BaseProgressTracker):
     @websocket_handler.setter
     def websocket_handler(self, handler: WebSocketHandler | None) -> None:
         self.sink.handler = handler
-
-    def close(self) -> None:
-        super().close()
-        self.remove_callback(self.sink)
-        self.sink.close()
 
 
 class Subscription:
@@ -148,7 +144,7 @@ class Subscription:
         self._offer(None)
 
 
-class EventStream:
+class EventStream(EventSink):
     """A sink that fans events out to any number of web readers as SSE messages.
 
     ``tracker.add_callback(stream)``, then per HTTP client ``for msg in stream.subscribe(): ...``
@@ -174,10 +170,11 @@ class EventStream:
         with self._lock:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
+    def handle(self, event: ProgressEvent) -> None:
+        """Queue ``event`` as an SSE message for every reader."""
         subscribers = self._subscribers
         if subscribers:
-            message = sse_message(event_type, **data)
+            message = sse_message(event.type, **event.to_data())
             for subscription in subscribers:
                 subscription._offer(message)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import Any
 
 from rich.console import Console
 
@@ -116,11 +115,7 @@ def lines_of_a_busy_phase(*, heartbeat: bool) -> list[str]:
     clock = FakeClock()
     tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None)
     plain = PlainLines(console, 1.0, get_time=clock)
-
-    def deliver(*, event_type: str, **data: Any) -> None:
-        plain(event_type, data)
-
-    tracker.add_callback(deliver)
+    tracker.add_callback(plain)
     phase = tracker.start_operation("op", "Op").start_phase("p", "Busy", 40)
     for _ in range(40):
         clock.advance(0.25)

@@ -135,6 +135,22 @@ def test_hostile_text_renders_literally_without_control_characters(tracker: Base
     assert len(text.splitlines()) == 2
 
 
+def test_bidi_overrides_in_a_threaded_mode_title_never_reach_the_screen(tracker: BaseProgressTracker) -> None:
+    # Threaded-mode titles never cross the wire (whose decoder strips these), so the console
+    # must: U+202E would show "gnp.exe" as "exe.png" and reorder the columns after it.
+    op = tracker.start_operation("op", "Op \u202eevil\u202c", "desc \u2066x\u2069")
+    op.start_phase("p", "Title \u202egnp.exe", 10).update(1, "msg \u202a\u202b\u202d")
+    text = frame_text(tracker)
+    assert "Title gnp.exe" in row(text, "Title") and "msg " in row(text, "Title")
+    op.finish_phase("p")
+    tracker.finish_operation("op")
+    summary = text_of(render_summary("Op \u202eevil", True, 1.0, tracker.snapshot().get("op"), ConsoleConfig()))
+    assert "Title gnp.exe" in summary
+    for hostile in ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2069"):
+        assert hostile not in text and hostile not in summary
+    assert clean_text("a\u202eb\u2067c") == "abc"
+
+
 def test_clean_text() -> None:
     assert clean_text("a\tb\r\nc\x1b[2J\x00\x9bd") == "a b c[2Jd"
     assert clean_text("x" * 10, limit=5) == "xxxx…"
@@ -316,3 +332,26 @@ def test_frame_draws_exactly_what_richs_general_text_path_draws(
 
     assert "hostile" in ansi(frame)  # literal text, folded rows and all
     assert ansi(frame) == ansi(general)
+
+
+def test_console_config_is_where_the_defaults_and_bounds_live() -> None:
+    import inspect
+
+    from mpprogress.adapters.console import ConsoleProgressTracker
+
+    defaults = ConsoleConfig()
+    parameters = inspect.signature(ConsoleProgressTracker).parameters
+    shared = [name for name in parameters if hasattr(defaults, name)]
+    assert shared == ["show_spinner", "show_percentage", "show_time_remaining", "bar_width", "refresh_rate"]
+    assert all(parameters[name].default == getattr(defaults, name) for name in shared)
+    for options, message in [
+        ({"bar_width": 0}, "bar_width must be >= 1, got 0"),
+        ({"refresh_rate": 0}, "refresh_rate must be > 0, got 0"),
+        ({"refresh_rate": float("nan")}, "refresh_rate must be > 0, got nan"),
+        ({"max_rows": 2}, "max_rows must be >= 3 or None, got 2"),
+        ({"plain_interval": -1.0}, "plain_interval must be >= 0, got -1.0"),
+        ({"summary_max_phases": -1}, "summary_max_phases must be >= 0, got -1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ConsoleConfig(**options)  # type: ignore[arg-type]
+    assert ConsoleConfig(max_rows=None, plain_interval=0, summary_max_phases=0).max_rows is None

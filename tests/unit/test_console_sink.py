@@ -232,6 +232,20 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
     assert "Operation Complete" in lines[7]
 
 
+def test_plain_lines_and_log_records_drop_bidi_overrides() -> None:
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    tracker = ConsoleProgressTracker(console, auto_flush=False)
+    handler = tracker.logging_handler()
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "log \u202eevil\u2066", None, None)
+    with tracker.operation("Op \u202eevil", "desc \u2067x") as op, op.phase("Title \u202egnp.exe", 10) as phase:
+        phase.update(10, "msg \u202b")
+        handler.emit(record)
+    tracker.close()
+    text = output(console)
+    assert "Title gnp.exe" in text and "log evil" in text
+    assert not {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2069"} & set(text)
+
+
 def test_plain_lines_repeat_at_the_interval_for_long_phases() -> None:
     console = Console(file=io.StringIO(), force_terminal=False, width=200)
     clock = FakeClock()

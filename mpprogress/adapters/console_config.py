@@ -1,0 +1,67 @@
+"""What the console display shows and how often: ``ConsoleConfig``, the one home of its defaults.
+
+Standard library only, so the configuration factory can read the defaults and bounds without
+importing Rich.  ``ConsoleProgressTracker``'s keyword arguments and the ``progress.console``
+section of the configuration schema take their defaults from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Final
+
+__all__ = ["CONSOLE_LOWER_BOUNDS", "ConsoleConfig"]
+
+CONSOLE_LOWER_BOUNDS: Final[dict[str, tuple[float, bool]]] = {
+    "bar_width": (1, True),
+    "refresh_rate": (0, False),
+    "max_rows": (3, True),
+    "plain_interval": (0, True),
+    "summary_max_phases": (0, True),
+}
+"""Option -> (lowest value, whether that value itself is allowed); ``None`` is always allowed
+where the option may be ``None``."""
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """How the console sink draws (the seed's ``progress.console`` options, plus a few more).
+
+    Args:
+        show_spinner: animate a spinner on running rows.
+        show_percentage: show a percentage column.
+        show_time_remaining: show the estimated time remaining.
+        show_rate: show items per second.
+        bar_width: width of the progress bars, in cells.
+        refresh_rate: live redraws per second.
+        show_summary: print an "Operation Complete" panel when an operation finishes.
+        max_rows: most rows the live display may use; ``None`` fits the terminal height.
+        plain_interval: seconds between progress lines of a running phase when the output is
+            not a terminal (CI logs, pipes).
+        summary_max_phases: phases listed in a summary before the rest are folded.
+
+    Raises:
+        ValueError: an option is below its bound (``CONSOLE_LOWER_BOUNDS``).
+    """
+
+    show_spinner: bool = True
+    show_percentage: bool = True
+    show_time_remaining: bool = True
+    show_rate: bool = True
+    bar_width: int = 40
+    refresh_rate: float = 10.0
+    show_summary: bool = True
+    max_rows: int | None = None
+    plain_interval: float = 10.0
+    summary_max_phases: int = 20
+
+    def __post_init__(self) -> None:
+        for option in fields(self):
+            if option.name not in CONSOLE_LOWER_BOUNDS:
+                continue
+            value = getattr(self, option.name)
+            lowest, inclusive = CONSOLE_LOWER_BOUNDS[option.name]
+            if value is None or (value >= lowest if inclusive else value > lowest):
+                continue
+            bound = f"{'>=' if inclusive else '>'} {lowest}" + (" or None" if option.default is None else "")
+            raise ValueError(f"{option.name} must be {bound}, got {value!r}")

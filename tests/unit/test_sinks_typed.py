@@ -1,0 +1,152 @@
+"""Every sink is an ``EventSink``: ``handle(typed event)`` is its entry point, and the callback
+form ``sink(event_type=..., **data)`` gives exactly the same output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from mpprogress import BaseProgressTracker
+from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
+from mpprogress.adapters.console_plain import PlainLines
+from mpprogress.adapters.jsonlines import JsonLinesSink
+from mpprogress.adapters.logs import LoggingSink
+from mpprogress.adapters.web import EventStream, WebSocketSink
+from mpprogress.events import EventSink, ProgressEvent, event_from
+from mpprogress.testing import FakeClock
+
+
+def recorded_events() -> list[tuple[str, dict[str, Any]]]:
+    """One run with every event type, as the tracker delivers them (callback form)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    clock = FakeClock()
+    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None)
+    tracker.add_callback(lambda *, event_type, **data: events.append((event_type, data)))
+    op = tracker.start_operation("op", "Op", "what it does")
+    phase = op.start_phase("p", "Phase", 10)
+    for step in range(4):
+        clock.advance(6.0)
+        phase.update(2, f"step {step}", url=f"u{step}")
+    sub = phase.start_phase("s", "Sub", None)
+    sub.update(3)
+    sub.cancel()
+    phase.finish_phase("s", success=False, reason="lost")
+    op.finish_phase("p")
+    op.cancel()
+    tracker.finish_operation("op")
+    tracker.close()
+    return events
+
+
+def plain_console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=False, width=200)
+
+
+def console_text(console: Console) -> str:
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+class Emitted:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, event: str, data: str) -> None:
+        payload = json.loads(data)
+        del payload["timestamp"]
+        self.sent.append((event, payload))
+
+
+def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [{k: v for k, v in json.loads(line).items() if k != "timestamp"} for line in stream.getvalue().splitlines()]
+
+
+def run(make: Callable[[], tuple[EventSink, Callable[[], object]]], typed: bool) -> object:
+    sink, output = make()
+    for event_type, data in recorded_events():
+        if typed:
+            event: ProgressEvent | None = event_from(event_type, data)
+            assert event is not None
+            sink.handle(event)
+        else:
+            sink(event_type=event_type, **data)
+    return output()
+
+
+FIXED = datetime(2024, 1, 2, 3, 4, 5)
+
+
+def make_plain() -> tuple[EventSink, Callable[[], object]]:
+    console = plain_console()
+    return PlainLines(console, 5.0, wall_clock=lambda: FIXED, get_time=FakeClock()), lambda: console_text(console)
+
+
+def make_console() -> tuple[EventSink, Callable[[], object]]:
+    console = plain_console()
+    tracker = BaseProgressTracker(auto_flush=False)
+    sink = ConsoleSink(tracker, console=console, config=ConsoleConfig(plain_interval=0, show_summary=False))
+    sink._plain._wall_clock = lambda: FIXED  # type: ignore[union-attr]
+    return sink, lambda: console_text(console)
+
+
+def make_logging() -> tuple[EventSink, Callable[[], object]]:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("test.sinks.typed")
+    logger.handlers[:] = [Keep()]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    sink = LoggingSink(logger, min_interval=10.0)
+    return sink, lambda: [(r.levelno, r.getMessage(), r.progress) for r in records]  # type: ignore[attr-defined]
+
+
+def make_websocket() -> tuple[EventSink, Callable[[], object]]:
+    handler = Emitted()
+    return WebSocketSink(handler), lambda: handler.sent
+
+
+def make_json_lines() -> tuple[EventSink, Callable[[], object]]:
+    stream = io.StringIO()
+    return JsonLinesSink(stream), lambda: json_lines(stream)
+
+
+def make_event_stream() -> tuple[EventSink, Callable[[], object]]:
+    stream = EventStream()
+    reader = stream.subscribe()
+
+    def messages() -> list[str]:
+        got = []
+        while (message := reader.get(timeout=0)) is not None:
+            got.append(message.split("\n")[0] + json.dumps(json.loads(message.split("data: ", 1)[1])["data"]))
+        return got
+
+    return stream, messages
+
+
+@pytest.mark.parametrize(
+    "make", [make_plain, make_console, make_logging, make_websocket, make_json_lines, make_event_stream]
+)
+def test_handle_and_the_callback_form_give_the_same_output(make: Callable[[], tuple[EventSink, Any]]) -> None:
+    by_callback = run(make, typed=False)
+    by_handle = run(make, typed=True)
+    assert by_callback == by_handle
+    assert by_callback  # the run produced output at all
+
+
+def test_the_logging_sink_keeps_the_callback_forms_fields_in_order() -> None:
+    events = recorded_events()
+    logged = run(make_logging, typed=True)
+    update = next(data for event_type, data in events if event_type == "progress_update")
+    fields = next(progress for _, _, progress in logged if progress["event_type"] == "progress_update")  # type: ignore[attr-defined]
+    assert list(fields) == ["event_type", *update]
+    assert fields["url"] == "u0"
