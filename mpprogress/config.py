@@ -5,7 +5,8 @@ The schema (every key optional; defaults shown)::
     progress:
       console:      {enabled: true, show_spinner: true, show_percentage: true,
                      show_time_remaining: true, show_rate: true, bar_width: 40,
-                     refresh_rate: 10, show_summary: true, max_rows: null, plain_interval: 10}
+                     refresh_rate: 10, show_summary: true, max_rows: null, plain_interval: 10,
+                     summary_max_phases: 20}
       websocket:    {enabled: false, endpoint: null, event_name: "progress_update"}
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
@@ -25,28 +26,25 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from .adapters.console_config import CONSOLE_LOWER_BOUNDS, ConsoleConfig
 from .noop import NoOpProgressTracker
 from .port import ProgressError, ProgressTracker
 
 __all__ = ["ConfigError", "create_progress_tracker", "load_config"]
 
+def _console_schema() -> dict[str, tuple[str, Any]]:
+    """The console section: ``ConsoleConfig``'s fields, their kinds and defaults (one home)."""
+    kinds = {"bool": "bool", "int": "int", "float": "float", "int | None": "int?", "float | None": "float?"}
+    return {field.name: (kinds[str(field.type)], field.default) for field in fields(ConsoleConfig)}
+
+
 # section -> key -> (kind, default); kinds: bool, int, float, str, level, and "?" for "or null".
 _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
-    "console": {
-        "enabled": ("bool", True),
-        "show_spinner": ("bool", True),
-        "show_percentage": ("bool", True),
-        "show_time_remaining": ("bool", True),
-        "show_rate": ("bool", True),
-        "bar_width": ("int", 40),
-        "refresh_rate": ("float", 10.0),
-        "show_summary": ("bool", True),
-        "max_rows": ("int?", None),
-        "plain_interval": ("float", 10.0),
-    },
+    "console": {"enabled": ("bool", True), **_console_schema()},
     "websocket": {
         "enabled": ("bool", False),
         "endpoint": ("str?", None),
@@ -71,10 +69,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
 }
 # (section, key) -> (lowest value, whether the lowest value itself is allowed)
 _LOWER_BOUNDS: dict[tuple[str, str], tuple[float, bool]] = {
-    ("console", "bar_width"): (1, True),
-    ("console", "refresh_rate"): (0, False),
-    ("console", "max_rows"): (3, True),
-    ("console", "plain_interval"): (0, True),
+    **{("console", key): bound for key, bound in CONSOLE_LOWER_BOUNDS.items()},
     ("logging", "min_interval"): (0, True),
     ("performance", "max_update_rate"): (0, True),
     ("performance", "update_burst"): (1, True),

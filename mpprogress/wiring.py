@@ -159,11 +159,9 @@ def _display_for_track() -> TrackerWithSinks | None:
     """A console tracker of its own for ``track()`` when nothing else would show its progress."""
     if get_tracker() is not _silent[0]:
         return None  # a session, a worker's client or a tracker the application set
-    from rich.console import Console
+    from .adapters.console import ConsoleConfig, ConsoleProgressTracker, terminal_console
 
-    from .adapters.console import ConsoleConfig, ConsoleProgressTracker
-
-    return ConsoleProgressTracker(Console(stderr=True), config=ConsoleConfig(show_summary=False))
+    return ConsoleProgressTracker(terminal_console(stderr=True), config=ConsoleConfig(show_summary=False))
 
 
 # --- multiprocess mode ------------------------------------------------------------------------
@@ -323,21 +321,15 @@ def _output_sink(tracker: BaseProgressTracker, output: Output, stream: TextIO, c
         sink = _json_lines(stream)
         tracker.add_callback(sink)
         return sink
-    from .adapters.console import ConsoleSink
+    from .adapters.console import ConsoleSink, terminal_console
 
-    return ConsoleSink(tracker, console=None if color else _monochrome_console())
+    return ConsoleSink(tracker, console=terminal_console(color=color))
 
 
 def _json_lines(stream: TextIO) -> Sink:
     from .adapters.jsonlines import JsonLinesSink
 
     return JsonLinesSink(stream)
-
-
-def _monochrome_console() -> Console:
-    from rich.console import Console
-
-    return Console(no_color=True)
 
 
 @contextmanager
@@ -357,7 +349,9 @@ def output_session(output: Output, stream: TextIO, *, color: bool = True) -> Ite
         finally:
             sink.close()
     else:
-        with session(console=True if color else _monochrome_console()) as tracker:
+        from .adapters.console import terminal_console
+
+        with session(console=terminal_console(color=color)) as tracker:
             yield tracker
 
 
@@ -398,17 +392,10 @@ def build_tracker(
     if section["enabled"]:
         from .adapters.console import ConsoleConfig, ConsoleProgressTracker
 
-        console_config = ConsoleConfig(
-            show_spinner=section["show_spinner"],
-            show_percentage=section["show_percentage"],
-            show_time_remaining=section["show_time_remaining"] and perf["estimate_completion_time"],
-            show_rate=section["show_rate"] and perf["track_items_per_second"],
-            bar_width=section["bar_width"],
-            refresh_rate=section["refresh_rate"],
-            show_summary=section["show_summary"],
-            max_rows=section["max_rows"],
-            plain_interval=section["plain_interval"],
-        )
+        options = {key: value for key, value in section.items() if key != "enabled"}
+        options["show_time_remaining"] = section["show_time_remaining"] and perf["estimate_completion_time"]
+        options["show_rate"] = section["show_rate"] and perf["track_items_per_second"]
+        console_config = ConsoleConfig(**options)
         tracker = ConsoleProgressTracker(console, config=console_config, **tracker_kwargs)
         if log["enabled"]:
             tracker.attach(LoggingSink(log["logger"], **log_options))

@@ -43,12 +43,23 @@ from .console_config import ConsoleConfig
 from .console_plain import PlainLines
 from .console_render import bar_glyphs, render_frame, render_summary
 
-__all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink"]
+__all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink", "terminal_console"]
 
 _log = logging.getLogger("mpprogress")
 
 _MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
 _DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
+
+
+def terminal_console(*, stderr: bool = False, color: bool = True) -> Console:
+    """A Rich console on standard output (or standard error).
+
+    Args:
+        stderr: draw on standard error (``mpprogress.track``'s own display).
+        color: ``False`` for no colour at all (``--no-color``); ``True`` leaves the choice to
+            Rich (the terminal's abilities and ``NO_COLOR``).
+    """
+    return Console(stderr=stderr, no_color=None if color else True)
 
 
 class ConsoleSink(EventSink):
