@@ -204,6 +204,7 @@ _FIELDS: Final[dict[str, tuple[str, ...]]] = {
     name: tuple(f.name for f in fields(cls)) for name, cls in _EVENT_CLASSES.items()
 }
 
+_FIELD_SETS: Final[dict[str, frozenset[str]]] = {name: frozenset(names) for name, names in _FIELDS.items()}
 _REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     name: tuple(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
     for name, cls in _EVENT_CLASSES.items()
@@ -223,12 +224,16 @@ def event_from(event_type: str, data: Mapping[str, Any]) -> ProgressEvent | None
     cls = _EVENT_CLASSES.get(event_type)
     if cls is None:
         return None
-    names = _FIELDS[event_type]
-    kwargs = {name: data[name] for name in names if name in data}
+    names = _FIELD_SETS[event_type]
+    if data.keys() <= names:  # the usual case: exactly what a tracker sends
+        kwargs = dict(data)
+    else:
+        kwargs = {key: value for key, value in data.items() if key in names}
+        if cls is ProgressUpdate:
+            kwargs["metadata"] = {key: value for key, value in data.items() if key not in names}
     for name in _REQUIRED[event_type]:
-        kwargs.setdefault(name, "")
-    if cls is ProgressUpdate and "metadata" not in data:
-        kwargs["metadata"] = {key: value for key, value in data.items() if key not in names}
+        if name not in kwargs:
+            kwargs[name] = ""
     event: ProgressEvent = cls(**kwargs)
     return event
 
