@@ -9,9 +9,11 @@ import sys
 import time
 from collections.abc import Iterator
 
+import msgpack
 import pytest
 import zmq
 
+import mpprogress
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
 from mpprogress.remote.transport import host_identity
@@ -183,3 +185,27 @@ def test_a_slow_sink_does_not_hold_back_other_clients_acknowledgements(setup: Se
         assert tracker.get_phase("b").current < 1000  # type: ignore[union-attr]
     finally:
         legit.close()
+
+
+def test_a_hello_with_an_impossible_pid_cannot_stop_the_aggregator() -> None:
+    """A fault report: a Hello with pid >= 2**31 and this host's identity made ``os.kill`` raise
+    ``OverflowError`` in the liveness check, which ended the aggregator's thread silently."""
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    with Aggregator(tracker, config=AggregatorConfig(liveness_interval=0.01)) as aggregator:
+        hostile = RawClient(aggregator.address)
+        try:
+            hostile.sock.send(msgpack.packb([wire.VERSION, wire.Hello.KIND, 1, "hostile", 2**31, host_identity()]))
+            assert wait_for(lambda: aggregator.stats().dropped.get("schema") == 1)
+            with mpprogress.connect(aggregator.address) as client, client.operation("op-legit", "legit") as op:
+                for name in ("first", "second"):
+                    with op.phase(name, total=1000) as phase:
+                        for _ in range(1000):
+                            phase.update(1)
+        finally:
+            hostile.close()
+        assert wait_for(lambda: len(events.of_type("operation_finished")) == 1)
+    done = [(e.data["title"], e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")]
+    assert done == [("first", 1000, True), ("second", 1000, True)]
+    assert aggregator.stats().dropped == {"schema": 1}
