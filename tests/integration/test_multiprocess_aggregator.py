@@ -211,6 +211,15 @@ def test_a_slow_sink_does_not_hold_back_other_clients_acknowledgements(setup: Se
         legit.close()
 
 
+def report_two_phases(address: str, items: int) -> None:
+    """A legitimate client: operation "op-legit" with phases "first" and "second" of ``items`` each."""
+    with mpprogress.connect(address) as client, client.operation("op-legit", "legit") as op:
+        for name in ("first", "second"):
+            with op.phase(name, total=items) as phase:
+                for _ in range(items):
+                    phase.update(1)
+
+
 def test_a_hello_with_an_impossible_pid_cannot_stop_the_aggregator() -> None:
     """A fault report: a Hello with pid >= 2**31 and this host's identity made ``os.kill`` raise
     ``OverflowError`` in the liveness check, which ended the aggregator's thread silently."""
@@ -222,11 +231,7 @@ def test_a_hello_with_an_impossible_pid_cannot_stop_the_aggregator() -> None:
         try:
             hostile.sock.send(msgpack.packb([wire.VERSION, wire.Hello.KIND, 1, "hostile", 2**31, host_identity()]))
             assert wait_for(lambda: aggregator.stats().dropped.get("schema") == 1)
-            with mpprogress.connect(aggregator.address) as client, client.operation("op-legit", "legit") as op:
-                for name in ("first", "second"):
-                    with op.phase(name, total=1000) as phase:
-                        for _ in range(1000):
-                            phase.update(1)
+            report_two_phases(aggregator.address, 1000)
         finally:
             hostile.close()
         assert wait_for(lambda: len(events.of_type("operation_finished")) == 1)
@@ -267,11 +272,7 @@ def test_handler_and_liveness_errors_are_contained_counted_and_logged_once(
             for checks in (1, 2, 3):
                 clock.advance(1.0)
                 assert wait_for(lambda: aggregator.stats().dropped.get("liveness_error", 0) >= checks)  # noqa: B023
-            with mpprogress.connect(aggregator.address) as client, client.operation("op-legit", "legit") as op:
-                for name in ("first", "second"):
-                    with op.phase(name, total=500) as phase:
-                        for _ in range(500):
-                            phase.update(1)
+            report_two_phases(aggregator.address, 500)
         finally:
             raw.close()
         assert wait_for(lambda: len(events.of_type("operation_finished")) == 1)
