@@ -44,7 +44,8 @@ class ClientOutbox:
         self._hello = hello
         self._live: dict[int, ClientPhase] = {}  # started, and not yet acknowledged as finished
         self._finishes: dict[int, wire.PhaseFinish] = {}  # sent, not yet acknowledged
-        self._sent: dict[int, tuple[Any, ...]] = {}  # (current, total, message) last sent, by handle
+        # (current, total, message) last sent, by handle; read and written on the link's thread only
+        self._sent: dict[int, tuple[Any, ...]] = {}
         self._cancelled_operations: dict[str, None] = {}  # oldest first
 
     # --- the client's side (its threads, under ``lock``) --------------------------------------
