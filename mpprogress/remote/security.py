@@ -11,9 +11,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..port import ProgressError
 
 if TYPE_CHECKING:
     import zmq
@@ -37,12 +40,18 @@ SERVER_NAME = "server"
 CLIENTS_DIR = "clients"
 
 
-class InsecureBindError(ValueError):
-    """Binding this address without CURVE would expose the relay to the network."""
+class InsecureBindError(ProgressError, ValueError):
+    """Binding this address without CURVE would expose the relay to the network.
+
+    A ``ValueError`` too, as it was before ``ProgressError`` became the common base.
+    """
 
 
-class IpcAddressInUseError(OSError):
-    """Another live process already listens on this ``ipc://`` path."""
+class IpcAddressInUseError(ProgressError, OSError):
+    """Another live process already listens on this ``ipc://`` path.
+
+    An ``OSError`` too, as it was before ``ProgressError`` became the common base.
+    """
 
 
 def _tcp_host(address: str) -> str:
@@ -131,18 +140,26 @@ class CurveServerKeys:
             raise ValueError(f"{root / (SERVER_NAME + '.key_secret')} holds no secret key")
         return cls(public, secret, root / CLIENTS_DIR)
 
-    def apply(self, sock: zmq.Socket) -> None:  # type: ignore[type-arg]
+    def apply(self, sock: zmq.Socket[bytes]) -> None:
         """Make ``sock`` a CURVE server in the ``ZAP_DOMAIN`` (call before bind)."""
         sock.zap_domain = ZAP_DOMAIN.encode()
         sock.curve_secretkey = self.secret
         sock.curve_publickey = self.public
         sock.curve_server = True
 
+    def start(self, context: zmq.Context[zmq.Socket[bytes]]) -> Callable[[], None]:
+        """Start the ZAP handler on ``context`` (before the socket binds).
 
-    def authenticator(self, context: zmq.Context) -> ThreadAuthenticator:  # type: ignore[type-arg]
+        Returns:
+            The function that stops it; the aggregator calls it when it closes.
+        """
+        return self.authenticator(context).stop
+
+    def authenticator(self, context: zmq.Context[zmq.Socket[bytes]]) -> ThreadAuthenticator:
         """Start a ZAP handler on ``context`` that lets in only the allow-listed client keys.
 
-        The caller stops it (``.stop()``) when the relay closes.
+        The caller stops it (``.stop()``) when the relay closes; ``start`` does both for an
+        aggregator.
         """
         from zmq.auth.thread import ThreadAuthenticator
 
@@ -172,7 +189,7 @@ class CurveClientKeys:
             raise ValueError(f"{root / (name + '.key_secret')} holds no secret key")
         return cls(public, secret, server_public)
 
-    def apply(self, sock: zmq.Socket) -> None:  # type: ignore[type-arg]
+    def apply(self, sock: zmq.Socket[bytes]) -> None:
         """Make ``sock`` a CURVE client of the relay (call before connect)."""
         sock.curve_secretkey = self.secret
         sock.curve_publickey = self.public

@@ -1,27 +1,29 @@
 """ZeroMQ sockets for the client and the aggregator, with the settings DESIGN.md verified.
 
-The only module of the remote side that creates contexts and sockets.  Contexts are made lazily,
-one per process (the pid is checked, so a forked child never touches its parent's context or
-sockets: it drops the references without closing them).
+Sockets, their security and their addresses, nothing more: what travels over them is
+``wire``'s, how a client makes delivery reliable is ``link``'s, and what the aggregator does with
+a frame is ``aggregator``'s.  The only module of the remote side that creates contexts and
+sockets.  The context is made lazily, once per process (``forksafe.PerProcess``): a forked child
+never touches its parent's context or sockets, it drops the references without closing them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import logging
 import os
 import shutil
 import socket
 import tempfile
-import threading
-import time
-from collections import deque
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
+from ..forksafe import PerProcess
+from ..port import ProgressError
 from . import wire
 from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
@@ -31,43 +33,68 @@ __all__ = [
     "ADDRESS_ENV",
     "FORWARD_LOGS_ENV",
     "ZAP_DOMAIN",
+    "AddressError",
     "ClientConfig",
-    "ClientLink",
-    "LinkSource",
+    "HandshakeMonitor",
+    "ServerSecurity",
     "SocketSecurity",
     "WakePipe",
     "bind_server",
     "check_bind_address",
     "connect_client",
+    "host_identity",
     "private_ipc_address",
     "process_context",
+    "readable",
     "remove_private_dir",
 ]
 
 ZAP_DOMAIN = b"mpprogress"
 IPC_NAME = "progress.sock"
 
-_log = logging.getLogger("mpprogress.remote")
+
+class AddressError(ProgressError, ValueError):
+    """ZeroMQ cannot bind or connect this address (a ``ValueError`` too, as it always was)."""
 
 
 class SocketSecurity(Protocol):
-    """Something that configures a socket before it binds or connects (e.g. CURVE keys)."""
+    """Something that configures a socket before it connects or binds (e.g. CURVE keys)."""
 
-    def apply(self, sock: zmq.Socket) -> None:  # type: ignore[type-arg]
+    def apply(self, sock: zmq.Socket[bytes]) -> None:
         """Set the socket's security options."""
 
 
-_context: zmq.Context | None = None  # type: ignore[type-arg]
-_context_pid = 0
-_context_lock = threading.Lock()
+class ServerSecurity(SocketSecurity, Protocol):
+    """The security of a listening socket: options, and a handler that runs while it listens."""
+
+    def start(self, context: zmq.Context[zmq.Socket[bytes]]) -> Callable[[], None]:
+        """Start what the socket needs on ``context`` before it binds (CURVE: a ZAP handler).
+
+        Returns:
+            The function that stops it, called once when the socket's owner closes.
+        """
 
 
-def _new_lock_in_child() -> None:
-    global _context_lock
-    _context_lock = threading.Lock()  # a parent thread may have held the old one at fork
+@dataclass(frozen=True)
+class ClientConfig:
+    """Timing and queue settings of a worker's client (its link, and the link's socket).
 
+    Args:
+        flush_interval: seconds between two batches of changed phase states.
+        heartbeat_interval: seconds of silence after which the client says it is alive.
+        resend_interval: seconds before an unacknowledged start/finish is sent again.
+        delivery_timeout: longest wait for acknowledgements when the last phase finishes, on
+            ``close()`` and at exit; shortened to 0.1 s once the receiver has not answered.
+        sndhwm: frames queued towards the receiver before sends are dropped (and counted).
+        linger_ms: ZeroMQ LINGER of the socket (bounded: never -1).
+    """
 
-os.register_at_fork(after_in_child=_new_lock_in_child)  # this module is only imported on use
+    flush_interval: float = 0.05
+    heartbeat_interval: float = 1.0
+    resend_interval: float = 0.5
+    delivery_timeout: float = 2.0
+    sndhwm: int = 1000
+    linger_ms: int = 2000
 
 
 def host_identity() -> str:
@@ -89,17 +116,15 @@ def host_identity() -> str:
     return wire.clip(" ".join(parts), wire.MAX_ID)
 
 
-def process_context() -> zmq.Context:  # type: ignore[type-arg]
+_context: PerProcess[zmq.Context[zmq.Socket[bytes]]] = PerProcess(zmq.Context)
+
+
+def process_context() -> zmq.Context[zmq.Socket[bytes]]:
     """This process's ZeroMQ context, created on first use and again after a fork."""
-    global _context, _context_pid
-    with _context_lock:
-        if _context is None or _context_pid != os.getpid():
-            _context = zmq.Context()  # an inherited one is dropped, never closed, in a child
-            _context_pid = os.getpid()
-        return _context
+    return _context.get()
 
 
-def _set_heartbeats(sock: zmq.Socket) -> None:  # type: ignore[type-arg]
+def _set_heartbeats(sock: zmq.Socket[bytes]) -> None:
     """ZMTP heartbeats: a peer silent for 3 s is disconnected (and a client reconnects)."""
     sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
@@ -107,12 +132,16 @@ def _set_heartbeats(sock: zmq.Socket) -> None:  # type: ignore[type-arg]
 
 
 def connect_client(
-    address: str, *, linger_ms: int, sndhwm: int, security: SocketSecurity | None = None
-) -> zmq.Socket:  # type: ignore[type-arg]
-    """A DEALER connected to ``address``: bounded queue, bounded linger, ZMTP heartbeats."""
+    address: str, config: ClientConfig, security: SocketSecurity | None = None
+) -> zmq.Socket[bytes]:
+    """A DEALER connected to ``address``: bounded queue, bounded linger, ZMTP heartbeats.
+
+    Raises:
+        AddressError: ZeroMQ refuses the address.
+    """
     sock = process_context().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, linger_ms)
-    sock.setsockopt(zmq.SNDHWM, sndhwm)
+    sock.setsockopt(zmq.LINGER, config.linger_ms)
+    sock.setsockopt(zmq.SNDHWM, config.sndhwm)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
     _set_heartbeats(sock)
@@ -123,22 +152,23 @@ def connect_client(
         sock.connect(address)
     except zmq.ZMQError as exc:
         sock.close(linger=0)
-        raise ValueError(f"cannot connect to progress address {address!r}: {exc}") from exc
+        raise AddressError(f"cannot connect to progress address {address!r}: {exc}") from exc
     return sock
 
 
 def bind_server(
     address: str, *, security: SocketSecurity | None = None
-) -> tuple[zmq.Socket, str]:  # type: ignore[type-arg]
+) -> tuple[zmq.Socket[bytes], str]:
     """A ROUTER bound to ``address``; ``tcp://HOST:0`` picks a free port.
 
     Returns:
         The socket and the address it is bound to (the one clients should use).
 
     Raises:
-        ValueError: the address is refused (``security.check_bind_address`` raises
-            ``InsecureBindError``, a ``ValueError``) or cannot be bound.
+        InsecureBindError: a network address without CURVE (``security.check_bind_address``).
         IpcAddressInUseError: a live process already listens on this ``ipc://`` path.
+        AddressError: ZeroMQ cannot bind the address.
+        All three are ``ProgressError``s; the first and the last are ``ValueError``s too.
     """
     check_bind_address(address, curve=security is not None)
     if address.startswith("ipc://") and ipc_in_use(address):
@@ -164,7 +194,7 @@ def bind_server(
         sock.bind(address)
     except zmq.ZMQError as exc:
         sock.close(linger=0)
-        raise ValueError(f"cannot bind progress address {address!r}: {exc}") from exc
+        raise AddressError(f"cannot bind progress address {address!r}: {exc}") from exc
     bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
     return sock, bound
 
@@ -186,8 +216,9 @@ def remove_private_dir(directory: str | None) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-# --- the client's link: one thread owns the DEALER socket -------------------------------------
-
+def readable(sock: zmq.Socket[bytes]) -> bool:
+    """Whether a frame waits on ``sock``: cheaper than a non-blocking read raising ``zmq.Again``."""
+    return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
 
 
 class WakePipe:
@@ -215,256 +246,41 @@ class WakePipe:
                 os.close(fd)
 
 
-def readable(sock: zmq.Socket) -> bool:  # type: ignore[type-arg]
-    """Whether a frame waits on ``sock``: cheaper than a non-blocking read raising ``zmq.Again``."""
-    return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
+# Connections a listening socket refused during the ZMTP handshake, by drop-counter reason.
+_REFUSED_EVENTS_REASON: dict[int, str] = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake_protocol",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "handshake_auth",
+}
+_REFUSED_EVENTS = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
 
 
-@dataclass(frozen=True)
-class ClientConfig:
-    """Timing and queue settings of a worker's client.
+class HandshakeMonitor:
+    """Counts the connections a listening socket refused before any frame (junk on raw TCP, a
+    wrong CURVE key).  Use it on the socket's own thread; without a monitor (ZeroMQ refused
+    one), refusals go uncounted and nothing else changes."""
 
-    Args:
-        flush_interval: seconds between two batches of changed phase states.
-        heartbeat_interval: seconds of silence after which the client says it is alive.
-        resend_interval: seconds before an unacknowledged start/finish is sent again.
-        delivery_timeout: longest wait for acknowledgements when the last phase finishes, on
-            ``close()`` and at exit; shortened to 0.1 s once the receiver has not answered.
-        sndhwm: frames queued towards the receiver before sends are dropped (and counted).
-        linger_ms: ZeroMQ LINGER of the socket (bounded: never -1).
-    """
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self._sock = sock
+        self._monitor: zmq.Socket[bytes] | None = None
+        with contextlib.suppress(zmq.ZMQError):
+            self._monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
 
-    flush_interval: float = 0.05
-    heartbeat_interval: float = 1.0
-    resend_interval: float = 0.5
-    delivery_timeout: float = 2.0
-    sndhwm: int = 1000
-    linger_ms: int = 2000
-
-
-class LinkSource(Protocol):
-    """What the link asks of its client (called on the link's thread)."""
-
-    def hello(self) -> wire.Hello:
-        """The hello message (seq ignored)."""
-
-    def changed_states(self) -> list[wire.PhaseState]:
-        """The states of the phases that changed since the last call."""
-
-    def unsent(self, states: list[wire.PhaseState]) -> None:
-        """These states could not be sent: report them again next time."""
-
-    def resync_messages(self) -> list[wire.Message]:
-        """Every start and finish the receiver needs to rebuild this client's state."""
-
-    def acked(self, message: wire.Message) -> None:
-        """The receiver applied this reliable message."""
-
-    def cancel(self, message: wire.Cancel) -> None:
-        """The receiver asks to cancel an operation or a phase."""
-
-
-@dataclass
-class _Pending:
-    message: wire.Message
-    frame: bytes
-    sent_at: float
-
-
-class ClientLink:
-    """Owns a DEALER socket and the one thread that touches it.
-
-    Other threads hand it messages (``send``, ``send_log``) and wait (``wait_delivered``);
-    its thread sends them with sequence numbers, batches phase states every
-    ``flush_interval``, resends unacknowledged messages, sends heartbeats and handles what the
-    receiver sends back.  Sends never block: when the queue towards the receiver is full the
-    frame is dropped and counted (reliable ones are resent later).
-    """
-
-    def __init__(
-        self,
-        address: str,
-        source: LinkSource,
-        config: ClientConfig,
-        security: SocketSecurity | None = None,
-    ) -> None:
-        self.address = address
-        self.config = config
-        self.frames_sent = 0
-        self.frames_dropped = 0
-        self.bad_frames = 0
-        self._source = source
-        self._sock = connect_client(address, linger_ms=config.linger_ms, sndhwm=config.sndhwm, security=security)
-        self._waker = WakePipe()
-        self._cond = threading.Condition()
-        self._queue: deque[wire.Message] = deque([source.hello()])  # the hello always goes first
-        self._queued_logs = 0
-        self.logs_dropped = 0
-        self._unacked: dict[int, _Pending] = {}
-        self._seq = 0
-        self._sent_at = 0.0
-        self._unresponsive = False
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
-        self._thread.start()
-
-    # --- called from any thread ---------------------------------------------------------------
-
-    def send(self, message: wire.Message) -> None:
-        """Queue a reliable message (its seq is assigned when sent) and wake the link."""
-        with self._cond:
-            self._queue.append(message)
-        self._wake()
-
-    def send_log(self, record: wire.LogRecord) -> None:
-        """Queue a log record, in order with the other messages but never resent.
-
-        Best effort: past 1,000 records waiting to be sent, new ones are dropped and counted.
-        """
-        with self._cond:
-            if self._queued_logs >= 1000:
-                self.logs_dropped += 1
-                return
-            self._queued_logs += 1
-            self._queue.append(record)
-        self._wake()
-
-    def wait_delivered(self, timeout: float) -> bool:
-        """Wait until every reliable message was acknowledged, at most ``timeout`` seconds.
-
-        Once a wait has timed out, later waits last at most 0.1 s until the receiver answers
-        again, so a worker whose parent is gone is never held up more than once.
-
-        Returns:
-            Whether everything was acknowledged.
-        """
-        if threading.current_thread() is self._thread or not self._thread.is_alive():
-            return False
-        with self._cond:
-            if self._unresponsive:
-                timeout = min(timeout, 0.1)
-            delivered = self._cond.wait_for(lambda: not self._queue and not self._unacked, timeout)
-            if not delivered:
-                self._unresponsive = True
-            return delivered
-
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
-        self._stopping = True
-        self._wake()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._waker.close()
-
-    def _wake(self) -> None:
-        self._waker.wake()
-
-    # --- the link's thread --------------------------------------------------------------------
-
-    def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._sock, zmq.POLLIN)
-        poller.register(self._waker.fd, zmq.POLLIN)
-        next_flush = time.monotonic()
-        try:
-            while not self._stopping:
-                timeout = max(0.0, next_flush - time.monotonic())
-                ready = dict(poller.poll(int(timeout * 1000.0)))
-                if self._waker.fd in ready:
-                    self._waker.drain()
-                now = time.monotonic()
-                self._receive(now)
-                self._send_queued(now)
-                if now >= next_flush:
-                    self._send_states(now)
-                    self._resend(now)
-                    if now - self._sent_at >= self.config.heartbeat_interval:
-                        self._send_frame(wire.encode(wire.Heartbeat(self._next_seq())), now)
-                    next_flush = now + self.config.flush_interval
-        except Exception:  # never let the link die silently: the worker must keep working
-            _log.exception("mpprogress client link to %s stopped", self.address)
-        finally:
-            self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
-
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def _send_frame(self, frame: bytes, now: float) -> bool:
-        try:
-            self._sock.send(frame, zmq.NOBLOCK)
-        except zmq.ZMQError:  # zmq.Again: queue full; anything else: the socket is unusable
-            self.frames_dropped += 1
-            return False
-        self.frames_sent += 1
-        self._sent_at = now
-        return True
-
-    def _send_queued(self, now: float) -> None:
-        while True:
-            with self._cond:
-                if not self._queue:
-                    if not self._unacked:
-                        self._cond.notify_all()  # what was left were log records
-                    return
-                message = dataclasses.replace(self._queue.popleft(), seq=self._next_seq())
-                frame = wire.encode(message)
-                if isinstance(message, wire.LogRecord):
-                    self._queued_logs -= 1
-                else:
-                    self._unacked[message.seq] = _Pending(message, frame, now)
-            self._send_frame(frame, now)
-
-    def _send_states(self, now: float) -> None:
-        states = self._source.changed_states()
-        if not states:
-            return
-        frames = wire.encode_state(states, self._next_seq)
-        if not all([self._send_frame(frame, now) for frame in frames]):
-            self._source.unsent(states)
-
-    def _resend(self, now: float) -> None:
-        with self._cond:
-            due = [p for p in self._unacked.values() if now - p.sent_at >= self.config.resend_interval]
-        for pending in due:
-            pending.sent_at = now
-            if not self._send_frame(pending.frame, now):
-                return
-
-    def _receive(self, now: float) -> None:
-        while True:
+    def count(self, into: Counter[str]) -> None:
+        """Add the refusals seen since the last call to ``into``, by reason."""
+        while self._monitor is not None:
             try:
-                if not readable(self._sock):
-                    return
-                frame = self._sock.recv(zmq.NOBLOCK)
-                if self._sock.getsockopt(zmq.RCVMORE):  # never sent by an aggregator
-                    while self._sock.getsockopt(zmq.RCVMORE):
-                        self._sock.recv(zmq.NOBLOCK)
-                    raise wire.ProtocolError("multipart")
-                message = wire.decode(frame)
-            except zmq.Again:
+                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            except zmq.ZMQError:  # Again: nothing more; anything else: stop counting, keep serving
                 return
-            except (wire.ProtocolError, zmq.ZMQError):
-                self.bad_frames += 1
-                continue
-            self._unresponsive = False
-            self._apply(message, now)
+            into[_REFUSED_EVENTS_REASON.get(event["event"], "handshake_failed")] += 1
 
-    def _apply(self, message: wire.Message, now: float) -> None:
-        if isinstance(message, wire.Ack):
-            with self._cond:
-                done = [self._unacked.pop(seq, None) for seq in message.acked]
-                if not self._unacked and not self._queue:
-                    self._cond.notify_all()
-            for pending in done:
-                if pending is not None:
-                    self._source.acked(pending.message)
-        elif isinstance(message, wire.Cancel):
-            self._source.cancel(message)
-        elif isinstance(message, wire.Resync):
-            rebuild = [self._source.hello(), *self._source.resync_messages()]
-            with self._cond:
-                self._unacked.clear()
-                self._queue.extendleft(reversed(rebuild))
-            self._send_queued(now)
+    def close(self) -> None:
+        """Stop monitoring. Idempotent."""
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                self._sock.disable_monitor()
+            monitor.close(linger=0)

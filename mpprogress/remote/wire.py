@@ -1,6 +1,7 @@
 """The wire between worker clients and the aggregator: msgpack frames, never pickle.
 
-Pure functions, no sockets (this module never imports zmq).  One message per frame::
+Pure functions, no sockets (this module never imports zmq); the messages themselves (frozen
+dataclasses) and their limits are in ``messages``, re-exported here.  One message per frame::
 
     [VERSION, kind, seq, *fields]
 
@@ -17,22 +18,72 @@ its whole state again).
 
 Phases are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
 
-``decode`` validates every field (types, lengths, finite non-negative numbers), strips control
-characters from strings, and returns a frozen dataclass or raises ``ProtocolError``; encoders
-clip text so that every frame fits ``MAX_FRAME`` bytes.
+``decode`` validates every field (types, lengths, finite non-negative numbers, a pid a process
+can have), strips control characters from strings with ``mpprogress.text.strip_controls``, and
+returns a frozen dataclass or raises ``ProtocolError``; encoders clip text so that every frame
+fits ``MAX_FRAME`` bytes.  This is the one place where numbers and text from a worker are
+checked: the receiver applies what ``decode`` returns without checking it again.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import msgpack
 
+from ..text import strip_controls
+from .messages import (
+    MAX_BATCH,
+    MAX_DESCRIPTION,
+    MAX_FRAME,
+    MAX_ID,
+    MAX_INT,
+    MAX_LOG,
+    MAX_META_ITEMS,
+    MAX_META_KEY,
+    MAX_META_VALUE,
+    MAX_PID,
+    MAX_REASON,
+    MAX_TEXT,
+    MAX_TITLE,
+    RESERVED_METADATA,
+    VERSION,
+    Ack,
+    Bye,
+    Cancel,
+    Heartbeat,
+    Hello,
+    LogRecord,
+    Message,
+    OperationFinish,
+    OperationStart,
+    PhaseFinish,
+    PhaseStart,
+    PhaseState,
+    ProtocolError,
+    Resync,
+    State,
+    clean_metadata,
+    clip,
+    is_wire_key,
+)
+
 __all__ = [
+    "MAX_BATCH",
+    "MAX_DESCRIPTION",
     "MAX_FRAME",
+    "MAX_ID",
+    "MAX_INT",
+    "MAX_LOG",
+    "MAX_META_ITEMS",
+    "MAX_META_KEY",
+    "MAX_META_VALUE",
+    "MAX_PID",
+    "MAX_REASON",
+    "MAX_TEXT",
+    "MAX_TITLE",
     "RESERVED_METADATA",
     "VERSION",
     "Ack",
@@ -57,27 +108,6 @@ __all__ = [
     "encode_state",
 ]
 
-VERSION: Final = 1
-MAX_FRAME: Final = 4096  # bytes; the receiver's MAXMSGSIZE
-
-MAX_ID: Final = 128  # bytes of an operation or phase id, client id, host name
-MAX_TITLE: Final = 256
-MAX_TEXT: Final = 256  # the latest message of a phase
-MAX_DESCRIPTION: Final = 512
-MAX_REASON: Final = 32
-MAX_LOG: Final = 1024
-MAX_META_ITEMS: Final = 8
-MAX_META_KEY: Final = 32
-MAX_META_VALUE: Final = 128
-MAX_BATCH: Final = 64  # phase states (or acked seqs) in one frame
-MAX_INT: Final = 2**63 - 1
-
-# Metadata keys that would collide with the fields of a ``progress_update`` event.
-RESERVED_METADATA: Final = frozenset(
-    {"event_type", "operation_id", "phase_id", "parent_phase_id", "title", "description", "current",
-     "total", "percentage", "message", "rate", "peak_rate", "eta", "elapsed", "increment"}
-)
-
 _UNPACK_LIMITS: Final = {
     "raw": False,
     "strict_map_key": True,
@@ -89,223 +119,17 @@ _UNPACK_LIMITS: Final = {
     "max_map_len": MAX_META_ITEMS,
 }
 
-# C0, DEL, C1 and the bidirectional overrides a terminal would obey.
-_CONTROL = [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_STRIP_ALL: Final = dict.fromkeys(_CONTROL)
-_STRIP_KEEP_LINES: Final = {code: None for code in _CONTROL if code not in (0x09, 0x0A)}
-
-
-class ProtocolError(ValueError):
-    """A frame that is not a valid message; ``reason`` is a short name for drop counters."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-
-
-# --- messages ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hello:
-    """A client introduces itself (also sent again on ``RESYNC``).
-
-    ``hostname`` carries ``transport.host_identity()`` (on Linux the boot id and pid namespace,
-    elsewhere the hostname): only a client whose identity equals the aggregator's has its
-    ``pid`` checked for liveness.
-    """
-
-    KIND: ClassVar[int] = 1
-    seq: int
-    client_id: str
-    pid: int
-    hostname: str
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """The client is alive; the aggregator answers with an ``ACK``."""
-
-    KIND: ClassVar[int] = 2
-    seq: int
-
-
-@dataclass(frozen=True)
-class OperationStart:
-    """The client opened an operation of its own."""
-
-    KIND: ClassVar[int] = 3
-    seq: int
-    operation_id: str
-    title: str
-    description: str | None
-
-
-@dataclass(frozen=True)
-class OperationFinish:
-    """The client finished an operation it opened."""
-
-    KIND: ClassVar[int] = 4
-    seq: int
-    operation_id: str
-    success: bool
-
-
-@dataclass(frozen=True)
-class PhaseStart:
-    """A phase started in ``operation_id``, inside the client's phase ``parent`` if not ``None``."""
-
-    KIND: ClassVar[int] = 5
-    seq: int
-    handle: int
-    phase_id: str
-    operation_id: str
-    parent: int | None
-    title: str
-    description: str | None
-    total: int | None
-
-
-@dataclass(frozen=True)
-class PhaseFinish:
-    """A phase finished, with its final state (and metadata not sent yet)."""
-
-    KIND: ClassVar[int] = 6
-    seq: int
-    handle: int
-    current: int | float
-    total: int | None
-    message: str | None
-    success: bool
-    reason: str | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PhaseState:
-    """The absolute state of one phase, an entry of ``State``."""
-
-    handle: int
-    current: int | float
-    total: int | None
-    message: str | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class State:
-    """The state of every phase that changed since the client's previous ``State``."""
-
-    KIND: ClassVar[int] = 7
-    seq: int
-    phases: tuple[PhaseState, ...]
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """A worker's log record, to be re-emitted in the receiving process."""
-
-    KIND: ClassVar[int] = 8
-    seq: int
-    level: int
-    logger: str
-    message: str
-    created: float
-
-
-@dataclass(frozen=True)
-class Bye:
-    """The client closed; it has no open phases left."""
-
-    KIND: ClassVar[int] = 9
-    seq: int
-
-
-@dataclass(frozen=True)
-class Ack:
-    """The aggregator applied the client's messages with these sequence numbers."""
-
-    KIND: ClassVar[int] = 16
-    seq: int
-    acked: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Cancel the client's phases in an operation (``handle`` ``None``) or one phase."""
-
-    KIND: ClassVar[int] = 17
-    seq: int
-    operation_id: str
-    handle: int | None
-
-
-@dataclass(frozen=True)
-class Resync:
-    """The aggregator does not know this client: send hello and every live phase again."""
-
-    KIND: ClassVar[int] = 18
-    seq: int
-
-
-Message = (
-    Hello | Heartbeat | OperationStart | OperationFinish | PhaseStart | PhaseFinish | State | LogRecord
-    | Bye | Ack | Cancel | Resync
-)
-
 
 # --- encoding ---------------------------------------------------------------------------------
-
-
-def clip(text: object, limit: int) -> str:
-    """``text`` as a string of at most ``limit`` UTF-8 bytes (cut on a character boundary)."""
-    value = text if isinstance(text, str) else str(text)
-    if len(value) * 4 <= limit:
-        return value
-    raw = value.encode("utf-8", "replace")
-    if len(raw) <= limit:
-        return value
-    return raw[:limit].decode("utf-8", "ignore")
 
 
 def _clip_opt(text: object, limit: int) -> str | None:
     return None if text is None else clip(text, limit)
 
 
-def clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Metadata reduced to what the wire carries: a few scalar values under short keys.
-
-    Reserved and over-long keys are dropped; values that are not ``None``, bool, int or finite
-    float become clipped strings.
-    """
-    cleaned: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if len(cleaned) >= MAX_META_ITEMS:
-            break
-        if not isinstance(key, str) or not _is_wire_key(key):
-            continue
-        if _is_wire_scalar(value):
-            cleaned[key] = value
-        else:
-            cleaned[key] = clip(value, MAX_META_VALUE)
-    return cleaned
-
-
-def _is_wire_key(key: str) -> bool:
-    return key.isidentifier() and key not in RESERVED_METADATA and len(key.encode()) <= MAX_META_KEY
-
-
-def _is_wire_scalar(value: object) -> bool:
-    if value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -MAX_INT <= value <= MAX_INT
-    return isinstance(value, float) and math.isfinite(value)
-
-
 def _body(message: Message) -> list[Any]:
     if isinstance(message, Hello):
-        return [clip(message.client_id, MAX_ID), message.pid, clip(message.hostname, MAX_ID)]
+        return [clip(message.client_id, MAX_ID), message.pid, clip(message.host, MAX_ID)]
     if isinstance(message, OperationStart):
         return [message.operation_id, clip(message.title, MAX_TITLE),
                 _clip_opt(message.description, MAX_DESCRIPTION)]
@@ -345,7 +169,7 @@ def encode(message: Message) -> bytes:
         ProtocolError: the packed frame is larger than ``MAX_FRAME`` (e.g. a ``State`` with
             too many entries: use ``encode_state``).
     """
-    frame = msgpack.packb([VERSION, message.KIND, message.seq, *_body(message)], use_bin_type=True)
+    frame: bytes = msgpack.packb([VERSION, message.KIND, message.seq, *_body(message)], use_bin_type=True)
     if len(frame) > MAX_FRAME:
         raise ProtocolError("oversize", f"{type(message).__name__} packs to {len(frame)} bytes")
     return frame
@@ -444,7 +268,7 @@ def _text(value: Any, name: str, limit: int, *, keep_lines: bool = False) -> str
         raise ProtocolError("schema", f"{name} must be a string")
     if len(value) > limit:  # characters: a cheap bound before encoding
         raise ProtocolError("schema", f"{name} is too long")
-    return value.translate(_STRIP_KEEP_LINES if keep_lines else _STRIP_ALL)
+    return strip_controls(value, keep_lines=keep_lines)
 
 
 def _opt_text(value: Any, name: str, limit: int) -> str | None:
@@ -464,7 +288,7 @@ def _metadata(value: Any) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, item in value.items():
         key = _text(key, "metadata key", MAX_META_KEY)
-        if not _is_wire_key(key):
+        if not is_wire_key(key):
             raise ProtocolError("schema", "bad metadata key")
         if isinstance(item, str):
             item = _text(item, "metadata value", MAX_META_VALUE)
@@ -496,8 +320,14 @@ def _phase_state(value: Any) -> PhaseState:
     )
 
 
+def _pid(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_PID:
+        raise ProtocolError("schema", f"pid must be an int in 1..{MAX_PID}")
+    return value
+
+
 def _hello(seq: int, f: list[Any]) -> Hello:
-    return Hello(seq, _ident(f[0], "client_id"), _count(f[1], "pid"), _text(f[2], "hostname", MAX_ID))
+    return Hello(seq, _ident(f[0], "client_id"), _pid(f[1]), _text(f[2], "host", MAX_ID))
 
 
 def _operation_start(seq: int, f: list[Any]) -> OperationStart:

@@ -1,7 +1,11 @@
-"""The aggregator driven frame by frame over a real socket: resends, stale state, silent clients."""
+"""The aggregator driven frame by frame over a real socket: resends, stale state, silent clients.
+
+Its protocol clock is a fake one: liveness is decided by moving it, never by sleeping.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -9,13 +13,16 @@ import sys
 import time
 from collections.abc import Iterator
 
+import msgpack
 import pytest
 import zmq
 
+import mpprogress
+from mpprogress.phases import BaseProgressOperation
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
 from mpprogress.remote.transport import host_identity
-from mpprogress.testing import RecordingCallback
+from mpprogress.testing import FakeClock, RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
 
@@ -36,6 +43,14 @@ class RawClient:
         assert self.sock.poll(int(timeout * 1000)), "no reply"
         return wire.decode(self.sock.recv())
 
+    def wait_acked(self, *seqs: int) -> None:
+        """Receive until every seq in ``seqs`` was acknowledged (nothing else may come)."""
+        acked: set[int] = set()
+        while not acked >= set(seqs):
+            reply = self.receive()
+            assert isinstance(reply, wire.Ack), reply
+            acked.update(reply.acked)
+
     def close(self) -> None:
         self.sock.close()
 
@@ -44,7 +59,13 @@ Setup = tuple[BaseProgressTracker, RecordingCallback, Aggregator, RawClient]
 
 
 @pytest.fixture
-def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+def clock() -> FakeClock:
+    """The aggregator's protocol clock (liveness, silence, resync rate); frozen until advanced."""
+    return FakeClock()
+
+
+@pytest.fixture
+def setup(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Setup]:
     """A tracker with operation "op", its aggregator, and a raw client; an indirect parameter
     is the aggregator's config (the default otherwise)."""
     tracker = BaseProgressTracker(max_update_rate=None)
@@ -52,7 +73,7 @@ def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
     tracker.add_callback(events)
     tracker.start_operation("op", "parent operation")
     config = getattr(request, "param", None)
-    with Aggregator(tracker, config=config) as aggregator:
+    with Aggregator(tracker, config=config, get_time=clock) as aggregator:
         client = RawClient(aggregator.address)
         yield tracker, events, aggregator, client
         client.close()
@@ -83,11 +104,13 @@ def test_resent_starts_and_finishes_apply_once_and_are_acked(setup: Setup) -> No
 
 
 @pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=0.5, liveness_interval=0.05)], indirect=True)
-def test_silent_remote_client_is_lost(setup: Setup) -> None:
-    _, events, aggregator, client = setup
+def test_silent_remote_client_is_lost(setup: Setup, clock: FakeClock) -> None:
+    tracker, events, aggregator, client = setup
     client.send(wire.Hello(1, "client-b", 1, "elsewhere"), wire.PhaseStart(2, 1, "p1", "op", None, "quiet", None, 5),
                 wire.State(3, (wire.PhaseState(1, 3, 5, None),)))
-    assert wait_for(lambda: events.of_type("phase_finished"), timeout=10)
+    assert wait_for(lambda: getattr(tracker.get_phase("p1"), "current", 0) == 3)
+    clock.advance(0.6)  # the rule itself (silence past heartbeat_timeout) is tested in test_registry.py
+    assert wait_for(lambda: events.of_type("phase_finished"))
     done = events.of_type("phase_finished")[0].data
     assert (done["success"], done["reason"], done["current"]) == (False, "lost", 3)
     assert aggregator.stats().lost == 1
@@ -137,7 +160,7 @@ def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) ->
 
 
 @pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=60.0, liveness_interval=0.05)], indirect=True)
-def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup: Setup) -> None:
+def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup: Setup, clock: FakeClock) -> None:
     tracker, events, aggregator, client = setup
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # its pid now names no process here
@@ -148,9 +171,12 @@ def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup
                       wire.PhaseStart(2, 1, "far", "op", None, "far", None, 5))
         client.send(wire.Hello(1, "this-host", gone.pid, host_identity()),
                     wire.PhaseStart(2, 1, "near", "op", None, "near", None, 5))
-        assert wait_for(lambda: [e.data["phase_id"] for e in events.of_type("phase_finished")] == ["near"])
+        namesake.wait_acked(1, 2)
+        client.wait_acked(1, 2)
+        for _ in range(3):  # both known: each move of the clock is one more liveness check of both
+            clock.advance(0.1)
+            assert wait_for(lambda: [e.data["phase_id"] for e in events.of_type("phase_finished")] == ["near"])
         assert events.of_type("phase_finished")[0].data["reason"] == "lost"
-        time.sleep(0.5)  # ten more liveness checks
         assert not tracker.get_phase("far").finished  # type: ignore[union-attr]
     finally:
         namesake.close()
@@ -183,3 +209,77 @@ def test_a_slow_sink_does_not_hold_back_other_clients_acknowledgements(setup: Se
         assert tracker.get_phase("b").current < 1000  # type: ignore[union-attr]
     finally:
         legit.close()
+
+
+def report_two_phases(address: str, items: int) -> None:
+    """A legitimate client: operation "op-legit" with phases "first" and "second" of ``items`` each."""
+    with mpprogress.connect(address) as client, client.operation("op-legit", "legit") as op:
+        for name in ("first", "second"):
+            with op.phase(name, total=items) as phase:
+                for _ in range(items):
+                    phase.update(1)
+
+
+def test_a_hello_with_an_impossible_pid_cannot_stop_the_aggregator() -> None:
+    """A fault report: a Hello with pid >= 2**31 and this host's identity made ``os.kill`` raise
+    ``OverflowError`` in the liveness check, which ended the aggregator's thread silently."""
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    with Aggregator(tracker, config=AggregatorConfig(liveness_interval=0.01)) as aggregator:
+        hostile = RawClient(aggregator.address)
+        try:
+            hostile.sock.send(msgpack.packb([wire.VERSION, wire.Hello.KIND, 1, "hostile", 2**31, host_identity()]))
+            assert wait_for(lambda: aggregator.stats().dropped.get("schema") == 1)
+            report_two_phases(aggregator.address, 1000)
+        finally:
+            hostile.close()
+        assert wait_for(lambda: len(events.of_type("operation_finished")) == 1)
+    done = [(e.data["title"], e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")]
+    assert done == [("first", 1000, True), ("second", 1000, True)]
+    assert aggregator.stats().dropped == {"schema": 1}
+
+
+class BrittleTracker(BaseProgressTracker):
+    """A tracker with a bug: starting an operation whose id begins with "brittle" raises."""
+
+    def start_operation(self, operation_id: str, title: str, description: str | None = None) -> BaseProgressOperation:
+        if operation_id.startswith("brittle"):
+            raise RuntimeError("a bug the aggregator did not foresee")
+        return super().start_operation(operation_id, title, description)
+
+
+def test_handler_and_liveness_errors_are_contained_counted_and_logged_once(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def process_alive(pid: int) -> bool:
+        if pid == 4242:
+            raise RuntimeError("a liveness check that fails")
+        return True
+
+    tracker = BrittleTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    config = AggregatorConfig(liveness_interval=0.01)
+    with caplog.at_level(logging.ERROR, logger="mpprogress.remote"), Aggregator(
+        tracker, config=config, get_time=clock, process_alive=process_alive
+    ) as aggregator:
+        raw = RawClient(aggregator.address)
+        try:
+            raw.send(wire.Hello(1, "raw", 4242, host_identity()), wire.OperationStart(2, "brittle-1", "x", None),
+                     wire.OperationStart(3, "brittle-2", "y", None))
+            raw.wait_acked(1, 2, 3)  # acknowledged all the same: a resend would fail alike
+            for checks in (1, 2, 3):
+                clock.advance(1.0)
+                assert wait_for(lambda: aggregator.stats().dropped.get("liveness_error", 0) >= checks)  # noqa: B023
+            report_two_phases(aggregator.address, 500)
+        finally:
+            raw.close()
+        assert wait_for(lambda: len(events.of_type("operation_finished")) == 1)
+        stats = aggregator.stats()
+    done = [(e.data["title"], e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")]
+    assert done == [("first", 500, True), ("second", 500, True)]
+    assert stats.dropped["handler_error"] == 2 and stats.dropped["liveness_error"] >= 3
+    logged = [r.getMessage().rsplit(": ", 1)[-1] for r in caplog.records if r.name == "mpprogress.remote"]
+    assert sorted(logged) == ["handler_error (contained; later ones are only counted)",
+                              "liveness_error (contained; later ones are only counted)"]

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mpprogress.port import ProgressError
 from mpprogress.remote import wire
 from mpprogress.remote.wire import ProtocolError
+from mpprogress.text import strip_controls
 
 
 def test_importing_the_wire_does_not_import_zmq() -> None:
@@ -57,6 +59,15 @@ def test_control_characters_are_stripped_and_text_is_clipped() -> None:
     assert isinstance(log, wire.LogRecord) and log.message == "a\tb\nc"
 
 
+def test_text_is_cleaned_with_the_one_sanitiser_and_errors_share_the_base() -> None:
+    title = "a\u2066b\x9bc\x1bd\u202ee"
+    decoded = wire.decode(wire.encode(wire.OperationStart(1, "op", title, None)))
+    assert isinstance(decoded, wire.OperationStart)
+    assert decoded.title == strip_controls(title) == "abcde"
+    assert issubclass(ProtocolError, ProgressError) and issubclass(ProtocolError, ValueError)
+    assert wire.decode(wire.encode(wire.Hello(1, "c", wire.MAX_PID, "h"))) == wire.Hello(1, "c", wire.MAX_PID, "h")
+
+
 def test_metadata_is_reduced_to_scalars_under_safe_keys() -> None:
     cleaned = wire.clean_metadata(
         {"url": "u", "event_type": "x", "current": 3, "bad-key": 1, "obj": object(), "inf": float("inf"), "n": 1}
@@ -93,6 +104,9 @@ def test_state_batches_split_to_fit_the_frame_limit() -> None:
         ([1, wire.State.KIND, 1, [[1, 1, None, None, {"k": [1]}]]], "schema"),
         ([1, wire.PhaseFinish.KIND, 1, 1, 1, None, None, 1, None, {}], "schema"),
         ([1, wire.PhaseStart.KIND, 1, 1, "", "op", None, "t", None, None], "schema"),
+        ([1, wire.Hello.KIND, 1, "c", 2**31, "h"], "schema"),  # os.kill would overflow on it
+        ([1, wire.Hello.KIND, 1, "c", 0, "h"], "schema"),  # kill(0) signals the receiver's own group
+        ([1, wire.Hello.KIND, 1, "c", True, "h"], "schema"),
         ({"a": 1}, "malformed"),
     ],
 )

@@ -1,0 +1,302 @@
+"""The client's link to an aggregator: the reliability protocol on top of one DEALER socket.
+
+One thread per client owns the socket (ZeroMQ sockets are not thread-safe).  Other threads
+hand it messages (``send``, ``send_log``) and wait for delivery (``wait_delivered``); the link
+never blocks them and never blocks on the socket.  What to send and what the aggregator has is
+kept by the client's ``Outbox`` (private to the client); the link asks it on its own thread.
+
+The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``):
+
+- **Sequence numbers.** Every frame a link sends carries ``seq``, one more than the previous
+  frame's, whatever its kind.  The aggregator ignores a phase state older than the newest one
+  it applied to that phase, so a reordered or repeated state can never move a count back.
+- **Absolute, coalesced state.** Every ``flush_interval`` the link asks the outbox for the
+  phases that changed and sends their absolute state (``current``, ``total``, message, new
+  metadata) in ``STATE`` frames.  States are not acknowledged: the next change supersedes a lost
+  one, and a phase's final state travels in its ``PHASE_FINISH``, which is reliable.  A state the
+  socket refused (its queue was full) is handed back to the outbox (``unsent``) and sent again.
+- **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
+  finishes, and ``BYE`` are kept until the aggregator acknowledges their ``seq`` in an ``ACK``
+  (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
+  ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
+  acknowledged has its state sent again (states sent before the start arrived were dropped).
+- **Resend.** An unacknowledged message is sent again, the same frame with the same ``seq``,
+  every ``resend_interval``.  Applying one twice is harmless: the aggregator knows the phase
+  handles it has started and finished, and acknowledges a repeat without applying it.
+- **Resync.** An aggregator that does not know the sender (it restarted, or the routing id
+  changed) answers ``RESYNC`` (at most once a second per sender).  The link forgets what awaited
+  an acknowledgement and puts in front of its queue a new ``HELLO`` and the outbox's
+  ``resync_messages``: every start of the client's own operations and live phases, the finishes
+  not yet acknowledged, with fresh seqs; every live phase's state is sent again at the next flush.
+- **Heartbeats.** After ``heartbeat_interval`` without sending, the link sends ``HEARTBEAT``; the
+  aggregator answers with an ``ACK`` and loses a client on another host that stays silent.
+- **Cancellation.** A ``CANCEL`` from the aggregator goes to the outbox (``cancel_received``),
+  which sets the cancelled flag of the operation or the phase.
+- **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
+  records waiting, new ones are dropped and counted (``logs_dropped``).
+- **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
+  awaits an acknowledgement.  The client calls it when its last open phase finishes, on
+  ``close()`` and at exit, so a worker killed right after its task has delivered its final
+  states.  Once a wait timed out, later waits last at most 0.1 s until a frame from the
+  aggregator arrives again: a worker whose parent is gone is held up once, not per phase.
+- **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
+  towards the aggregator is full, or nobody listens) is dropped and counted
+  (``frames_dropped``); reliable ones are resent later, states are marked unsent.
+
+Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends; a test can
+pass a fake clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import zmq
+
+from . import wire
+from .transport import ClientConfig, SocketSecurity, WakePipe, connect_client, readable
+
+__all__ = ["ClientLink", "Outbox"]
+
+_log = logging.getLogger("mpprogress.remote")
+
+MAX_QUEUED_LOGS = 1000
+
+
+class Outbox(Protocol):
+    """What the link asks of its client's outbox (always on the link's thread)."""
+
+    def hello(self) -> wire.Hello:
+        """The hello message (its seq is ignored)."""
+
+    def changed_states(self) -> list[wire.PhaseState]:
+        """The states of the phases that changed since the last call."""
+
+    def unsent(self, states: list[wire.PhaseState]) -> None:
+        """These states could not be sent: report them again next time."""
+
+    def resync_messages(self) -> list[wire.Message]:
+        """Every start and finish the receiver needs to rebuild this client's state."""
+
+    def acked(self, message: wire.Message) -> None:
+        """The receiver applied this reliable message."""
+
+    def cancel_received(self, message: wire.Cancel) -> None:
+        """The receiver asks to cancel an operation or a phase."""
+
+
+@dataclass
+class _Pending:
+    message: wire.Message
+    frame: bytes
+    sent_at: float
+
+
+class ClientLink:
+    """Owns a DEALER socket and the one thread that touches it (see the module docstring).
+
+    Args:
+        address: the aggregator's address.
+        outbox: the client's outbox, asked on the link's thread.
+        config: timing and queue settings.
+        security: applied to the socket before it connects.
+        get_time: the clock that decides flushes, heartbeats and resends.
+
+    Raises:
+        AddressError: the address cannot be connected.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        outbox: Outbox,
+        config: ClientConfig,
+        security: SocketSecurity | None = None,
+        *,
+        get_time: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.address = address
+        self.config = config
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.bad_frames = 0
+        self.logs_dropped = 0
+        self._outbox = outbox
+        self._get_time = get_time
+        self._sock = connect_client(address, config, security)
+        self._waker = WakePipe()
+        self._cond = threading.Condition()
+        self._queue: deque[wire.Message] = deque([outbox.hello()])  # the hello always goes first
+        self._queued_logs = 0
+        self._unacked: dict[int, _Pending] = {}
+        self._seq = 0
+        self._sent_at = 0.0
+        self._unresponsive = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
+        self._thread.start()
+
+    # --- called from any thread ---------------------------------------------------------------
+
+    def send(self, message: wire.Message) -> None:
+        """Queue a reliable message (its seq is assigned when sent) and wake the link."""
+        with self._cond:
+            self._queue.append(message)
+        self._waker.wake()
+
+    def send_log(self, record: wire.LogRecord) -> None:
+        """Queue a log record, in order with the other messages but never resent.
+
+        Best effort: past 1,000 records waiting to be sent, new ones are dropped and counted.
+        """
+        with self._cond:
+            if self._queued_logs >= MAX_QUEUED_LOGS:
+                self.logs_dropped += 1
+                return
+            self._queued_logs += 1
+            self._queue.append(record)
+        self._waker.wake()
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until every reliable message was acknowledged, at most ``timeout`` seconds.
+
+        Once a wait has timed out, later waits last at most 0.1 s until the receiver answers
+        again, so a worker whose parent is gone is never held up more than once.
+
+        Returns:
+            Whether everything was acknowledged.
+        """
+        if threading.current_thread() is self._thread or not self._thread.is_alive():
+            return False
+        with self._cond:
+            if self._unresponsive:
+                timeout = min(timeout, 0.1)
+            delivered = self._cond.wait_for(lambda: not self._queue and not self._unacked, timeout)
+            if not delivered:
+                self._unresponsive = True
+            return delivered
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
+        self._stopping = True
+        self._waker.wake()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._waker.close()
+
+    # --- the link's thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        poller.register(self._waker.fd, zmq.POLLIN)
+        next_flush = self._get_time()
+        try:
+            while not self._stopping:
+                timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                ready = dict(poller.poll(int(timeout * 1000.0)))
+                if self._waker.fd in ready:
+                    self._waker.drain()
+                now = self._get_time()
+                self._receive(now)
+                self._send_queued(now)
+                if now >= next_flush:
+                    self._send_states(now)
+                    self._resend(now)
+                    if now - self._sent_at >= self.config.heartbeat_interval:
+                        self._send_frame(wire.encode(wire.Heartbeat(self._next_seq())), now)
+                    next_flush = now + self.config.flush_interval
+        except Exception:  # never let the link die silently: the worker must keep working
+            _log.exception("mpprogress client link to %s stopped", self.address)
+        finally:
+            self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _send_frame(self, frame: bytes, now: float) -> bool:
+        try:
+            self._sock.send(frame, zmq.NOBLOCK)
+        except zmq.ZMQError:  # zmq.Again: queue full; anything else: the socket is unusable
+            self.frames_dropped += 1
+            return False
+        self.frames_sent += 1
+        self._sent_at = now
+        return True
+
+    def _send_queued(self, now: float) -> None:
+        while True:
+            with self._cond:
+                if not self._queue:
+                    if not self._unacked:
+                        self._cond.notify_all()  # what was left were log records
+                    return
+                message = dataclasses.replace(self._queue.popleft(), seq=self._next_seq())
+                frame = wire.encode(message)
+                if isinstance(message, wire.LogRecord):
+                    self._queued_logs -= 1
+                else:
+                    self._unacked[message.seq] = _Pending(message, frame, now)
+            self._send_frame(frame, now)
+
+    def _send_states(self, now: float) -> None:
+        states = self._outbox.changed_states()
+        if not states:
+            return
+        frames = wire.encode_state(states, self._next_seq)
+        if not all([self._send_frame(frame, now) for frame in frames]):
+            self._outbox.unsent(states)
+
+    def _resend(self, now: float) -> None:
+        with self._cond:
+            due = [p for p in self._unacked.values() if now - p.sent_at >= self.config.resend_interval]
+        for pending in due:
+            pending.sent_at = now
+            if not self._send_frame(pending.frame, now):
+                return
+
+    def _receive(self, now: float) -> None:
+        while True:
+            try:
+                if not readable(self._sock):
+                    return
+                frame = self._sock.recv(zmq.NOBLOCK)
+                if self._sock.getsockopt(zmq.RCVMORE):  # never sent by an aggregator
+                    while self._sock.getsockopt(zmq.RCVMORE):
+                        self._sock.recv(zmq.NOBLOCK)
+                    raise wire.ProtocolError("multipart")
+                message = wire.decode(frame)
+            except zmq.Again:
+                return
+            except (wire.ProtocolError, zmq.ZMQError):
+                self.bad_frames += 1
+                continue
+            self._unresponsive = False
+            self._apply(message, now)
+
+    def _apply(self, message: wire.Message, now: float) -> None:
+        if isinstance(message, wire.Ack):
+            with self._cond:
+                done = [self._unacked.pop(seq, None) for seq in message.acked]
+                if not self._unacked and not self._queue:
+                    self._cond.notify_all()
+            for pending in done:
+                if pending is not None:
+                    self._outbox.acked(pending.message)
+        elif isinstance(message, wire.Cancel):
+            self._outbox.cancel_received(message)
+        elif isinstance(message, wire.Resync):
+            rebuild = [self._outbox.hello(), *self._outbox.resync_messages()]
+            with self._cond:
+                self._unacked.clear()
+                self._queue.extendleft(reversed(rebuild))
+            self._send_queued(now)

@@ -1,0 +1,96 @@
+"""The client's link against a hand-driven receiver: resend, acknowledgement, resync, cancel.
+
+The link's clock is a fake one: resends and heartbeats happen when the test moves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from mpprogress.remote import wire
+from mpprogress.remote.link import ClientLink
+from mpprogress.remote.outbox import ClientOutbox
+from mpprogress.remote.transport import ClientConfig
+from mpprogress.testing import FakeClock
+
+HELLO = wire.Hello(0, "client", 4242, "host")
+
+
+class Receiver:
+    """A ROUTER that records what arrives and answers what the test tells it to."""
+
+    def __init__(self) -> None:
+        self.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind("tcp://127.0.0.1:*")
+        self.address = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.peer = b""
+
+    def receive(self, timeout: float = 10.0) -> wire.Message:
+        assert self.sock.poll(int(timeout * 1000)), "nothing arrived"
+        self.peer, frame = self.sock.recv_multipart()
+        return wire.decode(frame)
+
+    def reply(self, message: wire.Message) -> None:
+        self.sock.send_multipart([self.peer, wire.encode(message)])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class CancelRecord(ClientOutbox):
+    """The real outbox, also recording the cancellations it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(HELLO)
+        self.cancels: list[wire.Cancel] = []
+
+    def cancel_received(self, message: wire.Cancel) -> None:
+        self.cancels.append(message)
+        super().cancel_received(message)
+
+
+@pytest.fixture
+def link() -> Iterator[tuple[ClientLink, Receiver, FakeClock, CancelRecord]]:
+    receiver = Receiver()
+    clock = FakeClock()
+    outbox = CancelRecord()
+    config = ClientConfig(flush_interval=0.01, resend_interval=0.5, heartbeat_interval=1.0, linger_ms=0)
+    link = ClientLink(receiver.address, outbox, config, get_time=clock)
+    yield link, receiver, clock, outbox
+    link.close()
+    receiver.close()
+
+
+def test_unacknowledged_messages_are_resent_when_the_clock_says_so(
+    link: tuple[ClientLink, Receiver, FakeClock, CancelRecord],
+) -> None:
+    client, receiver, clock, _ = link
+    assert receiver.receive() == wire.Hello(1, "client", 4242, "host")
+    client.send(wire.OperationStart(0, "op", "Op", None))
+    assert receiver.receive() == wire.OperationStart(2, "op", "Op", None)
+    clock.advance(0.6)  # past resend_interval: the same frames again, same seqs
+    assert {receiver.receive(), receiver.receive()} == {wire.Hello(1, "client", 4242, "host"),
+                                                       wire.OperationStart(2, "op", "Op", None)}
+    receiver.reply(wire.Ack(0, (1, 2)))
+    assert client.wait_delivered(10.0)
+    clock.advance(1.1)  # silent past heartbeat_interval
+    assert receiver.receive() == wire.Heartbeat(3)
+
+
+def test_a_resync_sends_the_hello_and_the_outbox_again_and_a_cancel_reaches_the_outbox(
+    link: tuple[ClientLink, Receiver, FakeClock, CancelRecord],
+) -> None:
+    client, receiver, _, outbox = link
+    assert isinstance(receiver.receive(), wire.Hello)
+    receiver.reply(wire.Ack(0, (1,)))
+    assert client.wait_delivered(10.0)
+    receiver.reply(wire.Resync(0))
+    assert receiver.receive() == wire.Hello(2, "client", 4242, "host")
+    receiver.reply(wire.Cancel(0, "op", None))
+    receiver.reply(wire.Ack(0, (2,)))
+    assert client.wait_delivered(10.0)
+    assert outbox.cancels == [wire.Cancel(0, "op", None)] and outbox.was_cancelled("op")

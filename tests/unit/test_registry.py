@@ -1,0 +1,132 @@
+"""The aggregator's client registry and liveness rules, driven by a fake clock (no sleeping)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import msgpack
+import pytest
+
+from mpprogress.remote import wire
+from mpprogress.remote.registry import ClientRegistry, RemoteClient, RemotePhase, process_alive
+from mpprogress.testing import FakeClock
+from mpprogress.tracker import BaseProgressTracker
+
+HOST = "boot-id pid:[4026531836]"
+
+
+class Pids:
+    """A fake ``process_alive``: the pids it calls alive, and every pid it was asked about."""
+
+    def __init__(self, *alive: int) -> None:
+        self.alive = set(alive)
+        self.asked: list[int] = []
+
+    def __call__(self, pid: int) -> bool:
+        self.asked.append(pid)
+        return pid in self.alive
+
+
+def make(pids: Pids | None = None, **limits: Any) -> tuple[ClientRegistry, FakeClock]:
+    clock = FakeClock()
+    registry = ClientRegistry(HOST, process_alive=pids or Pids(), **limits)
+    return registry, clock
+
+
+def admit(registry: ClientRegistry, clock: FakeClock, routing_id: bytes, client_id: str, pid: int = 10,
+          host: str = "elsewhere") -> RemoteClient:
+    client, displaced = registry.admit(routing_id, wire.Hello(1, client_id, pid, host), clock())
+    assert client is not None and displaced is None
+    return client
+
+
+def test_a_client_elsewhere_is_gone_after_the_heartbeat_timeout_of_silence() -> None:
+    pids = Pids()
+    registry, clock = make(pids, heartbeat_timeout=3.0)
+    client = admit(registry, clock, b"r1", "far")
+    assert not client.local
+    clock.advance(2.9)
+    assert not registry.is_gone(client, clock())
+    client.last_seen = clock()  # a heartbeat
+    clock.advance(2.9)
+    assert not registry.is_gone(client, clock())
+    clock.advance(0.2)
+    assert registry.is_gone(client, clock())
+    assert pids.asked == []  # its pid names nothing here: never looked at
+
+
+def test_a_client_on_this_host_is_gone_with_its_process_or_after_long_silence() -> None:
+    pids = Pids(10)
+    registry, clock = make(pids, heartbeat_timeout=3.0, local_silence_timeout=30.0)
+    client = admit(registry, clock, b"r1", "near", pid=10, host=HOST)
+    assert client.local
+    clock.advance(29.0)  # far past the heartbeat timeout: a live pid buys it time
+    assert not registry.is_gone(client, clock())
+    clock.advance(1.5)  # ...not forever
+    assert registry.is_gone(client, clock())
+    other = admit(registry, clock, b"r2", "dies", pid=11, host=HOST)
+    assert registry.is_gone(other, clock())  # pid 11 is not alive: gone at once
+    assert pids.asked == [10, 11]
+
+
+def test_a_hello_resyncs_reconnects_or_displaces() -> None:
+    registry, clock = make()
+    first = admit(registry, clock, b"r1", "a")
+    again, displaced = registry.admit(b"r1", wire.Hello(9, "a", 10, "elsewhere"), clock())
+    assert (again, displaced) == (first, None)  # a resync: the same client
+    moved, displaced = registry.admit(b"r2", wire.Hello(1, "a", 10, "elsewhere"), clock())
+    assert moved is first and displaced is None and first.routing_id == b"r2"
+    assert registry.get(b"r1") is None and registry.get(b"r2") is first
+    newcomer, displaced = registry.admit(b"r2", wire.Hello(1, "b", 12, "elsewhere"), clock())
+    assert displaced is first and newcomer is not None and newcomer.client_id == "b"
+    assert (len(registry), registry.lost) == (1, 1)
+
+
+def test_clients_beyond_the_limit_are_refused_and_a_bye_is_not_a_loss() -> None:
+    registry, clock = make(max_clients=2)
+    a = admit(registry, clock, b"r1", "a")
+    admit(registry, clock, b"r2", "b")
+    assert registry.admit(b"r3", wire.Hello(1, "c", 10, "elsewhere"), clock()) == (None, None)
+    registry.remove(a)
+    assert (len(registry), registry.lost) == (1, 0)
+    assert admit(registry, clock, b"r3", "c").client_id == "c"
+
+
+def test_an_unknown_sender_is_asked_to_resync_at_most_once_a_second() -> None:
+    registry, clock = make()
+    assert registry.should_ask_resync(b"r1", clock())
+    clock.advance(0.5)
+    assert not registry.should_ask_resync(b"r1", clock())
+    assert registry.should_ask_resync(b"r2", clock())
+    clock.advance(0.6)
+    assert registry.should_ask_resync(b"r1", clock())
+
+
+def test_phases_finished_here_are_retired() -> None:
+    tracker = BaseProgressTracker(auto_flush=False)
+    op = tracker.start_operation("op", "op")
+    registry, clock = make()
+    client = admit(registry, clock, b"r1", "a")
+    for handle in (1, 2):
+        client.phases[handle] = RemotePhase(op.start_phase(f"p{handle}", "p"), op, 0)
+    op.finish_phase("p1")
+    client.retire_finished_phases()
+    assert list(client.phases) == [2] and list(client.finished) == [1]
+
+
+def test_process_alive_never_raises() -> None:
+    assert process_alive(os.getpid())
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert not process_alive(gone.pid)
+    for impossible in (2**31, 2**63, -(2**40)):
+        assert not process_alive(impossible)
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**31])
+def test_a_hello_with_an_impossible_pid_never_reaches_the_registry(pid: int) -> None:
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(msgpack.packb([wire.VERSION, wire.Hello.KIND, 1, "c", pid, HOST]))
