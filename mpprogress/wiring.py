@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .remote.aggregator import AggregatorConfig
     from .remote.client import ClientConfig, ClientTracker
     from .remote.relay import RelayConfig
-    from .remote.transport import SocketSecurity
+    from .remote.transport import ServerSecurity, SocketSecurity
 
 __all__ = [
     "Output",
@@ -176,7 +176,7 @@ def session(
     forward_logs: bool = False,
     tracker: BaseProgressTracker | None = None,
     config: AggregatorConfig | None = None,
-    security: SocketSecurity | None = None,
+    security: ServerSecurity | None = None,
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 

@@ -1,7 +1,16 @@
 """The multiprocess side: the wire codec, worker clients and the parent-side aggregator.
 
-Importing this package imports nothing else; ``wire`` never imports zmq, and ``client``,
-``aggregator``, ``transport`` and ``session`` import it only when imported themselves.
+By job:
+
+- ``messages``, ``wire``: the message dataclasses and the msgpack codec (pure; no zmq);
+- ``settings``: what a session exports to its children (``MPPROGRESS_ADDRESS``...);
+- ``transport``, ``security``: sockets, addresses, CURVE keys;
+- worker side: ``client`` (``ClientTracker``, the port), ``client_phases``, ``outbox`` (what
+  the client has to send), ``link`` (the reliability protocol: acks, resend, resync);
+- parent side: ``aggregator`` (the poll loop), ``registry`` (clients and liveness),
+  ``applier`` (decoded messages -> the local tracker), ``cancels``; ``relay`` (the CLI relay).
+
+Importing this package imports nothing else; zmq is imported only by the modules that use it.
 """
 
 from __future__ import annotations
