@@ -8,30 +8,114 @@ modules doing the work are imported only when their subcommand runs.
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import os
+import select
+import signal
+import stat
+import sys
+import threading
 from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "build_parser", "main"]
+
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""Exit status when the reader of standard output went away (``mpprogress demo | head``), as a
+program killed by SIGPIPE would report it: 141."""
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(lowest: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    parse.__name__ = "number"  # what argparse names in "invalid <name> value"
+    return parse
+
+
+class _PipeGuard:
+    """Standard output that notices when its reader goes away, the way ``yes | head`` expects.
+
+    The first ``BrokenPipeError`` points the descriptor at ``/dev/null`` (so nothing written
+    later fails, at exit included) and interrupts the main thread as Ctrl-C would, so the
+    command cleans up (workers stopped, sockets removed) and ``main`` exits quietly with
+    ``EXIT_BROKEN_PIPE``.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.broken = threading.Event()
+
+    def watch(self) -> None:
+        """When standard output is a pipe, notice its reader leaving even while nothing is written
+        (a relay whose workers went quiet): a daemon thread waits in ``poll`` for the pipe's
+        error condition, which Linux and the BSDs raise when the read end closes."""
+        try:
+            fd = self._stream.fileno()
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
+                return
+        except (OSError, ValueError, AttributeError):
+            return  # no real descriptor (tests capture stdout)
+        threading.Thread(target=self._wait_for_reader, args=(fd,), name="mpprogress-stdout", daemon=True).start()
+
+    def _wait_for_reader(self, fd: int) -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked for: POLLERR / POLLHUP are always reported
+        while not self.broken.is_set():
+            if any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(1000)):
+                self._break()
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._break()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._break()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _break(self) -> None:
+        if self.broken.is_set():
+            return
+        self.broken.set()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+        _thread.interrupt_main(signal.SIGINT)
 
 
 def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="research a few companies on a local website, one worker process each, one display",
-        description="The seed's 4-phase scraping pipeline (link discovery, page selection, content "
+        description="A 4-phase company research pipeline (link discovery, page selection, content "
         "extraction, analysis) run for several companies in worker processes against a generated "
         "website on 127.0.0.1, all shown in one display.",
     )
-    parser.add_argument("--workers", type=_positive, default=4, help="worker processes (default: 4)")
-    parser.add_argument("--companies", type=_positive, default=4, help="companies to research (default: 4)")
-    parser.add_argument("--pages", type=int, default=300, help="HTML pages per company site (default: 300)")
+    from .demo.site import MIN_PAGES
+
+    parser.add_argument("--workers", type=_at_least(1), default=4, help="worker processes (default: 4)")
+    parser.add_argument("--companies", type=_at_least(1), default=4, help="companies to research (default: 4)")
+    parser.add_argument(
+        "--pages", type=_at_least(MIN_PAGES), default=300,
+        help=f"HTML pages per company site, at least {MIN_PAGES} (default: 300)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated website (default: 1)")
     parser.add_argument(
         "--format", choices=("display", "json"), default="display", dest="output",
@@ -47,10 +131,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo.run import DemoConfig, run_demo
-    from .demo.site import MIN_PAGES
 
-    if args.pages < MIN_PAGES:
-        raise SystemExit(f"mpprogress demo: error: --pages must be at least {MIN_PAGES}")
     config = DemoConfig(
         workers=args.workers,
         companies=args.companies,
@@ -60,7 +141,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         color=args.color,
         start_method=args.start_method,
     )
-    return run_demo(config)
+    return run_demo(config, out=args.stdout)
 
 
 def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,7 +172,7 @@ def _run_relay(args: argparse.Namespace) -> int:
     from .remote.relay import RelayConfig
     from .wiring import run_relay
 
-    return run_relay(RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir))
+    return run_relay(RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout))
 
 
 def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,7 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = build_parser().parse_args(argv)
+    args.stdout = guard = _PipeGuard(sys.stdout)
+    guard.watch()
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
     except KeyboardInterrupt:
-        return 130
+        status = 130
+    return EXIT_BROKEN_PIPE if guard.broken.is_set() else status

@@ -295,8 +295,13 @@ def test_cli_rejects_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["demo", "--workers", "0"])
     assert exc_info.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match=f"--pages must be at least {MIN_PAGES}"):
+    with pytest.raises(SystemExit) as exc_info:
         main(["demo", "--pages", "3"])
+    assert exc_info.value.code == 2  # like every other bad option: usage, then the error
+    assert f"--pages: must be at least {MIN_PAGES}, got 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc_info:
+        main(["demo", "--workers", "abc"])
+    assert "--workers: expected a whole number, got 'abc'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([])
 
