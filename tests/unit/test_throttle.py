@@ -141,9 +141,9 @@ def test_the_flusher_thread_delivers_pending_state_without_further_updates() -> 
         time.sleep(0.01)
     assert currents(events)[-1] == 1000
     # once idle and refilled, the flusher thread goes away on its own
-    while time.monotonic() < deadline and tracker._flusher is not None:
+    while time.monotonic() < deadline and tracker._core.throttle.running:
         time.sleep(0.01)
-    assert tracker._flusher is None
+    assert not tracker._core.throttle.running
     tracker.close()
 
 
