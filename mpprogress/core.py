@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from .dispatch import EventDispatcher
+from .errors import DuplicateIdError
 from .forksafe import reinit_after_fork
-from .port import DuplicateIdError
 from .throttle import Throttle
 
 __all__ = ["GIL_ENABLED", "Clock", "TrackerCore"]

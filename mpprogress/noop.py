@@ -5,15 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .port import (
-    DuplicateIdError,
-    ProgressOperation,
-    ProgressPhase,
-    ProgressTracker,
-    ensure_open,
-    finish_outcome,
-    validate_total,
-)
+from .errors import DuplicateIdError, ensure_open, finish_outcome, validate_total
+from .port import ProgressOperation, ProgressPhase, ProgressTracker
 
 __all__ = ["NoOpProgressOperation", "NoOpProgressPhase", "NoOpProgressTracker"]
 

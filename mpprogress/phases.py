@@ -13,17 +13,10 @@ from typing import Any
 
 from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
+from .errors import ProgressError, checked_count, ensure_open, finish_outcome, validate_total
 from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, ProgressUpdate
 from .metrics import RateMeter, Speed
-from .port import (
-    ProgressError,
-    ProgressOperation,
-    ProgressPhase,
-    checked_count,
-    ensure_open,
-    finish_outcome,
-    validate_total,
-)
+from .port import ProgressOperation, ProgressPhase
 from .snapshot import OperationSnapshot, PhaseSnapshot
 
 __all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "Clock", "checked_count"]

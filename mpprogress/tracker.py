@@ -36,9 +36,10 @@ from collections import deque
 
 from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
+from .errors import DuplicateIdError, checked_count
 from .events import OperationStarted, ProgressCallback
 from .phases import BaseProgressOperation, BaseProgressPhase
-from .port import DuplicateIdError, ProgressTracker, checked_count
+from .port import ProgressTracker
 from .snapshot import TrackerSnapshot
 
 __all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "BaseProgressTracker", "checked_count"]
