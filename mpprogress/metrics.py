@@ -47,16 +47,20 @@ class RateMeter:
         self._last_time = start_time
         self._last_count: float = 0
 
-    def sample(self, now: float, count: float) -> None:
-        """Take the count at clock reading ``now`` into the smoothed rate."""
+    def sample(self, now: float, count: float, total: int | None) -> Speed:
+        """Take the count reported at clock reading ``now`` into the smoothed rate.
+
+        Returns:
+            The figures at ``now``, as ``speed(now, count, total)`` gives them from now on.
+        """
         rate = self._smoothed(now, count)
-        if rate is None:
-            return
-        self.rate = rate
-        if self.peak is None or rate > self.peak:
-            self.peak = rate
-        self._last_time = now
-        self._last_count = count
+        if rate is not None:
+            self.rate = rate
+            if self.peak is None or rate > self.peak:
+                self.peak = rate
+            self._last_time = now
+            self._last_count = count
+        return self.speed(now, count, total)
 
     def speed(self, now: float, count: float, total: int | None) -> Speed:
         """The figures of a running count at ``now``, as if sampled then; changes nothing.
@@ -82,7 +86,7 @@ class RateMeter:
 
     def _smoothed(self, now: float, count: float) -> float | None:
         span = now - self._last_time
-        if span < self._min_interval:
+        if span < self._min_interval or span <= 0:
             return None
         speed = max(0.0, (count - self._last_count) / span)
         return speed if self.rate is None else self._smoothing * speed + (1 - self._smoothing) * self.rate

@@ -50,9 +50,7 @@ class _LocalContainer:
             core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
             self.current_phase = phase_id
-            core.dispatcher.queue(
-                PhaseStarted(phase.operation_id, phase_id, phase.parent_phase_id, phase.title, description, phase.total)
-            )
+            core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total))
         core.dispatcher.drain()
         return phase
 
@@ -229,29 +227,28 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         now = self._core.get_time()
         self._dirty = False  # before reading the count: a racing update sets it again
         current, total = self.current, self.total
-        self._meter.sample(now, current)
-        rate, peak, eta = self._meter.speed(now, current, total)
+        rate, peak, eta = self._meter.sample(now, current, total)
         metadata, self._metadata = self._metadata, {}
         message = self.last_message
         self._emitted = (current, total)
         self._core.dispatcher.queue(
-            ProgressUpdate(
-                operation_id=self.operation_id,
-                phase_id=self.phase_id,
-                parent_phase_id=self.parent_phase_id,
-                title=self.title,
-                description=self.description,
-                current=current,
-                total=total,
-                percentage=self.percentage,
-                message=None if message is None else str(message),
-                rate=rate,
-                peak_rate=peak,
-                eta=eta,
-                elapsed=now - self._started_time,
-                metadata=metadata,
+            ProgressUpdate(  # positional, in the field order: the cheapest call
+                *self._identity(),
+                current,
+                total,
+                self.percentage,
+                None if message is None else str(message),
+                rate,
+                peak,
+                eta,
+                now - self._started_time,
+                metadata,
             )
         )
+
+    def _identity(self) -> tuple[str, str, str | None, str, str | None]:
+        """The first fields of every phase event: operation, phase, parent, title, description."""
+        return self.operation_id, self.phase_id, self.parent_phase_id, self.title, self.description
 
     def _speed_locked(self, now: float) -> Speed:
         """The speed figures, for events and snapshots alike; changes nothing."""
@@ -276,11 +273,7 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         self.reason = reason
         self._core.dispatcher.queue(
             PhaseFinished(
-                operation_id=self.operation_id,
-                phase_id=self.phase_id,
-                parent_phase_id=self.parent_phase_id,
-                title=self.title,
-                description=self.description,
+                *self._identity(),
                 success=success,
                 reason=reason,
                 duration=now - self._started_time,
