@@ -12,6 +12,9 @@ the multiprocess aggregator applies remote updates to.  Rules it keeps:
   second; the state itself is always exact, and the final state of a phase is always delivered
   before its ``phase_finished``.  Refilling happens on a small flusher thread (started only
   while some phase is being throttled), so ``update()`` reads no clock;
+- ``snapshot()`` only reads: speed figures come from ``metrics.RateMeter``, which only a
+  reported count (a ``progress_update``) changes, so they do not depend on how often a display
+  takes snapshots;
 - operations and phases reach the lock, clock, dispatcher, throttle and phase registry through
   one core handle (``core.py``), not through the tracker; the tracker touches no phase's
   internals.
