@@ -41,7 +41,6 @@ class EventDispatcher:
     """
 
     def __init__(self, max_failures: int = 3) -> None:
-        self._callbacks: tuple[ProgressCallback, ...] = ()
         # (callback, its bound ``handle`` if it is an ``EventSink``), in subscription order
         self._subscribers: tuple[tuple[ProgressCallback, _Handle | None], ...] = ()
         self._failures: dict[int, int] = {}
@@ -54,7 +53,7 @@ class EventDispatcher:
     @property
     def callbacks(self) -> tuple[ProgressCallback, ...]:
         """The subscribed callbacks, in subscription order."""
-        return self._callbacks
+        return tuple(callback for callback, _ in self._subscribers)
 
     def add(self, callback: ProgressCallback) -> None:
         """Subscribe ``callback``; adding the same callback twice does nothing.
@@ -66,14 +65,12 @@ class EventDispatcher:
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         handle = callback.handle if isinstance(callback, EventSink) else None
         with self._registry_lock:
-            if callback not in self._callbacks:
-                self._callbacks = (*self._callbacks, callback)
+            if callback not in self.callbacks:
                 self._subscribers = (*self._subscribers, (callback, handle))
 
     def remove(self, callback: ProgressCallback) -> None:
         """Unsubscribe ``callback``; removing an unknown callback does nothing."""
         with self._registry_lock:
-            self._callbacks = tuple(cb for cb in self._callbacks if cb != callback)
             self._subscribers = tuple(sub for sub in self._subscribers if sub[0] != callback)
             self._failures.pop(id(callback), None)
 
