@@ -6,6 +6,10 @@ that drains the queue; if another thread is draining, it leaves its events to th
 returns at once.  So callbacks see events in order, never run under the tracker's lock, may
 call back into the tracker, and an update never waits for another thread's callbacks.
 
+Events are typed (``events.py``).  A subscriber that is an ``EventSink`` gets each one as it is,
+through its ``handle``; any other callback gets the callback form
+``callback(event_type=event.type, **event.to_data())``, built once per event.
+
 Finishing is the exception (``drain(settle=...)``): a thread that finishes a phase or an
 operation while another thread (the flusher, say) is delivering waits, boundedly, until its
 events were delivered, so that code after ``with op.phase(...)`` sees the callbacks' effects.
@@ -16,15 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Callable
 
-from .events import ProgressCallback
+from .events import EventSink, ProgressCallback, ProgressEvent
 
 __all__ = ["SETTLE_TIMEOUT", "EventDispatcher"]
 
 SETTLE_TIMEOUT = 1.0  # longest a finishing thread waits for another thread's delivery
 
 _log = logging.getLogger("mpprogress")
+
+_Handle = Callable[[ProgressEvent], None]
 
 
 class EventDispatcher:
@@ -35,9 +41,10 @@ class EventDispatcher:
     """
 
     def __init__(self, max_failures: int = 3) -> None:
-        self._callbacks: tuple[ProgressCallback, ...] = ()
+        # (callback, its bound ``handle`` if it is an ``EventSink``), in subscription order
+        self._subscribers: tuple[tuple[ProgressCallback, _Handle | None], ...] = ()
         self._failures: dict[int, int] = {}
-        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._queue: deque[ProgressEvent] = deque()
         self._draining = threading.Lock()
         self._drainer: int | None = None  # the thread delivering now
         self._registry_lock = threading.Lock()
@@ -46,25 +53,30 @@ class EventDispatcher:
     @property
     def callbacks(self) -> tuple[ProgressCallback, ...]:
         """The subscribed callbacks, in subscription order."""
-        return self._callbacks
+        return tuple(callback for callback, _ in self._subscribers)
 
     def add(self, callback: ProgressCallback) -> None:
-        """Subscribe ``callback``; adding the same callback twice does nothing."""
+        """Subscribe ``callback``; adding the same callback twice does nothing.
+
+        An ``EventSink`` receives the typed events through its ``handle``; any other callable
+        receives ``callback(event_type=..., **data)``.
+        """
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        handle = callback.handle if isinstance(callback, EventSink) else None
         with self._registry_lock:
-            if callback not in self._callbacks:
-                self._callbacks = (*self._callbacks, callback)
+            if callback not in self.callbacks:
+                self._subscribers = (*self._subscribers, (callback, handle))
 
     def remove(self, callback: ProgressCallback) -> None:
         """Unsubscribe ``callback``; removing an unknown callback does nothing."""
         with self._registry_lock:
-            self._callbacks = tuple(cb for cb in self._callbacks if cb != callback)
+            self._subscribers = tuple(sub for sub in self._subscribers if sub[0] != callback)
             self._failures.pop(id(callback), None)
 
-    def queue(self, event_type: str, data: dict[str, Any]) -> None:
+    def queue(self, event: ProgressEvent) -> None:
         """Queue one event; call with the tracker's lock held, then call ``drain()``."""
-        self._queue.append((event_type, data))
+        self._queue.append(event)
 
     def drain(self, settle: float = 0.0) -> None:
         """Deliver queued events unless another thread is already delivering them.
@@ -85,7 +97,7 @@ class EventDispatcher:
                 while queue:
                     event = queue.popleft()
                     try:
-                        self._deliver(*event)
+                        self._deliver(event)
                     except BaseException:  # Ctrl-C mid-delivery: keep the event for the next drain
                         queue.appendleft(event)
                         raise
@@ -99,12 +111,18 @@ class EventDispatcher:
         self._drainer = None
         self._registry_lock = threading.Lock()
 
-    def _deliver(self, event_type: str, data: dict[str, Any]) -> None:
-        for callback in self._callbacks:
+    def _deliver(self, event: ProgressEvent) -> None:
+        data = None
+        for callback, handle in self._subscribers:
             try:
-                callback(event_type=event_type, **data)
+                if handle is not None:
+                    handle(event)
+                else:
+                    if data is None:
+                        data = event.to_data()
+                    callback(event_type=event.type, **data)
             except Exception:
-                self._record_failure(callback, event_type)
+                self._record_failure(callback, event.type)
             else:
                 if self._failures:
                     self._failures.pop(id(callback), None)

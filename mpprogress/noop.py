@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .port import PhaseFinishedError, ProgressOperation, ProgressPhase, ProgressTracker, validate_total
+from .errors import DuplicateIdError, ensure_open, finish_outcome, validate_total
+from .port import ProgressOperation, ProgressPhase, ProgressTracker
 
 __all__ = ["NoOpProgressOperation", "NoOpProgressPhase", "NoOpProgressTracker"]
 
@@ -19,7 +20,7 @@ class _NoOpContainer:
         self, phase_id: str, title: str, total: int | None = None, description: str | None = None
     ) -> NoOpProgressPhase:
         if phase_id in self.phases:
-            raise ValueError(f"Phase {phase_id} already exists")
+            raise DuplicateIdError(f"Phase {phase_id} already exists")
         phase = NoOpProgressPhase(phase_id, title, total, description, parent=self)
         self.phases[phase_id] = phase
         self.current_phase = phase_id
@@ -29,7 +30,7 @@ class _NoOpContainer:
         phase = self.phases.get(phase_id)
         if phase is not None and phase.completed_at is None:
             phase.completed_at = datetime.now()
-            phase.success = success and not phase.cancelled
+            phase.success, _ = finish_outcome(success, reason, phase.cancelled)
 
     @property
     def cancelled(self) -> bool:
@@ -56,21 +57,21 @@ class NoOpProgressPhase(_NoOpContainer, ProgressPhase):
         self._cancelled = False
 
     def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-        if self.completed_at is not None:
-            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        ensure_open(self.completed_at is not None, self.title)
         self.current += increment
         if message is not None:
             self.last_message = message
 
     def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
-        if self.completed_at is not None:
-            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        ensure_open(self.completed_at is not None, self.title)
         self.current = current
         if message is not None:
             self.last_message = message
 
     def set_total(self, total: int | None) -> None:
-        self.total = validate_total(total)
+        total = validate_total(total)
+        ensure_open(self.completed_at is not None, self.title)
+        self.total = total
 
     @property
     def cancelled(self) -> bool:
@@ -95,7 +96,7 @@ class NoOpProgressTracker(ProgressTracker):
         self, operation_id: str, title: str, description: str | None = None
     ) -> NoOpProgressOperation:
         if operation_id in self._operations:
-            raise ValueError(f"Operation {operation_id} already exists")
+            raise DuplicateIdError(f"Operation {operation_id} already exists")
         op = NoOpProgressOperation(operation_id, title, description)
         self._operations[operation_id] = op
         return op
@@ -107,7 +108,7 @@ class NoOpProgressTracker(ProgressTracker):
         op = self._operations.pop(operation_id, None)
         if op is not None and op.completed_at is None:
             op.completed_at = datetime.now()
-            op.success = success and not op.cancelled
+            op.success, _ = finish_outcome(success, None, op.cancelled)
 
     def add_callback(self, callback: object) -> None:
         """Accepted for compatibility; the silent tracker emits no events."""

@@ -1,62 +1,39 @@
 """Local operations and phases: the state a ``BaseProgressTracker`` holds.
 
-They share the tracker's lock and queue their events on its dispatcher; ``tracker.py`` explains
-the locking, throttling and lock-free counting rules these classes follow.
+They reach their tracker only through its core handle (``core.py``: lock, clock, dispatcher,
+throttle, phase registry), never through the tracker.  ``tracker.py`` explains the locking,
+throttling and lock-free counting rules these classes follow.  The tracker calls two methods of
+an operation, with its lock held: ``_finish_locked`` and ``_snapshot_locked``.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
-from .events import CANCEL_REQUESTED, PHASE_FINISHED, PHASE_STARTED, PROGRESS_UPDATE
-from .metrics import RateMeter
-from .port import (
-    PhaseFinishedError,
-    ProgressError,
-    ProgressOperation,
-    ProgressPhase,
-    validate_total,
-)
+from .errors import ProgressError, checked_count, ensure_open, finish_outcome, validate_total
+from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, ProgressUpdate
+from .metrics import RateMeter, Speed
+from .port import ProgressOperation, ProgressPhase
 from .snapshot import OperationSnapshot, PhaseSnapshot
-
-if TYPE_CHECKING:
-    from .tracker import BaseProgressTracker
 
 __all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "Clock", "checked_count"]
 
-Clock = Callable[[], float]
-
-GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
-
-
-def checked_count(value: object, name: str) -> int | float:
-    """Validate an increment or an absolute count: a finite, non-negative number.
-
-    Raises:
-        TypeError: ``value`` is not an int or float (booleans are refused).
-        ValueError: ``value`` is negative, NaN or infinite.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be an int or float, not {type(value).__name__}")
-    if not (0 <= value < float("inf")):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+Core = TrackerCore["BaseProgressPhase"]
 
 
 class _LocalContainer:
-    """Starting and finishing phases, shared by local operations and local phases."""
+    """What local operations and local phases share: starting, finishing and cancelling."""
 
-    _tracker: BaseProgressTracker
+    _core: Core
+    _container: _LocalContainer | None
     _finished: bool
+    _cancelled: bool
+    operation_id: str
     phases: dict[str, ProgressPhase]
     current_phase: str | None
-
-    operation_id: str
-    _cancelled: bool
 
     def start_phase(
         self,
@@ -65,38 +42,46 @@ class _LocalContainer:
         total: int | None = None,
         description: str | None = None,
     ) -> BaseProgressPhase:
-        tracker = self._tracker
-        with tracker._lock:
+        core = self._core
+        with core.lock:
             if self._finished:
                 raise ProgressError(f"cannot start phase {title!r}: {self!r} has finished")
-            if phase_id in tracker._phases:
-                raise ValueError(f"Phase {phase_id} already exists")
-            phase = BaseProgressPhase(phase_id, title, total, description, container=self)  # type: ignore[arg-type]
+            phase = BaseProgressPhase(phase_id, title, total, description, container=self)
+            core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
             self.current_phase = phase_id
-            tracker._phases[phase_id] = phase
-            tracker._dispatcher.queue(PHASE_STARTED, phase._identity(total=phase.total))
-        tracker._dispatcher.drain()
+            core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total))
+        core.dispatcher.drain()
         return phase
 
-    def cancel(self) -> None:
-        tracker = self._tracker
-        with tracker._lock:
-            if self._finished or self._cancelled:
-                return
-            self._cancelled = True
-            phase_id = self.phase_id  # type: ignore[attr-defined]  # None on operations
-            tracker._dispatcher.queue(CANCEL_REQUESTED, {"operation_id": self.operation_id, "phase_id": phase_id})
-        tracker._dispatcher.drain()
-
     def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
-        tracker = self._tracker
-        with tracker._lock:
+        core = self._core
+        with core.lock:
             phase = self.phases.get(phase_id)
             if not isinstance(phase, BaseProgressPhase) or phase._finished:
                 return
-            phase._finish_locked(success, reason, tracker._get_time())
-        tracker._dispatcher.drain(settle=SETTLE_TIMEOUT)
+            phase._finish_locked(success, reason, core.get_time())
+        core.dispatcher.drain(settle=SETTLE_TIMEOUT)
+
+    def cancel(self) -> None:
+        core = self._core
+        with core.lock:
+            if self._finished or self._cancelled:
+                return
+            self._cancelled = True
+            phase_id = self.phase_id if isinstance(self, BaseProgressPhase) else None
+            core.dispatcher.queue(CancelRequested(self.operation_id, phase_id))
+        core.dispatcher.drain()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether this was cancelled, or a phase or operation it belongs to."""
+        return self._cancelled or (self._container is not None and self._container.cancelled)
+
+    @property
+    def finished(self) -> bool:
+        """Whether this has finished (successfully or not)."""
+        return self._finished
 
 
 class BaseProgressPhase(_LocalContainer, ProgressPhase):
@@ -109,26 +94,25 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         total: int | None,
         description: str | None,
         *,
-        container: BaseProgressOperation | BaseProgressPhase,
+        container: _LocalContainer,
     ) -> None:
         super().__init__(phase_id, str(title), total, description)
-        tracker = container._tracker
-        self._tracker = tracker
-        self._lock = tracker._lock
-        self._drain = tracker._dispatcher.drain
+        core = container._core
+        self._core = core
+        self._drain = core.dispatcher.drain
         self._container = container
         self.operation_id = container.operation_id
-        self.parent_phase_id = container.phase_id if isinstance(container, BaseProgressPhase) else None
-        self.depth: int = container.depth + 1 if isinstance(container, BaseProgressPhase) else 0
+        parent = container if isinstance(container, BaseProgressPhase) else None
+        self.parent_phase_id = None if parent is None else parent.phase_id
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.reason: str | None = None
         self._finished = False
         self._cancelled = False
-        self._dirty = False
+        self._dirty = False  # changed since the last progress_update (set without the lock)
         self._emitted: tuple[int | float, int | None] = (0, self.total)
         self._metadata: dict[str, Any] = {}
-        self._tokens: float = tracker._burst
-        self._refilled_at = 0.0
-        now = tracker._get_time()
+        self._bucket = core.throttle.bucket(self._pending_locked, self._emit_locked)
+        now = core.get_time()
         self._started_time = now
         self._finished_time: float | None = None
         self._meter = RateMeter(now)
@@ -139,14 +123,14 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
     # --- the hot path -----------------------------------------------------------------------
 
     def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-        if increment.__class__ is not int or increment < 0:  # type: ignore[operator]
+        if increment.__class__ is not int or increment < 0:
             increment = checked_count(increment, "increment")
-        if self._finished:
-            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
-        if self._tokens >= 1.0 or metadata:
+        if self._bucket.tokens >= 1.0 or metadata:
             self._update_locked(increment, message, metadata)
             return
-        # Throttled: only count.  See "Counting without the lock" in the module docstring.
+        # Throttled: only count.  See "Counting without the lock" in tracker.py.  A finished
+        # phase's bucket never runs dry (``Throttle.release``), so a finished phase never gets
+        # here: ``_update_locked`` refuses it.
         self.current += increment
         if message is not None:
             self.last_message = message
@@ -155,14 +139,13 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
     if not GIL_ENABLED:  # free-threaded CPython: ``+=`` on an attribute is not atomic there
 
         def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-            if increment.__class__ is not int or increment < 0:  # type: ignore[operator]
+            if increment.__class__ is not int or increment < 0:
                 increment = checked_count(increment, "increment")
             self._update_locked(increment, message, metadata)
 
     def _update_locked(self, increment: int | float, message: str | None, metadata: dict[str, Any]) -> None:
-        with self._lock:
-            if self._finished:
-                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        with self._core.lock:
+            ensure_open(self._finished, self.title)
             self.current += increment
             if message is not None or metadata:
                 self._note(message, metadata)
@@ -172,9 +155,8 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
 
     def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
         current = checked_count(current, "current")
-        with self._lock:
-            if self._finished:
-                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        with self._core.lock:
+            ensure_open(self._finished, self.title)
             self.current = current
             if message is not None or metadata:
                 self._note(message, metadata)
@@ -184,9 +166,8 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
 
     def set_total(self, total: int | None) -> None:
         total = validate_total(total)
-        with self._lock:
-            if self._finished:
-                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        with self._core.lock:
+            ensure_open(self._finished, self.title)
             self.total = total
             queued = self._report_locked()
         if queued:
@@ -200,10 +181,12 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         One lock round trip and at most one ``progress_update`` (none when nothing changed):
         what the aggregator calls for each phase state a worker sends.  ``message`` ``None``
         keeps the last message.
+
+        Raises:
+            PhaseFinishedError: the phase has finished.
         """
-        with self._lock:
-            if self._finished:
-                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        with self._core.lock:
+            ensure_open(self._finished, self.title)
             if (
                 current == self.current
                 and total == self.total
@@ -225,93 +208,82 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         if metadata:
             self._metadata.update(metadata)
 
+    # --- reporting (the tracker's lock held) ------------------------------------------------
+
     def _report_locked(self) -> bool:
         """Queue a progress event if the phase's bucket allows; else leave it for the flusher."""
-        if self._tokens < 1.0:
-            self._dirty = True
-            return False
-        self._tokens -= 1.0
-        self._queue_progress_locked()
-        return True
+        if self._core.throttle.take(self._bucket):
+            self._emit_locked()
+            return True
+        self._dirty = True
+        return False
 
-    def _queue_progress_locked(self) -> None:
-        tracker = self._tracker
-        now = tracker._get_time()
+    def _pending_locked(self) -> bool:
+        """Whether the state changed since the last progress event (the throttle asks)."""
+        return self._dirty or self._emitted != (self.current, self.total)
+
+    def _emit_locked(self) -> None:
+        """Queue a progress event with the current state, whatever the bucket holds."""
+        now = self._core.get_time()
         self._dirty = False  # before reading the count: a racing update sets it again
-        current = self.current
-        self._meter.sample(now, current)
-        data = self._metadata
-        self._metadata = {}
-        data.update(self._identity())
-        data.update(
-            current=current,
-            total=self.total,
-            percentage=self.percentage,
-            message=None if self.last_message is None else str(self.last_message),
-            rate=self._meter.current_rate(now, current),
-            peak_rate=self._meter.peak,
-            eta=self._meter.eta(now, current, self.total),
-            elapsed=now - self._started_time,
+        current, total = self.current, self.total
+        rate, peak, eta = self._meter.sample(now, current, total)
+        metadata, self._metadata = self._metadata, {}
+        message = self.last_message
+        self._emitted = (current, total)
+        self._core.dispatcher.queue(
+            ProgressUpdate(  # positional, in the field order: the cheapest call
+                *self._identity(),
+                current,
+                total,
+                self.percentage,
+                None if message is None else str(message),
+                rate,
+                peak,
+                eta,
+                now - self._started_time,
+                metadata,
+            )
         )
-        self._emitted = (current, self.total)
-        tracker._dispatcher.queue(PROGRESS_UPDATE, data)
-        if self._tokens < tracker._burst and self not in tracker._throttled:
-            self._refilled_at = now
-            tracker._throttle_locked(self)
 
-    def _refill_locked(self, now: float, rate: float, burst: float) -> None:
-        self._tokens = min(burst, self._tokens + (now - self._refilled_at) * rate)
-        self._refilled_at = now
+    def _identity(self) -> tuple[str, str, str | None, str, str | None]:
+        """The first fields of every phase event: operation, phase, parent, title, description."""
+        return self.operation_id, self.phase_id, self.parent_phase_id, self.title, self.description
 
-    def _identity(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "operation_id": self.operation_id,
-            "phase_id": self.phase_id,
-            "parent_phase_id": self.parent_phase_id,
-            "title": self.title,
-            "description": self.description,
-            **extra,
-        }
+    def _speed_locked(self, now: float) -> Speed:
+        """The speed figures, for events and snapshots alike; changes nothing."""
+        if self._finished_time is not None:
+            return self._meter.final(self._finished_time, self.current)
+        return self._meter.speed(now, self.current, self.total)
 
-    # --- finishing and cancelling -----------------------------------------------------------
+    # --- finishing --------------------------------------------------------------------------
 
     def _finish_locked(self, success: bool, reason: str | None, now: float) -> None:
-        if success and self.cancelled:
-            success, reason = False, "cancelled"
-        if not success and reason is None:
-            reason = "failed"
+        success, reason = finish_outcome(success, reason, self.cancelled)
         for child in self.phases.values():
             if isinstance(child, BaseProgressPhase) and not child._finished:
                 child._finish_locked(success, reason, now)
-        if self._dirty or self._emitted != (self.current, self.total):
-            self._queue_progress_locked()  # the final state always precedes phase_finished
+        if self._pending_locked():
+            self._emit_locked()  # the final state always precedes phase_finished
         self._finished = True
         self._finished_time = now
-        self._tracker._throttled.discard(self)
+        self._core.throttle.release(self._bucket)
         self.completed_at = datetime.now()
         self.success = success
-        self.reason = None if success else reason
-        duration = now - self._started_time
-        self._tracker._dispatcher.queue(
-            PHASE_FINISHED,
-            self._identity(
+        self.reason = reason
+        self._core.dispatcher.queue(
+            PhaseFinished(
+                *self._identity(),
                 success=success,
-                reason=self.reason,
-                duration=duration,
+                reason=reason,
+                duration=now - self._started_time,
                 current=self.current,
                 total=self.total,
-                rate=self._meter.average(now, self.current),
-            ),
+                rate=self._speed_locked(now).rate,
+            )
         )
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled or self._container.cancelled
-
-    @property
-    def finished(self) -> bool:
-        """Whether the phase has finished (successfully or not)."""
-        return self._finished
+    # --- reading ----------------------------------------------------------------------------
 
     def rollup(self) -> tuple[int | float, int | None]:
         """The phase's effective (current, total), summing sub-phases when it has no total."""
@@ -334,9 +306,7 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
 
     def _snapshot_locked(self, now: float) -> PhaseSnapshot:
         end = self._finished_time if self._finished_time is not None else now
-        if not self._finished:
-            self._meter.sample(now, self.current)
-        rate = self._meter.average(end, self.current) if self._finished else self._meter.current_rate(now, self.current)
+        rate, peak, eta = self._speed_locked(now)
         rollup_current, rollup_total = self.rollup()
         return PhaseSnapshot(
             phase_id=self.phase_id,
@@ -353,8 +323,8 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
             started_at=self.started_at,
             elapsed=end - self._started_time,
             rate=rate,
-            peak_rate=self._meter.peak,
-            eta=None if self._finished else self._meter.eta(now, rollup_current, rollup_total),
+            peak_rate=peak,
+            eta=eta,
             finished=self._finished,
             success=self.success,
             reason=self.reason,
@@ -372,27 +342,35 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
     depth = -1
     phase_id = None
 
-    def __init__(
-        self, operation_id: str, title: str, description: str | None, *, tracker: BaseProgressTracker
-    ) -> None:
+    def __init__(self, operation_id: str, title: str, description: str | None, *, core: Core) -> None:
         super().__init__(operation_id, str(title), description)
-        self._tracker = tracker
+        self._core = core
+        self._container = None
         self._finished = False
         self._cancelled = False
-        self._started_time = tracker._get_time()
+        self._started_time = core.get_time()
         self._finished_time: float | None = None
 
     def __repr__(self) -> str:
         return f"<operation {self.title!r}>"
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    @property
-    def finished(self) -> bool:
-        """Whether the operation has finished."""
-        return self._finished
+    def _finish_locked(self, success: bool) -> bool:
+        """Finish the operation and its open phases; ``False`` if it had already finished."""
+        if self._finished:
+            return False
+        now = self._core.get_time()
+        success, reason = finish_outcome(success, "cancelled" if self._cancelled else None, self._cancelled)
+        for phase in self.phases.values():
+            if isinstance(phase, BaseProgressPhase) and not phase._finished:
+                phase._finish_locked(success, reason, now)
+        self._finished = True
+        self._finished_time = now
+        self.completed_at = datetime.now()
+        self.success = success
+        self._core.dispatcher.queue(
+            OperationFinished(self.operation_id, self.title, success, reason, now - self._started_time)
+        )
+        return True
 
     def _snapshot_locked(self, now: float) -> OperationSnapshot:
         end = self._finished_time if self._finished_time is not None else now

@@ -4,7 +4,8 @@
 implementation (the locked local tracker, the remote client in worker processes, the no-op
 tracker) subclasses these three classes, so worker code never changes between modes.
 
-Standard library only: no I/O, threads or sockets live here.
+Standard library only: no I/O, threads or sockets live here.  The errors and the checks every
+implementation shares live in ``errors.py`` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -16,66 +17,32 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from .errors import (
+    DuplicateIdError,
+    PhaseFinishedError,
+    ProgressCancelled,
+    ProgressError,
+    checked_count,
+    ensure_open,
+    failure_reason,
+    finish_outcome,
+    validate_total,
+)
+
 __all__ = [
+    "DuplicateIdError",
     "PhaseFinishedError",
     "ProgressCancelled",
     "ProgressError",
     "ProgressOperation",
     "ProgressPhase",
     "ProgressTracker",
+    "checked_count",
+    "ensure_open",
     "failure_reason",
+    "finish_outcome",
     "validate_total",
 ]
-
-
-class ProgressError(Exception):
-    """Base class of the errors mpprogress raises on misuse."""
-
-
-class PhaseFinishedError(ProgressError, RuntimeError):
-    """Raised when a finished phase is updated again."""
-
-
-class ProgressCancelled(ProgressError):
-    """Raised by ``raise_if_cancelled()`` inside a phase whose work was cancelled."""
-
-
-def failure_reason(exc: BaseException) -> str:
-    """Name the reason a phase or operation failed because ``exc`` escaped its block.
-
-    Args:
-        exc: the exception that ended the ``with`` block.
-
-    Returns:
-        ``"cancelled"``, ``"interrupted"`` (Ctrl-C, ``SystemExit``) or ``"error"``.
-    """
-    if isinstance(exc, ProgressCancelled):
-        return "cancelled"
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        return "interrupted"
-    return "error"
-
-
-def validate_total(total: object) -> int | None:
-    """Check a phase total: ``None`` (unknown) or a non-negative whole number.
-
-    Args:
-        total: the value given by the caller.
-
-    Returns:
-        The total as an ``int``, or ``None``.
-
-    Raises:
-        TypeError: ``total`` is not a number (booleans are refused too).
-        ValueError: ``total`` is negative or not whole.
-    """
-    if total is None:
-        return None
-    if isinstance(total, bool) or not isinstance(total, (int, float)):
-        raise TypeError(f"total must be an int or None, not {type(total).__name__}")
-    if total != total or total < 0 or int(total) != total:  # NaN, negative, fractional
-        raise ValueError(f"total must be a non-negative whole number or None, got {total!r}")
-    return int(total)
 
 
 class _PhaseContainer(ABC):
@@ -104,7 +71,7 @@ class _PhaseContainer(ABC):
             The new phase.
 
         Raises:
-            ValueError: a phase with this id already exists.
+            DuplicateIdError: a phase with this id already exists (a ``ValueError``).
         """
 
     @abstractmethod
@@ -311,7 +278,7 @@ class ProgressTracker(ABC):
             The new operation.
 
         Raises:
-            ValueError: an operation with this id already exists.
+            DuplicateIdError: an operation with this id already exists (a ``ValueError``).
         """
 
     @abstractmethod

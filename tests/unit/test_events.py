@@ -9,6 +9,7 @@ from typing import Any
 
 from mpprogress import BaseProgressTracker, NoOpProgressTracker, ProgressEventSerializer
 from mpprogress.dispatch import EventDispatcher
+from mpprogress.events import ProgressUpdate
 
 
 def test_serializer_matches_the_seed_format() -> None:
@@ -49,7 +50,7 @@ def test_dispatch_preserves_queue_order_when_threads_race() -> None:
     def producer() -> None:
         for _ in range(2000):
             with lock:  # stands in for the tracker lock: queue order == mutation order
-                dispatcher.queue("x", {"n": next(counter)})
+                dispatcher.queue(ProgressUpdate("op", "p", metadata={"n": next(counter)}))
             dispatcher.drain()
 
     threads = [threading.Thread(target=producer) for _ in range(8)]

@@ -8,7 +8,7 @@ import pytest
 
 import mpprogress
 from mpprogress import BaseProgressTracker, NoOpProgressTracker, PhaseFinishedError, ProgressError
-from mpprogress.port import failure_reason, validate_total
+from mpprogress.port import DuplicateIdError, ensure_open, failure_reason, finish_outcome, validate_total
 from mpprogress.testing import RecordingCallback
 
 
@@ -90,6 +90,49 @@ def test_duplicate_ids_raise(tracker: mpprogress.ProgressTracker) -> None:
     op.start_phase("p", "P")
     with pytest.raises(ValueError, match="already exists"):
         op.start_phase("p", "P again")
+
+
+def test_duplicate_ids_raise_a_progress_error_that_is_also_a_value_error(
+    tracker: mpprogress.ProgressTracker,
+) -> None:
+    op = tracker.start_operation("op", "Op")
+    with pytest.raises(DuplicateIdError, match="Operation op already exists") as raised:
+        tracker.start_operation("op", "Again")
+    assert isinstance(raised.value, ProgressError) and isinstance(raised.value, ValueError)
+    op.start_phase("p", "P")
+    with pytest.raises(DuplicateIdError, match="Phase p already exists"):
+        op.start_phase("p", "P again")
+
+
+def test_a_finished_phase_refuses_every_change_with_the_same_error(tracker: mpprogress.ProgressTracker) -> None:
+    with tracker.operation("Op") as op, op.phase("Done", total=2) as phase:
+        phase.update(1)
+    for change in (lambda: phase.update(1), lambda: phase.set_progress(2), lambda: phase.set_total(5)):
+        with pytest.raises(PhaseFinishedError, match="phase 'Done' has finished; it cannot be updated"):
+            change()
+    assert (phase.current, phase.total) == (1, 2)
+
+
+def test_ensure_open_is_the_one_finished_check() -> None:
+    ensure_open(False, "Open")
+    with pytest.raises(PhaseFinishedError, match="phase 'Shut' has finished; it cannot be updated"):
+        ensure_open(True, "Shut")
+
+
+@pytest.mark.parametrize(
+    ("asked", "cancelled", "outcome"),
+    [
+        ((True, None), False, (True, None)),
+        ((True, "ignored on success"), False, (True, None)),
+        ((True, None), True, (False, "cancelled")),
+        ((False, None), False, (False, "failed")),
+        ((False, None), True, (False, "failed")),
+        ((False, "lost"), False, (False, "lost")),
+        ((False, "error"), True, (False, "error")),
+    ],
+)
+def test_the_finish_rule(asked: tuple[bool, str | None], cancelled: bool, outcome: tuple[bool, str | None]) -> None:
+    assert finish_outcome(*asked, cancelled) == outcome
 
 
 def test_operation_context_marks_failure_and_reraises(tracker: mpprogress.ProgressTracker) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from mpprogress import BaseProgressTracker
+from mpprogress import BaseProgressTracker, PhaseFinishedError
 from mpprogress.testing import FakeClock, RecordingCallback
+from mpprogress.throttle import Throttle
 
 
 def make(rate: float = 10.0, burst: int = 3) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
@@ -141,9 +143,9 @@ def test_the_flusher_thread_delivers_pending_state_without_further_updates() -> 
         time.sleep(0.01)
     assert currents(events)[-1] == 1000
     # once idle and refilled, the flusher thread goes away on its own
-    while time.monotonic() < deadline and tracker._flusher is not None:
+    while time.monotonic() < deadline and tracker._core.throttle.running:
         time.sleep(0.01)
-    assert tracker._flusher is None
+    assert not tracker._core.throttle.running
     tracker.close()
 
 
@@ -166,3 +168,104 @@ def test_set_progress_is_throttled_too(rate: float) -> None:
         phase.set_progress(i + 1)
     op.finish_phase("p")
     assert currents(events) == [1, 10]
+
+
+def test_a_finished_phase_refuses_updates_even_while_its_bucket_was_empty() -> None:
+    tracker, events, _ = make(rate=10.0, burst=1)
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "P")
+    for _ in range(5):
+        phase.update(1)  # the bucket is empty now: these were counted without the lock
+    op.finish_phase("p")
+    with pytest.raises(PhaseFinishedError):
+        phase.update(1)
+    with pytest.raises(PhaseFinishedError):
+        phase.update(1, "with a message")
+    assert phase.current == 5
+    assert currents(events) == [1, 5]
+
+
+class Phase:
+    """What a bucket's owner gives it: whether it has unreported state, and a way to report it."""
+
+    def __init__(self) -> None:
+        self.changed = False
+        self.emitted = 0
+
+    def pending(self) -> bool:
+        return self.changed
+
+    def emit(self) -> None:
+        self.changed = False
+        self.emitted += 1
+
+
+def make_throttle(rate: float | None = 10.0, burst: int = 2) -> tuple[Throttle, FakeClock, list[str]]:
+    clock = FakeClock()
+    delivered: list[str] = []
+    throttle = Throttle(
+        rate, burst, lock=threading.RLock(), get_time=clock, deliver=lambda: delivered.append("drain"),
+        auto_flush=False,
+    )
+    return throttle, clock, delivered
+
+
+def test_a_bucket_spends_its_burst_then_refills_at_the_rate() -> None:
+    throttle, clock, delivered = make_throttle(rate=8.0, burst=2)
+    phase = Phase()
+    bucket = throttle.bucket(phase.pending, phase.emit)
+    assert [throttle.take(bucket) for _ in range(3)] == [True, True, False]
+    phase.changed = True
+    clock.advance(0.0625)
+    throttle.flush()  # half a token: nothing yet
+    assert (phase.emitted, delivered) == (0, ["drain"])
+    clock.advance(0.0625)
+    throttle.flush()  # one token: the pending state goes out and spends it
+    assert phase.emitted == 1 and bucket.tokens == 0.0
+    clock.advance(10.0)
+    throttle.flush()  # refilled up to the burst, nothing pending: the bucket stops waiting
+    assert bucket.tokens == 2.0
+    clock.advance(10.0)
+    throttle.flush()
+    assert bucket.tokens == 2.0 and phase.emitted == 1
+
+
+def test_close_emits_what_is_pending_and_a_released_bucket_never_runs_dry() -> None:
+    throttle, _, _ = make_throttle(rate=10.0, burst=1)
+    waiting, released = Phase(), Phase()
+    first = throttle.bucket(waiting.pending, waiting.emit)
+    second = throttle.bucket(released.pending, released.emit)
+    assert throttle.take(first) and throttle.take(second)
+    waiting.changed = released.changed = True
+    throttle.release(second)
+    assert all(throttle.take(second) for _ in range(100))
+    throttle.close_locked()
+    assert (waiting.emitted, released.emitted) == (1, 0)
+    assert not throttle.running
+
+
+def test_an_unthrottled_bucket_always_has_a_token_and_no_flusher_starts() -> None:
+    throttle, _, _ = make_throttle(rate=None)
+    phase = Phase()
+    bucket = throttle.bucket(phase.pending, phase.emit)
+    assert all(throttle.take(bucket) for _ in range(1000))
+    assert not throttle.running
+
+
+def test_the_flusher_thread_starts_only_while_a_bucket_waits_and_ends_on_close() -> None:
+    lock = threading.RLock()
+    throttle = Throttle(100.0, 1, lock=lock, get_time=time.monotonic, deliver=lambda: None)
+    phase = Phase()
+    bucket = throttle.bucket(phase.pending, phase.emit)
+    before = set(threading.enumerate())
+    assert not throttle.running
+    with lock:
+        assert throttle.take(bucket)
+    assert throttle.running
+    (flusher,) = set(threading.enumerate()) - before
+    assert flusher.name == "mpprogress-flusher" and flusher.daemon
+    with lock:
+        throttle.close_locked()
+    assert not throttle.running
+    flusher.join(10.0)
+    assert not flusher.is_alive()

@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from mpprogress import BaseProgressTracker, ProgressCancelled
-from mpprogress.testing import FakeClock, RecordingCallback
+from mpprogress.events import (
+    CancelRequested,
+    EventSink,
+    OperationFinished,
+    OperationStarted,
+    PhaseFinished,
+    PhaseStarted,
+    ProgressEvent,
+    ProgressUpdate,
+)
+from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback
 
 
 def make(**kwargs: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
@@ -336,3 +346,95 @@ def test_tracker_is_a_context_manager_and_close_is_idempotent() -> None:
 def test_bad_tracker_settings_are_refused(kwargs: dict[str, int], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         BaseProgressTracker(**kwargs)
+
+
+def test_snapshot_changes_no_later_rate_or_event() -> None:
+    def run(take_snapshots: bool) -> tuple[list[RecordedEvent], list[float | None]]:
+        tracker, events, clock = make(max_update_rate=None)
+        seen: list[float | None] = []
+        with tracker.operation("Op", operation_id="op") as op:
+            phase = op.start_phase("p", "P", total=1000)
+            for step, amount in enumerate([100, 300, 0, 50, 200]):
+                clock.advance(0.5)
+                if take_snapshots:  # a display refreshing often, several times at one instant
+                    for _ in range(step + 1):
+                        seen.append(tracker.snapshot().operations[0].phases[0].rate)
+                clock.advance(0.5)
+                phase.update(amount)
+            op.finish_phase("p")
+        return events.events, seen
+
+    quiet, _ = run(take_snapshots=False)
+    busy, rates = run(take_snapshots=True)
+    assert busy == quiet
+    assert [e.data["rate"] for e in busy if e.type == "progress_update"] == [
+        e.data["rate"] for e in quiet if e.type == "progress_update"
+    ]
+    assert rates[1] == rates[2]  # the same instant reads the same rate however often it is read
+
+
+def test_a_snapshot_rate_depends_on_the_time_not_on_earlier_snapshots() -> None:
+    tracker, _, clock = make(max_update_rate=None)
+    other, _, other_clock = make(max_update_rate=None)
+    for each, each_clock in ((tracker, clock), (other, other_clock)):
+        op = each.start_operation("op", "Op")
+        each_clock.advance(1.0)
+        op.start_phase("p", "P", total=1000)
+        each_clock.advance(1.0)
+        each.get_phase("p").update(100)  # type: ignore[union-attr]
+    for _ in range(6):
+        clock.advance(0.25)
+        tracker.snapshot()
+    other_clock.advance(1.5)
+    (row,) = tracker.snapshot().operations[0].phases
+    (other_row,) = other.snapshot().operations[0].phases
+    figures = (row.elapsed, row.rate, row.peak_rate, row.eta)
+    assert figures == (other_row.elapsed, other_row.rate, other_row.peak_rate, other_row.eta)
+    assert row.rate == pytest.approx(0.3 * 0 + 0.7 * 100)  # stalled for 1.5 s: the rate decays
+    assert row.peak_rate == pytest.approx(100.0)
+
+
+def test_an_event_sink_gets_the_typed_events_and_callbacks_the_same_data() -> None:
+    class Typed(EventSink):
+        def __init__(self) -> None:
+            self.events: list[ProgressEvent] = []
+
+        def __call__(self, *, event_type: str, **data: Any) -> None:
+            raise AssertionError("a tracker hands an EventSink its typed events")
+
+        def handle(self, event: ProgressEvent) -> None:
+            self.events.append(event)
+
+    tracker, events, clock = make()
+    typed = Typed()
+    tracker.add_callback(typed)
+    assert tracker.callbacks == (events, typed)
+    with tracker.operation("Op", operation_id="op") as op, op.phase("P", total=4) as phase:
+        clock.advance(1.0)
+        phase.update(2, "half", size=7)
+        op.cancel()
+    assert [type(e) for e in typed.events] == [
+        OperationStarted, PhaseStarted, ProgressUpdate, CancelRequested, PhaseFinished, OperationFinished,
+    ]
+    assert [(e.type, e.to_data()) for e in typed.events] == [(e.type, e.data) for e in events.events]
+    update = typed.events[2]
+    assert isinstance(update, ProgressUpdate) and update.metadata == {"size": 7}
+    assert events.events[2].data["size"] == 7
+
+
+def test_a_raising_event_sink_is_removed_after_three_failures() -> None:
+    class Broken(EventSink):
+        calls = 0
+
+        def handle(self, event: ProgressEvent) -> None:
+            Broken.calls += 1
+            raise RuntimeError("typed sink exploded")
+
+    tracker, events, _ = make()
+    broken = Broken()
+    tracker.add_callback(broken)
+    with tracker.operation("Op") as op, op.phase("P", total=10) as phase:
+        phase.update(1)
+    assert Broken.calls == 3
+    assert broken not in tracker.callbacks
+    assert events.types[-1] == "operation_finished"
