@@ -22,14 +22,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 
 from .current import get_or_make, replace_tracker
 from .events import ProgressCallback, Sink
-from .port import ProgressTracker, failure_reason
+from .port import ProgressTracker
 from .remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
@@ -38,6 +37,7 @@ from .remote.settings import (
     inherited_setting,
 )
 from .tracker import BaseProgressTracker
+from .tracking import track_loop
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,10 +115,9 @@ def track(
 ) -> Iterator[T]:
     """Yield the items of ``iterable`` while reporting them as one phase, like ``rich.progress.track``.
 
-    The phase runs in its own operation titled ``description``.  Leaving the loop early
-    finishes it successfully: a generator cannot tell ``break`` from an exception raised in the
-    loop body, so when failures must show, use ``with op.phase(...) as phase`` and
-    ``phase.track(iterable)`` instead, whose block sees the exception.
+    The phase runs in its own operation titled ``description`` (see ``tracking.track_loop``:
+    leaving the loop early finishes it successfully, so when failures must show, use
+    ``with op.phase(...) as phase`` and ``phase.track(iterable)``, whose block sees them).
 
     Args:
         iterable: the items to walk through.
@@ -135,22 +134,9 @@ def track(
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)
     owned = None if tracker is not None else _display_for_track()
-    tracker = tracker or owned or get_tracker()
-    operation_id = str(uuid.uuid4())
-    op = tracker.start_operation(operation_id, description)
-    phase_id = str(uuid.uuid4())
-    phase = op.start_phase(phase_id, description, total)
-    success, reason = True, None
     try:
-        yield from phase.track(iterable)
-    except GeneratorExit:
-        pass  # the caller stopped iterating (break, or an exception in its loop body)
-    except BaseException as exc:  # raised by the iterable itself
-        success, reason = False, failure_reason(exc)
-        raise
+        yield from track_loop(tracker or owned or get_tracker(), iterable, description, total)
     finally:
-        op.finish_phase(phase_id, success, reason=reason)
-        tracker.finish_operation(operation_id, success)
         if owned is not None:
             owned.close()
 

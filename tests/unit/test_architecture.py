@@ -1,0 +1,224 @@
+"""The house's shape, read from the code: imports point one way, modules and classes stay small.
+
+The layers (ARCHITECTURE.md), bottom up:
+
+1. ``port``, ``events``, ``snapshot``, ``metrics``, ``text``, ``forksafe``: the standard
+   library only (and each other);
+2. the local tracker core: never imports ``adapters``, ``remote``, ``wiring``, ``demo``;
+3. ``adapters/`` (sinks) and ``remote/``: never import each other, ``wiring`` or ``demo``;
+   sinks do not import each other, except the console family and the package's base;
+4. ``wiring``: the one module that imports both sides;
+5. ``cli``, ``config``, ``demo`` and the package's ``__init__``: the top.
+
+Every import counts, including those inside functions and under ``TYPE_CHECKING``: a circle
+that only type checkers see still ties two modules together.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
+
+BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe"}
+TOP = {"cli", "config", "__init__", "__main__"}
+THIRD_PARTY_HOME = {
+    "rich": ("adapters.console",),  # the console family: console.py, console_*.py
+    "zmq": ("remote.",),
+    "msgpack": ("remote.wire",),
+}
+MAX_MODULE_LINES = 400
+MAX_REMOTE_CLASS_METHODS = 15
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted names relative to the package (``remote.wire``, ``adapters``) -> file."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """The package modules an ``from ... import ...`` names (relative or ``mpprogress.``)."""
+    if node.level == 0:
+        if not (node.module or "").startswith("mpprogress"):
+            return []
+        base = (node.module or "")[len("mpprogress") :].lstrip(".")
+    else:
+        here = module.split(".") if module != "__init__" else []
+        is_package = MODULES[module].name == "__init__.py"
+        anchor = here if is_package else here[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
+        base = ".".join([*anchor, *([node.module] if node.module else [])])
+    targets = []
+    for alias in node.names:
+        candidate = f"{base}.{alias.name}" if base else alias.name
+        targets.append(candidate if candidate in MODULES else (base or "__init__"))
+    return targets
+
+
+def _imports(module: str) -> Iterator[tuple[str, int]]:
+    """(imported name, line) for every import in ``module``: package modules as dotted names
+    relative to the package, others as their top-level name prefixed with ``ext:`` (those
+    under ``TYPE_CHECKING`` left out: they are never imported at run time)."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("mpprogress"):
+                    yield alias.name[len("mpprogress") :].lstrip(".") or "__init__", node.lineno
+                elif id(node) not in typing_only:
+                    yield "ext:" + alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            targets = _resolve(module, node)
+            if targets:
+                for target in targets:
+                    yield target, node.lineno
+            elif node.level == 0 and node.module and id(node) not in typing_only:
+                yield "ext:" + node.module.split(".")[0], node.lineno
+
+
+GRAPH = {module: {target for target, _ in _imports(module) if not target.startswith("ext:")} - {module}
+         for module in MODULES}
+
+
+def _layer(module: str) -> str:
+    head = module.split(".")[0]
+    if module in BOTTOM:
+        return "bottom"
+    if module in TOP or head == "demo":
+        return "top"
+    if head in ("adapters", "remote", "wiring"):
+        return head
+    return "core"
+
+
+def _violations() -> list[str]:
+    found = []
+    for module in MODULES:
+        layer = _layer(module)
+        for target, line in _imports(module):
+            where = f"mpprogress/{MODULES[module].relative_to(PACKAGE)}:{line} imports {target}"
+            if target.startswith("ext:"):
+                name = target[4:]
+                homes = THIRD_PARTY_HOME.get(name)
+                if layer == "bottom" and name not in sys.stdlib_module_names:
+                    found.append(f"{where}: the bottom layer uses the standard library only")
+                elif homes and not any(module.startswith(home) for home in homes):
+                    found.append(f"{where}: {name} belongs to {', '.join(homes)} alone")
+                continue
+            target_layer = _layer(target)
+            if layer == "bottom" and target_layer != "bottom":
+                found.append(f"{where}: the bottom layer imports only itself")
+            elif layer == "core" and target_layer not in ("bottom", "core"):
+                found.append(f"{where}: the core never imports {target_layer}")
+            elif layer in ("adapters", "remote") and target_layer not in ("bottom", "core", layer):
+                found.append(f"{where}: {layer} never imports {target_layer}")
+            elif layer == "adapters" and target_layer == "adapters" and not _sinks_may_share(module, target):
+                found.append(f"{where}: sinks never import each other (the console family aside)")
+            elif target.split(".")[0] == "demo" and module != "cli" and layer != "top":
+                found.append(f"{where}: production code never imports the demo")
+    return found
+
+
+def _sinks_may_share(module: str, target: str) -> bool:
+    console = ("adapters.console",)
+    return target == "adapters" or (module.startswith(console) and target.startswith(console))
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan).
+
+    The package's ``__init__`` is left out: it is the public surface and imports from all
+    layers, while a module importing ``mpprogress`` itself would be caught as a layer break.
+    """
+    graph = {m: targets - {"__init__"} for m, targets in graph.items() if m != "__init__"}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_graph_is_read() -> None:
+    # A reader that saw nothing would pass every rule below.
+    assert {"wiring", "tracker", "remote.aggregator", "adapters.console", "events"} <= set(MODULES)
+    assert "remote.aggregator" in GRAPH["wiring"]
+    assert "tracker" in GRAPH["wiring"]
+
+
+def test_no_import_circles() -> None:
+    assert _circles(GRAPH) == []
+
+
+def test_imports_point_down_the_layers() -> None:
+    assert _violations() == []
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_stay_small(module: str) -> None:
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"mpprogress/{MODULES[module].relative_to(PACKAGE)} has {lines} lines"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("remote")))
+def test_remote_classes_have_one_job(module: str) -> None:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            assert len(methods) <= MAX_REMOTE_CLASS_METHODS, f"{module}.{node.name} has {len(methods)} methods"
+
+
+def test_a_broken_rule_is_seen() -> None:
+    # The checker itself: a core module importing the wiring is a layer break and a circle.
+    node = ast.parse("from .wiring import session").body[0]
+    assert isinstance(node, ast.ImportFrom)
+    assert _resolve("tracker", node) == ["wiring"]
+    assert _layer("wiring") == "wiring" and _layer("tracker") == "core"
+    broken = {**GRAPH, "tracker": GRAPH["tracker"] | {"wiring"}}
+    assert any({"tracker", "wiring"} <= set(group) for group in _circles(broken))
