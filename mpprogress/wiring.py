@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 
@@ -131,7 +131,7 @@ def track(
     Yields:
         The items of ``iterable``.
     """
-    if total is None and hasattr(iterable, "__len__"):
+    if total is None and isinstance(iterable, Sized):
         total = len(iterable)
     owned = None if tracker is not None else _display_for_track()
     try:
