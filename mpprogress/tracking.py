@@ -1,18 +1,26 @@
-"""One loop reported as one phase of its own operation: the body of ``mpprogress.track()``.
+"""Trackers and loops the wiring hands out: the body of ``mpprogress.track()`` and the tracker of
+a worker process that no session reached.
 
-Core layer: it uses only the port, so any tracker (local, client, no-op) can take it; which
-tracker that is, and whether a display of its own is needed, is the wiring's choice.
+Core layer: ``track_loop`` uses only the port, so any tracker (local, client, no-op) can take
+it; which tracker that is, and whether a display of its own is needed, is the wiring's choice.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Final, TypeVar
 
+from .errors import DuplicateIdError
+from .phases import BaseProgressOperation
 from .port import ProgressTracker, failure_reason
+from .tracker import BaseProgressTracker
 
-__all__ = ["track_loop"]
+__all__ = ["DetachedTracker", "DetachedWorkerWarning", "track_loop"]
+
+ADDRESS_HINT: Final = "MPPROGRESS_ADDRESS"  # named in the warning; the remote side exports it
 
 T = TypeVar("T")
 
@@ -45,3 +53,37 @@ def track_loop(tracker: ProgressTracker, iterable: Iterable[T], description: str
     finally:
         op.finish_phase(phase_id, success, reason=reason)
         tracker.finish_operation(operation_id, success)
+
+
+class DetachedWorkerWarning(UserWarning):
+    """A worker process asked for an operation no session told it about (its progress is not shown)."""
+
+
+class DetachedTracker(BaseProgressTracker):
+    """The tracker of a worker process that no session reached: its loops still run.
+
+    The README's worker pattern, ``get_tracker().get_operation(operation_id)``, in a process
+    started outside ``mpprogress.session()`` (or by a pool created before it) would otherwise get
+    ``None`` and die on ``None.phase``.  Here the unknown operation is started on the spot, so the
+    worker's phases and updates work and are counted locally (nothing is shown), and one
+    ``DetachedWorkerWarning`` says what happened and how to fix it.
+    """
+
+    def get_operation(self, operation_id: str) -> BaseProgressOperation:
+        op = super().get_operation(operation_id)
+        if op is not None:
+            return op
+        warnings.warn(
+            f"mpprogress: operation {operation_id!r} is unknown in worker process {os.getpid()}: no progress "
+            f"session reached this process ({ADDRESS_HINT} is not set), so its progress is counted here but "
+            "shown nowhere. Create the pool or processes inside `with mpprogress.session():` (a pool created "
+            "before the session cannot know its address), or connect with mpprogress.connect(address).",
+            DetachedWorkerWarning,
+            stacklevel=2,
+        )
+        try:
+            return self.start_operation(operation_id, f"(detached) {operation_id}")
+        except DuplicateIdError:  # another thread started it in the meantime
+            found = super().get_operation(operation_id)
+            assert found is not None
+            return found

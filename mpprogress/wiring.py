@@ -20,6 +20,7 @@ Third-party libraries (rich, zmq) are imported only inside the functions that ne
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sized
@@ -37,7 +38,7 @@ from .remote.settings import (
     inherited_setting,
 )
 from .tracker import BaseProgressTracker
-from .tracking import track_loop
+from .tracking import DetachedTracker, track_loop
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -89,7 +90,9 @@ def get_tracker() -> ProgressTracker:
       session, by ``fork``, ``spawn``, ``forkserver`` or ``subprocess``): a client tracker
       connected to that address, created on first use, one per process;
     - otherwise a process-wide ``BaseProgressTracker`` created on first use, which holds state
-      and emits events but shows nothing until a sink is added.
+      and emits events but shows nothing until a sink is added; in a ``multiprocessing`` child
+      (a worker started outside any session) a ``DetachedTracker``, whose ``get_operation``
+      starts an unknown operation on the spot with one warning, so the worker's loop runs.
 
     A tracker set or created in a parent process is never returned in a forked child: the
     child gets its own, by the same rules.
@@ -101,7 +104,9 @@ def _tracker_for_this_process() -> ProgressTracker:
     address = inherited_setting(ADDRESS_ENV)
     if address:
         return worker_client(address)
-    tracker = BaseProgressTracker()
+    # A multiprocessing child with no address was started outside any session: keep its loops
+    # running and say so (DetachedTracker), rather than hand it None for its operation.
+    tracker = DetachedTracker() if multiprocessing.parent_process() is not None else BaseProgressTracker()
     _silent[0] = tracker
     return tracker
 
