@@ -37,6 +37,7 @@ from .remote.settings import (
     export_settings,
     inherited_setting,
 )
+from .signals import cancel_on_signals, cancel_open_operations
 from .tracker import BaseProgressTracker
 from .tracking import DetachedTracker, track_loop
 
@@ -66,12 +67,10 @@ T = TypeVar("T")
 Output = Literal["display", "json"]
 """How the demo and the relay show progress: the Rich display, or one JSON event per line."""
 
-# The silent tracker get_tracker() made in this process, if any: track() shows a display of its
-# own instead of reporting into it.
+# The silent tracker get_tracker() made here, if any: track() shows a display of its own instead.
 _silent: list[ProgressTracker | None] = [None]
 
-# The console log handler a session put on the root logger, so that a forked child (which
-# inherits it) can take it off: a worker must never write through the parent's display.
+# The console log handler a session put on the root logger: a forked child takes it off.
 _session_log_handler: logging.Handler | None = None
 _session_pid = 0
 
@@ -179,7 +178,9 @@ def session(
 
     On exit, by any path including Ctrl-C, workers are told to cancel (when the block raised),
     the aggregator stops, the sinks close (the terminal is restored) and the environment is put
-    back, within about two seconds.
+    back, within about two seconds.  In the main thread, SIGINT and SIGTERM cancel the open
+    operations at once, before a pool in the block waits for its tasks (``signals.py``); SIGTERM
+    then ends the process with status 143 after that cleanup.
 
     Args:
         address: where to listen: a private ``ipc://`` path by default, or
@@ -223,11 +224,10 @@ def session(
         )
         previous = replace_tracker(local)
         try:
-            yield local
+            with cancel_on_signals(local):
+                yield local
         except BaseException:
-            for op in local.operations:
-                if not op.finished:
-                    op.cancel()  # the aggregator sends the cancellations before it stops
+            cancel_open_operations(local)  # the aggregator sends the cancellations before it stops
             raise
     finally:
         replace_tracker(previous)

@@ -1,0 +1,52 @@
+"""SIGTERM and SIGINT sent to a session's parent alone: workers are cancelled at once (not after
+the pool has waited for them), the terminal is restored, the private socket directory removed,
+and the exit status is the conventional one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mpprogress.signals import EXIT_TERMINATED
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW_CURSOR = "\x1b[?25h"
+
+
+def _run_and_signal(method: str, signum: int, out_dir: Path) -> tuple[int, float, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("signal_parent.py")), method, str(out_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        address = proc.stdout.readline().split()[1]
+        assert proc.stdout.readline().strip() == "ready"
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        status = proc.wait(timeout=45)  # the workers would loop 60 s if never told
+        return status, time.monotonic() - signalled, address
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signalled_session_cancels_workers_and_cleans_up(method: str, signum: int, tmp_path: Path) -> None:
+    status, _, address = _run_and_signal(method, signum, tmp_path)
+    expected = EXIT_TERMINATED if signum == signal.SIGTERM else -signal.SIGINT  # KeyboardInterrupt's exit
+    assert status == expected
+    assert [Path(tmp_path, f"worker-{i}").read_text() for i in range(2)] == ["cancelled", "cancelled"]
+    assert address.startswith("ipc://")
+    assert not Path(address[len("ipc://") :]).parent.exists()  # the private directory is gone
+    assert Path(tmp_path, "display").read_text().rstrip("\n").endswith(SHOW_CURSOR)
