@@ -8,7 +8,8 @@ The layers (ARCHITECTURE.md), bottom up:
 3. ``adapters/`` (sinks) and ``remote/``: never import each other, ``wiring`` or ``demo``;
    sinks do not import each other, except the console family and the package's base;
 4. ``wiring``: the one module that imports both sides;
-5. ``cli``, ``config``, ``demo`` and the package's ``__init__``: the top.
+5. ``cli``, ``config``, ``demo``, ``frontends`` (tqdm/Rich-style front ends), ``report`` and the
+   package's ``__init__``: the top.
 
 Every import counts, including those inside functions and under ``TYPE_CHECKING``: a circle
 that only type checkers see still ties two modules together.
@@ -104,7 +105,7 @@ def _layer(module: str) -> str:
     head = module.split(".")[0]
     if module in BOTTOM:
         return "bottom"
-    if module in TOP or head == "demo":
+    if module in TOP or head in ("demo", "frontends", "report"):
         return "top"
     if head in ("adapters", "remote", "wiring"):
         return head
