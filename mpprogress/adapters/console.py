@@ -123,7 +123,7 @@ class ConsoleSink(EventSink):
         with self._lock:
             if self._live is not None:
                 # Redraw without the finished operation first, so its rows never show twice.
-                self._live.update(Group() if idle else self._render(snapshot), refresh=True)
+                self._live.update(Group() if idle else _on_screen(self._render(snapshot)), refresh=True)
             if self.config.show_summary:
                 operation = snapshot.get(event.operation_id)
                 summary = render_summary(event.title, event.success, event.duration, operation, self.config)
@@ -143,7 +143,7 @@ class ConsoleSink(EventSink):
             snapshot,
             self.config,
             width=console.width,
-            height=console.height - 1,
+            height=console.height - 2,  # the blank line of ``_on_screen``, and one to spare
             now=self._get_time(),
             glyphs=bar_glyphs(console),
         )
@@ -188,7 +188,7 @@ class ConsoleSink(EventSink):
 
     def _refresh(self, live: Live, stop: threading.Event) -> bool:
         """Draw one frame; ``False`` once this display has been taken down."""
-        frame = self.frame()  # no lock of ours or Live's held while the tracker's is taken
+        frame = _on_screen(self.frame())  # no lock of ours or Live's held while the tracker's is taken
         with self._lock:
             if stop.is_set() or self._live is not live:
                 return False
@@ -272,6 +272,18 @@ class ConsoleSink(EventSink):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _on_screen(frame: RenderableType) -> RenderableType:
+    """``frame`` as the live display draws it: with a blank line under the last row.
+
+    The terminal echoes keys (``^C``) where the cursor is, which Live leaves after the last
+    row.  A row that fills the width would make the echo wrap onto a new line that Live's
+    cursor moves do not count, and the next redraw (or the end of the display) would leave
+    the frame's first line behind on the screen.  On the blank line an echo wraps nothing,
+    and the next redraw erases it.
+    """
+    return Group(frame, Text(""))
 
 
 def _repeat(step: Callable[[], bool], interval: float, stop: threading.Event) -> None:
