@@ -126,7 +126,9 @@ class ConsoleSink(EventSink):
                 self._live.update(Group() if idle else _on_screen(self._render(snapshot)), refresh=True)
             if self.config.show_summary:
                 operation = snapshot.get(event.operation_id)
-                summary = render_summary(event.title, event.success, event.duration, operation, self.config)
+                summary = render_summary(
+                    event.title, event.success, event.duration, operation, self.config, event.reason
+                )
                 self.console.print(summary)
         if idle:
             self._stop_display()

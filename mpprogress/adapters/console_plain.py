@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -36,6 +37,7 @@ from .console_text import (
     outcome_label,
     outcome_mark,
     outcome_of,
+    verdict,
 )
 
 __all__ = ["PlainLines"]
@@ -76,6 +78,7 @@ class PlainLines(EventSink):
         self._phases: dict[str, tuple[str, str | None, str]] = {}  # id -> (title, parent, op)
         self._last_line: dict[str, float] = {}  # id -> the phase's elapsed at its latest line
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
+        self._outcomes: dict[str, Counter[str]] = {}  # operation id -> how its finished phases ended
 
     def handle(self, event: ProgressEvent) -> None:
         """Print the lines ``event`` calls for (none for most progress updates)."""
@@ -133,10 +136,10 @@ class PlainLines(EventSink):
             self._line(Text("▶", "bold cyan"), title, detail)
         elif isinstance(event, OperationFinished):
             title = self._operations.pop(event.operation_id, "") or clean_line(event.title, 200)
-            if event.success:
-                self._line(Text("■", "green"), title, f"completed in {event.duration:.1f}s")
-            else:
-                self._line(outcome_mark("failed"), title, f"failed after {event.duration:.1f}s")
+            result = verdict(event.success, event.reason, self._outcomes.pop(event.operation_id, Counter()))
+            verb, took = result.verb.lower(), f"{event.duration:.1f}s"
+            detail = f"{verb}{result.suffix} in {took}" if event.success else f"{verb} after {took}{result.suffix}"
+            self._line(result.mark(), title, detail)
         elif isinstance(event, CancelRequested):
             if event.phase_id:
                 self._phase_line(event.phase_id, outcome_mark("cancelled"), "cancel requested")
@@ -163,6 +166,7 @@ class PlainLines(EventSink):
     def _phase_finished(self, event: PhaseFinished) -> None:
         phase_id = event.phase_id
         name = outcome_of(event.success, event.reason)
+        self._outcomes.setdefault(event.operation_id, Counter())[name] += 1
         counted = _counted(event.current, event.total)
         if name == "finished":
             detail = f"finished {counted} in {event.duration:.1f}s"

@@ -15,23 +15,18 @@ from itertools import pairwise
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.panel import Panel
 from rich.segment import Segment
-from rich.table import Table
 from rich.text import Text
 
-from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
 from .console_plan import FramePlan, OperationPlan, plan_frame
-from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, BarGlyphs, RowLayout, bar_glyphs, count_text
+from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, BarGlyphs, RowLayout, bar_glyphs
+from .console_summary import render_summary
 from .console_text import (
     fold_text,
     format_duration,
-    format_rate,
-    outcome,
-    outcome_mark,
-    outcome_text,
 )
 
 __all__ = [
@@ -150,66 +145,3 @@ def _segments(line: Text, console: Console) -> Iterable[Segment]:
         position = max(position, end)
     if position < len(text):
         yield Segment(text[position:])
-
-
-def render_summary(
-    title: str,
-    success: bool,
-    duration: float,
-    operation: OperationSnapshot | None,
-    config: ConsoleConfig,
-) -> Panel:
-    """The "Operation Complete" panel printed when an operation finishes.
-
-    Args:
-        title: the operation's title.
-        success: whether it succeeded.
-        duration: its duration in seconds.
-        operation: its final snapshot, for the per-phase lines (``None`` if already pruned).
-        config: ``summary_max_phases`` bounds the phase lines.
-
-    Returns:
-        A panel with the outcome, the duration and one line per phase (counts, time, rate).
-    """
-    head = Text()
-    head.append_text(outcome_mark("finished" if success else "failed"))
-    head.append(" Completed " if success else " Failed ", style="bold green" if success else "bold red")
-    head.append(clean_line(title, 200), style="bold")
-    head.append(f"\nDuration: {duration:.1f}s", style="yellow")
-    parts: list[RenderableType] = [head]
-    phases = operation.all_phases() if operation is not None else ()
-    if phases:
-        table = Table.grid(padding=(0, 2))
-        for justify in ("left", "right", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)
-        for phase in phases[: config.summary_max_phases]:
-            table.add_row(*_summary_row(phase))
-        parts.append(table)
-        rest = phases[config.summary_max_phases :]
-        if rest:
-            counts = Counter(outcome(p) for p in rest)
-            parts.append(Text(f"… {len(rest)} more phases: {fold_text(counts)}", style="dim"))
-    return Panel(
-        Group(*parts),
-        title="Operation Complete",
-        title_align="left",
-        border_style="green" if success else "red",
-        expand=False,
-    )
-
-
-def _summary_row(phase: PhaseSnapshot) -> Iterable[Text]:
-    name = outcome(phase)
-    cell = Text("  " * phase.depth)
-    cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
-    cell.append(" " + clean_line(phase.title, 120))
-    label = outcome_text(phase)
-    if label:
-        cell.append("  ")
-        cell.append_text(label)
-    return (
-        cell,
-        Text(count_text(phase)),
-        Text(f"{phase.elapsed:.1f}s", style="yellow"),
-        Text(format_rate(phase.rate), style="bright_black"),
-    )

@@ -7,6 +7,7 @@ from outside is made safe by ``mpprogress.text.clean_line``, the sanitiser the w
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from rich.text import Text
 
@@ -14,6 +15,7 @@ from ..snapshot import PhaseSnapshot
 from ..text import clean_line
 
 __all__ = [
+    "Verdict",
     "clean_text",
     "fold_text",
     "format_count",
@@ -24,6 +26,7 @@ __all__ = [
     "outcome_mark",
     "outcome_of",
     "outcome_text",
+    "verdict",
 ]
 
 # outcome -> (mark, style, label shown next to the title)
@@ -103,3 +106,76 @@ def fold_text(counts: Counter[str], running: int = 0) -> str:
     parts = [f"{running} more running"] if running else []
     parts += [f"{counts[name]} {name}" for name in _OUTCOMES if counts[name]]
     return ", ".join(parts)
+
+
+# How an operation ended, the one table of its words.  Kind -> (summary panel's heading, mark,
+# verb, style).  "partial": it succeeded, yet some of its phases did not.
+_VERDICTS: dict[str, tuple[str, str, str, str]] = {
+    "completed": ("Operation Complete", "✔", "Completed", "green"),
+    "partial": ("Operation Finished", "⚠", "Completed", "yellow"),
+    "cancelled": ("Operation Cancelled", "⊘", "Cancelled", "yellow"),
+    "interrupted": ("Operation Interrupted", "⊗", "Interrupted", "yellow"),
+    "failed": ("Operation Failed", "✘", "Failed", "red"),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an operation ended, in the words the summary panel and the plain lines use.
+
+    ``kind`` is a key of the table above; ``detail`` counts the phases that did not succeed
+    (``"1 failed, 1 cancelled, 1 lost"``), leaving out the kind the verdict already names.
+    """
+
+    kind: str
+    detail: str = ""
+
+    @property
+    def heading(self) -> str:
+        """The summary panel's title: ``Operation Complete``, ``Operation Interrupted``..."""
+        return _VERDICTS[self.kind][0]
+
+    @property
+    def style(self) -> str:
+        """The colour of the verdict's words and of the panel's border."""
+        return _VERDICTS[self.kind][3]
+
+    def mark(self) -> Text:
+        """``✔``, ``⚠``, ``⊘``, ``⊗`` or ``✘``, styled."""
+        return Text(_VERDICTS[self.kind][1], style=self.style)
+
+    @property
+    def verb(self) -> str:
+        """``Completed``, ``Cancelled``, ``Interrupted`` or ``Failed``."""
+        return _VERDICTS[self.kind][2]
+
+    @property
+    def suffix(self) -> str:
+        """What follows the title: `` with 1 failed, 1 lost`` (partial), `` (1 lost)``, or nothing."""
+        if not self.detail:
+            return ""
+        return f" with {self.detail}" if self.kind == "partial" else f" ({self.detail})"
+
+
+def verdict(success: bool | None, reason: str | None, phases: Counter[str]) -> Verdict:
+    """How an operation ended, from its own outcome and its phases' outcomes.
+
+    Args:
+        success: the operation's success.
+        reason: why it failed, if it did (``"cancelled"``, ``"failed"``...).
+        phases: outcome name (``outcome_of``) -> number of its phases that ended so.
+
+    Returns:
+        ``completed`` (everything succeeded), ``partial`` (it succeeded but some phases did not),
+        ``interrupted`` (a phase was interrupted, e.g. by Ctrl-C), ``cancelled``, or ``failed``.
+    """
+    if success:
+        kind = "partial" if any(phases[name] for name in _OUTCOMES if name != "finished") else "completed"
+    elif phases["interrupted"] or reason == "interrupted":
+        kind = "interrupted"
+    elif reason == "cancelled":
+        kind = "cancelled"
+    else:
+        kind = "failed"
+    problems = [f"{phases[name]} {name}" for name in _OUTCOMES if name not in ("finished", kind) and phases[name]]
+    return Verdict(kind, ", ".join(problems))
