@@ -79,6 +79,7 @@ class PlainLines(EventSink):
         self._last_line: dict[str, float] = {}  # id -> the phase's elapsed at its latest line
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
         self._outcomes: dict[str, Counter[str]] = {}  # operation id -> how its finished phases ended
+        self._children: dict[str, tuple[float, int | None]] = {}  # id -> its finished sub-phases' sums
 
     def handle(self, event: ProgressEvent) -> None:
         """Print the lines ``event`` calls for (none for most progress updates)."""
@@ -115,7 +116,9 @@ class PlainLines(EventSink):
                 if phase.phase_id in named:
                     continue
                 self._last_line[phase.phase_id] = phase.elapsed  # the next progress line waits too
-                detail = f"still running at {_counted(phase.current, phase.total)} after {phase.elapsed:.1f}s"
+                detail = (
+                    f"still running at {_counted(phase.rollup_current, phase.rollup_total)} after {phase.elapsed:.1f}s"
+                )
                 self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
 
     def _event(self, event: ProgressEvent) -> None:
@@ -167,17 +170,39 @@ class PlainLines(EventSink):
         phase_id = event.phase_id
         name = outcome_of(event.success, event.reason)
         self._outcomes.setdefault(event.operation_id, Counter())[name] += 1
-        counted = _counted(event.current, event.total)
+        current, total, rate = self._rolled_up(event)
+        counted = _counted(current, total)
         if name == "finished":
             detail = f"finished {counted} in {event.duration:.1f}s"
-            rate = format_rate(event.rate)
-            detail += f" ({rate})" if rate else ""
+            shown = format_rate(rate)
+            detail += f" ({shown})" if shown else ""
         else:
             detail = f"{outcome_label(name, event.reason)} at {counted} after {event.duration:.1f}s"
         self._phase_line(phase_id, outcome_mark(name), detail, event.title)
         self._phases.pop(phase_id, None)
         self._last_line.pop(phase_id, None)
         self._printed_at.pop(phase_id, None)
+
+    def _rolled_up(self, event: PhaseFinished) -> tuple[float, int | None, float | None]:
+        """The count, total and rate a finished phase is shown with, as the snapshot rolls them up.
+
+        A phase without a total of its own, whose sub-phases finished before it, counts their
+        items (its own too) and their totals (unknown if one is); its rate is that count over
+        its duration.  Every phase's shown count is added to its parent's tally.
+        """
+        current: float = event.current
+        total, rate = event.total, event.rate
+        children = self._children.pop(event.phase_id, None)
+        if children is not None and total is None:
+            current += children[0]
+            total = children[1]
+            rate = current / event.duration if event.duration > 0 else None
+        parent = event.parent_phase_id
+        if parent is not None:
+            tally = self._children.get(parent, (0, 0))
+            summed = None if tally[1] is None or total is None else tally[1] + total
+            self._children[parent] = (tally[0] + current, summed)
+        return current, total, rate
 
     def _path(self, phase_id: str, fallback: object = None) -> str:
         """The titles from operation to phase; just ``fallback`` for a phase that began unseen."""

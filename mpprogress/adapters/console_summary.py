@@ -19,7 +19,7 @@ from ..snapshot import OperationSnapshot, PhaseSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
 from .console_rows import TITLE_WANTED, count_text
-from .console_text import fold_text, format_rate, outcome, outcome_mark, outcome_text, verdict
+from .console_text import fold_text, format_rate, outcome, outcome_mark, outcome_text, rate_of, verdict
 
 __all__ = ["render_summary"]
 
@@ -79,7 +79,7 @@ def _summary_row(phase: PhaseSnapshot) -> _Row:
     if label:
         cell.append("  ")
         cell.append_text(label)
-    return cell, count_text(phase), f"{phase.elapsed:.1f}s", format_rate(phase.rate)
+    return cell, count_text(phase), f"{phase.elapsed:.1f}s", format_rate(rate_of(phase))
 
 
 class _PhaseLines:

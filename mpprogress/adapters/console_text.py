@@ -26,6 +26,7 @@ __all__ = [
     "outcome_mark",
     "outcome_of",
     "outcome_text",
+    "rate_of",
     "verdict",
 ]
 
@@ -66,6 +67,14 @@ def format_rate(rate: float | None) -> str:
         if rate >= divisor:
             return f"{rate / divisor:.1f}{unit}/s"
     return f"{rate:.1f}/s"
+
+
+def rate_of(phase: PhaseSnapshot) -> float | None:
+    """A phase's items per second; for a parent without a total of its own, its rolled-up
+    count (its sub-phases' items) over its elapsed time."""
+    if phase.total is None and phase.phases:
+        return phase.rollup_current / phase.elapsed if phase.elapsed > 0 else None
+    return phase.rate
 
 
 def outcome(phase: PhaseSnapshot) -> str:

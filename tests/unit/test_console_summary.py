@@ -14,7 +14,6 @@ from mpprogress.adapters.console_render import render_summary
 from mpprogress.adapters.console_text import Verdict, verdict
 from mpprogress.testing import FakeClock
 
-
 Script = Callable[[BaseProgressTracker, FakeClock], None]
 
 
