@@ -35,13 +35,13 @@ from ..events import (
     ProgressEvent,
 )
 from ..forksafe import reinit_after_fork
-from ..snapshot import TrackerSnapshot
+from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_config import ConsoleConfig
 from .console_plain import PlainLines
-from .console_render import bar_glyphs, render_frame, render_summary
+from .console_render import bar_glyphs, render_final, render_frame, render_summary
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink", "terminal_console"]
 
@@ -120,16 +120,18 @@ class ConsoleSink(EventSink):
     def _operation_finished(self, event: OperationFinished) -> None:
         snapshot = self.tracker.snapshot()
         idle = all(op.finished for op in snapshot.operations)
+        operation = snapshot.get(event.operation_id)
         with self._lock:
             if self._live is not None:
                 # Redraw without the finished operation first, so its rows never show twice.
                 self._live.update(Group() if idle else _on_screen(self._render(snapshot)), refresh=True)
             if self.config.show_summary:
-                operation = snapshot.get(event.operation_id)
                 summary = render_summary(
                     event.title, event.success, event.duration, operation, self.config, event.reason
                 )
                 self.console.print(summary)
+            elif self._live is not None and operation is not None and not self.config.transient:
+                self.console.print(self._final(operation))  # its last rows stay, above the display
         if idle:
             self._stop_display()
 
@@ -139,7 +141,7 @@ class ConsoleSink(EventSink):
         """The live display's current frame, built from a fresh snapshot of the tracker."""
         return self._render(self.tracker.snapshot())
 
-    def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
+    def _render(self, snapshot: TrackerSnapshot, closing: bool = False) -> RenderableType:
         console = self.console
         return render_frame(
             snapshot,
@@ -148,6 +150,13 @@ class ConsoleSink(EventSink):
             height=console.height - 2,  # the blank line of ``_on_screen``, and one to spare
             now=self._get_time(),
             glyphs=bar_glyphs(console),
+            closing=closing,
+        )
+
+    def _final(self, operation: OperationSnapshot) -> RenderableType:
+        console = self.console
+        return render_final(
+            operation, self.config, width=console.width, height=console.height - 2, glyphs=bar_glyphs(console)
         )
 
     @property
@@ -247,8 +256,10 @@ class ConsoleSink(EventSink):
                 return
             self._closed = True
         try:
-            # Work still running (Ctrl-C, an early exit): leave its last state on the screen.
-            self._stop_display(self.frame() if self.is_live else None)
+            # Work still running (Ctrl-C, an early exit, the simple form never finished): leave
+            # its last state on the screen, drawn still.
+            keep = self.is_live and not self.config.transient
+            self._stop_display(self._render(self.tracker.snapshot(), closing=True) if keep else None)
         finally:
             self.tracker.remove_callback(self)
 

@@ -39,6 +39,7 @@ __all__ = [
     "OperationPlan",
     "bar_glyphs",
     "plan_frame",
+    "render_final",
     "render_frame",
     "render_summary",
 ]
@@ -76,6 +77,7 @@ def render_frame(
     height: int,
     now: float,
     glyphs: BarGlyphs = COLOUR_BARS,
+    closing: bool = False,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -86,6 +88,9 @@ def render_frame(
         height: screen lines available (``config.max_rows`` wins when set).
         now: a clock reading, only for the spinner and pulse animation.
         glyphs: what the bars are drawn with (``bar_glyphs(console)`` suits the console).
+        closing: the last frame, left on the screen when the display closes with work still
+            running: no spinner, no pulse, running phases drawn ``stopped`` (or complete, at
+            their total).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -93,9 +98,36 @@ def render_frame(
     running = [op for op in snapshot.operations if not op.finished]
     if not running:
         return Group()
-    plan = plan_frame(running, max(3, config.max_rows or height))
+    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing)
+
+
+def render_final(
+    operation: OperationSnapshot, config: ConsoleConfig, *, width: int, height: int, glyphs: BarGlyphs = COLOUR_BARS
+) -> RenderableType:
+    """A finished operation's last rows, as they stay on the screen when no summary replaces them.
+
+    Args:
+        operation: the operation, finished.
+        config: what to show.
+        width: screen columns.
+        height: most lines to use; finished rows beyond fold into one line.
+        glyphs: what the bars are drawn with.
+    """
+    return _draw([operation], config, width, max(3, height), 0.0, glyphs, True)
+
+
+def _draw(
+    operations: list[OperationSnapshot],
+    config: ConsoleConfig,
+    width: int,
+    budget: int,
+    now: float,
+    glyphs: BarGlyphs,
+    closing: bool,
+) -> _Lines:
+    plan = plan_frame(operations, budget)
     shown = [(phase, phase.depth) for op_plan in plan.operations for phase in op_plan.rows]
-    rows = iter(RowLayout(shown, config, width, now, glyphs).lines())
+    rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
     lines: list[Text] = []
     for op_plan in plan.operations:
         lines.append(_operation_header(op_plan.operation, width))

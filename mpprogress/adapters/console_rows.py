@@ -8,6 +8,12 @@ and a column no row has a value for takes no room at all.  When the titles would
 cells than they need (up to ``TITLE_WANTED``), columns give way in this order: the rate, the
 ETA, the elapsed time; then the bar shrinks from 8 cells to 4; only then is a title cut.  The
 count and the percentage always stay.
+
+A running phase whose count has reached its total is drawn complete (a ``✔``, no spinner) even
+before it is formally finished: nothing is left to do, and in the simple form
+(``tracker.start_phase`` + ``tracker.update``) nobody finishes the last phase.  The closing
+frame (what stays on the screen when the display closes with work still running) animates
+nothing: a phase still short of its total shows ``■ stopped``.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ _BAR_STYLES = {
     "lost": "magenta",
 }
 _BAR_BACK = "bright_black"
+_STOPPED = ("■", "yellow", "stopped")  # mark, style, label of a phase still running in the closing frame
 
 TITLE_WANTED = 24
 """Cells a title column gets before any other column gives way (longer titles are cut sooner)."""
@@ -120,9 +127,10 @@ def _pulse_text(width: int, now: float, glyphs: BarGlyphs) -> Text:
     return bar
 
 
-def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Text:
+def _bar(phase: PhaseSnapshot, name: str, width: int, now: float, glyphs: BarGlyphs) -> Text:
     total = phase.rollup_total
-    name = outcome(phase)
+    if name == "stopped":
+        return _bar_text(phase.rollup_current, total or 0, width, _BAR_STYLES["cancelled"], glyphs)
     if name == "running":
         if total is None:
             return _pulse_text(width, now, glyphs)
@@ -135,6 +143,22 @@ def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Tex
     return _bar_text(phase.rollup_current, total, width, style, glyphs)
 
 
+def _reached_total(phase: PhaseSnapshot) -> bool:
+    total = phase.rollup_total
+    return total is not None and total > 0 and phase.rollup_current >= total
+
+
+def _shown_as(phase: PhaseSnapshot, closing: bool) -> str:
+    """The outcome a row is drawn as: a running phase at its total as ``finished``; in the
+    closing frame any other running phase as ``stopped``."""
+    name = outcome(phase)
+    if name == "running" and _reached_total(phase):
+        return "finished"
+    if name == "running" and closing:
+        return "stopped"
+    return name
+
+
 def count_text(phase: PhaseSnapshot) -> str:
     """``12/40``, or just ``12`` when the total is unknown (rolled up for a parent phase)."""
     if phase.rollup_total is None:
@@ -142,11 +166,11 @@ def count_text(phase: PhaseSnapshot) -> str:
     return f"{format_count(phase.rollup_current)}/{format_count(phase.rollup_total)}"
 
 
-def _title_cell(phase: PhaseSnapshot, depth: int) -> tuple[Text, int]:
+def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int]:
     """The title column's text, and the cells of its part that must stay readable (no message)."""
     cell = Text("  " * depth)
     cell.append(clean_line(phase.title, 200), style="bold" if not phase.finished else "")
-    label = outcome_text(phase)
+    label = Text(_STOPPED[2], style=_STOPPED[1]) if shown == "stopped" else outcome_text(phase)
     if label:
         cell.append("  ")
         cell.append_text(label)
@@ -157,7 +181,7 @@ def _title_cell(phase: PhaseSnapshot, depth: int) -> tuple[Text, int]:
     return cell, name_cells
 
 
-def _cells(phase: PhaseSnapshot, config: ConsoleConfig) -> dict[str, str]:
+def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str, str]:
     """The values of the columns after the bar ("" where a row has none)."""
     rolled_up = phase.total is None and bool(phase.phases)  # its speed is its sub-phases'
     cells = {"count": count_text(phase), "elapsed": format_duration(phase.elapsed)}
@@ -165,7 +189,7 @@ def _cells(phase: PhaseSnapshot, config: ConsoleConfig) -> dict[str, str]:
         pct = phase.percentage
         cells["percentage"] = "" if pct is None else f"{pct:.0f}%"
     if config.show_time_remaining:
-        known = not (phase.finished or rolled_up or phase.rollup_total is None)
+        known = shown == "running" and not (rolled_up or phase.rollup_total is None)
         cells["eta"] = f"eta {format_duration(phase.eta)}" if known else ""
     if config.show_rate:
         cells["rate"] = "" if rolled_up else format_rate(phase.rate)
@@ -181,6 +205,7 @@ class RowLayout:
         width: screen columns.
         now: a clock reading, for the spinner and pulse animation.
         glyphs: what the bars are drawn with.
+        closing: draw the closing frame: nothing animated, running phases ``stopped``.
     """
 
     def __init__(
@@ -190,13 +215,17 @@ class RowLayout:
         width: int,
         now: float,
         glyphs: BarGlyphs,
+        closing: bool = False,
     ) -> None:
         self.config = config
         self.now = now
         self.glyphs = glyphs
         self.rows = rows
-        self._titles = [_title_cell(phase, depth) for phase, depth in rows]
-        self._values = [_cells(phase, config) for phase, _ in rows]
+        self._shown = [_shown_as(phase, closing) for phase, _ in rows]
+        self._titles = [
+            _title_cell(phase, shown, depth) for (phase, depth), shown in zip(rows, self._shown, strict=True)
+        ]
+        self._values = [_cells(phase, shown, config) for (phase, _), shown in zip(rows, self._shown, strict=True)]
         widths = {name: max((len(values.get(name, "")) for values in self._values), default=0) for name in _COLUMNS}
         self.widths = widths
         self.columns = [name for name in _COLUMNS if widths[name]]
@@ -226,8 +255,10 @@ class RowLayout:
     def _line(self, index: int) -> Text:
         phase, _ = self.rows[index]
         config = self.config
-        name = outcome(phase)
-        if name != "running":
+        name = self._shown[index]
+        if name == "stopped":
+            mark = Text(_STOPPED[0], style=_STOPPED[1])
+        elif name != "running":
             mark = outcome_mark(name)
         elif config.show_spinner:
             mark = Text(_spinner_frame(self.now), style="yellow" if phase.cancelled else "cyan")
@@ -241,7 +272,7 @@ class RowLayout:
         line.append_text(title)
         if self.bar_width:
             line.append(" ")
-            line.append_text(_bar(phase, self.bar_width, self.now, self.glyphs))
+            line.append_text(_bar(phase, name, self.bar_width, self.now, self.glyphs))
         values = self._values[index]
         for column in self.columns:
             style = "green" if column == "count" and name == "finished" else _COLUMN_STYLES[column]
