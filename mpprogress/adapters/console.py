@@ -94,7 +94,7 @@ class ConsoleSink(EventSink):
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
         tracker.add_callback(self)
-        if any(not op.finished for op in tracker.snapshot().operations):
+        if any(not op.finished for op in tracker.operations):
             self._start_display()
 
     # --- events -----------------------------------------------------------------------------
@@ -118,22 +118,45 @@ class ConsoleSink(EventSink):
             self._operation_finished(event)
 
     def _operation_finished(self, event: OperationFinished) -> None:
-        snapshot = self.tracker.snapshot()
-        idle = all(op.finished for op in snapshot.operations)
-        operation = snapshot.get(event.operation_id)
-        with self._lock:
-            if self._live is not None:
-                # Redraw without the finished operation first, so its rows never show twice.
-                self._live.update(Group() if idle else _on_screen(self._render(snapshot)), refresh=True)
-            if self.config.show_summary:
-                summary = render_summary(
-                    event.title, event.success, event.duration, operation, self.config, event.reason
-                )
-                self.console.print(summary)
-            elif self._live is not None and operation is not None and not self.config.transient:
-                self.console.print(self._final(operation))  # its last rows stay, above the display
-        if idle:
-            self._stop_display()
+        idle = all(op.finished for op in self.tracker.operations)
+        try:
+            snapshot = self._snapshot()
+            operation = snapshot.get(event.operation_id) if snapshot is not None else None
+            with self._lock:
+                if self._live is not None and (idle or snapshot is not None):
+                    # Redraw without the finished operation first, so its rows never show twice.
+                    frame = Group() if idle or snapshot is None else _on_screen(self._render(snapshot))
+                    self._live.update(frame, refresh=True)
+                if self.config.show_summary:
+                    summary = render_summary(
+                        event.title, event.success, event.duration, operation, self.config, event.reason
+                    )
+                    self.console.print(summary)
+                elif self._live is not None and operation is not None and not self.config.transient:
+                    self.console.print(self._final(operation))  # its last rows stay, above the display
+        finally:
+            if idle:
+                self._stop_display()
+
+    def _snapshot(self) -> TrackerSnapshot | None:
+        """The tracker's state, or ``None`` (logged) if it cannot be read: the display must still
+        come down and restore the terminal."""
+        try:
+            return self.tracker.snapshot()
+        except Exception:
+            _log.exception("console display could not read the tracker's state")
+            return None
+
+    def _closing_frame(self) -> RenderableType | None:
+        """What stays on the screen when the display closes with work running (``None``: nothing)."""
+        if not self.is_live or self.config.transient:
+            return None
+        snapshot = self._snapshot()
+        try:
+            return self._render(snapshot, closing=True) if snapshot is not None else None
+        except Exception:
+            _log.exception("console display could not draw its last frame")
+            return None
 
     # --- the live display -------------------------------------------------------------------
 
@@ -226,10 +249,12 @@ class ConsoleSink(EventSink):
             if live is None:
                 return
             atexit.unregister(self.close)
-            if last_frame is not None:
-                live.transient = False
-            live.update(Group() if last_frame is None else last_frame)
-            live.stop()  # restores the cursor and stdout/stderr, in its own ``finally``
+            try:
+                if last_frame is not None:
+                    live.transient = False
+                live.update(Group() if last_frame is None else last_frame)
+            finally:
+                live.stop()  # restores the cursor and stdout/stderr, in its own ``finally``
 
     # --- output while live ------------------------------------------------------------------
 
@@ -258,8 +283,7 @@ class ConsoleSink(EventSink):
         try:
             # Work still running (Ctrl-C, an early exit, the simple form never finished): leave
             # its last state on the screen, drawn still.
-            keep = self.is_live and not self.config.transient
-            self._stop_display(self._render(self.tracker.snapshot(), closing=True) if keep else None)
+            self._stop_display(self._closing_frame())
         finally:
             self.tracker.remove_callback(self)
 

@@ -30,6 +30,7 @@ from ..events import (
 )
 from ..snapshot import TrackerSnapshot
 from ..text import clean_line
+from .console_plan import iter_phases
 from .console_text import (
     format_count,
     format_duration,
@@ -106,7 +107,7 @@ class PlainLines(EventSink):
             quiet = [
                 phase
                 for operation in snapshot.operations
-                for phase in operation.all_phases()
+                for phase, _ in iter_phases(operation)
                 if not phase.finished
                 and phase.phase_id in self._printed_at  # seen start, no finish yet
                 and self._printed_at[phase.phase_id] <= quiet_since
@@ -210,7 +211,9 @@ class PlainLines(EventSink):
         if not lineage:
             return clean_line(fallback if fallback is not None else "?", 120)
         titles = [self._phases[known][0] for known in reversed(lineage)]
-        operation_id = self._phases[lineage[-1]][2]
+        _, parent, operation_id = self._phases[lineage[-1]]
+        if parent in self._phases and len(lineage) >= _MAX_DEPTH:
+            titles.insert(0, "…")  # nested deeper than a line names
         if operation_id in self._operations:
             titles.insert(0, self._operations[operation_id])
         return _SEPARATOR.join(titles) or "?"

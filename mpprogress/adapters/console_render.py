@@ -9,7 +9,6 @@ same frame.  Text that came from application or worker code is always wrapped in
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -21,10 +20,11 @@ from rich.text import Text
 from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
-from .console_plan import FramePlan, OperationPlan, plan_frame
+from .console_plan import SHOWN_DEPTH, FramePlan, OperationPlan, plan_frame
 from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, BarGlyphs, RowLayout, bar_glyphs
 from .console_summary import render_summary
 from .console_text import (
+    deeper_text,
     fold_text,
     format_duration,
 )
@@ -65,8 +65,14 @@ def _operation_header(op: OperationSnapshot, width: int) -> Text:
     return header
 
 
-def _fold_line(counts: Counter[str], running: int, indent: str = "     ") -> Text:
-    return Text(f"{indent}… {fold_text(counts, running)}", style="dim")
+def _fold_line(plan: OperationPlan) -> Text:
+    """``… 950 more running, 12 finished; 1990 phases nested deeper than 10 levels: 1990 running``."""
+    parts = []
+    if plan.folded or plan.folded_running:
+        parts.append(fold_text(plan.folded, plan.folded_running))
+    if plan.deeper:
+        parts.append(deeper_text(plan.deeper, SHOWN_DEPTH))
+    return Text(f"     … {'; '.join(parts)}", style="dim")
 
 
 def render_frame(
@@ -126,14 +132,14 @@ def _draw(
     closing: bool,
 ) -> _Lines:
     plan = plan_frame(operations, budget)
-    shown = [(phase, phase.depth) for op_plan in plan.operations for phase in op_plan.rows]
+    shown = [row for op_plan in plan.operations for row in op_plan.rows]
     rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
     lines: list[Text] = []
     for op_plan in plan.operations:
         lines.append(_operation_header(op_plan.operation, width))
         lines.extend(next(rows) for _ in op_plan.rows)
-        if op_plan.folded or op_plan.folded_running:
-            lines.append(_fold_line(op_plan.folded, op_plan.folded_running))
+        if op_plan.has_fold_line:
+            lines.append(_fold_line(op_plan))
     if plan.hidden_operations:
         more = f"… {plan.hidden_operations} more operations ({plan.hidden_running} phases running)"
         lines.append(Text(more, style="dim"))

@@ -18,8 +18,9 @@ from rich.text import Text
 from ..snapshot import OperationSnapshot, PhaseSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
+from .console_plan import SHOWN_DEPTH, shown_phases
 from .console_rows import TITLE_WANTED, count_text
-from .console_text import fold_text, format_rate, outcome, outcome_mark, outcome_text, rate_of, verdict
+from .console_text import deeper_text, fold_text, format_rate, outcome, outcome_mark, outcome_text, rate_of, verdict
 
 __all__ = ["render_summary"]
 
@@ -49,8 +50,8 @@ def render_summary(
         A panel headed by what happened ("Operation Complete", "Operation Interrupted"...) with
         the verdict, the duration and one line per phase (outcome, count, time, rate).
     """
-    phases = operation.all_phases() if operation is not None else ()
-    result = verdict(success, reason, Counter(outcome(p) for p in phases if p.finished))
+    phases, deeper = shown_phases(operation) if operation is not None else ((), Counter[str]())
+    result = verdict(success, reason, Counter(outcome(phase) for phase, _ in phases) + deeper)
     head = Text()
     head.append_text(result.mark())
     head.append(f" {result.verb} ", style=f"bold {result.style}")
@@ -59,20 +60,22 @@ def render_summary(
     head.append(f"\nDuration: {duration:.1f}s", style="yellow")
     parts: list[RenderableType] = [head]
     if phases:
-        parts.append(_PhaseLines([_summary_row(phase) for phase in phases[: config.summary_max_phases]]))
+        parts.append(_PhaseLines([_summary_row(*row) for row in phases[: config.summary_max_phases]]))
         rest = phases[config.summary_max_phases :]
         if rest:
-            counts = Counter(outcome(p) for p in rest)
+            counts = Counter(outcome(phase) for phase, _ in rest)
             parts.append(Text(f"… {len(rest)} more phases: {fold_text(counts)}", style="dim"))
+    if deeper:
+        parts.append(Text(f"… {deeper_text(deeper, SHOWN_DEPTH, more='more ')}", style="dim"))
     return Panel(Group(*parts), title=result.heading, title_align="left", border_style=result.style, expand=False)
 
 
 _Row = tuple[Text, str, str, str]  # name (with mark and label), count, time, rate
 
 
-def _summary_row(phase: PhaseSnapshot) -> _Row:
+def _summary_row(phase: PhaseSnapshot, depth: int) -> _Row:
     name = outcome(phase)
-    cell = Text("  " * phase.depth)
+    cell = Text("  " * depth)
     cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
     cell.append(" " + clean_line(phase.title, 120))
     label = outcome_text(phase)

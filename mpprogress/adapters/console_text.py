@@ -17,6 +17,7 @@ from ..text import clean_line
 __all__ = [
     "Verdict",
     "clean_text",
+    "deeper_text",
     "fold_text",
     "format_count",
     "format_duration",
@@ -115,6 +116,13 @@ def fold_text(counts: Counter[str], running: int = 0) -> str:
     parts = [f"{running} more running"] if running else []
     parts += [f"{counts[name]} {name}" for name in _OUTCOMES if counts[name]]
     return ", ".join(parts)
+
+
+def deeper_text(counts: Counter[str], levels: int, more: str = "") -> str:
+    """``"1990 phases nested deeper than 10 levels: 1990 running"``: phases not drawn for depth."""
+    running = f"{counts['running']} running" if counts["running"] else ""
+    states = ", ".join(part for part in (running, fold_text(counts)) if part)
+    return f"{sum(counts.values())} {more}phases nested deeper than {levels} levels: {states}"
 
 
 # How an operation ended, the one table of its words.  Kind -> (summary panel's heading, mark,
