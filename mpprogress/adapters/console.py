@@ -23,8 +23,6 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.file_proxy import FileProxy
 from rich.live import Live
-from rich.logging import RichHandler
-from rich.text import Text
 
 from ..events import (
     OPERATION_FINISHED,
@@ -36,10 +34,10 @@ from ..events import (
 )
 from ..forksafe import reinit_after_fork
 from ..snapshot import OperationSnapshot, TrackerSnapshot
-from ..text import clean_line
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_config import ConsoleConfig
+from .console_live import ConsoleLogHandler, heartbeat_tick, on_screen, repeat
 from .console_plain import PlainLines
 from .console_render import bar_glyphs, render_final, render_frame, render_summary
 
@@ -47,7 +45,6 @@ __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", 
 
 _log = logging.getLogger("mpprogress")
 
-_MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
 _DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
 
 
@@ -125,7 +122,7 @@ class ConsoleSink(EventSink):
             with self._lock:
                 if self._live is not None and (idle or snapshot is not None):
                     # Redraw without the finished operation first, so its rows never show twice.
-                    frame = Group() if idle or snapshot is None else _on_screen(self._render(snapshot))
+                    frame = Group() if idle or snapshot is None else on_screen(self._render(snapshot))
                     self._live.update(frame, refresh=True)
                 if self.config.show_summary:
                     summary = render_summary(
@@ -170,7 +167,7 @@ class ConsoleSink(EventSink):
             snapshot,
             self.config,
             width=console.width,
-            height=console.height - 2,  # the blank line of ``_on_screen``, and one to spare
+            height=console.height - 2,  # the blank line of ``on_screen``, and one to spare
             now=self._get_time(),
             glyphs=bar_glyphs(console),
             closing=closing,
@@ -201,9 +198,9 @@ class ConsoleSink(EventSink):
                 interval, name = 1.0 / self.config.refresh_rate, "mpprogress-console"
             else:
                 step = functools.partial(self._heartbeat, stop)
-                interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
+                interval, name = heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
             reinit_after_fork(self)  # a forked child must let go of this display unseen
-        threading.Thread(target=_repeat, args=(step, interval, stop), name=name, daemon=True).start()
+        threading.Thread(target=repeat, args=(step, interval, stop), name=name, daemon=True).start()
 
     def _go_live(self) -> Live:
         """Put a ``Live`` on the console; the caller starts its refresh thread."""
@@ -222,7 +219,7 @@ class ConsoleSink(EventSink):
 
     def _refresh(self, live: Live, stop: threading.Event) -> bool:
         """Draw one frame; ``False`` once this display has been taken down."""
-        frame = _on_screen(self.frame())  # no lock of ours or Live's held while the tracker's is taken
+        frame = on_screen(self.frame())  # no lock of ours or Live's held while the tracker's is taken
         with self._lock:
             if stop.is_set() or self._live is not live:
                 return False
@@ -270,7 +267,7 @@ class ConsoleSink(EventSink):
         Returns:
             A new handler; attach it to any logger.
         """
-        return _ConsoleLogHandler(level, console=self.console, show_path=False, markup=False)
+        return ConsoleLogHandler(level, console=self.console, show_path=False, markup=False)
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -309,48 +306,6 @@ class ConsoleSink(EventSink):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _on_screen(frame: RenderableType) -> RenderableType:
-    """``frame`` as the live display draws it: with a blank line under the last row.
-
-    The terminal echoes keys (``^C``) where the cursor is, which Live leaves after the last
-    row.  A row that fills the width would make the echo wrap onto a new line that Live's
-    cursor moves do not count, and the next redraw (or the end of the display) would leave
-    the frame's first line behind on the screen.  On the blank line an echo wraps nothing,
-    and the next redraw erases it.
-    """
-    return Group(frame, Text(""))
-
-
-def _repeat(step: Callable[[], bool], interval: float, stop: threading.Event) -> None:
-    """Call ``step`` every ``interval`` seconds until ``stop`` is set or it returns ``False``."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            if not step():
-                return
-            failures = 0
-        except Exception:
-            failures += 1
-            _log.exception("console display failed to draw a frame (%s)", threading.current_thread().name)
-            if failures >= _MAX_FAILURES:
-                return
-        stop.wait(interval)
-
-
-def _heartbeat_tick(plain_interval: float) -> float:
-    """How often the heartbeat looks for quiet phases: often enough to be at most a quarter
-    interval late, never busier than 20 times a second, at least once a second."""
-    return min(max(plain_interval / 4, 0.05), 1.0)
-
-
-class _ConsoleLogHandler(RichHandler):
-    """``RichHandler`` that never parses markup and strips control characters."""
-
-    def render_message(self, record: logging.LogRecord, message: str) -> Text:
-        text = Text(clean_line(message, limit=10_000))
-        return self.highlighter(text) if self.highlighter else text
 
 
 class ConsoleProgressTracker(TrackerWithSinks):
