@@ -129,7 +129,7 @@ class PlainLines(EventSink):
             phase_id = event.phase_id
             self._phases[phase_id] = (clean_line(event.title, 120), event.parent_phase_id, event.operation_id)
             self._last_line[phase_id] = 0.0
-            detail = f"started (total {'unknown' if event.total is None else event.total})"
+            detail = f"started (total {'unknown' if event.total is None else format_count(event.total)})"
             self._phase_line(phase_id, Text("▸", "cyan"), detail)
         elif isinstance(event, PhaseFinished):
             self._phase_finished(event)
@@ -243,4 +243,4 @@ class PlainLines(EventSink):
 
 
 def _counted(current: float, total: int | None) -> str:
-    return format_count(current) if total is None else f"{format_count(current)}/{total}"
+    return format_count(current) if total is None else f"{format_count(current)}/{format_count(total)}"

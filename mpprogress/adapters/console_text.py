@@ -46,15 +46,35 @@ clean_text = clean_line
 
 
 def format_duration(seconds: float | None) -> str:
-    """``H:MM:SS`` (``-:--:--`` when unknown)."""
+    """``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown."""
     if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
         return "-:--:--"
+    if seconds >= 100 * 3600:
+        days = seconds / 86400
+        return f"{int(days)}d {int(seconds // 3600 % 24):02d}h" if days < 10_000 else ">9999d"
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+_EXACT_BELOW = 10_000_000  # counts of up to seven digits are shown exactly
+_UNITS = ((1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"), (1e18, "E"))
+
+
+def _compact(value: float, smallest: float) -> str:
+    """``12.3M``, ``9.2E``: one decimal and an SI prefix from ``smallest`` up; ``1.8e308`` beyond."""
+    for divisor, unit in _UNITS:
+        if divisor >= smallest and abs(value) / divisor < 999.95:
+            return f"{value / divisor:.1f}{unit}"
+    return f"{value:.1e}".replace("e+", "e")
+
+
 def format_count(value: float) -> str:
-    """A count without a pointless ``.0``: ``12``, ``2.5``."""
+    """A count: exact without a pointless ``.0`` up to seven digits (``12``, ``2.5``,
+    ``9999999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= _EXACT_BELOW:
+        return _compact(value, 1e6)
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return f"{value:.1f}"
@@ -64,10 +84,9 @@ def format_rate(rate: float | None) -> str:
     """Items per second, compact: ``12.3/s``, ``4.5k/s``, ``1.2M/s``; empty when unknown."""
     if rate is None or rate != rate:
         return ""
-    for divisor, unit in ((1e6, "M"), (1e3, "k")):
-        if rate >= divisor:
-            return f"{rate / divisor:.1f}{unit}/s"
-    return f"{rate:.1f}/s"
+    if rate == float("inf"):
+        return "inf/s"
+    return f"{rate:.1f}/s" if rate < 999.95 else f"{_compact(rate, 1e3)}/s"
 
 
 def rate_of(phase: PhaseSnapshot) -> float | None:
