@@ -174,7 +174,7 @@ def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int
     if label:
         cell.append("  ")
         cell.append_text(label)
-    name_cells = cell.cell_len
+    name_cells = cell.cell_len + (1 if phase.message else 0)  # a message after it costs an "…"
     if phase.message:
         cell.append(" • ", style="bright_black")
         cell.append(clean_line(phase.message), style="dim" if phase.finished else "")

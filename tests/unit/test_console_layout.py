@@ -86,3 +86,13 @@ def test_a_wide_screen_keeps_the_full_message_and_bar(demo_like: BaseProgressTra
     line = row(frame_lines(demo_like, 200), "Content")
     assert "Content Extraction • page /products/widget-42.html" in line
     assert line.count("━") + line.count("╸") == 40  # bar_width's default
+
+
+def test_a_title_followed_by_a_message_is_not_cut_by_its_ellipsis() -> None:
+    tracker = BaseProgressTracker(get_time=FakeClock(), auto_flush=False)
+    op = tracker.start_operation("op", "Researching Acme Robotics")
+    op.start_phase("l", "Link Discovery", 12).update(3, "found /about")
+    op.start_phase("p", "Page Selection", 310).update(100, "scoring /products")
+    for width in (36, 38):
+        lines = frame_lines(tracker, width)
+        assert "Link Discovery…" in row(lines, "Link") and "Page Selection…" in row(lines, "Page")
