@@ -1,4 +1,5 @@
-"""Just enough of a VT100 terminal to replay what Rich writes, and read the screen back.
+"""Just enough of a VT100 terminal to replay what Rich writes, and read the screen back; and the
+recorded terminals the console tests draw on.
 
 Printable characters (wide ones take two cells), the pending-wrap rule of real terminals (a
 character written in the last column leaves the cursor there until the next character wraps
@@ -8,9 +9,13 @@ start of the next line), cursor up, and erase in line.  Colours and modes are ig
 
 from __future__ import annotations
 
+import io
 import re
+import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
+from rich.console import Console
 
 _CSI = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])")
 
@@ -82,3 +87,27 @@ class Screen:
         while texts and not texts[-1]:
             texts.pop()
         return texts
+
+
+def terminal(width: int = 140, height: int = 30) -> Console:
+    """A console that takes itself for a terminal, drawing into memory without colours."""
+    return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, height=height)
+
+
+def output(console: Console) -> str:
+    """Everything drawn on a ``terminal()`` so far, control codes and all."""
+    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def screen(console: Console) -> list[str]:
+    """What a ``terminal()`` shows now: its output replayed on a ``Screen``."""
+    return Screen(console.width).feed(output(console)).lines()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.01)

@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,24 +17,10 @@ from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleProgressTracker, ConsoleSink
 from mpprogress.testing import FakeClock
 
+from .screen import output, terminal, wait_for
+
 SHOW_CURSOR = "\x1b[?25h"
 HIDE_CURSOR = "\x1b[?25l"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-def terminal(width: int = 140, height: int = 30) -> Console:
-    return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, height=height)
-
-
-def output(console: Console) -> str:
-    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def refresh_threads() -> list[threading.Thread]:

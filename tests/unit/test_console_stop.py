@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from rich.console import Console
@@ -16,31 +14,11 @@ from rich.console import Console
 from mpprogress import BaseProgressTracker, track
 from mpprogress.adapters.console import ConsoleConfig, ConsoleProgressTracker, ConsoleSink
 
-from .screen import Screen
+from .screen import Screen, output, screen, terminal, wait_for
 
 SHOW_CURSOR = "\x1b[?25h"
 # One frame when the display starts, then none for 100 s: the test decides what is drawn when.
 ONE_FRAME = ConsoleConfig(refresh_rate=0.01)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-def terminal(width: int = 100, height: int = 30) -> Console:
-    return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, height=height)
-
-
-def output(console: Console) -> str:
-    return console.file.getvalue()  # type: ignore[attr-defined]
-
-
-def screen(console: Console) -> list[str]:
-    return Screen(console.width).feed(output(console)).lines()
 
 
 @pytest.fixture(autouse=True)
@@ -80,12 +58,17 @@ def test_ctrl_c_leaves_no_stray_line_above_the_summaries() -> None:
 SPINNER = set("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
 
 
-def test_a_phase_at_its_total_shows_complete_before_it_is_finished() -> None:
-    console = terminal()
+def downloaded(console: Console) -> ConsoleProgressTracker:
+    """The README's simple form, all ten items counted, the phase never finished."""
     tracker = ConsoleProgressTracker(console, config=ONE_FRAME)
     tracker.start_phase("Downloading", total=10)
     for _ in range(10):
         tracker.update(1)
+    return tracker
+
+
+def test_a_phase_at_its_total_shows_complete_before_it_is_finished() -> None:
+    tracker = downloaded(terminal())
     probe = terminal()
     probe.print(tracker.sink.frame())
     row = next(line for line in screen(probe) if "Downloading" in line)
@@ -95,10 +78,7 @@ def test_a_phase_at_its_total_shows_complete_before_it_is_finished() -> None:
 
 def test_the_simple_form_ends_drawn_complete_and_later_prints_land_below() -> None:
     console = terminal()
-    tracker = ConsoleProgressTracker(console, config=ONE_FRAME)
-    tracker.start_phase("Downloading", total=10)
-    for _ in range(10):
-        tracker.update(1)
+    tracker = downloaded(console)
     tracker.close()
     console.print("done")
     lines = screen(console)
