@@ -4,7 +4,11 @@ Run ``python examples/console_showcase.py`` (add ``--fast`` to skip the pauses, 
 do).  You will see, at the same time: a running bar, an indeterminate (pulsing) phase, a parent
 phase rolling up nested sub-phases, finished, failed, cancelled and lost phases, a second
 operation with a hostile message shown literally, and a ``print`` and log records appearing
-above the display.  Each operation ends with its "Operation Complete" summary.
+above the display.  Each operation ends with a summary panel that says what happened: the
+second one "Operation Complete", the first "Operation Finished" (it completed, with 1 failed,
+1 cancelled and 1 lost phase).  Piped (``| cat``), the same story is told in plain lines,
+with the parent phase's rolled-up count (``Content Extraction: finished 60/60``).  Try it in
+a narrow terminal too: columns give way before the titles do.
 """
 
 from __future__ import annotations

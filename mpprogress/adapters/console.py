@@ -23,8 +23,6 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.file_proxy import FileProxy
 from rich.live import Live
-from rich.logging import RichHandler
-from rich.text import Text
 
 from ..events import (
     OPERATION_FINISHED,
@@ -35,19 +33,18 @@ from ..events import (
     ProgressEvent,
 )
 from ..forksafe import reinit_after_fork
-from ..snapshot import TrackerSnapshot
-from ..text import clean_line
+from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..tracker import BaseProgressTracker
 from . import TrackerWithSinks
 from .console_config import ConsoleConfig
+from .console_live import ConsoleLogHandler, heartbeat_tick, on_screen, repeat
 from .console_plain import PlainLines
-from .console_render import bar_glyphs, render_frame, render_summary
+from .console_render import bar_glyphs, render_final, render_frame, render_summary
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink", "terminal_console"]
 
 _log = logging.getLogger("mpprogress")
 
-_MAX_FAILURES = 3  # a display thread that fails this many times in a row gives up
 _DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
 
 
@@ -94,7 +91,7 @@ class ConsoleSink(EventSink):
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
         tracker.add_callback(self)
-        if any(not op.finished for op in tracker.snapshot().operations):
+        if any(not op.finished for op in tracker.operations):
             self._start_display()
 
     # --- events -----------------------------------------------------------------------------
@@ -118,18 +115,45 @@ class ConsoleSink(EventSink):
             self._operation_finished(event)
 
     def _operation_finished(self, event: OperationFinished) -> None:
-        snapshot = self.tracker.snapshot()
-        idle = all(op.finished for op in snapshot.operations)
-        with self._lock:
-            if self._live is not None:
-                # Redraw without the finished operation first, so its rows never show twice.
-                self._live.update(Group() if idle else self._render(snapshot), refresh=True)
-            if self.config.show_summary:
-                operation = snapshot.get(event.operation_id)
-                summary = render_summary(event.title, event.success, event.duration, operation, self.config)
-                self.console.print(summary)
-        if idle:
-            self._stop_display()
+        idle = all(op.finished for op in self.tracker.operations)
+        try:
+            snapshot = self._snapshot()
+            operation = snapshot.get(event.operation_id) if snapshot is not None else None
+            with self._lock:
+                if self._live is not None and (idle or snapshot is not None):
+                    # Redraw without the finished operation first, so its rows never show twice.
+                    frame = Group() if idle or snapshot is None else on_screen(self._render(snapshot))
+                    self._live.update(frame, refresh=True)
+                if self.config.show_summary:
+                    summary = render_summary(
+                        event.title, event.success, event.duration, operation, self.config, event.reason
+                    )
+                    self.console.print(summary)
+                elif self._live is not None and operation is not None and not self.config.transient:
+                    self.console.print(self._final(operation))  # its last rows stay, above the display
+        finally:
+            if idle:
+                self._stop_display()
+
+    def _snapshot(self) -> TrackerSnapshot | None:
+        """The tracker's state, or ``None`` (logged) if it cannot be read: the display must still
+        come down and restore the terminal."""
+        try:
+            return self.tracker.snapshot()
+        except Exception:
+            _log.exception("console display could not read the tracker's state")
+            return None
+
+    def _closing_frame(self) -> RenderableType | None:
+        """What stays on the screen when the display closes with work running (``None``: nothing)."""
+        if not self.is_live or self.config.transient:
+            return None
+        snapshot = self._snapshot()
+        try:
+            return self._render(snapshot, closing=True) if snapshot is not None else None
+        except Exception:
+            _log.exception("console display could not draw its last frame")
+            return None
 
     # --- the live display -------------------------------------------------------------------
 
@@ -137,15 +161,22 @@ class ConsoleSink(EventSink):
         """The live display's current frame, built from a fresh snapshot of the tracker."""
         return self._render(self.tracker.snapshot())
 
-    def _render(self, snapshot: TrackerSnapshot) -> RenderableType:
+    def _render(self, snapshot: TrackerSnapshot, closing: bool = False) -> RenderableType:
         console = self.console
         return render_frame(
             snapshot,
             self.config,
             width=console.width,
-            height=console.height - 1,
+            height=console.height - 2,  # the blank line of ``on_screen``, and one to spare
             now=self._get_time(),
             glyphs=bar_glyphs(console),
+            closing=closing,
+        )
+
+    def _final(self, operation: OperationSnapshot) -> RenderableType:
+        console = self.console
+        return render_final(
+            operation, self.config, width=console.width, height=console.height - 2, glyphs=bar_glyphs(console)
         )
 
     @property
@@ -167,9 +198,9 @@ class ConsoleSink(EventSink):
                 interval, name = 1.0 / self.config.refresh_rate, "mpprogress-console"
             else:
                 step = functools.partial(self._heartbeat, stop)
-                interval, name = _heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
+                interval, name = heartbeat_tick(self.config.plain_interval), "mpprogress-console-heartbeat"
             reinit_after_fork(self)  # a forked child must let go of this display unseen
-        threading.Thread(target=_repeat, args=(step, interval, stop), name=name, daemon=True).start()
+        threading.Thread(target=repeat, args=(step, interval, stop), name=name, daemon=True).start()
 
     def _go_live(self) -> Live:
         """Put a ``Live`` on the console; the caller starts its refresh thread."""
@@ -188,7 +219,7 @@ class ConsoleSink(EventSink):
 
     def _refresh(self, live: Live, stop: threading.Event) -> bool:
         """Draw one frame; ``False`` once this display has been taken down."""
-        frame = self.frame()  # no lock of ours or Live's held while the tracker's is taken
+        frame = on_screen(self.frame())  # no lock of ours or Live's held while the tracker's is taken
         with self._lock:
             if stop.is_set() or self._live is not live:
                 return False
@@ -215,10 +246,12 @@ class ConsoleSink(EventSink):
             if live is None:
                 return
             atexit.unregister(self.close)
-            if last_frame is not None:
-                live.transient = False
-            live.update(Group() if last_frame is None else last_frame)
-            live.stop()  # restores the cursor and stdout/stderr, in its own ``finally``
+            try:
+                if last_frame is not None:
+                    live.transient = False
+                live.update(Group() if last_frame is None else last_frame)
+            finally:
+                live.stop()  # restores the cursor and stdout/stderr, in its own ``finally``
 
     # --- output while live ------------------------------------------------------------------
 
@@ -234,7 +267,7 @@ class ConsoleSink(EventSink):
         Returns:
             A new handler; attach it to any logger.
         """
-        return _ConsoleLogHandler(level, console=self.console, show_path=False, markup=False)
+        return ConsoleLogHandler(level, console=self.console, show_path=False, markup=False)
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -245,8 +278,9 @@ class ConsoleSink(EventSink):
                 return
             self._closed = True
         try:
-            # Work still running (Ctrl-C, an early exit): leave its last state on the screen.
-            self._stop_display(self.frame() if self.is_live else None)
+            # Work still running (Ctrl-C, an early exit, the simple form never finished): leave
+            # its last state on the screen, drawn still.
+            self._stop_display(self._closing_frame())
         finally:
             self.tracker.remove_callback(self)
 
@@ -272,36 +306,6 @@ class ConsoleSink(EventSink):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _repeat(step: Callable[[], bool], interval: float, stop: threading.Event) -> None:
-    """Call ``step`` every ``interval`` seconds until ``stop`` is set or it returns ``False``."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            if not step():
-                return
-            failures = 0
-        except Exception:
-            failures += 1
-            _log.exception("console display failed to draw a frame (%s)", threading.current_thread().name)
-            if failures >= _MAX_FAILURES:
-                return
-        stop.wait(interval)
-
-
-def _heartbeat_tick(plain_interval: float) -> float:
-    """How often the heartbeat looks for quiet phases: often enough to be at most a quarter
-    interval late, never busier than 20 times a second, at least once a second."""
-    return min(max(plain_interval / 4, 0.05), 1.0)
-
-
-class _ConsoleLogHandler(RichHandler):
-    """``RichHandler`` that never parses markup and strips control characters."""
-
-    def render_message(self, record: logging.LogRecord, message: str) -> Text:
-        text = Text(clean_line(message, limit=10_000))
-        return self.highlighter(text) if self.highlighter else text
 
 
 class ConsoleProgressTracker(TrackerWithSinks):

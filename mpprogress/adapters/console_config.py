@@ -34,7 +34,12 @@ class ConsoleConfig:
         show_rate: show items per second.
         bar_width: width of the progress bars, in cells.
         refresh_rate: live redraws per second.
-        show_summary: print an "Operation Complete" panel when an operation finishes.
+        show_summary: print a summary panel ("Operation Complete"...) when an operation finishes.
+        transient: erase what the live display drew once it is done, as ``rich.progress``'s
+            option of that name.  ``False`` (the default) leaves it: an operation finishing
+            without a summary panel leaves its last rows on the screen (as
+            ``rich.progress.track`` leaves its bar), and closing the display with work still
+            running leaves its last frame.
         max_rows: most rows the live display may use; ``None`` fits the terminal height.
         plain_interval: seconds between progress lines of a running phase when the output is
             not a terminal (CI logs, pipes).
@@ -51,6 +56,7 @@ class ConsoleConfig:
     bar_width: int = 40
     refresh_rate: float = 10.0
     show_summary: bool = True
+    transient: bool = False
     max_rows: int | None = None
     plain_interval: float = 10.0
     summary_max_phases: int = 20

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from ..events import (
 )
 from ..snapshot import TrackerSnapshot
 from ..text import clean_line
+from .console_plan import iter_phases
 from .console_text import (
     format_count,
     format_duration,
@@ -36,6 +38,7 @@ from .console_text import (
     outcome_label,
     outcome_mark,
     outcome_of,
+    verdict,
 )
 
 __all__ = ["PlainLines"]
@@ -76,6 +79,8 @@ class PlainLines(EventSink):
         self._phases: dict[str, tuple[str, str | None, str]] = {}  # id -> (title, parent, op)
         self._last_line: dict[str, float] = {}  # id -> the phase's elapsed at its latest line
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
+        self._outcomes: dict[str, Counter[str]] = {}  # operation id -> how its finished phases ended
+        self._children: dict[str, tuple[float, int | None]] = {}  # id -> its finished sub-phases' sums
 
     def handle(self, event: ProgressEvent) -> None:
         """Print the lines ``event`` calls for (none for most progress updates)."""
@@ -102,7 +107,7 @@ class PlainLines(EventSink):
             quiet = [
                 phase
                 for operation in snapshot.operations
-                for phase in operation.all_phases()
+                for phase, _ in iter_phases(operation)
                 if not phase.finished
                 and phase.phase_id in self._printed_at  # seen start, no finish yet
                 and self._printed_at[phase.phase_id] <= quiet_since
@@ -112,7 +117,9 @@ class PlainLines(EventSink):
                 if phase.phase_id in named:
                     continue
                 self._last_line[phase.phase_id] = phase.elapsed  # the next progress line waits too
-                detail = f"still running at {_counted(phase.current, phase.total)} after {phase.elapsed:.1f}s"
+                detail = (
+                    f"still running at {_counted(phase.rollup_current, phase.rollup_total)} after {phase.elapsed:.1f}s"
+                )
                 self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
 
     def _event(self, event: ProgressEvent) -> None:
@@ -122,7 +129,7 @@ class PlainLines(EventSink):
             phase_id = event.phase_id
             self._phases[phase_id] = (clean_line(event.title, 120), event.parent_phase_id, event.operation_id)
             self._last_line[phase_id] = 0.0
-            detail = f"started (total {'unknown' if event.total is None else event.total})"
+            detail = f"started (total {'unknown' if event.total is None else format_count(event.total)})"
             self._phase_line(phase_id, Text("▸", "cyan"), detail)
         elif isinstance(event, PhaseFinished):
             self._phase_finished(event)
@@ -133,10 +140,10 @@ class PlainLines(EventSink):
             self._line(Text("▶", "bold cyan"), title, detail)
         elif isinstance(event, OperationFinished):
             title = self._operations.pop(event.operation_id, "") or clean_line(event.title, 200)
-            if event.success:
-                self._line(Text("■", "green"), title, f"completed in {event.duration:.1f}s")
-            else:
-                self._line(outcome_mark("failed"), title, f"failed after {event.duration:.1f}s")
+            result = verdict(event.success, event.reason, self._outcomes.pop(event.operation_id, Counter()))
+            verb, took = result.verb.lower(), f"{event.duration:.1f}s"
+            detail = f"{verb}{result.suffix} in {took}" if event.success else f"{verb} after {took}{result.suffix}"
+            self._line(result.mark(), title, detail)
         elif isinstance(event, CancelRequested):
             if event.phase_id:
                 self._phase_line(event.phase_id, outcome_mark("cancelled"), "cancel requested")
@@ -163,11 +170,13 @@ class PlainLines(EventSink):
     def _phase_finished(self, event: PhaseFinished) -> None:
         phase_id = event.phase_id
         name = outcome_of(event.success, event.reason)
-        counted = _counted(event.current, event.total)
+        self._outcomes.setdefault(event.operation_id, Counter())[name] += 1
+        current, total, rate = self._rolled_up(event)
+        counted = _counted(current, total)
         if name == "finished":
             detail = f"finished {counted} in {event.duration:.1f}s"
-            rate = format_rate(event.rate)
-            detail += f" ({rate})" if rate else ""
+            shown = format_rate(rate)
+            detail += f" ({shown})" if shown else ""
         else:
             detail = f"{outcome_label(name, event.reason)} at {counted} after {event.duration:.1f}s"
         self._phase_line(phase_id, outcome_mark(name), detail, event.title)
@@ -175,13 +184,36 @@ class PlainLines(EventSink):
         self._last_line.pop(phase_id, None)
         self._printed_at.pop(phase_id, None)
 
+    def _rolled_up(self, event: PhaseFinished) -> tuple[float, int | None, float | None]:
+        """The count, total and rate a finished phase is shown with, as the snapshot rolls them up.
+
+        A phase without a total of its own, whose sub-phases finished before it, counts their
+        items (its own too) and their totals (unknown if one is); its rate is that count over
+        its duration.  Every phase's shown count is added to its parent's tally.
+        """
+        current: float = event.current
+        total, rate = event.total, event.rate
+        children = self._children.pop(event.phase_id, None)
+        if children is not None and total is None:
+            current += children[0]
+            total = children[1]
+            rate = current / event.duration if event.duration > 0 else None
+        parent = event.parent_phase_id
+        if parent is not None:
+            tally = self._children.get(parent, (0, 0))
+            summed = None if tally[1] is None or total is None else tally[1] + total
+            self._children[parent] = (tally[0] + current, summed)
+        return current, total, rate
+
     def _path(self, phase_id: str, fallback: object = None) -> str:
         """The titles from operation to phase; just ``fallback`` for a phase that began unseen."""
         lineage = self._lineage(phase_id)
         if not lineage:
             return clean_line(fallback if fallback is not None else "?", 120)
         titles = [self._phases[known][0] for known in reversed(lineage)]
-        operation_id = self._phases[lineage[-1]][2]
+        _, parent, operation_id = self._phases[lineage[-1]]
+        if parent in self._phases and len(lineage) >= _MAX_DEPTH:
+            titles.insert(0, "…")  # nested deeper than a line names
         if operation_id in self._operations:
             titles.insert(0, self._operations[operation_id])
         return _SEPARATOR.join(titles) or "?"
@@ -211,4 +243,4 @@ class PlainLines(EventSink):
 
 
 def _counted(current: float, total: int | None) -> str:
-    return format_count(current) if total is None else f"{format_count(current)}/{total}"
+    return format_count(current) if total is None else f"{format_count(current)}/{format_count(total)}"

@@ -2,33 +2,90 @@
 
 Pure arithmetic over snapshots, apart from drawing (``console_render``): what is shown, what
 folds into a summary line, and what is hidden, for a budget of screen lines.
+
+Phases may nest to any depth, so no walk here recurses (a chain of a few hundred phases would
+exhaust Python's stack): ``iter_phases`` keeps its own stack, and rows nested deeper than
+``SHOWN_DEPTH`` levels are counted on the fold line instead of drawn.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..snapshot import OperationSnapshot, PhaseSnapshot
 from .console_text import outcome
 
-__all__ = ["FramePlan", "OperationPlan", "plan_frame"]
+__all__ = ["SHOWN_DEPTH", "FramePlan", "OperationPlan", "PhaseRow", "iter_phases", "plan_frame", "shown_phases"]
+
+SHOWN_DEPTH = 10
+"""Levels of phases drawn as rows (the top level is level 0); deeper ones are counted."""
+
+PhaseRow = tuple[PhaseSnapshot, int]
+"""A phase and its depth below the operation (0 for a top-level phase)."""
+
+
+def iter_phases(operation: OperationSnapshot) -> Iterator[PhaseRow]:
+    """Every phase of ``operation`` with its depth, depth first, parents before their sub-phases.
+
+    Iterative: any depth works.
+    """
+    stack: list[PhaseRow] = [(phase, 0) for phase in reversed(operation.phases)]
+    while stack:
+        phase, depth = stack.pop()
+        yield phase, depth
+        if phase.phases:
+            stack.extend((child, depth + 1) for child in reversed(phase.phases))
+
+
+def shown_phases(operation: OperationSnapshot) -> tuple[tuple[PhaseRow, ...], Counter[str]]:
+    """The rows of ``operation`` down to ``SHOWN_DEPTH`` levels, and how the deeper phases stand.
+
+    Returns:
+        The rows (depth first), and outcome (``running``, ``finished``, ``failed``...) -> number of
+        phases nested deeper than ``SHOWN_DEPTH`` levels.
+    """
+    # ``iter_phases`` inlined: this runs over every phase of every running operation ten times
+    # a second, and most phases have no sub-phases.
+    rows: list[PhaseRow] = []
+    deeper: Counter[str] = Counter()
+    stack: list[PhaseRow] = [(phase, 0) for phase in reversed(operation.phases)]
+    while stack:
+        row = stack.pop()
+        phase, depth = row
+        if depth < SHOWN_DEPTH:
+            rows.append(row)
+        else:
+            deeper[outcome(phase)] += 1
+        if phase.phases:
+            stack.extend((child, depth + 1) for child in reversed(phase.phases))
+    return tuple(rows), deeper
 
 
 @dataclass(frozen=True)
 class OperationPlan:
-    """One operation's share of the frame: the rows shown and what was folded away."""
+    """One operation's share of the frame: the rows shown and what was folded away.
+
+    ``folded`` counts the finished phases not shown, by outcome, ``folded_running`` the running
+    ones, ``deeper`` the phases nested deeper than ``SHOWN_DEPTH`` levels, by outcome.
+    """
 
     operation: OperationSnapshot
-    rows: tuple[PhaseSnapshot, ...]
+    rows: tuple[PhaseRow, ...]
     folded: Counter[str] = field(default_factory=Counter)
     folded_running: int = 0
+    deeper: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def has_fold_line(self) -> bool:
+        """Whether anything was folded, so the operation ends with a fold line."""
+        return bool(self.folded or self.folded_running or self.deeper)
 
     @property
     def lines(self) -> int:
         """Screen lines used: header, rows, and a fold line if anything was folded."""
-        return 1 + len(self.rows) + (1 if self.folded or self.folded_running else 0)
+        return 1 + len(self.rows) + self.has_fold_line
 
 
 @dataclass(frozen=True)
@@ -83,20 +140,30 @@ def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePla
     Returns:
         The plan ``render_frame`` draws.
     """
-    every = [op.all_phases() for op in operations]
-    if sum(1 + len(rows) for rows in every) <= budget:
-        return FramePlan(tuple(OperationPlan(op, rows) for op, rows in zip(operations, every, strict=True)))
-    active = [tuple(p for p in rows if not p.finished) for rows in every]
-    folded = [Counter(outcome(p) for p in rows if p.finished) for rows in every]
+    walks = [shown_phases(op) for op in operations]
+    every = [rows for rows, _ in walks]
+    deeper = [counts for _, counts in walks]
+    if sum(1 + len(rows) + bool(deep) for rows, deep in walks) <= budget:
+        return FramePlan(
+            tuple(OperationPlan(op, rows, deeper=deep) for op, (rows, deep) in zip(operations, walks, strict=True))
+        )
+    active = [tuple(row for row in rows if not row[0].finished) for rows in every]
+    folded = [Counter(outcome(row[0]) for row in rows if row[0].finished) for rows in every]
     if sum(2 + len(rows) for rows in active) <= budget:
-        return FramePlan(tuple(OperationPlan(*parts) for parts in zip(operations, active, folded, strict=True)))
+        return FramePlan(
+            tuple(
+                OperationPlan(op, rows, counts, deeper=deep)
+                for op, rows, counts, deep in zip(operations, active, folded, deeper, strict=True)
+            )
+        )
     shown = len(operations) if 2 * len(operations) <= budget else max(1, (budget - 1) // 2)
-    hidden_running = sum(len(rows) for rows in active[shown:])
+    hidden_running = sum(len(rows) + deep["running"] for rows, deep in zip(active[shown:], deeper[shown:], strict=True))
     demands = [len(rows) for rows in active[:shown]]
-    room = budget - sum(1 + bool(counts) for counts in folded[:shown]) - (shown < len(operations))
-    shares = _fold_shares(demands, [bool(counts) for counts in folded[:shown]], room)
+    fold_lines = [bool(counts or deep) for counts, deep in zip(folded[:shown], deeper[:shown], strict=True)]
+    room = budget - sum(1 + fold_line for fold_line in fold_lines) - (shown < len(operations))
+    shares = _fold_shares(demands, fold_lines, room)
     plans = tuple(
-        OperationPlan(op, rows[:share], counts, len(rows) - share)
-        for op, rows, counts, share in zip(operations, active, folded, shares, strict=False)
+        OperationPlan(op, rows[:share], counts, len(rows) - share, deep)
+        for op, rows, counts, share, deep in zip(operations, active, folded, shares, deeper, strict=False)
     )
     return FramePlan(plans, len(operations) - shown, hidden_running)

@@ -9,30 +9,24 @@ same frame.  Text that came from application or worker code is always wrapped in
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import pairwise
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.panel import Panel
 from rich.segment import Segment
-from rich.spinner import Spinner
-from rich.table import Table
 from rich.text import Text
 
-from ..snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
-from .console_plan import FramePlan, OperationPlan, plan_frame
+from .console_plan import SHOWN_DEPTH, FramePlan, OperationPlan, plan_frame
+from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, BarGlyphs, RowLayout, bar_glyphs
+from .console_summary import render_summary
 from .console_text import (
+    deeper_text,
     fold_text,
-    format_count,
     format_duration,
-    format_rate,
-    outcome,
-    outcome_mark,
-    outcome_text,
 )
 
 __all__ = [
@@ -45,189 +39,40 @@ __all__ = [
     "OperationPlan",
     "bar_glyphs",
     "plan_frame",
+    "render_final",
     "render_frame",
     "render_summary",
 ]
 
-_SPINNER = Spinner("dots")
-_SPINNER_FRAMES = _SPINNER.frames
-_SPINNER_INTERVAL = _SPINNER.interval / 1000.0
 
-# Plain colour names: they stay distinct on 16-colour terminals, where Rich's pink "bar.complete"
-# turns into the same red as a failure.
-_BAR_STYLES = {
-    "running": "cyan",
-    "finished": "green",
-    "failed": "red",
-    "cancelled": "yellow",
-    "interrupted": "yellow",
-    "lost": "magenta",
-}
-_BAR_BACK = "bright_black"
-
-
-def _spinner_frame(now: float) -> str:
-    return _SPINNER_FRAMES[int(now / _SPINNER_INTERVAL) % len(_SPINNER_FRAMES)]
-
-
-def _operation_header(op: OperationSnapshot) -> Text:
+def _operation_header(op: OperationSnapshot, width: int) -> Text:
+    """``● title  description  0:00:03``: the description gives way first, then the title."""
+    tail = f"  {format_duration(op.elapsed)}" + ("  cancelling…" if op.cancelled else "")
+    room = width - 2 - cell_len(tail)
+    title = Text(clean_line(op.title, 200), style="bold cyan")
+    title.truncate(max(1, room), overflow="ellipsis")
     header = Text(no_wrap=True, overflow="ellipsis")
     header.append("● ", style="cyan")
-    header.append(clean_line(op.title, 200), style="bold cyan")
-    if op.description:
-        header.append("  " + clean_line(op.description, 200), style="dim")
+    header.append_text(title)
+    room -= title.cell_len
+    if op.description and room > 5:
+        description = Text("  " + clean_line(op.description, 200), style="dim")
+        description.truncate(room, overflow="ellipsis")
+        header.append_text(description)
     header.append(f"  {format_duration(op.elapsed)}", style="yellow")
     if op.cancelled:
         header.append("  cancelling…", style="yellow")
     return header
 
 
-@dataclass(frozen=True)
-class BarGlyphs:
-    """The characters a bar is drawn with: its done part, a half cell, and the rest.
-
-    With colour the rest is the done glyph in a dim colour, as Rich draws it; without colour it
-    must be another glyph, or every bar looks full.
-    """
-
-    done: str
-    half: str  # empty where the character set has none
-    rest: str
-
-
-COLOUR_BARS = BarGlyphs("━", "╸", "━")
-MONOCHROME_BARS = BarGlyphs("━", "╸", "─")
-ASCII_BARS = BarGlyphs("=", "", "-")
-
-
-def bar_glyphs(console: Console) -> BarGlyphs:
-    """The glyphs that show a bar's progress on ``console``: ASCII, monochrome or colour."""
-    if console.legacy_windows or not console.encoding.startswith("utf"):  # as Rich's ``ascii_only``
-        return ASCII_BARS
-    if console.no_color or console.color_system is None:
-        return MONOCHROME_BARS
-    return COLOUR_BARS
-
-
-def _bar_text(completed: float, total: float, width: int, style: str, glyphs: BarGlyphs) -> Text:
-    """A bar like ``rich.progress_bar.ProgressBar``, built as one ``Text`` (much cheaper to draw)."""
-    halves = int(width * 2 * min(1.0, max(0.0, completed / total))) if total > 0 else 0
-    full, half = divmod(halves, 2)
-    half = half if glyphs.half else 0
-    bar = Text()  # pieces with styles of their own, no base style: see ``_segments``
-    bar.append(glyphs.done * full, style=style)
-    if half:
-        bar.append(glyphs.half, style=style)
-    if full + half < width:
-        bar.append(glyphs.rest * (width - full - half), style=_BAR_BACK)
-    return bar
-
-
-def _pulse_text(width: int, now: float, glyphs: BarGlyphs) -> Text:
-    """An indeterminate bar: a bright stretch sliding across, about 20 cells a second."""
-    stretch = max(2, width // 4)
-    start = int(now * 20) % (width + stretch) - stretch
-    lit = range(max(0, start), min(width, start + stretch))
-    bar = Text()
-    bar.append(glyphs.rest * lit.start, style=_BAR_BACK)
-    bar.append(glyphs.done * len(lit), style=_BAR_STYLES["running"])
-    bar.append(glyphs.rest * (width - lit.start - len(lit)), style=_BAR_BACK)
-    return bar
-
-
-def _bar(phase: PhaseSnapshot, width: int, now: float, glyphs: BarGlyphs) -> Text:
-    total = phase.rollup_total
-    name = outcome(phase)
-    if name == "running":
-        if total is None:
-            return _pulse_text(width, now, glyphs)
-        done = total > 0 and phase.rollup_current >= total
-        style = _BAR_STYLES["finished" if done else "running"]
-        return _bar_text(phase.rollup_current, max(total, 1), width, style, glyphs)
-    style = _BAR_STYLES.get(name, "red")
-    if not total:
-        return _bar_text(1 if name == "finished" else 0, 1, width, style, glyphs)
-    return _bar_text(phase.rollup_current, total, width, style, glyphs)
-
-
-def _title_cell(phase: PhaseSnapshot, indent: int) -> Text:
-    cell = Text("  " * indent)
-    cell.append(clean_line(phase.title, 200), style="bold" if not phase.finished else "")
-    label = outcome_text(phase)
-    if label:
-        cell.append("  ")
-        cell.append_text(label)
-    if phase.message:
-        cell.append(" • ", style="bright_black")
-        cell.append(clean_line(phase.message), style="dim" if phase.finished else "")
-    return cell
-
-
-def _count(phase: PhaseSnapshot) -> str:
-    if phase.rollup_total is None:
-        return format_count(phase.rollup_current)
-    return f"{format_count(phase.rollup_current)}/{phase.rollup_total}"
-
-
-class _RowLayout:
-    """Draws phase rows as single lines with fixed column widths, so all operations line up.
-
-    One ``Text`` per row rather than a ``rich.table.Table``: a table costs about a millisecond
-    per row to lay out, and a tall terminal shows a hundred rows ten times a second.
-    """
-
-    def __init__(self, config: ConsoleConfig, count_width: int, width: int, now: float, glyphs: BarGlyphs) -> None:
-        self.config = config
-        self.now = now
-        self.glyphs = glyphs
-        # (cell width, right-justified) of the columns after the title, each after one space.
-        self.columns = [count_width, 7]
-        if config.show_percentage:
-            self.columns.insert(1, 4)
-        if config.show_time_remaining:
-            self.columns.append(11)
-        if config.show_rate:
-            self.columns.append(9)
-        others = 4 + sum(1 + w for w in self.columns)  # indent, mark, space; then the columns
-        # The bar takes at most a third of what the columns leave: titles and messages matter more.
-        self.bar_width = max(8, min(config.bar_width, (width - others - 2) // 3))
-        self.title_width = max(1, width - others - 1 - self.bar_width - 1)
-
-    def row(self, phase: PhaseSnapshot) -> Text:
-        config = self.config
-        name = outcome(phase)
-        if name != "running":
-            mark = outcome_mark(name)
-        elif config.show_spinner:
-            mark = Text(_spinner_frame(self.now), style="yellow" if phase.cancelled else "cyan")
-        else:
-            mark = Text("•", style="cyan")
-        line = Text("  ")
-        line.append_text(mark)
-        line.append(" ")
-        title = _title_cell(phase, phase.depth)
-        title.truncate(self.title_width, overflow="ellipsis", pad=True)
-        line.append_text(title)
-        line.append(" ")
-        line.append_text(_bar(phase, self.bar_width, self.now, self.glyphs))
-        cells = [(_count(phase), "green" if name == "finished" else "")]
-        if config.show_percentage:
-            pct = phase.percentage
-            cells.append(("" if pct is None else f"{pct:.0f}%", "magenta"))
-        cells.append((format_duration(phase.elapsed), "yellow"))
-        rolled_up = phase.total is None and bool(phase.phases)  # its speed is its sub-phases'
-        if config.show_time_remaining:
-            known = not (phase.finished or rolled_up or phase.rollup_total is None)
-            cells.append((f"eta {format_duration(phase.eta)}" if known else "", "cyan"))
-        if config.show_rate:
-            cells.append(("" if rolled_up else format_rate(phase.rate), "bright_black"))
-        for (value, style), cell_width in zip(cells, self.columns, strict=True):
-            line.append(" " + value.rjust(cell_width)[:cell_width], style=style)
-        return line
-
-
-def _fold_line(counts: Counter[str], running: int, indent: str = "     ") -> Text:
-    return Text(f"{indent}… {fold_text(counts, running)}", style="dim")
+def _fold_line(plan: OperationPlan) -> Text:
+    """``… 950 more running, 12 finished; 1990 phases nested deeper than 10 levels: 1990 running``."""
+    parts = []
+    if plan.folded or plan.folded_running:
+        parts.append(fold_text(plan.folded, plan.folded_running))
+    if plan.deeper:
+        parts.append(deeper_text(plan.deeper, SHOWN_DEPTH))
+    return Text(f"     … {'; '.join(parts)}", style="dim")
 
 
 def render_frame(
@@ -238,6 +83,7 @@ def render_frame(
     height: int,
     now: float,
     glyphs: BarGlyphs = COLOUR_BARS,
+    closing: bool = False,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -248,6 +94,9 @@ def render_frame(
         height: screen lines available (``config.max_rows`` wins when set).
         now: a clock reading, only for the spinner and pulse animation.
         glyphs: what the bars are drawn with (``bar_glyphs(console)`` suits the console).
+        closing: the last frame, left on the screen when the display closes with work still
+            running: no spinner, no pulse, running phases drawn ``stopped`` (or complete, at
+            their total).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -255,16 +104,42 @@ def render_frame(
     running = [op for op in snapshot.operations if not op.finished]
     if not running:
         return Group()
-    plan = plan_frame(running, max(3, config.max_rows or height))
-    shown = [p for op_plan in plan.operations for p in op_plan.rows]
-    count_width = max((len(_count(p)) for p in shown), default=1)
-    layout = _RowLayout(config, count_width, width, now, glyphs)
+    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing)
+
+
+def render_final(
+    operation: OperationSnapshot, config: ConsoleConfig, *, width: int, height: int, glyphs: BarGlyphs = COLOUR_BARS
+) -> RenderableType:
+    """A finished operation's last rows, as they stay on the screen when no summary replaces them.
+
+    Args:
+        operation: the operation, finished.
+        config: what to show.
+        width: screen columns.
+        height: most lines to use; finished rows beyond fold into one line.
+        glyphs: what the bars are drawn with.
+    """
+    return _draw([operation], config, width, max(3, height), 0.0, glyphs, True)
+
+
+def _draw(
+    operations: list[OperationSnapshot],
+    config: ConsoleConfig,
+    width: int,
+    budget: int,
+    now: float,
+    glyphs: BarGlyphs,
+    closing: bool,
+) -> _Lines:
+    plan = plan_frame(operations, budget)
+    shown = [row for op_plan in plan.operations for row in op_plan.rows]
+    rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
     lines: list[Text] = []
     for op_plan in plan.operations:
-        lines.append(_operation_header(op_plan.operation))
-        lines.extend(layout.row(phase) for phase in op_plan.rows)
-        if op_plan.folded or op_plan.folded_running:
-            lines.append(_fold_line(op_plan.folded, op_plan.folded_running))
+        lines.append(_operation_header(op_plan.operation, width))
+        lines.extend(next(rows) for _ in op_plan.rows)
+        if op_plan.has_fold_line:
+            lines.append(_fold_line(op_plan))
     if plan.hidden_operations:
         more = f"… {plan.hidden_operations} more operations ({plan.hidden_running} phases running)"
         lines.append(Text(more, style="dim"))
@@ -308,66 +183,3 @@ def _segments(line: Text, console: Console) -> Iterable[Segment]:
         position = max(position, end)
     if position < len(text):
         yield Segment(text[position:])
-
-
-def render_summary(
-    title: str,
-    success: bool,
-    duration: float,
-    operation: OperationSnapshot | None,
-    config: ConsoleConfig,
-) -> Panel:
-    """The "Operation Complete" panel printed when an operation finishes.
-
-    Args:
-        title: the operation's title.
-        success: whether it succeeded.
-        duration: its duration in seconds.
-        operation: its final snapshot, for the per-phase lines (``None`` if already pruned).
-        config: ``summary_max_phases`` bounds the phase lines.
-
-    Returns:
-        A panel with the outcome, the duration and one line per phase (counts, time, rate).
-    """
-    head = Text()
-    head.append_text(outcome_mark("finished" if success else "failed"))
-    head.append(" Completed " if success else " Failed ", style="bold green" if success else "bold red")
-    head.append(clean_line(title, 200), style="bold")
-    head.append(f"\nDuration: {duration:.1f}s", style="yellow")
-    parts: list[RenderableType] = [head]
-    phases = operation.all_phases() if operation is not None else ()
-    if phases:
-        table = Table.grid(padding=(0, 2))
-        for justify in ("left", "right", "right", "right"):
-            table.add_column(justify=justify, no_wrap=True)
-        for phase in phases[: config.summary_max_phases]:
-            table.add_row(*_summary_row(phase))
-        parts.append(table)
-        rest = phases[config.summary_max_phases :]
-        if rest:
-            counts = Counter(outcome(p) for p in rest)
-            parts.append(Text(f"… {len(rest)} more phases: {fold_text(counts)}", style="dim"))
-    return Panel(
-        Group(*parts),
-        title="Operation Complete",
-        title_align="left",
-        border_style="green" if success else "red",
-        expand=False,
-    )
-
-
-def _summary_row(phase: PhaseSnapshot) -> Iterable[Text]:
-    name = outcome(phase)
-    cell = Text("  " * phase.depth)
-    cell.append_text(outcome_mark(name) if name != "running" else Text("…"))
-    cell.append(" " + clean_line(phase.title, 120))
-    label = outcome_text(phase)
-    if label:
-        cell.append("  ")
-        cell.append_text(label)
-    return (
-        cell,
-        Text(_count(phase)),
-        Text(f"{phase.elapsed:.1f}s", style="yellow"),
-        Text(format_rate(phase.rate), style="bright_black"),
-    )

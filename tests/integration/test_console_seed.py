@@ -177,6 +177,7 @@ def test_examples_run(script: str) -> None:
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
                        "✘ Researching Stripe › LLM Page Selection: error at 25/40",  # noqa: RUF001
                        "✔ Researching Stripe › Content Extraction › batch 3: finished 20/20",  # noqa: RUF001
+                       "✔ Researching Stripe › Content Extraction: finished 60/60 in",  # noqa: RUF001
                        "a print() while the display is live lands above it"):
             assert needle in done.stdout
         assert "\x1b" not in done.stdout  # not a terminal: plain lines only

@@ -247,8 +247,8 @@ def test_summary_panel_lists_phases_with_counts_and_outcomes() -> None:
     tracker.finish_operation("op", success=False)
     text = text_of(render_summary("Researching Stripe", False, 4.0, tracker.snapshot().get("op"), ConsoleConfig()))
     lines = [line.strip("│ ") for line in text.splitlines()]
-    assert "Operation Complete" in lines[0]
-    assert lines[1] == "✘ Failed Researching Stripe"
+    assert "Operation Failed" in lines[0]
+    assert lines[1] == "✘ Failed Researching Stripe (1 lost)"
     assert lines[2] == "Duration: 4.0s"
     assert lines[3].split() == ["✔", "Link", "Discovery", "100/100", "4.0s", "25.0/s"]
     assert lines[4].split()[:6] == ["⚠", "Extraction", "lost", "—", "worker", "died"]
@@ -263,7 +263,7 @@ def test_summary_folds_phases_beyond_the_limit(tracker: BaseProgressTracker) -> 
     tracker.finish_operation("op")
     config = ConsoleConfig(summary_max_phases=5)
     text = text_of(render_summary("Op", True, 1.0, tracker.snapshot().get("op"), config))
-    assert "✔ Completed Op" in text
+    assert "⚠ Completed Op with 1 failed" in text
     assert "… 25 more phases: 24 finished, 1 failed" in text
     assert "phase 5" not in text
 

@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,24 +17,10 @@ from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleProgressTracker, ConsoleSink
 from mpprogress.testing import FakeClock
 
+from .screen import output, terminal, wait_for
+
 SHOW_CURSOR = "\x1b[?25h"
 HIDE_CURSOR = "\x1b[?25l"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-def terminal(width: int = 140, height: int = 30) -> Console:
-    return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, height=height)
-
-
-def output(console: Console) -> str:
-    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def refresh_threads() -> list[threading.Thread]:
@@ -134,8 +120,8 @@ def test_keyboard_interrupt_restores_the_terminal() -> None:
     assert not tracker.sink.is_live
     text = output(console)
     assert text.endswith(SHOW_CURSOR) or text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
-    summary = text.split("Operation Complete")[1]
-    assert "✘ Failed Interrupted op" in summary
+    summary = text.split("Operation Interrupted")[1]
+    assert "⊗ Interrupted Interrupted op" in summary
     assert "⊗ Phase  interrupted" in summary
 
 
@@ -224,12 +210,12 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
             "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
             "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
             "✔ Researching Stripe › Links: finished 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
-            "■ Researching Stripe: completed in 13.0s",
+            "⚠ Researching Stripe: completed with 1 lost in 13.0s",
         ]
     )
     assert lines[2][9:].startswith("· Researching Stripe › Links: 20/100 20% ")  # noqa: RUF001
     assert lines[2].endswith(" — Found link [/b][2J")
-    assert "Operation Complete" in lines[7]
+    assert "Operation Finished" in lines[7]
 
 
 def test_plain_lines_and_log_records_drop_bidi_overrides() -> None:

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
+from mpprogress import events as events_module
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
 from mpprogress.adapters.console_plain import PlainLines
 from mpprogress.adapters.jsonlines import JsonLinesSink
@@ -150,3 +151,55 @@ def test_the_logging_sink_keeps_the_callback_forms_fields_in_order() -> None:
     fields = next(progress for _, _, progress in logged if progress["event_type"] == "progress_update")  # type: ignore[attr-defined]
     assert list(fields) == ["event_type", *update]
     assert fields["url"] == "u0"
+
+
+def _never(event_type: str, data: object) -> None:
+    raise AssertionError(f"a sink rebuilt a typed event ({event_type}) on the handle path")
+
+
+def live_console_sink() -> tuple[EventSink, Callable[[], object]]:
+    console = Console(file=io.StringIO(), force_terminal=True, color_system=None, width=100, height=20)
+    tracker = BaseProgressTracker(auto_flush=False)
+    sink = ConsoleSink(tracker, console=console, config=ConsoleConfig(refresh_rate=0.01))
+    return sink, lambda: console_text(console)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [make_plain, make_console, live_console_sink, make_logging, make_websocket, make_json_lines, make_event_stream],
+)
+def test_handle_never_rebuilds_typed_events(
+    make: Callable[[], tuple[EventSink, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dispatcher builds each typed event once and calls handle(event): a sink that went
+    # back to the callback form (event_from) would pay for building it again on every update.
+    typed = [event_from(event_type, data) for event_type, data in recorded_events()]
+    sink, output = make()
+    monkeypatch.setattr(events_module, "event_from", _never)
+    for event in typed:
+        assert event is not None
+        sink.handle(event)
+    sink.close()
+    assert output()
+
+
+def test_no_adapter_names_event_from() -> None:
+    import importlib
+    import pkgutil
+    import types
+
+    import mpprogress.adapters
+
+    def names(code: types.CodeType) -> set[str]:
+        found = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found |= names(const)
+        return found
+
+    for info in pkgutil.iter_modules(mpprogress.adapters.__path__):
+        module = importlib.import_module(f"mpprogress.adapters.{info.name}")
+        assert module.__file__ is not None
+        with open(module.__file__, encoding="utf-8") as source:
+            code = compile(source.read(), module.__file__, "exec")
+        assert "event_from" not in names(code), info.name
