@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import shutil
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -243,8 +245,15 @@ def _write_text_report(
         f"The local site answered {sum(statuses.values())} requests: {served}.",
         "",
     ]
-    out.write("\n".join(lines))
+    width = shutil.get_terminal_size((100, 24)).columns
+    out.write("\n".join(_fold(line, width) for line in lines))
     out.flush()
+
+
+def _fold(line: str, width: int) -> str:
+    """``line`` wrapped at word boundaries to ``width``, continuation lines indented under it."""
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return textwrap.fill(line, width=max(width, 20), subsequent_indent=indent, break_on_hyphens=False) if line else ""
 
 
 def _counted(count: int, singular: str, plural: str | None = None) -> str:

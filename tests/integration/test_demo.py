@@ -242,6 +242,21 @@ def test_demo_display_mode_prints_results_and_operation_summaries() -> None:
     assert "The local site answered" in results
 
 
+def test_demo_results_wrap_at_word_boundaries_on_a_narrow_terminal() -> None:
+    env = {**os.environ, "COLUMNS": "60"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mpprogress", "demo", "--companies", "2", "--pages", "20", "--no-color"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    results = result.stdout[result.stdout.index("\nResults\n"):].splitlines()
+    assert max(len(line) for line in results) <= 60
+    pages = [i for i, line in enumerate(results) if line.startswith("    pages: ")]
+    assert pages and all(results[i + 1].startswith("      ") for i in pages)  # continued, indented
+    joined = " ".join(line.strip() for line in results)
+    assert "retries; " in joined or "retry; " in joined  # words kept whole across the fold
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
 def test_demo_ctrl_c_ends_every_operation_and_leaves_no_process(start_method: str) -> None:
     command = [sys.executable, "-m", "mpprogress", "demo", "--format", "json", "--start-method", start_method]
