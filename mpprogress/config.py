@@ -6,7 +6,7 @@ The schema (every key optional; defaults shown)::
       console:      {enabled: true, show_spinner: true, show_percentage: true,
                      show_time_remaining: true, show_rate: true, bar_width: 40,
                      refresh_rate: 10, show_summary: true, max_rows: null, plain_interval: 10,
-                     summary_max_phases: 20}
+                     summary_max_phases: 20, transient: false}
       websocket:    {enabled: false, endpoint: null, event_name: "progress_update"}
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
