@@ -141,7 +141,7 @@ def nested_under(container: Container, tracker: ProgressTracker | None) -> Itera
 
 class _OwnDisplay:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: a bar dropped meanwhile releases it from __del__
         self.tracker: ProgressTracker | None = None
         self.users = 0
 

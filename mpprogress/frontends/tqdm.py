@@ -352,6 +352,7 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self.disable = True
         self.update = _ignored_update  # type: ignore[method-assign]
         unwatch(self)
+        type(self)._instances.discard(self)
         if self._open is not None:
             pop(self._open)
         placement = self._placement

@@ -37,7 +37,9 @@ class Watched(Protocol):
 
 class _Watcher:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Re-entrant: a bar dropped while this thread holds the lock closes itself (``__del__``)
+        # and comes back here to be unwatched.
+        self.lock = threading.RLock()
         self.bars: weakref.WeakSet[Watched] = weakref.WeakSet()  # a dropped bar closes itself
         self.stop = threading.Event()
         self.running = False
