@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import mpprogress
 from mpprogress.frontends.maps import thread_map
 from mpprogress.frontends.patch import patch_tqdm
 from mpprogress.frontends.tqdm import tqdm as ours
 
 
-@pytest.fixture
-def tracker() -> Iterator[mpprogress.BaseProgressTracker]:
-    local = mpprogress.BaseProgressTracker(max_update_rate=None)
-    mpprogress.set_tracker(local)
-    try:
-        yield local
-    finally:
-        mpprogress.set_tracker(None)
-        local.close()
-
-
-def test_thread_map_keeps_order_and_shows_a_row_per_thread(tracker: Any) -> None:
+def test_thread_map_keeps_order_and_shows_a_row_per_thread(frontend_tracker: Any) -> None:
     seen: set[int] = set()
 
     def double(x: int) -> int:
@@ -33,7 +20,7 @@ def test_thread_map_keeps_order_and_shows_a_row_per_thread(tracker: Any) -> None
         return 2 * x
 
     assert thread_map(double, range(100), max_workers=3, chunksize=4, desc="doubling") == [2 * x for x in range(100)]
-    (op,) = tracker.snapshot().operations
+    (op,) = frontend_tracker.snapshot().operations
     overall, *rows = op.phases
     assert (op.title, op.success, overall.title, overall.current, overall.total) == (
         "doubling", True, "doubling", 100, 100,
@@ -43,17 +30,17 @@ def test_thread_map_keeps_order_and_shows_a_row_per_thread(tracker: Any) -> None
     assert rows[0].message is not None  # the item each thread is on
 
 
-def test_thread_map_zips_iterables_and_nests_bars_in_its_operation(tracker: Any) -> None:
+def test_thread_map_zips_iterables_and_nests_bars_in_its_operation(frontend_tracker: Any) -> None:
     def add(a: int, b: int) -> int:
         return sum(1 for _ in ours(range(a + b), desc=f"sum {a}+{b}"))
 
     assert thread_map(add, [1, 2, 3], [10, 20], max_workers=2) == [11, 22]
-    (op,) = tracker.snapshot().operations
+    (op,) = frontend_tracker.snapshot().operations
     assert op.title == "add"
     assert sorted(p.title for p in op.phases if p.title.startswith("sum")) == ["sum 1+10", "sum 2+20"]
 
 
-def test_a_failing_item_fails_the_map_and_cancels_the_rest(tracker: Any) -> None:
+def test_a_failing_item_fails_the_map_and_cancels_the_rest(frontend_tracker: Any) -> None:
     started = threading.Event()
 
     def work(x: int) -> int:
@@ -64,18 +51,18 @@ def test_a_failing_item_fails_the_map_and_cancels_the_rest(tracker: Any) -> None
 
     with pytest.raises(ValueError, match="bad item"):
         thread_map(work, range(50), max_workers=2, desc="failing")
-    (op,) = tracker.snapshot().operations
+    (op,) = frontend_tracker.snapshot().operations
     overall = op.phases[0]
     assert (op.success, overall.success, overall.reason, op.cancelled) == (False, False, "error", True)
     assert overall.current < 50
 
 
-def test_thread_map_disabled_is_a_plain_map(tracker: Any) -> None:
+def test_thread_map_disabled_is_a_plain_map(frontend_tracker: Any) -> None:
     assert thread_map(str, range(3), disable=True) == ["0", "1", "2"]
-    assert tracker.snapshot().operations == ()
+    assert frontend_tracker.snapshot().operations == ()
 
 
-def test_patch_tqdm_replaces_tqdms_names_and_restores_them(tracker: Any) -> None:
+def test_patch_tqdm_replaces_tqdms_names_and_restores_them(frontend_tracker: Any) -> None:
     import tqdm as tqdm_package
     import tqdm.auto
     import tqdm.std
@@ -95,5 +82,5 @@ def test_patch_tqdm_replaces_tqdms_names_and_restores_them(tracker: Any) -> None
         assert tqdm.std.tqdm is ours  # an inner patch restores what it found
     patch.restore()
     assert (tqdm_package.tqdm, tqdm.auto.tqdm, tqdm.std.tqdm, tqdm_package.trange) == originals
-    (op,) = tracker.snapshot().operations
+    (op,) = frontend_tracker.snapshot().operations
     assert [(p.title, p.current) for p in op.phases] == [("library", 12)]
