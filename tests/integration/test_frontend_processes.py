@@ -22,7 +22,7 @@ import pytest
 
 from mpprogress.frontends.maps import process_map
 from mpprogress.frontends.patch import patch_tqdm
-from mpprogress.frontends.placement import WRITE_LOGGER
+from mpprogress.frontends.placement import WRITE_LOGGER, shared_operation
 from mpprogress.frontends.tqdm import tqdm
 from tests.integration import frontend_workers
 from tests.integration.conftest import Recorded, finished, wait_for
@@ -51,6 +51,16 @@ def test_tqdm_contrib_process_map_with_our_class(recorded_session: Recorded, mp_
     assert workers == {f"item {i}": workers[f"item {i}"] for i in range(8)}
     for i in range(8):
         assert (workers[f"item {i}"]["current"], workers[f"item {i}"]["total"]) == (100 + i, 100 + i)
+
+
+def test_shared_operation_groups_the_bars_of_workers(recorded_session: Recorded, mp_context: BaseContext) -> None:
+    with shared_operation("grouped"), ProcessPoolExecutor(2, mp_context=mp_context) as pool:
+        assert list(pool.map(frontend_workers.tqdm_loop, range(4))) == [0, 2, 4, 6]
+    (op,) = recorded_session.tracker.snapshot().operations
+    assert op.title == "grouped" and op.success
+    assert sorted((p.title, p.current, p.total, p.success) for p in op.phases) == [
+        (f"item {i}", 100 + i, 100 + i, True) for i in range(4)
+    ]
 
 
 def test_process_map_shows_a_row_per_worker(recorded_session: Recorded, mp_context: BaseContext) -> None:
