@@ -38,6 +38,7 @@ from atpbar import atpbar, find_reporter, flushing, register_reporter
 from tqdm import tqdm  # imported here, as a script would: forked workers do not import it again
 
 import mpprogress
+from mpprogress.frontends.tqdm import tqdm as mpprogress_tqdm
 
 BLOCK = os.urandom(1024)
 
@@ -118,6 +119,17 @@ def mpprogress_track_worker(operation_id: str, index: int, n: int, rounds: int) 
     with op.phase(f"w{index}", total=n) as phase:
         for _ in phase.track(range(n)):
             pass
+
+
+def front_end_worker(operation_id: str, index: int, n: int, rounds: int) -> None:
+    """``mpprogress.tqdm``'s bar, as a tqdm user would write it (plus the operation to join)."""
+    with mpprogress_tqdm(total=n, desc=f"w{index}", operation=operation_id) as bar:
+        _loop(bar.update, n, rounds)
+
+
+def front_end_iter_worker(operation_id: str, index: int, n: int, rounds: int) -> None:
+    for _ in mpprogress_tqdm(range(n), desc=f"w{index}", operation=operation_id):
+        pass
 
 
 def latency_worker(operation_id: str, index: int, phases: int, updates: int) -> None:
@@ -331,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         "mpprogress, update(1)": lambda: run_mpprogress(procs, n, 0),
         "tqdm + mp lock, iterator": lambda: run_tqdm(procs, n, 0, tqdm_iter_worker),
         "mpprogress, track()": lambda: run_mpprogress(procs, n, 0, mpprogress_track_worker),
+        "mpprogress.tqdm, update(1)": lambda: run_mpprogress(procs, n, 0, front_end_worker),
+        "mpprogress.tqdm, iterator": lambda: run_mpprogress(procs, n, 0, front_end_iter_worker),
     })
     for name, seconds in results.items():
         like = "tqdm + mp lock, iterator" if "iterator" in name or "track" in name else "tqdm + mp lock, update(1)"
