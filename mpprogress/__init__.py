@@ -41,6 +41,12 @@ _LAZY: dict[str, str] = {
     "ConfigError": ".config",
     "TrackerWithSinks": ".adapters",
     "ClientTracker": ".remote.client",
+    "tqdm": ".frontends.tqdm",
+    "trange": ".frontends.tqdm",
+    "process_map": ".frontends.maps",
+    "thread_map": ".frontends.maps",
+    "patch_tqdm": ".frontends.patch",
+    "shared_operation": ".frontends.placement",
     "ClientConfig": ".remote.client",
     "ForwardingLogHandler": ".remote.client",
     "Aggregator": ".remote.aggregator",
@@ -82,9 +88,15 @@ __all__ = [
     "connect",
     "create_progress_tracker",
     "get_tracker",
+    "patch_tqdm",
+    "process_map",
     "session",
     "set_tracker",
+    "shared_operation",
+    "thread_map",
+    "tqdm",
     "track",
+    "trange",
 ]
 
 

@@ -1,17 +1,11 @@
 """The one place that composes a tracker, its sinks and a transport.
 
-Everything else is a part: the local tracker core holds state, ``adapters/`` turn events into
-output, ``remote/`` moves state between processes.  Only this module knows which parts go
-together for each way of running:
-
-- ``get_tracker()``: the session's tracker in its parent, a client in a worker process started
-  inside a session (its address is inherited), else a silent local tracker;
-- ``session()``: a local tracker + its sinks (the Rich console by default) + an aggregator
-  whose address children inherit;
-- ``connect()``: an explicit client for a worker that was not started inside a session;
-- ``track()``: one loop shown on a console of its own when nothing else would show it;
-- ``output_session()`` and ``run_relay()``: the demo's and the relay's "display or JSON lines";
-- ``build_tracker()``: what a configuration file asks for (``config.create_progress_tracker``).
+The local tracker core holds state, ``adapters/`` turn events into output, ``remote/`` moves
+state between processes; only this module knows which parts go together for each way of
+running: ``get_tracker()`` (the session's tracker, a worker's client, or a silent local one),
+``session()`` (tracker + sinks + aggregator, its address exported to children), ``connect()``,
+``track()`` and ``display_if_silent()``, the demo's and the relay's output
+(``output_session``, ``run_relay``) and ``build_tracker()`` for configuration files.
 
 Third-party libraries (rich, zmq) are imported only inside the functions that need them, so
 ``import mpprogress`` stays light.
@@ -54,6 +48,7 @@ __all__ = [
     "Output",
     "build_tracker",
     "connect",
+    "display_if_silent",
     "get_tracker",
     "output_session",
     "run_relay",
@@ -79,9 +74,7 @@ _session_pid = 0
 
 
 def get_tracker() -> ProgressTracker:
-    """The tracker this process should report to.
-
-    In order:
+    """The tracker this process should report to, in order:
 
     - the tracker set by ``set_tracker`` in this process (``mpprogress.session()`` sets its
       own, so in the parent this is the session's tracker);
@@ -93,8 +86,7 @@ def get_tracker() -> ProgressTracker:
       (a worker started outside any session) a ``DetachedTracker``, whose ``get_operation``
       starts an unknown operation on the spot with one warning, so the worker's loop runs.
 
-    A tracker set or created in a parent process is never returned in a forked child: the
-    child gets its own, by the same rules.
+    A forked child never gets its parent's tracker: it gets its own, by the same rules.
     """
     return get_or_make(_tracker_for_this_process)
 
@@ -137,7 +129,7 @@ def track(
     """
     if total is None and isinstance(iterable, Sized):
         total = len(iterable)
-    owned = None if tracker is not None else _display_for_track()
+    owned = None if tracker is not None else display_if_silent()
     try:
         yield from track_loop(tracker or owned or get_tracker(), iterable, description, total)
     finally:
@@ -145,8 +137,13 @@ def track(
             owned.close()
 
 
-def _display_for_track() -> TrackerWithSinks | None:
-    """A console tracker of its own for ``track()`` when nothing else would show its progress."""
+def display_if_silent() -> TrackerWithSinks | None:
+    """A console tracker of its own when nothing else would show this process's progress.
+
+    ``None`` in a session, in a worker (its client) or when the application set a tracker;
+    otherwise a new ``ConsoleProgressTracker`` on stderr that the caller closes (``track()``,
+    the tqdm and Rich front ends).
+    """
     if get_tracker() is not _silent[0]:
         return None  # a session, a worker's client or a tracker the application set
     from .adapters.console import ConsoleConfig, ConsoleProgressTracker, terminal_console
@@ -209,6 +206,9 @@ def session(
         local.add_callback(callback)
     display = _console_sink(local, console)
     root = logging.getLogger()
+    written = logging.getLogger("mpprogress.write")  # workers' tqdm.write lines arrive as INFO
+    if written.level == logging.NOTSET:
+        written.setLevel(logging.INFO)
     handler = None
     if display is not None and not root.handlers:
         handler = display.logging_handler()

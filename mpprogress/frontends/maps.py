@@ -31,7 +31,7 @@ from ..forksafe import PerProcess
 from ..port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, failure_reason
 from ..remote.settings import ADDRESS_ENV, inherited_setting
 from ..tracker import BaseProgressTracker
-from ..wiring import _display_for_track, get_tracker, session
+from ..wiring import display_if_silent, get_tracker, session
 from .placement import Placement, active_display, nested_under, show_worker_writes
 
 __all__ = ["process_map", "thread_map"]
@@ -143,7 +143,7 @@ def _reporting() -> Iterator[ProgressTracker]:
         yield get_tracker()
         return
     shown = active_display() or get_tracker()
-    own = _display_for_track()  # made only where nothing shows this process's progress
+    own = display_if_silent()  # made only where nothing shows this process's progress
     if own is not None:
         own.close()
         from ..adapters.console import terminal_console  # the console family imports rich

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ..forksafe import PerProcess
 from ..port import ProgressOperation, ProgressPhase, ProgressTracker
 from ..remote.settings import export_settings, inherited_setting
-from ..wiring import _display_for_track, get_tracker
+from ..wiring import display_if_silent, get_tracker
 
 __all__ = [
     "OPERATION_ENV",
@@ -154,7 +154,7 @@ def _acquire_display() -> ProgressTracker | None:
     holder = _own.get()
     with holder.lock:
         if holder.tracker is None:
-            holder.tracker = _display_for_track()
+            holder.tracker = display_if_silent()
             if holder.tracker is None:
                 return None
         holder.users += 1

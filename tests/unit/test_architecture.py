@@ -27,7 +27,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
 
 BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe"}
-TOP = {"cli", "config", "__init__", "__main__"}
+TOP = {"cli", "config", "rich", "__init__", "__main__"}
 THIRD_PARTY_HOME = {
     "rich": ("adapters.console",),  # the console family: console.py, console_*.py
     "zmq": ("remote.",),
