@@ -60,7 +60,7 @@ def _outcome_cell(item: Any) -> str:
 
 
 _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], str], bool]]] = (
-    ("phase", lambda p: escape(p.key), False),
+    ("phase", lambda p: escape(p.title), False),
     ("worker", lambda p: escape("" if p.pid is None else f"{p.host or ''} {p.pid}".strip()), False),
     ("duration", lambda p: units.duration(p.duration), True),
     ("items", lambda p: units.count(p.current) + ("" if p.total is None else f" / {units.count(p.total)}"), True),

@@ -61,7 +61,7 @@ def _items(phase: PhaseFigures) -> str:
 
 
 _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], Text | str], bool]]] = (
-    ("phase", lambda p: p.key, False),
+    ("phase", lambda p: p.title, False),
     ("duration", lambda p: units.duration(p.duration), True),
     ("items", _items, True),
     ("rate", lambda p: units.rate(p.rate), True),
