@@ -194,11 +194,12 @@ def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = S
     target = Path(path)
     if readonly and not target.exists():
         raise JournalError(f"no journal at {target}")
-    uri = f"{target.resolve().as_uri()}?mode=ro" if readonly else str(target)
     try:
-        conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
+        conn = _connect(target, readonly)
+    except sqlite3.OperationalError as exc:
         raise JournalError(f"cannot open journal {target}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{target} is not a journal: {exc}") from exc
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
@@ -213,6 +214,25 @@ def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = S
         conn.close()
         raise
     return conn
+
+
+def _connect(target: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        return sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    # A reader that may write (query_only) tidies the -wal/-shm files away when it is the last
+    # to close, and checkpoints what a killed writer left; where it may not, a read-only one.
+    for mode in ("rw", "ro"):
+        conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode={mode}", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if mode == "ro" or not isinstance(exc, sqlite3.OperationalError):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _ensure_schema(conn: sqlite3.Connection, target: Path, readonly: bool, schema: Schema) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mpprogress.report import load_run
+
 CHILD = Path(__file__).with_name("journal_child.py")
 ROUNDS = 10  # two processes killed each round, both writing the same file
 MARGIN = 1.0  # a finish reported this long before the kill must be in the file
@@ -70,3 +72,5 @@ def test_sigkill_at_random_moments_leaves_a_sound_journal(tmp_path: Path) -> Non
         assert conn.execute("SELECT count(*), count(ended_at) FROM runs").fetchone() == (2 * ROUNDS, 0)
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert checked > 0  # some kills came late enough for finishes to be due
+    figures = load_run(journal)  # and the report reads what the last one left
+    assert not figures.run.closed_cleanly and figures.outcomes.get("ok", 0) > 0
