@@ -147,6 +147,11 @@ class JournalSink(EventSink):
             self._pending_logs += 1
             self._events.append((entry.at, entry))
 
+    @property
+    def samples_written(self) -> int:
+        """Progress samples written so far (final states included)."""
+        return self._writer.samples_written
+
     def logging_handler(self, level: int = logging.NOTSET) -> JournalLogHandler:
         """A ``logging.Handler`` writing records into this journal (add it to a logger)."""
         return JournalLogHandler(self, level)

@@ -8,6 +8,7 @@ is kept until it is written, and it is written when its phase was last sampled a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -61,12 +62,17 @@ def worker_of(source: object) -> tuple[str | None, int | None]:
     return (None if host is None else clean_line(host, 255)), (pid if isinstance(pid, int) else None)
 
 
+@functools.lru_cache(maxsize=1)
+def _version() -> str:
+    try:
+        return metadata.version("mpprogress")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def start_run(conn: sqlite3.Connection, started_at: float, argv: Sequence[str] | None = None) -> int:
     """Add this process's run to the ``runs`` table; return its ``run_id``."""
-    try:
-        version = metadata.version("mpprogress")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
+    version = _version()
     args = [str(arg) for arg in (sys.argv if argv is None else argv)]
     conn.execute("BEGIN IMMEDIATE")
     try:
