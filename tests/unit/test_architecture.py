@@ -30,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
 BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe"}
 TOP = {"cli", "config", "__init__", "__main__"}
 THIRD_PARTY_HOME = {
-    "rich": ("adapters.console", "report."),  # the console family (console.py, console_*.py), the report
+    "rich": ("adapters.console", "report"),  # the console family (console.py, console_*.py), the report
     "zmq": ("remote.",),
     "msgpack": ("remote.wire",),
 }
