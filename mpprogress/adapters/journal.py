@@ -211,6 +211,7 @@ class JournalSink(EventSink):
                     self._writer.end_run(self._get_time(), self.dropped_logs, self.write_errors)
                     return
         except Exception:  # the run stays marked as not closed; the tracker goes on
+            self._closed = True  # nothing would write what is handed in from now on
             _log.exception("the journal %s stopped writing", self.path)
         finally:
             self._conn.close()

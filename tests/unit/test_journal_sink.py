@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -265,6 +266,27 @@ def test_an_older_journal_is_migrated_or_refused(journal: Path) -> None:
     conn.close()
     assert rows(journal, "PRAGMA user_version") == [(2,)]
     assert [column[1] for column in rows(journal, "PRAGMA table_info(runs)")] == ["run_id", "note"]
+
+
+def _use_inherited(sink: JournalSink) -> None:
+    sink.handle(PhaseStarted(operation_id="op", phase_id="from-the-child", title="child"))
+    sink.logging_handler().handle(logging.makeLogRecord({"msg": "from the child"}))
+    assert not sink.flush(timeout=1.0)
+    sink.close()
+
+
+@pytest.mark.processes
+def test_a_forked_child_never_touches_the_parents_journal(sink: JournalSink, journal: Path) -> None:
+    sink.handle(OperationStarted(operation_id="op", title="op"))
+    child = multiprocessing.get_context("fork").Process(target=_use_inherited, args=(sink,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    sink.handle(PhaseStarted(operation_id="op", phase_id="from-the-parent", title="parent"))
+    assert sink.flush()
+    assert rows(journal, "SELECT phase_id FROM phases") == [("from-the-parent",)]
+    assert rows(journal, "SELECT count(*) FROM logs") == [(0,)]
+    assert rows(journal, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_the_file_is_in_wal_mode(sink: JournalSink, journal: Path) -> None:
