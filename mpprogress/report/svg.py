@@ -67,16 +67,21 @@ def _gridlines(scale: Scale, top: float, bottom: float) -> list[str]:
             f'x2="{scale.x(scale.start + t):.1f}" y2="{bottom}"/>' for t in _ticks(scale)]
 
 
-def axis(scale: Scale) -> str:
-    """The time axis above the lanes: ticks at round offsets from the run's start."""
-    parts = [f'<svg class="axis" width="{WIDTH}" height="22" viewBox="0 0 {WIDTH} 22" role="img" '
-             f'aria-label="time since the run started">']
+def _tick_labels(scale: Scale, y: float, marks: bool = False) -> list[str]:
+    """A label at each tick (and a short mark below it, with ``marks``)."""
+    parts = []
     for tick in _ticks(scale):
         x = scale.x(scale.start + tick)
-        parts.append(f'<line x1="{x:.1f}" y1="16" x2="{x:.1f}" y2="22"/>'
-                     f'<text x="{x:.1f}" y="12" text-anchor="middle">{escape(offset(tick, scale.span))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        if marks:
+            parts.append(f'<line x1="{x:.1f}" y1="{y + 4}" x2="{x:.1f}" y2="{y + 10}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{y}" text-anchor="middle">{escape(offset(tick, scale.span))}</text>')
+    return parts
+
+
+def axis(scale: Scale) -> str:
+    """The time axis above the lanes: ticks at round offsets from the run's start."""
+    return "".join([f'<svg class="axis" width="{WIDTH}" height="22" viewBox="0 0 {WIDTH} 22" role="img" '
+                    f'aria-label="time since the run started">', *_tick_labels(scale, 12, marks=True), "</svg>"])
 
 
 def _items(phase: PhaseFigures) -> str:
@@ -144,9 +149,6 @@ def throughput_svg(flow: Throughput, scale: Scale, height: int = 150) -> str:
         when = f"{offset(since, scale.span)} to {offset(since + flow.bucket_seconds, scale.span)}"
         parts.append(f'<rect class="flow" x="{x0:.1f}" y="{bottom - tall:.1f}" width="{max(0.5, x1 - x0 - 0.5):.1f}" '
                      f'height="{tall:.1f}"><title>{escape(when)}: {escape(units.rate(per_second))}</title></rect>')
-    for tick in _ticks(scale):
-        x = scale.x(scale.start + tick)
-        parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle">'
-                     f'{escape(offset(tick, scale.span))}</text>')
+    parts.extend(_tick_labels(scale, height - 6))
     parts.append("</svg>")
     return "".join(parts)
