@@ -37,7 +37,14 @@ from bench_fanin import _run_processes, _thread_cpu, calibrate, latency_worker, 
 
 import mpprogress
 from mpprogress.adapters.journal import JournalConfig, JournalSink
-from mpprogress.events import PhaseFinished, PhaseStarted, ProgressEvent, ProgressUpdate
+from mpprogress.events import (
+    OperationFinished,
+    OperationStarted,
+    PhaseFinished,
+    PhaseStarted,
+    ProgressEvent,
+    ProgressUpdate,
+)
 from mpprogress.report import load_run, render
 from mpprogress.testing import FakeClock
 
@@ -156,7 +163,7 @@ def write_big_journal(path: Path, phases: int, workers: int) -> tuple[float, int
     rng = random.Random(14)
     clock = FakeClock(1_000_000.0)
     sink = JournalSink(path, config=JournalConfig(flush_interval=3600.0), get_time=clock)
-    timeline: list[tuple[float, int, Any]] = []
+    timeline: list[tuple[float, int, Any]] = [(0.0, 0, OperationStarted(operation_id=OPERATION, title="crawl"))]
     for number in range(phases):
         worker = number % workers
         begin = (number // workers) * 2.0 + rng.uniform(0, 0.4)
@@ -171,6 +178,7 @@ def write_big_journal(path: Path, phases: int, workers: int) -> tuple[float, int
         reason = "error" if fate < 0.01 else "lost" if fate < 0.012 else None
         timeline.append((begin + length, 2, PhaseFinished(**common, success=reason is None, reason=reason,
                                                           duration=length, current=items, total=items)))
+    timeline.append((timeline[-1][0] + 2.0, 3, OperationFinished(operation_id=OPERATION, title="crawl")))
     timeline.sort(key=lambda item: (item[0], item[1]))
     start = time.perf_counter()
     next_flush = 1.0

@@ -259,8 +259,13 @@ def build_figures(
         by_operation[phase.operation_id].append(phase)
         if phase.operation_id not in titles:
             titles[phase.operation_id] = phase.operation_id
+    known = {op.operation_id for op in operations}
+    unseen = [  # phases of an operation whose start the journal did not see (a sink attached late)
+        _Operation(operation_id, operation_id, min(p.started_at for p in members), None, None, None)
+        for operation_id, members in by_operation.items() if operation_id not in known
+    ]
     ops = []
-    for op in operations:
+    for op in [*operations, *unseen]:
         members = by_operation.get(op.operation_id, [])
         end = op.finished_at if op.finished_at is not None else run.end
         items = sum(p.current for p in members)

@@ -114,7 +114,7 @@ def _group(group: LaneGroup, scale: Scale) -> str:
     title = f"{group.name}: {lanes:,} lane{'s' * (lanes != 1)}, {group.phases:,} phases ({counts})"
     summary = f"<summary>{escape(title)}</summary>"
     if group.folded:
-        summary = (f"<summary>{escape(title)} (folded: click to show each lane)"
+        summary = (f"<summary>{escape(title)} (click to show or hide each lane)"
                    f"{lanes_svg([group.overview], scale, group.name + ' overview')}</summary>")
     hidden = (f'<p class="more">{group.hidden_lanes:,} more lanes not drawn (see --format json)</p>'
               if group.hidden_lanes else "")
@@ -127,7 +127,7 @@ def render_html(figures: RunFigures) -> str:
     run = figures.run
     scale = Scale(min([run.started_at, *(p.started_at for p in figures.phases)]), run.end)
     titles = {op.operation_id: op.title for op in figures.operations}
-    groups = layout(figures.phases, titles, scale.seconds_per_px)
+    groups = layout(figures.phases, titles, scale.start, scale.seconds_per_px)
     legend = "".join(f"<span>{_chip(name)}</span>" for name in OUTCOMES)
     operations = _table(figures.operations, (
         ("operation", lambda o: escape(o.title), False),

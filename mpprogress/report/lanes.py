@@ -2,9 +2,11 @@
 
 One lane per worker process, grouped by host; phases that say no worker are grouped by their
 operation.  Phases that overlap in one lane (sub-phases, threads) take extra lanes, first fit.
-Bars narrower than a few pixels that touch are merged into one bar, coloured by the most
-serious outcome among them; a group with many lanes is folded (drawn as one overview lane
-until opened), and past ``max_drawn`` lanes a group draws no more.
+Phases narrower than a few pixels are gathered into bins two pixels wide; neighbouring bins of
+one most common outcome become one bar, and a bin holding a rarer, more serious outcome (a
+failure among thousands) gets a marker of that colour over it.  A group with many lanes is
+folded (drawn as one overview lane until opened), and past ``max_drawn`` lanes a group draws
+no more.
 """
 
 from __future__ import annotations
@@ -19,18 +21,21 @@ from .figures import OUTCOMES, PhaseFigures, worker_label
 
 __all__ = ["Bar", "Lane", "LaneGroup", "layout"]
 
-MERGE_BELOW_PX: Final = 3.0
+MERGE_BELOW_PX: Final = 3.0  # narrower phases are drawn in bins
+BIN_PX: Final = 2.0
 _SEVERITY: Final = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar: a phase, or several merged ones (``members``)."""
+    """One bar: a phase, or several merged ones (``members``) coloured by their most common
+    outcome; a ``marker`` is drawn over the bars where rarer, more serious outcomes are."""
 
     start: float
     end: float
     outcome: str
     members: tuple[PhaseFigures, ...]
+    marker: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,61 @@ def _worst(members: Iterable[PhaseFigures]) -> str:
     return min((member.outcome for member in members), key=_SEVERITY.__getitem__)
 
 
-def merge(phases: Sequence[PhaseFigures], seconds_per_px: float, *, overlapping: bool = False) -> list[Bar]:
-    """Bars for ``phases`` of one lane, in time order: neighbours closer than a pixel merge when one
-    of them is narrower than ``MERGE_BELOW_PX`` pixels (any that touch, with ``overlapping``)."""
+def _most_common(members: Sequence[PhaseFigures]) -> str:
+    counts = Counter(member.outcome for member in members)
+    return min(counts, key=lambda outcome: (-counts[outcome], _SEVERITY[outcome]))  # a tie: the more serious
+
+
+def merge(phases: Sequence[PhaseFigures], origin: float, seconds_per_px: float, *,
+          overlapping: bool = False) -> list[Bar]:
+    """Bars for ``phases`` of one lane, the most serious drawn last (on top).
+
+    Each phase at least ``MERGE_BELOW_PX`` wide is its own bar.  Narrower ones (all of them, with
+    ``overlapping``) fall into ``BIN_PX``-wide bins from ``origin``: neighbouring bins with the
+    same most common outcome make one bar, and a bin holding a more serious outcome than that
+    gets a marker in that outcome's colour (a failure among thousands stays visible).
+    """
+    window = BIN_PX * seconds_per_px
     bars: list[Bar] = []
-    narrow = MERGE_BELOW_PX * seconds_per_px
-    members: list[PhaseFigures] = []
-    start = end = 0.0
-    for phase in sorted(phases, key=lambda p: p.started_at):
-        if members and phase.started_at <= end + seconds_per_px and (
-            overlapping or end - start < narrow or phase.end - phase.started_at < narrow
-        ):
-            members.append(phase)
-            end = max(end, phase.end)
+    bins: dict[int, list[PhaseFigures]] = defaultdict(list)
+    for phase in phases:
+        if not overlapping and phase.end - phase.started_at >= MERGE_BELOW_PX * seconds_per_px:
+            bars.append(Bar(phase.started_at, phase.end, phase.outcome, (phase,)))
             continue
-        if members:
-            bars.append(Bar(start, end, _worst(members), tuple(members)))
-        members, start, end = [phase], phase.started_at, phase.end
-    if members:
-        bars.append(Bar(start, end, _worst(members), tuple(members)))
+        for index in range(int((phase.started_at - origin) / window), int((phase.end - origin) / window) + 1):
+            bins[index].append(phase)
+    base: list[tuple[int, str, list[PhaseFigures]]] = []
+    markers: list[tuple[int, str, list[PhaseFigures]]] = []
+    for index in sorted(bins):
+        common, worst = _most_common(bins[index]), _worst(bins[index])
+        base.append((index, common, bins[index]))
+        if worst != common:
+            markers.append((index, worst, [phase for phase in bins[index] if phase.outcome == worst]))
+    bars.extend(_runs(base, origin, window))
+    bars.extend(_runs(markers, origin, window, marker=True))
+    return sorted(bars, key=lambda bar: (bar.marker, -_SEVERITY[bar.outcome], bar.start))
+
+
+def _runs(bins: list[tuple[int, str, list[PhaseFigures]]], origin: float, window: float, *,
+          marker: bool = False) -> list[Bar]:
+    """One bar per run of neighbouring bins of one outcome; a marker spans its bins, a bar its phases."""
+    bars: list[Bar] = []
+    members: dict[int, PhaseFigures] = {}  # the run's phases, each once, in order
+    first = previous = -2
+    outcome = ""
+    for index, kind, phases in [*bins, (-2, "", [])]:  # the sentinel closes the last run
+        if members and (index != previous + 1 or kind != outcome):
+            gathered = tuple(members.values())
+            if marker:
+                bars.append(Bar(origin + first * window, origin + (previous + 1) * window, outcome, gathered, True))
+            else:
+                bars.append(Bar(min(p.started_at for p in gathered), max(p.end for p in gathered), outcome, gathered))
+            members = {}
+        if not members:
+            first = index
+        for phase in phases:
+            members.setdefault(id(phase), phase)
+        outcome, previous = kind, index
     return bars
 
 
@@ -96,7 +137,7 @@ def _first_fit(phases: Sequence[PhaseFigures]) -> list[list[PhaseFigures]]:
 
 
 def layout(
-    phases: Sequence[PhaseFigures], titles: dict[str, str], seconds_per_px: float,
+    phases: Sequence[PhaseFigures], titles: dict[str, str], origin: float, seconds_per_px: float,
     *, fold_above: int = 24, max_drawn: int = 200,
 ) -> list[LaneGroup]:
     """The timeline's groups, in order of their first phase.
@@ -104,6 +145,7 @@ def layout(
     Args:
         phases: the run's phases.
         titles: operation id -> title (names the groups of phases without a worker).
+        origin: the time at the left of the plot.
         seconds_per_px: the time one pixel of the plot stands for.
         fold_above: a group with more lanes than this starts folded.
         max_drawn: lanes drawn at most per group (the rest are counted).
@@ -123,14 +165,14 @@ def layout(
             label = worker_label(None, pid, "") if pid is not None else "lane"
             for number, row in enumerate(_first_fit(worker_phases)):
                 text = label if number == 0 and pid is not None else f"{label} {number + 1}"
-                lanes.append((row[0].started_at, Lane(text, merge(row, seconds_per_px))))
+                lanes.append((row[0].started_at, Lane(text, merge(row, origin, seconds_per_px))))
         lanes.sort(key=lambda item: item[0])
         drawn = [lane for _, lane in lanes[:max_drawn]]
         groups.append((
             min(p.started_at for p in members),
             LaneGroup(
                 name=name, lanes=drawn, hidden_lanes=len(lanes) - len(drawn), folded=len(lanes) > fold_above,
-                overview=Lane("all", merge(members, seconds_per_px, overlapping=True)),
+                overview=Lane("all", merge(members, origin, seconds_per_px, overlapping=True)),
                 outcomes=dict(Counter(p.outcome for p in members)), phases=len(members),
             ),
         ))

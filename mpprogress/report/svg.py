@@ -23,6 +23,7 @@ PLOT_W: Final = 960
 WIDTH: Final = LABEL_W + PLOT_W + 20
 LANE_H: Final = 14
 LANE_STEP: Final = 18
+MARKER_H: Final = 6  # a marker covers the top of its lane
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ def bar_title(bar: Bar, scale: Scale) -> str:
         worker = "" if phase.pid is None else f"\nworker: {phase.host or ''} pid {phase.pid}".replace(":  ", ": ")
         return (f"{phase.title}\n{outcome}\nduration {units.duration(phase.duration)}, items {_items(phase)}, "
                 f"{units.rate(phase.rate)}\n{when}{worker}")
+    if bar.marker:
+        return f"{len(bar.members):,} {bar.outcome} here\n{when}\n" + "\n".join(
+            member.title for member in bar.members[:10]) + ("\n..." if len(bar.members) > 10 else "")
     counts = Counter(member.outcome for member in bar.members)
     summary = ", ".join(f"{counts[outcome]:,} {outcome}" for outcome in OUTCOMES if counts[outcome])
     items = sum(member.current for member in bar.members)
@@ -108,10 +112,11 @@ def _bar(bar: Bar, scale: Scale, y: float) -> str:
     width = max(1.0, scale.x(bar.end) - x)
     what = (f'data-phase-id="{escape(bar.members[0].phase_id)}"' if len(bar.members) == 1
             else f'data-merged="{len(bar.members)}"')
-    drawn = (f'<rect class="bar o-{bar.outcome}" x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{LANE_H}" '
+    kind, height = ("bar marker", MARKER_H) if bar.marker else ("bar", LANE_H)
+    drawn = (f'<rect class="{kind} o-{bar.outcome}" x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height}" '
              f'data-outcome="{bar.outcome}" {what}><title>{escape(bar_title(bar, scale))}</title></rect>')
     fits = int((width - 6) / 6.5)  # characters of an 11 px label that fit in the bar
-    if len(bar.members) == 1 and fits >= 4:
+    if len(bar.members) == 1 and not bar.marker and fits >= 4:
         title = bar.members[0].title
         label = title if len(title) <= fits else title[: fits - 1] + "…"
         drawn += f'<text class="bar-label" x="{x + 3:.1f}" y="{y + LANE_H - 3:.1f}">{escape(label)}</text>'

@@ -100,9 +100,12 @@ def test_a_big_group_is_folded_until_opened(browser: Any, tmp_path: Path) -> Non
     assert "host farm: 40 lanes, 200 phases (1 failed, 199 ok)" in summary.inner_text()
     overview = summary.locator("rect.bar")  # the folded group shows all its phases in one lane
     assert overview.count() >= 1 and overview.first.is_visible()
-    assert browser.locator('rect.bar[data-phase-id="w7.3"]').is_hidden()
+    marker = summary.locator("rect.marker.o-failed")  # ... with a mark where one failed
+    assert marker.count() == 1 and marker.is_visible()
+    assert marker.evaluate("e => getComputedStyle(e).fill") == rgb(OUTCOME_COLOURS["failed"])
+    failed = browser.locator('details.group > svg.lanes rect.bar[data-phase-id="w7.3"]')
+    assert failed.is_hidden()
     summary.click()
-    failed = browser.locator('rect.bar[data-phase-id="w7.3"]')
     assert failed.is_visible()
     assert failed.evaluate("e => getComputedStyle(e).fill") == rgb(OUTCOME_COLOURS["failed"])
     assert browser.locator("details.group svg.lanes").last.locator("text.lane-label").count() == 40

@@ -1,5 +1,6 @@
 """The sinks' imports, read from the source: sinks never import each other (within a family,
-``console*`` or ``journal*``, aside), nothing above them, and each third-party library only in the module that adapts it."""
+``console*`` or ``journal*``, aside), nothing above them, and each third-party library only in
+the module that adapts it."""
 
 from __future__ import annotations
 

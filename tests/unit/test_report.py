@@ -131,18 +131,28 @@ def _phase(number: int, start: float, end: float, outcome: str = "ok", pid: int 
                         True, end - start, 1, 1, None, outcome, None if outcome == "ok" else outcome)
 
 
-def test_narrow_bars_merge_and_keep_the_most_serious_outcome() -> None:
+def test_narrow_bars_merge_into_bins_with_markers_where_something_failed() -> None:
     tiny = [_phase(n, n * 0.01, n * 0.01 + 0.009, "failed" if n == 500 else "ok") for n in range(1000)]
     wide = [_phase(2000, 20.0, 30.0), _phase(2001, 30.0, 40.0)]
-    bars = merge([*tiny, *wide], seconds_per_px=0.05)
-    assert [len(bar.members) for bar in bars] == [1000, 1, 1]  # wide neighbours stay apart
-    assert bars[0].outcome == "failed"
+    bars = merge([*tiny, *wide], 0.0, seconds_per_px=0.05)  # 2 px bins: 0.1 s
+    base, *separate, marker = bars  # the marker is drawn last: on top
+    assert (base.outcome, len(base.members), base.marker) == ("ok", 1000, False)  # most of them are ok
+    assert [bar.members[0].phase_id for bar in separate] == ["p2000", "p2001"]  # wide neighbours stay apart
+    assert (marker.outcome, [p.phase_id for p in marker.members], marker.marker) == ("failed", ["p500"], True)
+    assert marker.end - marker.start == pytest.approx(0.1)
+
+
+def test_a_long_failure_gets_one_marker_over_the_bins_it_spans() -> None:
+    phases = [_phase(0, 0.0, 10.0, "failed"), *(_phase(n, 0.0, 10.0) for n in range(1, 4))]
+    bars = merge(phases, 0.0, seconds_per_px=0.05, overlapping=True)
+    assert [(bar.outcome, bar.marker, len(bar.members)) for bar in bars] == [("ok", False, 4), ("failed", True, 1)]
 
 
 def test_lanes_per_worker_fold_past_a_limit_and_stop_drawing_past_another() -> None:
     many = [_phase(n, 0.0, 1.0, pid=n + 1) for n in range(300)]
     overlapping = [_phase(1000 + n, n * 0.5, n * 0.5 + 2.0, pid=None) for n in range(4)]
-    host, local = layout([*many, *overlapping], {"op": "Op"}, seconds_per_px=0.01, fold_above=24, max_drawn=200)
+    host, local = layout([*many, *overlapping], {"op": "Op"}, 0.0, seconds_per_px=0.01, fold_above=24,
+                         max_drawn=200)
     assert (host.name, host.folded, len(host.lanes), host.hidden_lanes, host.phases) == ("host h", True, 200, 100, 300)
     assert len(host.overview.bars) == 1 and len(host.overview.bars[0].members) == 300
     assert (local.name, local.folded, [len(lane.bars) for lane in local.lanes]) == ("operation: Op", False, [1] * 4)
