@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_fanin import _run_processes, _thread_cpu, calibrate, latency_worker, mpprogress_worker
+from bench_fanin import _run_processes, calibrate, latency_worker, mpprogress_worker
 
 import mpprogress
 from mpprogress.adapters.journal import JournalConfig, JournalSink
@@ -67,6 +67,12 @@ class CountingJournal(JournalSink):
         super().handle(event)
 
 
+def _writer_cpu(sink: JournalSink) -> float:
+    """CPU seconds the sink's writer thread used so far (Linux ``schedstat``: nanoseconds)."""
+    with open(f"/proc/self/task/{sink._thread.native_id}/schedstat") as stat:
+        return int(stat.read().split()[0]) / 1e9
+
+
 JOURNAL_RUNS: list[tuple[int, float]] = []  # (events handled, writer thread CPU seconds) per run
 
 
@@ -81,7 +87,7 @@ def run_fanin(procs: int, n: int, journal: bool, rounds: int = 0) -> float:
                 _run_processes(mpprogress_worker, [(op.operation_id, i, n, rounds) for i in range(procs)])
             counts = sorted(p.current for p in op.phases.values())
         if sink is not None:
-            writer_cpu = _thread_cpu("mpprogress-journal").get("mpprogress-journal", 0.0)
+            writer_cpu = _writer_cpu(sink)
             sink.close()
             JOURNAL_RUNS.append((sink.events, writer_cpu))
         elapsed = time.perf_counter() - start
@@ -114,19 +120,40 @@ def run_latency(procs: int, phases: int, updates: int, journal: bool) -> tuple[f
 
 
 def handle_cost(calls: int = 200_000) -> tuple[float, float]:
-    """Nanoseconds per ``handle()`` of a progress update, and of a phase start."""
+    """Nanoseconds per ``handle()`` of a progress update, and of a phase start (starts in batches of
+    500 with the writer emptying the queue between them, untimed, as its 5 writes a second would)."""
     with journal_file() as path, JournalSink(path, config=JournalConfig(flush_interval=3600.0)) as sink:
         updates = [ProgressUpdate(operation_id="op", phase_id=f"p{i % 64}", current=i) for i in range(calls)]
         start = time.perf_counter()
         for event in updates:
             sink.handle(event)
         per_update = (time.perf_counter() - start) / calls * 1e9
-        starts = [PhaseStarted(operation_id="op", phase_id=f"s{i}", title="s") for i in range(calls // 10)]
-        start = time.perf_counter()
-        for event in starts:
-            sink.handle(event)
-        per_start = (time.perf_counter() - start) / len(starts) * 1e9
+        spent, batches = 0.0, 40
+        for batch in range(batches):
+            starts = [PhaseStarted(operation_id="op", phase_id=f"s{batch}-{i}", title="s") for i in range(500)]
+            start = time.perf_counter()
+            for event in starts:
+                sink.handle(event)
+            spent += time.perf_counter() - start
+            sink.flush()
+        per_start = spent / (batches * 500) * 1e9
     return per_update, per_start
+
+
+def fixed_cost(times: int = 30) -> tuple[float, float, float]:
+    """Milliseconds (medians) to open a new journal, to open an existing one, and to close one."""
+    opened_new, opened, closed = [], [], []
+    with journal_file() as first:
+        for number in range(times):
+            path = first.with_name(f"fixed-{number}.db")
+            for opens in (opened_new, opened):
+                start = time.perf_counter()
+                sink = JournalSink(path)
+                middle = time.perf_counter()
+                sink.close()
+                opens.append(middle - start)
+                closed.append(time.perf_counter() - middle)
+    return tuple(statistics.median(values) * 1000 for values in (opened_new, opened, closed))  # type: ignore[return-value]
 
 
 def journal_size(phases: int, samples_each: int) -> int:
@@ -225,8 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         events = statistics.median(run[0] for run in JOURNAL_RUNS)
         writer = statistics.median(run[1] for run in JOURNAL_RUNS)
         spent = writer + events * per_update / 1e9
-        print(f"     the journal's own CPU per run: writer thread {writer * 1000:.1f} ms + {events:.0f} events "
-              f"handed to it x {per_update:.0f} ns = {spent * 1000:.1f} ms, {100 * spent / mid['without']:.2f}% of "
+        print(f"     the journal's own CPU per run: writer thread {writer * 1000:.2f} ms + {events:.0f} events "
+              f"handed to it x {per_update:.0f} ns = {spent * 1000:.2f} ms, {100 * spent / mid['without']:.3f}% of "
               "the median wall")
         JOURNAL_RUNS.clear()
 
@@ -242,6 +269,9 @@ def main(argv: list[str] | None = None) -> None:
               f"(p99 of each round: {', '.join(f'{r[1]:.1f}' for r in runs)})")
 
     print(f"\n3) handle(): {per_update:.0f} ns per progress update, {per_start:.0f} ns per phase start")
+    new, existing, close = fixed_cost()
+    print(f"   once per run: opening a new journal {new:.1f} ms, an existing one {existing:.1f} ms; "
+          f"closing {close:.1f} ms")
 
     empty = journal_size(0, 0)
     bare = journal_size(10_000, 0)

@@ -203,9 +203,10 @@ def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = S
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL: a commit survives the process being killed (not a power cut).
+            # WAL + NORMAL: a commit survives the process being killed (not a power cut); NORMAL
+            # first, so that a new file's switch to WAL is not synced as FULL would (half the time).
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA journal_mode = WAL")
         _ensure_schema(conn, target, readonly, schema)
     except sqlite3.DatabaseError as exc:
         conn.close()
