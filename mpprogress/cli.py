@@ -206,10 +206,40 @@ def _run_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="report a run recorded in a journal: text, JSON, or an HTML page with a timeline",
+        description="Read one run from a journal written by JournalSink and report, per operation and "
+        "phase, duration, items, rate, outcome and reason; the slowest phases; failures and lost workers; "
+        "each worker's busy and idle time; and throughput over time. The HTML page is one self-contained "
+        "file (it opens offline) with a timeline of every phase.",
+    )
+    parser.add_argument("path", metavar="PATH", help="the journal file")
+    parser.add_argument("--run", type=_at_least(1), default=None, dest="run_id", metavar="ID",
+                        help="the run to report (default: the latest)")
+    parser.add_argument("--format", choices=("text", "json", "html"), default="text", dest="report_format",
+                        help="text (default), json for scripts, or html")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write there instead of standard output")
+    parser.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import JournalError, write_report
+
+    try:
+        write_report(args.path, run_id=args.run_id, fmt=args.report_format, output=args.output, stream=args.stdout)
+    except (JournalError, OSError) as exc:
+        print(f"mpprogress report: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_relay,
     _add_keys,
+    _add_report,
 )
 
 
