@@ -1,0 +1,75 @@
+"""Wiring of the demo's and the relay's output: the Rich display or one JSON event per line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal, TextIO
+
+from ..events import Sink
+from ..tracker import BaseProgressTracker
+from .processes import session
+
+if TYPE_CHECKING:
+
+    from ..remote.relay import RelayConfig
+
+__all__ = ['Output', 'output_session', 'run_relay']
+
+Output = Literal["display", "json"]
+"""How the demo and the relay show progress: the Rich display, or one JSON event per line."""
+
+
+def _output_sink(tracker: BaseProgressTracker, output: Output, stream: TextIO, color: bool = True) -> Sink:
+    """JSON lines on ``stream``, or the Rich display (without colour when ``color`` is false)."""
+    if output == "json":
+        sink = _json_lines(stream)
+        tracker.add_callback(sink)
+        return sink
+    from ..adapters.console import ConsoleSink, terminal_console
+
+    return ConsoleSink(tracker, console=terminal_console(color=color))
+
+
+def _json_lines(stream: TextIO) -> Sink:
+    from ..adapters.jsonlines import JsonLinesSink
+
+    return JsonLinesSink(stream)
+
+
+@contextmanager
+def output_session(output: Output, stream: TextIO, *, color: bool = True) -> Iterator[BaseProgressTracker]:
+    """A ``session()`` shown on the Rich display or written as JSON lines on ``stream``.
+
+    Args:
+        output: ``"display"`` or ``"json"``.
+        stream: where JSON lines go.
+        color: whether the display may use colour.
+    """
+    if output == "json":
+        sink = _json_lines(stream)
+        try:
+            with session(console=False, sinks=(sink,)) as tracker:
+                yield tracker
+        finally:
+            sink.close()
+    else:
+        from ..adapters.console import terminal_console
+
+        with session(console=terminal_console(color=color)) as tracker:
+            yield tracker
+
+
+def run_relay(config: RelayConfig) -> int:
+    """Run ``mpprogress relay``: a local tracker, the display or JSON lines, an aggregator.
+
+    Call it from the main thread; it returns after SIGINT or SIGTERM.
+
+    Returns:
+        The relay's exit status (see ``mpprogress.remote.relay.serve``).
+    """
+    from ..remote.relay import serve
+
+    stdout = config.stdout if config.stdout is not None else sys.stdout
+    return serve(config, lambda tracker: _output_sink(tracker, config.output, stdout))
