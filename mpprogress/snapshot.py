@@ -41,11 +41,8 @@ class PhaseSnapshot:
     phases: tuple[PhaseSnapshot, ...] = ()
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
-        """This phase and all its sub-phases, depth first."""
-        found: list[PhaseSnapshot] = [self]
-        for child in self.phases:
-            found.extend(child.walk())
-        return tuple(found)
+        """This phase and all its sub-phases, depth first (parents before their sub-phases)."""
+        return _depth_first((self,))
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,19 @@ class OperationSnapshot:
     phases: tuple[PhaseSnapshot, ...] = ()
 
     def all_phases(self) -> tuple[PhaseSnapshot, ...]:
-        """Every phase of the operation, depth first."""
-        return tuple(p for top in self.phases for p in top.walk())
+        """Every phase of the operation, depth first (parents before their sub-phases)."""
+        return _depth_first(self.phases)
+
+
+def _depth_first(roots: tuple[PhaseSnapshot, ...]) -> tuple[PhaseSnapshot, ...]:
+    # A loop, not a recursion: phases nest deeper than Python's recursion limit.
+    found: list[PhaseSnapshot] = []
+    stack = list(reversed(roots))
+    while stack:
+        phase = stack.pop()
+        found.append(phase)
+        stack.extend(reversed(phase.phases))
+    return tuple(found)
 
 
 @dataclass(frozen=True)

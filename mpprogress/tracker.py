@@ -37,6 +37,7 @@ import threading
 import time
 from collections import deque
 
+from .capture import operation_snapshot
 from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
 from .errors import DuplicateIdError, checked_count
@@ -59,6 +60,10 @@ class BaseProgressTracker(ProgressTracker):
         max_completed_operations: finished operations kept; older ones are pruned.
         auto_flush: run the flusher thread that delivers throttled state; turn off in tests
             that drive ``flush()`` themselves with a fake clock.
+        max_phase_depth: most levels of nested phases (a top-level phase is level 1); starting
+            a phase deeper raises ``PhaseDepthError``.  ``None`` for no limit: every walk over
+            the phases is iterative, so depth only costs memory, but a sink that recurses over
+            a snapshot's nested ``phases`` would not cope with thousands of levels.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class BaseProgressTracker(ProgressTracker):
         update_burst: int = 10,
         max_completed_operations: int = 100,
         auto_flush: bool = True,
+        max_phase_depth: int | None = 1_000,
     ) -> None:
         if max_update_rate is not None and max_update_rate < 0:
             raise ValueError(f"max_update_rate must be >= 0 or None, got {max_update_rate!r}")
@@ -76,8 +82,14 @@ class BaseProgressTracker(ProgressTracker):
             raise ValueError(f"update_burst must be >= 1, got {update_burst!r}")
         if max_completed_operations < 0:
             raise ValueError(f"max_completed_operations must be >= 0, got {max_completed_operations!r}")
+        if max_phase_depth is not None and max_phase_depth < 1:
+            raise ValueError(f"max_phase_depth must be >= 1 or None, got {max_phase_depth!r}")
         self._core: TrackerCore[BaseProgressPhase] = TrackerCore(
-            get_time=get_time, max_update_rate=max_update_rate, update_burst=update_burst, auto_flush=auto_flush
+            get_time=get_time,
+            max_update_rate=max_update_rate,
+            update_burst=update_burst,
+            auto_flush=auto_flush,
+            max_phase_depth=max_phase_depth,
         )
         self._operations: dict[str, BaseProgressOperation] = {}
         self._completed: deque[str] = deque()
@@ -88,6 +100,11 @@ class BaseProgressTracker(ProgressTracker):
     def _lock(self) -> threading.RLock:
         """The tracker's one lock, shared by its operations and phases (a new one after fork)."""
         return self._core.lock
+
+    @property
+    def max_phase_depth(self) -> int | None:
+        """Most levels of nested phases this tracker accepts (``None``: no limit)."""
+        return self._core.max_phase_depth
 
     # --- callbacks --------------------------------------------------------------------------
 
@@ -158,7 +175,7 @@ class BaseProgressTracker(ProgressTracker):
         """A consistent copy of every kept operation and phase; reading changes nothing."""
         with self._core.lock:
             now = self._core.get_time()
-            return TrackerSnapshot(tuple(op._snapshot_locked(now) for op in self._operations.values()))
+            return TrackerSnapshot(tuple(operation_snapshot(op, now) for op in self._operations.values()))
 
     @property
     def operations(self) -> tuple[BaseProgressOperation, ...]:

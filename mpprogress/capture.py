@@ -1,0 +1,80 @@
+"""Snapshots of a local tracker's operations, taken under the tracker's lock.
+
+The reading side of ``phases.py``: it reads operations and phases (the tracker's lock held) and
+builds the read-only views of ``snapshot.py``.  Reading changes nothing.  One walk, bottom up and
+without recursion (``tree.fold``), builds every phase's view from its sub-phases' views: a
+parent's roll-up is the sum of its sub-phases' roll-ups, so each phase is visited once however
+deep the nest.
+"""
+
+from __future__ import annotations
+
+from .phases import BaseProgressOperation, BaseProgressPhase, Count, add_counts, sub_phases
+from .snapshot import OperationSnapshot, PhaseSnapshot
+from .tree import fold
+
+__all__ = ["operation_snapshot"]
+
+_Node = tuple[BaseProgressPhase, bool]  # a phase, and whether it or an ancestor was cancelled
+
+
+def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapshot:
+    """The view of ``op`` and all its kept phases at clock reading ``now`` (lock held).
+
+    Args:
+        op: the operation.
+        now: the tracker's clock reading.
+    """
+
+    def children(node: _Node) -> list[_Node]:
+        return [(child, node[1] or child._cancelled) for child in sub_phases(node[0])]
+
+    def build(node: _Node, phases: list[PhaseSnapshot]) -> PhaseSnapshot:
+        return _phase_snapshot(node[0], node[1], phases, now)
+
+    roots = [(phase, op._cancelled or phase._cancelled) for phase in sub_phases(op)]
+    return OperationSnapshot(
+        operation_id=op.operation_id,
+        title=op.title,
+        description=op.description,
+        started_at=op.started_at,
+        elapsed=op._elapsed_locked(now),
+        finished=op.finished,
+        success=op.success,
+        cancelled=op._cancelled,
+        phases=tuple(fold(roots, children, build)),
+    )
+
+
+def _phase_snapshot(
+    phase: BaseProgressPhase, cancelled: bool, phases: list[PhaseSnapshot], now: float
+) -> PhaseSnapshot:
+    elapsed, (rate, peak, eta) = phase._figures_locked(now)
+    rollup: Count = (phase.current, phase.total)
+    if phase.total is None and phases:
+        rollup = add_counts((phase.current, 0), [(child.rollup_current, child.rollup_total) for child in phases])
+    current, total = rollup
+    return PhaseSnapshot(
+        phase_id=phase.phase_id,
+        operation_id=phase.operation_id,
+        parent_phase_id=phase.parent_phase_id,
+        title=phase.title,
+        description=phase.description,
+        current=phase.current,
+        total=phase.total,
+        rollup_current=current,
+        rollup_total=total,
+        percentage=None if not total else min(100.0, current / total * 100.0),
+        message=phase.last_message,
+        started_at=phase.started_at,
+        elapsed=elapsed,
+        rate=rate,
+        peak_rate=peak,
+        eta=eta,
+        finished=phase.finished,
+        success=phase.success,
+        reason=phase.reason,
+        cancelled=cancelled,
+        depth=phase.depth,
+        phases=tuple(phases),
+    )
