@@ -9,8 +9,11 @@ deep the nest.
 
 from __future__ import annotations
 
-from .phases import BaseProgressOperation, BaseProgressPhase, Count, add_counts, sub_phases
-from .snapshot import OperationSnapshot, PhaseSnapshot
+from collections.abc import Mapping
+
+from .phases import BaseProgressOperation, BaseProgressPhase, rolled_up, sub_phases
+from .retention import Tally, add_outcomes
+from .snapshot import NO_OUTCOMES, OperationSnapshot, PhaseSnapshot, outcome_of
 from .tree import fold
 
 __all__ = ["operation_snapshot"]
@@ -33,6 +36,8 @@ def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapsh
         return _phase_snapshot(node[0], node[1], phases, now)
 
     roots = [(phase, op._cancelled or phase._cancelled) for phase in sub_phases(op)]
+    phases = fold(roots, children, build)
+    outcomes, pruned = _finished_below(op._let_go, phases)
     return OperationSnapshot(
         operation_id=op.operation_id,
         title=op.title,
@@ -42,7 +47,9 @@ def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapsh
         finished=op.finished,
         success=op.success,
         cancelled=op._cancelled,
-        phases=tuple(fold(roots, children, build)),
+        phases=tuple(phases),
+        finished_counts=outcomes,
+        pruned=pruned,
     )
 
 
@@ -50,10 +57,10 @@ def _phase_snapshot(
     phase: BaseProgressPhase, cancelled: bool, phases: list[PhaseSnapshot], now: float
 ) -> PhaseSnapshot:
     elapsed, (rate, peak, eta) = phase._figures_locked(now)
-    rollup: Count = (phase.current, phase.total)
-    if phase.total is None and phases:
-        rollup = add_counts((phase.current, 0), [(child.rollup_current, child.rollup_total) for child in phases])
-    current, total = rollup
+    let_go = phase._let_go
+    counts = [(child.rollup_current, child.rollup_total) for child in phases]
+    current, total = rolled_up(phase.current, phase.total, let_go, counts)
+    outcomes, pruned = _finished_below(let_go, phases)
     return PhaseSnapshot(
         phase_id=phase.phase_id,
         operation_id=phase.operation_id,
@@ -77,4 +84,25 @@ def _phase_snapshot(
         cancelled=cancelled,
         depth=phase.depth,
         phases=tuple(phases),
+        finished_counts=outcomes,
+        pruned=pruned,
     )
+
+
+def _finished_below(let_go: Tally | None, phases: list[PhaseSnapshot]) -> tuple[Mapping[str, int], int]:
+    """(finished phases by outcome, how many of them were let go) below a container, at any
+    depth, from what it let go and its kept sub-phases' views."""
+    if let_go is None and not phases:
+        return NO_OUTCOMES, 0
+    outcomes: dict[str, int] = {}
+    pruned = 0
+    if let_go is not None:
+        add_outcomes(outcomes, let_go.outcomes)
+        pruned = sum(let_go.outcomes.values())
+    for child in phases:
+        if child.finished:
+            name = outcome_of(child.success, child.reason)
+            outcomes[name] = outcomes.get(name, 0) + 1
+        add_outcomes(outcomes, child.finished_counts)
+        pruned += child.pruned
+    return outcomes or NO_OUTCOMES, pruned

@@ -11,6 +11,7 @@ snapshots.  Phases nest to any depth, so every walk over them is a loop (``tree.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 
 from .core import GIL_ENABLED, Clock, TrackerCore
@@ -20,7 +21,8 @@ from .errors import PhaseDepthError, ProgressError, checked_count, finish_outcom
 from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted
 from .metrics import Speed
 from .port import ProgressOperation, ProgressPhase
-from .tree import fold
+from .retention import Tally, add_outcomes, outcome_of
+from .tree import fold, preorder
 
 __all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "Clock", "Count", "checked_count"]
 
@@ -38,8 +40,10 @@ class _LocalContainer:
 
     _core: Core
     _container: _LocalContainer | None
+    _operation: BaseProgressOperation
     _finished: bool
     _cancelled: bool
+    _let_go: Tally | None  # the finished sub-phases let go (see retention.py), once there are any
     depth: int
     operation_id: str
     phases: dict[str, ProgressPhase]
@@ -121,6 +125,8 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         core = container._core
         self._core = core
         self._container = container
+        self._operation = container._operation
+        self._let_go = None
         self.operation_id = container.operation_id
         parent = container if isinstance(container, BaseProgressPhase) else None
         self.parent_phase_id = None if parent is None else parent.phase_id
@@ -137,7 +143,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
 
     def _finish_locked(self, success: bool, reason: str | None, now: float) -> None:
         """Finish the phase and its open sub-phases, innermost first; the lock is held."""
-        _finish_all([(self, success, reason, self.cancelled)], now)
+        self._operation._retire_locked(_finish_all([(self, success, reason, self.cancelled)], now))
 
     def _finish_one_locked(self, success: bool, reason: str | None, now: float) -> None:
         """Finish this phase alone (its sub-phases have finished): ``success`` is final."""
@@ -165,7 +171,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
 
     def rollup(self) -> tuple[int | float, int | None]:
         """The phase's effective (current, total), summing sub-phases when it has no total."""
-        if self.total is not None or not self.phases:
+        if self.total is not None or not (self.phases or self._let_go):
             return self.current, self.total
         (rolled,) = fold([self], _rolled_up_children, _rollup_of)
         return rolled
@@ -196,9 +202,18 @@ def _rolled_up_children(phase: BaseProgressPhase) -> list[BaseProgressPhase]:
 
 
 def _rollup_of(phase: BaseProgressPhase, children: list[Count]) -> Count:
-    if phase.total is not None or not children:
-        return phase.current, phase.total
-    return add_counts((phase.current, 0), children)
+    return rolled_up(phase.current, phase.total, phase._let_go, children)
+
+
+def rolled_up(current: int | float, total: int | None, let_go: Tally | None, children: list[Count]) -> Count:
+    """A phase's roll-up from its own count and total, what it let go, and its kept sub-phases'.
+
+    A phase with a total of its own, or with no sub-phases at all, is its own roll-up.
+    """
+    if total is not None or not (children or let_go):
+        return current, total
+    start: Count = (current, 0) if let_go is None else (current + let_go.current, let_go.total)
+    return add_counts(start, children)
 
 
 def add_counts(start: Count, counts: list[Count]) -> Count:
@@ -210,11 +225,14 @@ def add_counts(start: Count, counts: list[Count]) -> Count:
     return current, total
 
 
-def _finish_all(roots: list[_Closing], now: float) -> None:
+def _finish_all(roots: list[_Closing], now: float) -> list[BaseProgressPhase]:
     """Finish phases and their open sub-phases, each after its sub-phases (lock held).
 
     Each phase applies the finish rule to what its parent hands down, with its own
     cancellation: a cancelled sub-phase fails as ``cancelled`` under a parent that succeeds.
+
+    Returns:
+        The phases finished, in the order they finished.
     """
 
     def children(node: _Closing) -> list[_Closing]:
@@ -222,11 +240,38 @@ def _finish_all(roots: list[_Closing], now: float) -> None:
         success, reason = finish_outcome(success, reason, cancelled)
         return [(child, success, reason, cancelled or child._cancelled) for child in _open(sub_phases(phase))]
 
+    finished: list[BaseProgressPhase] = []
+
     def build(node: _Closing, _: list[None]) -> None:
         phase, success, reason, cancelled = node
         phase._finish_one_locked(*finish_outcome(success, reason, cancelled), now)
+        finished.append(phase)
 
     fold(roots, children, build)
+    return finished
+
+
+def _let_go(phase: BaseProgressPhase, registry: dict[str, BaseProgressPhase]) -> None:
+    """Drop a finished phase (and its sub-phases) from its container and the registry, keeping
+    its outcomes and roll-up in the container's tally.  Does nothing if it was dropped already
+    (with a parent let go before it)."""
+    if registry.get(phase.phase_id) is not phase:
+        return
+    outcomes: dict[str, int] = {}
+    for node in preorder([phase], sub_phases):
+        del registry[node.phase_id]
+        outcome = outcome_of(node.success, node.reason)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if node._let_go is not None:
+            add_outcomes(outcomes, node._let_go.outcomes)
+    container = phase._container
+    assert container is not None
+    if container._let_go is None:
+        container._let_go = Tally()
+    container._let_go.add(outcomes, *phase.rollup())
+    del container.phases[phase.phase_id]
+    if container.current_phase == phase.phase_id:
+        container.current_phase = None
 
 
 class BaseProgressOperation(_LocalContainer, ProgressOperation):
@@ -239,6 +284,9 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         super().__init__(operation_id, str(title), description)
         self._core = core
         self._container = None
+        self._operation = self
+        self._let_go = None
+        self._recent: deque[BaseProgressPhase] = deque()  # finished phases, at any depth, oldest first
         self._finished = False
         self._cancelled = False
         self._started_time = core.get_time()
@@ -254,7 +302,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         now = self._core.get_time()
         success, reason = finish_outcome(success, "cancelled" if self._cancelled else None, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
-        _finish_all(roots, now)
+        self._retire_locked(_finish_all(roots, now))
         self._finished = True
         self._finished_time = now
         self.completed_at = datetime.now()
@@ -263,6 +311,17 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
             OperationFinished(self.operation_id, self.title, success, reason, now - self._started_time)
         )
         return True
+
+    def _retire_locked(self, finished: list[BaseProgressPhase]) -> None:
+        """Note phases that just finished; let the oldest finished go beyond the tracker's
+        ``max_finished_phases`` (lock held)."""
+        limit = self._core.max_finished_phases
+        if limit is None:
+            return
+        recent = self._recent
+        recent.extend(finished)
+        while len(recent) > limit:
+            _let_go(recent.popleft(), self._core.phases)
 
     def _elapsed_locked(self, now: float) -> float:
         """Seconds the operation has run (until it finished), for snapshots."""

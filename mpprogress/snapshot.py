@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
-__all__ = ["OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot"]
+__all__ = ["NO_OUTCOMES", "OUTCOMES", "OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot", "outcome_of"]
+
+OUTCOMES = ("finished", "failed", "cancelled", "interrupted", "lost")
+"""How a finished phase ended, as ``finished_counts`` counts it."""
+
+NO_OUTCOMES: Mapping[str, int] = MappingProxyType({})
+
+
+def outcome_of(success: bool | None, reason: str | None) -> str:
+    """The outcome of a finished phase: ``finished`` on success, else its reason if it is one of
+    ``OUTCOMES``, else ``failed`` (so a count by outcome has at most five keys)."""
+    if success:
+        return "finished"
+    return reason if reason in OUTCOMES else "failed"
 
 
 @dataclass(frozen=True)
@@ -14,7 +29,13 @@ class PhaseSnapshot:
 
     ``rollup_current`` / ``rollup_total`` are the phase's own count and total, except for a
     phase with sub-phases and no total of its own: it reports the sums of its sub-phases
-    (``rollup_total`` is ``None`` if any of them has no total).  ``percentage`` follows them.
+    (``rollup_total`` is ``None`` if any of them has no total), including those no longer in
+    ``phases``.  ``percentage`` follows them.
+
+    A tracker keeps only the newest finished phases of an operation (``max_finished_phases``);
+    ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
+    kept or not, and ``pruned`` says how many of them ``phases`` no longer holds, at any depth:
+    what a sink shows as "… and 4,950 more finished".
     """
 
     phase_id: str
@@ -39,6 +60,8 @@ class PhaseSnapshot:
     cancelled: bool
     depth: int
     phases: tuple[PhaseSnapshot, ...] = ()
+    finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
+    pruned: int = 0
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
         """This phase and all its sub-phases, depth first (parents before their sub-phases)."""
@@ -47,7 +70,11 @@ class PhaseSnapshot:
 
 @dataclass(frozen=True)
 class OperationSnapshot:
-    """One operation and its phases (top-level phases; sub-phases nest inside them)."""
+    """One operation and its phases (top-level phases; sub-phases nest inside them).
+
+    ``finished_counts`` and ``pruned`` count the operation's finished phases at any depth, as
+    ``PhaseSnapshot`` explains.
+    """
 
     operation_id: str
     title: str
@@ -58,6 +85,8 @@ class OperationSnapshot:
     success: bool | None
     cancelled: bool
     phases: tuple[PhaseSnapshot, ...] = ()
+    finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
+    pruned: int = 0
 
     def all_phases(self) -> tuple[PhaseSnapshot, ...]:
         """Every phase of the operation, depth first (parents before their sub-phases)."""

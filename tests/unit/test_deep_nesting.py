@@ -62,8 +62,12 @@ def test_a_deep_nest_cancels_and_finishes_innermost_first() -> None:
     finished = events.of_type("phase_finished")
     assert [e.data["phase_id"] for e in finished] == [f"p{level}" for level in reversed(range(DEPTH))]
     assert all(e.data["reason"] == "cancelled" for e in finished)
-    rows = tracker.snapshot().operations[0].all_phases()
-    assert len(rows) == DEPTH and all(row.finished and row.success is False for row in rows)
+    view = tracker.snapshot().operations[0]
+    rows = view.all_phases()  # the 100 that finished last are kept: the outermost
+    assert [row.phase_id for row in rows] == [f"p{level}" for level in range(100)]
+    assert all(row.finished and row.success is False for row in rows)
+    assert view.pruned == DEPTH - 100 and view.finished_counts == {"cancelled": DEPTH}
+    assert rows[-1].pruned == DEPTH - 100 and rows[-1].rollup_total == 10
 
 
 def test_finishing_the_top_of_a_deep_nest_finishes_all_of_it() -> None:
