@@ -2,15 +2,22 @@
 
 The reading side of ``phases.py``: it reads operations and phases (the tracker's lock held) and
 builds the read-only views of ``snapshot.py``.  Reading changes nothing.  One walk, bottom up and
-without recursion (``tree.fold``), builds every phase's view from its sub-phases' views: a
-parent's roll-up is the sum of its sub-phases' roll-ups, so each phase is visited once however
-deep the nest.
+without recursion (``tree.fold``), builds every phase's view from its sub-phases' views, so each
+phase is visited once however deep the nest:
+
+- a parent without a total of its own rolls up its sub-phases: its count and total are theirs
+  summed (with those let go: ``retention.py``), and its ETA is the outlook of its running
+  sub-phases;
+- the outlook (``metrics.Outlook``) of each running phase with a total of its own is taken from
+  its rate meter and added up the tree, so an operation's ``rate`` and ``eta`` account for its
+  phases running side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .metrics import Outlook
 from .phases import BaseProgressOperation, BaseProgressPhase, rolled_up, sub_phases
 from .retention import Tally, add_outcomes
 from .snapshot import NO_OUTCOMES, OperationSnapshot, PhaseSnapshot, outcome_of
@@ -19,6 +26,7 @@ from .tree import fold
 __all__ = ["operation_snapshot"]
 
 _Node = tuple[BaseProgressPhase, bool]  # a phase, and whether it or an ancestor was cancelled
+_Built = tuple[PhaseSnapshot, Outlook]  # a phase's view, and the outlook of the work under it
 
 
 def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapshot:
@@ -32,12 +40,14 @@ def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapsh
     def children(node: _Node) -> list[_Node]:
         return [(child, node[1] or child._cancelled) for child in sub_phases(node[0])]
 
-    def build(node: _Node, phases: list[PhaseSnapshot]) -> PhaseSnapshot:
-        return _phase_snapshot(node[0], node[1], phases, now)
+    def build(node: _Node, built: list[_Built]) -> _Built:
+        return _phase_snapshot(node[0], node[1], built, now)
 
     roots = [(phase, op._cancelled or phase._cancelled) for phase in sub_phases(op)]
-    phases = fold(roots, children, build)
+    built = fold(roots, children, build)
+    phases = [view for view, _ in built]
     outcomes, pruned = _finished_below(op._let_go, phases)
+    outlook = Outlook.combine(outlook for _, outlook in built) if not op.finished else Outlook()
     return OperationSnapshot(
         operation_id=op.operation_id,
         title=op.title,
@@ -50,18 +60,28 @@ def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapsh
         phases=tuple(phases),
         finished_counts=outcomes,
         pruned=pruned,
+        rate=outlook.total_rate,
+        eta=outlook.eta,
     )
 
 
-def _phase_snapshot(
-    phase: BaseProgressPhase, cancelled: bool, phases: list[PhaseSnapshot], now: float
-) -> PhaseSnapshot:
-    elapsed, (rate, peak, eta) = phase._figures_locked(now)
+def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Built], now: float) -> _Built:
+    elapsed, speed = phase._figures_locked(now)
+    rate, peak, eta = speed
     let_go = phase._let_go
+    phases = [view for view, _ in built]
     counts = [(child.rollup_current, child.rollup_total) for child in phases]
     current, total = rolled_up(phase.current, phase.total, let_go, counts)
     outcomes, pruned = _finished_below(let_go, phases)
-    return PhaseSnapshot(
+    if phase.finished:
+        outlook = Outlook()
+    elif phase.total is not None or not (phases or let_go):
+        outlook = Outlook.of_phase(phase.current, phase.total, speed)
+    else:
+        outlook = Outlook.combine(outlook for _, outlook in built)
+    if phase.total is None and (phases or let_go):  # rolled up: its speed is its sub-phases'
+        eta = outlook.eta
+    view = PhaseSnapshot(
         phase_id=phase.phase_id,
         operation_id=phase.operation_id,
         parent_phase_id=phase.parent_phase_id,
@@ -87,6 +107,7 @@ def _phase_snapshot(
         finished_counts=outcomes,
         pruned=pruned,
     )
+    return view, outlook
 
 
 def _finished_below(let_go: Tally | None, phases: list[PhaseSnapshot]) -> tuple[Mapping[str, int], int]:

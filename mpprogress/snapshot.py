@@ -30,7 +30,8 @@ class PhaseSnapshot:
     ``rollup_current`` / ``rollup_total`` are the phase's own count and total, except for a
     phase with sub-phases and no total of its own: it reports the sums of its sub-phases
     (``rollup_total`` is ``None`` if any of them has no total), including those no longer in
-    ``phases``.  ``percentage`` follows them.
+    ``phases``.  ``percentage`` follows them.  Such a rolled-up phase's ``eta`` is that
+    of its running sub-phases (as ``OperationSnapshot.eta``).
 
     A tracker keeps only the newest finished phases of an operation (``max_finished_phases``);
     ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
@@ -73,7 +74,9 @@ class OperationSnapshot:
     """One operation and its phases (top-level phases; sub-phases nest inside them).
 
     ``finished_counts`` and ``pruned`` count the operation's finished phases at any depth, as
-    ``PhaseSnapshot`` explains.
+    ``PhaseSnapshot`` explains.  ``rate`` is the summed recent rate of its running phases and
+    ``eta`` the seconds until they are all done (``metrics.Outlook``): ``None`` while any of
+    them has no total or has stalled, while nothing moves yet, and once the operation finished.
     """
 
     operation_id: str
@@ -87,6 +90,8 @@ class OperationSnapshot:
     phases: tuple[PhaseSnapshot, ...] = ()
     finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
     pruned: int = 0
+    rate: float | None = None
+    eta: float | None = None
 
     def all_phases(self) -> tuple[PhaseSnapshot, ...]:
         """Every phase of the operation, depth first (parents before their sub-phases)."""
