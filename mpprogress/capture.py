@@ -6,8 +6,8 @@ without recursion (``tree.fold``), builds every phase's view from its sub-phases
 phase is visited once however deep the nest:
 
 - a parent without a total of its own rolls up its sub-phases: its count and total are theirs
-  summed (with those let go: ``retention.py``), and its ETA is the outlook of its running
-  sub-phases;
+  summed (with those let go: ``retention.py``), its rate is that count over its elapsed time
+  (as its ``phase_finished`` event says), and its ETA is the outlook of its running sub-phases;
 - the outlook (``metrics.Outlook``) of each running phase with a total of its own is taken from
   its rate meter and added up the tree, so an operation's ``rate`` and ``eta`` account for its
   phases running side by side.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .metrics import Outlook
+from .metrics import Outlook, per_second
 from .phases import BaseProgressOperation, BaseProgressPhase, rolled_up, sub_phases
 from .retention import Tally, add_outcomes
 from .snapshot import NO_OUTCOMES, OperationSnapshot, PhaseSnapshot, outcome_of
@@ -73,13 +73,15 @@ def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Buil
     counts = [(child.rollup_current, child.rollup_total) for child in phases]
     current, total = rolled_up(phase.current, phase.total, let_go, counts)
     outcomes, pruned = _finished_below(let_go, phases)
+    rolls_up = phase.rolls_up
     if phase.finished:
         outlook = Outlook()
-    elif phase.total is not None or not (phases or let_go):
+    elif not rolls_up:
         outlook = Outlook.of_phase(phase.current, phase.total, speed)
     else:
         outlook = Outlook.combine(outlook for _, outlook in built)
-    if phase.total is None and (phases or let_go):  # rolled up: its speed is its sub-phases'
+    if rolls_up:  # its speed is its sub-phases': their count over its time, their outlook
+        rate = per_second(current, elapsed)
         eta = outlook.eta
     view = PhaseSnapshot(
         phase_id=phase.phase_id,

@@ -51,6 +51,7 @@ __all__ = [
     "Outlook",
     "RateMeter",
     "Speed",
+    "per_second",
 ]
 
 WINDOW_GAPS = 4.0
@@ -173,8 +174,7 @@ class RateMeter:
 
     def average(self, now: float, count: float) -> float | None:
         """Items per second since the start, or ``None`` before any time has passed."""
-        elapsed = now - self.start_time
-        return count / elapsed if elapsed > 0 else None
+        return per_second(count, now - self.start_time)
 
     def _blend(self, span: float, count: float) -> float:
         speed = (count - self._last_count) / span
@@ -240,6 +240,11 @@ class Outlook(NamedTuple):
     def total_rate(self) -> float | None:
         """The summed recent rate of the running phases, or ``None`` when none runs."""
         return self.rate if self.phases else None
+
+
+def per_second(count: float, seconds: float) -> float | None:
+    """``count`` over ``seconds``, or ``None`` when no time has passed."""
+    return count / seconds if seconds > 0 else None
 
 
 def _eta(count: float, total: int | None, rate: float | None) -> float | None:

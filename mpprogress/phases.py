@@ -19,7 +19,7 @@ from .counting import LocalCount
 from .dispatch import SETTLE_TIMEOUT
 from .errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted
-from .metrics import Speed
+from .metrics import Speed, per_second
 from .port import ProgressOperation, ProgressPhase
 from .retention import Tally, add_outcomes, outcome_of
 from .tree import fold, preorder
@@ -155,23 +155,31 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self.completed_at = datetime.now()
         self.success = success
         self.reason = reason
+        duration = now - self._started_time
+        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
+        rate = per_second(current, duration) if self.rolls_up else self._speed_locked(now).rate
         self._core.dispatcher.queue(
             PhaseFinished(
                 *self._identity(),
                 success=success,
                 reason=reason,
-                duration=now - self._started_time,
-                current=self.current,
-                total=self.total,
-                rate=self._speed_locked(now).rate,
+                duration=duration,
+                current=current,
+                total=total,
+                rate=rate,
             )
         )
 
     # --- reading ----------------------------------------------------------------------------
 
+    @property
+    def rolls_up(self) -> bool:
+        """Whether the phase has no total of its own and sub-phases (kept or let go) to sum."""
+        return self.total is None and bool(self.phases or self._let_go)
+
     def rollup(self) -> tuple[int | float, int | None]:
         """The phase's effective (current, total), summing sub-phases when it has no total."""
-        if self.total is not None or not (self.phases or self._let_go):
+        if not self.rolls_up:
             return self.current, self.total
         (rolled,) = fold([self], _rolled_up_children, _rollup_of)
         return rolled

@@ -30,8 +30,9 @@ class PhaseSnapshot:
     ``rollup_current`` / ``rollup_total`` are the phase's own count and total, except for a
     phase with sub-phases and no total of its own: it reports the sums of its sub-phases
     (``rollup_total`` is ``None`` if any of them has no total), including those no longer in
-    ``phases``.  ``percentage`` follows them.  Such a rolled-up phase's ``eta`` is that
-    of its running sub-phases (as ``OperationSnapshot.eta``).
+    ``phases``.  ``percentage`` follows them.  Such a rolled-up phase's ``rate`` is
+    ``rollup_current`` over its ``elapsed`` time, and its ``eta`` that of its running sub-phases
+    (as ``OperationSnapshot.eta``).
 
     A tracker keeps only the newest finished phases of an operation (``max_finished_phases``);
     ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
