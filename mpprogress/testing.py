@@ -12,7 +12,15 @@ from typing import Any
 from .snapshot import OperationSnapshot
 from .tracker import BaseProgressTracker
 
-__all__ = ["FakeClock", "Reading", "RecordedEvent", "RecordingCallback", "ScriptedWorker", "replay"]
+__all__ = [
+    "FakeClock",
+    "Reading",
+    "RecordedEvent",
+    "RecordingCallback",
+    "ScriptedWorker",
+    "recorded_tracker",
+    "replay",
+]
 
 
 class FakeClock:
@@ -65,6 +73,22 @@ class RecordingCallback:
 
     def close(self) -> None:
         """Nothing to release; here so it can stand in for a sink."""
+
+
+def recorded_tracker(**settings: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
+    """A local tracker on a fake clock, without a flusher thread, recording its events.
+
+    Args:
+        **settings: further ``BaseProgressTracker`` settings.
+
+    Returns:
+        (the tracker, its recording callback, its clock).
+    """
+    clock = FakeClock()
+    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, **settings)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    return tracker, events, clock
 
 
 @dataclass(frozen=True)

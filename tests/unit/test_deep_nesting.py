@@ -9,17 +9,13 @@ import pytest
 from mpprogress import BaseProgressTracker, ProgressError
 from mpprogress.errors import PhaseDepthError
 from mpprogress.phases import BaseProgressOperation, BaseProgressPhase
-from mpprogress.testing import FakeClock, RecordingCallback
+from mpprogress.testing import FakeClock, RecordingCallback, recorded_tracker
 
 DEPTH = 2_000  # well past the interpreter's recursion limit (1,000)
 
 
 def make(**kwargs: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None, **kwargs)
-    events = RecordingCallback()
-    tracker.add_callback(events)
-    return tracker, events, clock
+    return recorded_tracker(max_update_rate=None, **kwargs)
 
 
 def nest(tracker: BaseProgressTracker, depth: int) -> tuple[BaseProgressOperation, list[BaseProgressPhase]]:

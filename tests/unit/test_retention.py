@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import gc
 import weakref
-from typing import Any
 
 import pytest
 
 from mpprogress import BaseProgressTracker
-from mpprogress.testing import FakeClock, RecordingCallback
+from mpprogress.testing import recorded_tracker
 
-
-def make(**kwargs: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, **kwargs)
-    events = RecordingCallback()
-    tracker.add_callback(events)
-    return tracker, events, clock
+make = recorded_tracker  # (tracker, events, clock)
 
 
 def test_the_default_keeps_a_hundred_finished_phases_per_operation() -> None:

@@ -7,16 +7,12 @@ import io
 import pytest
 from rich.console import Console
 
-from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console_plain import PlainLines
-from mpprogress.testing import FakeClock, RecordingCallback
+from mpprogress.testing import recorded_tracker
 
 
 def test_a_rolled_up_parent_has_the_rate_of_its_sub_phases() -> None:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None)
-    events = RecordingCallback()
-    tracker.add_callback(events)
+    tracker, events, clock = recorded_tracker(max_update_rate=None)
     op = tracker.start_operation("op", "Op")
     parent = op.start_phase("parent", "Content Extraction")
     for number in range(3):
@@ -36,10 +32,7 @@ def test_a_rolled_up_parent_has_the_rate_of_its_sub_phases() -> None:
 
 
 def test_a_parent_with_its_own_total_keeps_its_own_figures() -> None:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None)
-    events = RecordingCallback()
-    tracker.add_callback(events)
+    tracker, events, clock = recorded_tracker(max_update_rate=None)
     op = tracker.start_operation("op", "Op")
     with op.phase("own", total=4) as parent:
         with parent.phase("inner", total=100) as inner:
@@ -51,8 +44,7 @@ def test_a_parent_with_its_own_total_keeps_its_own_figures() -> None:
 
 
 def test_the_plain_line_of_a_rolled_up_parent_counts_its_sub_phases() -> None:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, max_update_rate=None)
+    tracker, _, clock = recorded_tracker(max_update_rate=None)
     out = io.StringIO()
     tracker.add_callback(PlainLines(Console(file=out, width=200), interval=10.0, get_time=clock))
     with tracker.operation("Op") as op, op.phase("Content Extraction") as parent:

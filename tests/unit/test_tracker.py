@@ -20,15 +20,11 @@ from mpprogress.events import (
     ProgressUpdate,
 )
 from mpprogress.metrics import MIN_WINDOW
-from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback
+from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback, recorded_tracker
 
 
 def make(**kwargs: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, **kwargs)
-    events = RecordingCallback()
-    tracker.add_callback(events)
-    return tracker, events, clock
+    return recorded_tracker(**kwargs)
 
 
 def test_event_order_and_fields() -> None:
