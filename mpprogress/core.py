@@ -35,6 +35,8 @@ class TrackerCore(Generic[PhaseT]):
         max_update_rate: see ``Throttle``.
         update_burst: see ``Throttle``.
         auto_flush: see ``Throttle``.
+        max_phase_depth: most levels of nested phases; ``None`` for no limit.
+        max_finished_phases: finished phases an open operation keeps; ``None`` keeps all.
 
     Attributes:
         lock: the one ``RLock`` every mutation takes (a new one in a forked child).
@@ -42,12 +44,31 @@ class TrackerCore(Generic[PhaseT]):
         dispatcher: queues events under ``lock`` and delivers them after it is released.
         throttle: the token buckets of the phases and the flusher thread.
         phases: every kept phase of the tracker, at any depth, by id.
+        max_phase_depth: most levels of nested phases (a top-level phase is level 1), or ``None``.
+        max_finished_phases: the newest finished phases each operation keeps (older ones are
+            let go: ``retention.py``), or ``None`` to keep them all.
     """
 
-    __slots__ = ("__weakref__", "dispatcher", "get_time", "lock", "phases", "throttle")
+    __slots__ = (
+        "__weakref__",
+        "dispatcher",
+        "get_time",
+        "lock",
+        "max_finished_phases",
+        "max_phase_depth",
+        "phases",
+        "throttle",
+    )
 
     def __init__(
-        self, *, get_time: Clock, max_update_rate: float | None, update_burst: int, auto_flush: bool
+        self,
+        *,
+        get_time: Clock,
+        max_update_rate: float | None,
+        update_burst: int,
+        auto_flush: bool,
+        max_phase_depth: int | None = None,
+        max_finished_phases: int | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.get_time = get_time
@@ -61,6 +82,8 @@ class TrackerCore(Generic[PhaseT]):
             auto_flush=auto_flush,
         )
         self.phases: dict[str, PhaseT] = {}
+        self.max_phase_depth = max_phase_depth
+        self.max_finished_phases = max_finished_phases
         reinit_after_fork(self)
 
     def add_phase(self, phase_id: str, phase: PhaseT) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DuplicateIdError",
+    "PhaseDepthError",
     "PhaseFinishedError",
     "ProgressCancelled",
     "ProgressError",
@@ -34,6 +35,10 @@ class ProgressCancelled(ProgressError):
 
 class DuplicateIdError(ProgressError, ValueError):
     """Raised when an operation or a phase is started with an id its tracker already holds."""
+
+
+class PhaseDepthError(ProgressError, ValueError):
+    """Raised when a phase would nest deeper than its tracker's ``max_phase_depth``."""
 
 
 def ensure_open(finished: bool, title: str) -> None:

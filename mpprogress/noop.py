@@ -75,7 +75,12 @@ class NoOpProgressPhase(_NoOpContainer, ProgressPhase):
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled or (self._parent is not None and self._parent.cancelled)
+        node: _NoOpContainer | None = self
+        while node is not None:  # a loop, not a recursion: phases nest to any depth
+            if node._cancelled:
+                return True
+            node = node._parent if isinstance(node, NoOpProgressPhase) else None
+        return False
 
 
 class NoOpProgressOperation(_NoOpContainer, ProgressOperation):

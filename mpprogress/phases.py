@@ -1,27 +1,38 @@
-"""Local operations and phases: the state a ``BaseProgressTracker`` holds.
+"""Local operations and phases: the state a ``BaseProgressTracker`` holds, as a tree.
 
 They reach their tracker only through its core handle (``core.py``: lock, clock, dispatcher,
-throttle, phase registry), never through the tracker.  ``tracker.py`` explains the locking,
-throttling and lock-free counting rules these classes follow.  The tracker calls two methods of
-an operation, with its lock held: ``_finish_locked`` and ``_snapshot_locked``.
+throttle, phase registry), never through the tracker.  This module holds the tree: starting,
+finishing, cancelling and rolling up; a phase's count (the hot path and reporting) is
+``counting.LocalCount``, and ``tracker.py`` explains the locking, throttling and lock-free
+counting rules.  The tracker calls one method of an operation, with its lock held:
+``_finish_locked``; ``capture.py`` reads operations and phases (lock held too) to build
+snapshots.  Phases nest to any depth, so every walk over them is a loop (``tree.py``).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
-from typing import Any
 
 from .core import GIL_ENABLED, Clock, TrackerCore
+from .counting import LocalCount
 from .dispatch import SETTLE_TIMEOUT
-from .errors import ProgressError, checked_count, ensure_open, finish_outcome, validate_total
-from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, ProgressUpdate
-from .metrics import RateMeter, Speed
+from .errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
+from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted
+from .metrics import Speed, per_second
 from .port import ProgressOperation, ProgressPhase
-from .snapshot import OperationSnapshot, PhaseSnapshot
+from .retention import Tally, add_outcomes, outcome_of
+from .tree import fold, preorder
 
-__all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "Clock", "checked_count"]
+__all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "Clock", "Count", "checked_count"]
 
 Core = TrackerCore["BaseProgressPhase"]
+
+Count = tuple[int | float, int | None]
+"""A (current, total) pair; the total is ``None`` when unknown."""
+
+# A phase to finish, with what its parent hands down: (phase, success, reason, cancelled).
+_Closing = tuple["BaseProgressPhase", bool, "str | None", bool]
 
 
 class _LocalContainer:
@@ -29,8 +40,11 @@ class _LocalContainer:
 
     _core: Core
     _container: _LocalContainer | None
+    _operation: BaseProgressOperation
     _finished: bool
     _cancelled: bool
+    _let_go: Tally | None  # the finished sub-phases let go (see retention.py), once there are any
+    depth: int
     operation_id: str
     phases: dict[str, ProgressPhase]
     current_phase: str | None
@@ -46,6 +60,12 @@ class _LocalContainer:
         with core.lock:
             if self._finished:
                 raise ProgressError(f"cannot start phase {title!r}: {self!r} has finished")
+            limit = core.max_phase_depth
+            if limit is not None and self.depth + 1 >= limit:
+                raise PhaseDepthError(
+                    f"cannot start phase {title!r}: it would nest {self.depth + 2} levels deep, "
+                    f"beyond the tracker's max_phase_depth of {limit}"
+                )
             phase = BaseProgressPhase(phase_id, title, total, description, container=self)
             core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
@@ -76,7 +96,12 @@ class _LocalContainer:
     @property
     def cancelled(self) -> bool:
         """Whether this was cancelled, or a phase or operation it belongs to."""
-        return self._cancelled or (self._container is not None and self._container.cancelled)
+        node: _LocalContainer | None = self
+        while node is not None:  # a loop, not a recursion: phases nest to any depth
+            if node._cancelled:
+                return True
+            node = node._container
+        return False
 
     @property
     def finished(self) -> bool:
@@ -84,7 +109,7 @@ class _LocalContainer:
         return self._finished
 
 
-class BaseProgressPhase(_LocalContainer, ProgressPhase):
+class BaseProgressPhase(_LocalContainer, LocalCount):
     """A phase held by a local tracker; all of its methods are safe from any thread."""
 
     def __init__(
@@ -99,8 +124,9 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         super().__init__(phase_id, str(title), total, description)
         core = container._core
         self._core = core
-        self._drain = core.dispatcher.drain
         self._container = container
+        self._operation = container._operation
+        self._let_go = None
         self.operation_id = container.operation_id
         parent = container if isinstance(container, BaseProgressPhase) else None
         self.parent_phase_id = None if parent is None else parent.phase_id
@@ -108,161 +134,19 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         self.reason: str | None = None
         self._finished = False
         self._cancelled = False
-        self._dirty = False  # changed since the last progress_update (set without the lock)
-        self._emitted: tuple[int | float, int | None] = (0, self.total)
-        self._metadata: dict[str, Any] = {}
-        self._bucket = core.throttle.bucket(self._pending_locked, self._emit_locked)
-        now = core.get_time()
-        self._started_time = now
-        self._finished_time: float | None = None
-        self._meter = RateMeter(now)
+        self._start_counting(core)
 
     def __repr__(self) -> str:
         return f"<phase {self.title!r} {self.current}/{self.total}>"
 
-    # --- the hot path -----------------------------------------------------------------------
-
-    def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-        if increment.__class__ is not int or increment < 0:
-            increment = checked_count(increment, "increment")
-        if self._bucket.tokens >= 1.0 or metadata:
-            self._update_locked(increment, message, metadata)
-            return
-        # Throttled: only count.  See "Counting without the lock" in tracker.py.  A finished
-        # phase's bucket never runs dry (``Throttle.release``), so a finished phase never gets
-        # here: ``_update_locked`` refuses it.
-        self.current += increment
-        if message is not None:
-            self.last_message = message
-        self._dirty = True
-
-    if not GIL_ENABLED:  # free-threaded CPython: ``+=`` on an attribute is not atomic there
-
-        def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None:
-            if increment.__class__ is not int or increment < 0:
-                increment = checked_count(increment, "increment")
-            self._update_locked(increment, message, metadata)
-
-    def _update_locked(self, increment: int | float, message: str | None, metadata: dict[str, Any]) -> None:
-        with self._core.lock:
-            ensure_open(self._finished, self.title)
-            self.current += increment
-            if message is not None or metadata:
-                self._note(message, metadata)
-            queued = self._report_locked()
-        if queued:
-            self._drain()
-
-    def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
-        current = checked_count(current, "current")
-        with self._core.lock:
-            ensure_open(self._finished, self.title)
-            self.current = current
-            if message is not None or metadata:
-                self._note(message, metadata)
-            queued = self._report_locked()
-        if queued:
-            self._drain()
-
-    def set_total(self, total: int | None) -> None:
-        total = validate_total(total)
-        with self._core.lock:
-            ensure_open(self._finished, self.title)
-            self.total = total
-            queued = self._report_locked()
-        if queued:
-            self._drain()
-
-    def apply_state(
-        self, current: int | float, total: int | None, message: str | None, metadata: dict[str, Any]
-    ) -> None:
-        """Take an absolute state that was validated elsewhere (a remote worker's), at once.
-
-        One lock round trip and at most one ``progress_update`` (none when nothing changed):
-        what the aggregator calls for each phase state a worker sends.  ``message`` ``None``
-        keeps the last message.
-
-        Raises:
-            PhaseFinishedError: the phase has finished.
-        """
-        with self._core.lock:
-            ensure_open(self._finished, self.title)
-            if (
-                current == self.current
-                and total == self.total
-                and (message is None or message == self.last_message)
-                and not metadata
-            ):
-                return
-            self.total = total
-            self.current = current
-            if message is not None or metadata:
-                self._note(message, metadata)
-            queued = self._report_locked()
-        if queued:
-            self._drain()
-
-    def _note(self, message: str | None, metadata: dict[str, Any]) -> None:
-        if message is not None:
-            self.last_message = str(message)
-        if metadata:
-            self._metadata.update(metadata)
-
-    # --- reporting (the tracker's lock held) ------------------------------------------------
-
-    def _report_locked(self) -> bool:
-        """Queue a progress event if the phase's bucket allows; else leave it for the flusher."""
-        if self._core.throttle.take(self._bucket):
-            self._emit_locked()
-            return True
-        self._dirty = True
-        return False
-
-    def _pending_locked(self) -> bool:
-        """Whether the state changed since the last progress event (the throttle asks)."""
-        return self._dirty or self._emitted != (self.current, self.total)
-
-    def _emit_locked(self) -> None:
-        """Queue a progress event with the current state, whatever the bucket holds."""
-        now = self._core.get_time()
-        self._dirty = False  # before reading the count: a racing update sets it again
-        current, total = self.current, self.total
-        rate, peak, eta = self._meter.sample(now, current, total)
-        metadata, self._metadata = self._metadata, {}
-        message = self.last_message
-        self._emitted = (current, total)
-        self._core.dispatcher.queue(
-            ProgressUpdate(  # positional, in the field order: the cheapest call
-                *self._identity(),
-                current,
-                total,
-                self.percentage,
-                None if message is None else str(message),
-                rate,
-                peak,
-                eta,
-                now - self._started_time,
-                metadata,
-            )
-        )
-
-    def _identity(self) -> tuple[str, str, str | None, str, str | None]:
-        """The first fields of every phase event: operation, phase, parent, title, description."""
-        return self.operation_id, self.phase_id, self.parent_phase_id, self.title, self.description
-
-    def _speed_locked(self, now: float) -> Speed:
-        """The speed figures, for events and snapshots alike; changes nothing."""
-        if self._finished_time is not None:
-            return self._meter.final(self._finished_time, self.current)
-        return self._meter.speed(now, self.current, self.total)
-
     # --- finishing --------------------------------------------------------------------------
 
     def _finish_locked(self, success: bool, reason: str | None, now: float) -> None:
-        success, reason = finish_outcome(success, reason, self.cancelled)
-        for child in self.phases.values():
-            if isinstance(child, BaseProgressPhase) and not child._finished:
-                child._finish_locked(success, reason, now)
+        """Finish the phase and its open sub-phases, innermost first; the lock is held."""
+        self._operation._retire_locked(_finish_all([(self, success, reason, self.cancelled)], now))
+
+    def _finish_one_locked(self, success: bool, reason: str | None, now: float) -> None:
+        """Finish this phase alone (its sub-phases have finished): ``success`` is final."""
         if self._pending_locked():
             self._emit_locked()  # the final state always precedes phase_finished
         self._finished = True
@@ -271,69 +155,131 @@ class BaseProgressPhase(_LocalContainer, ProgressPhase):
         self.completed_at = datetime.now()
         self.success = success
         self.reason = reason
+        duration = now - self._started_time
+        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
+        rate = per_second(current, duration) if self.rolls_up else self._speed_locked(now).rate
         self._core.dispatcher.queue(
             PhaseFinished(
                 *self._identity(),
                 success=success,
                 reason=reason,
-                duration=now - self._started_time,
-                current=self.current,
-                total=self.total,
-                rate=self._speed_locked(now).rate,
+                duration=duration,
+                current=current,
+                total=total,
+                rate=rate,
             )
         )
 
     # --- reading ----------------------------------------------------------------------------
 
+    @property
+    def rolls_up(self) -> bool:
+        """Whether the phase has no total of its own and sub-phases (kept or let go) to sum."""
+        return self.total is None and bool(self.phases or self._let_go)
+
     def rollup(self) -> tuple[int | float, int | None]:
         """The phase's effective (current, total), summing sub-phases when it has no total."""
-        if self.total is not None or not self.phases:
+        if not self.rolls_up:
             return self.current, self.total
-        current: int | float = self.current
-        total: int | None = 0
-        for child in list(self.phases.values()):
-            child_current, child_total = child.rollup() if isinstance(child, BaseProgressPhase) else (0, None)
-            current += child_current
-            total = None if total is None or child_total is None else total + child_total
-        return current, total
+        (rolled,) = fold([self], _rolled_up_children, _rollup_of)
+        return rolled
 
     @property
     def percentage(self) -> float | None:
         current, total = self.rollup()
-        if not total:
-            return None
-        return min(100.0, current / total * 100.0)
+        return None if not total else min(100.0, current / total * 100.0)
 
-    def _snapshot_locked(self, now: float) -> PhaseSnapshot:
+    def _figures_locked(self, now: float) -> tuple[float, Speed]:
+        """(elapsed seconds, speed figures) at ``now``, for snapshots; changes nothing."""
         end = self._finished_time if self._finished_time is not None else now
-        rate, peak, eta = self._speed_locked(now)
-        rollup_current, rollup_total = self.rollup()
-        return PhaseSnapshot(
-            phase_id=self.phase_id,
-            operation_id=self.operation_id,
-            parent_phase_id=self.parent_phase_id,
-            title=self.title,
-            description=self.description,
-            current=self.current,
-            total=self.total,
-            rollup_current=rollup_current,
-            rollup_total=rollup_total,
-            percentage=self.percentage,
-            message=self.last_message,
-            started_at=self.started_at,
-            elapsed=end - self._started_time,
-            rate=rate,
-            peak_rate=peak,
-            eta=eta,
-            finished=self._finished,
-            success=self.success,
-            reason=self.reason,
-            cancelled=self.cancelled,
-            depth=self.depth,
-            phases=tuple(
-                child._snapshot_locked(now) for child in self.phases.values() if isinstance(child, BaseProgressPhase)
-            ),
-        )
+        return end - self._started_time, self._speed_locked(now)
+
+
+def sub_phases(container: _LocalContainer) -> list[BaseProgressPhase]:
+    """The local sub-phases of an operation or a phase, oldest first."""
+    return [child for child in container.phases.values() if isinstance(child, BaseProgressPhase)]
+
+
+def _open(phases: list[BaseProgressPhase]) -> list[BaseProgressPhase]:
+    return [phase for phase in phases if not phase._finished]
+
+
+def _rolled_up_children(phase: BaseProgressPhase) -> list[BaseProgressPhase]:
+    """The sub-phases whose counts make ``phase``'s: none when it has a total of its own."""
+    return sub_phases(phase) if phase.total is None else []
+
+
+def _rollup_of(phase: BaseProgressPhase, children: list[Count]) -> Count:
+    return rolled_up(phase.current, phase.total, phase._let_go, children)
+
+
+def rolled_up(current: int | float, total: int | None, let_go: Tally | None, children: list[Count]) -> Count:
+    """A phase's roll-up from its own count and total, what it let go, and its kept sub-phases'.
+
+    A phase with a total of its own, or with no sub-phases at all, is its own roll-up.
+    """
+    if total is not None or not (children or let_go):
+        return current, total
+    start: Count = (current, 0) if let_go is None else (current + let_go.current, let_go.total)
+    return add_counts(start, children)
+
+
+def add_counts(start: Count, counts: list[Count]) -> Count:
+    """``start`` plus every (current, total) of ``counts``; the total is ``None`` if any is."""
+    current, total = start
+    for child_current, child_total in counts:
+        current += child_current
+        total = None if total is None or child_total is None else total + child_total
+    return current, total
+
+
+def _finish_all(roots: list[_Closing], now: float) -> list[BaseProgressPhase]:
+    """Finish phases and their open sub-phases, each after its sub-phases (lock held).
+
+    Each phase applies the finish rule to what its parent hands down, with its own
+    cancellation: a cancelled sub-phase fails as ``cancelled`` under a parent that succeeds.
+
+    Returns:
+        The phases finished, in the order they finished.
+    """
+
+    def children(node: _Closing) -> list[_Closing]:
+        phase, success, reason, cancelled = node
+        success, reason = finish_outcome(success, reason, cancelled)
+        return [(child, success, reason, cancelled or child._cancelled) for child in _open(sub_phases(phase))]
+
+    finished: list[BaseProgressPhase] = []
+
+    def build(node: _Closing, _: list[None]) -> None:
+        phase, success, reason, cancelled = node
+        phase._finish_one_locked(*finish_outcome(success, reason, cancelled), now)
+        finished.append(phase)
+
+    fold(roots, children, build)
+    return finished
+
+
+def _let_go(phase: BaseProgressPhase, registry: dict[str, BaseProgressPhase]) -> None:
+    """Drop a finished phase (and its sub-phases) from its container and the registry, keeping
+    its outcomes and roll-up in the container's tally.  Does nothing if it was dropped already
+    (with a parent let go before it)."""
+    if registry.get(phase.phase_id) is not phase:
+        return
+    outcomes: dict[str, int] = {}
+    for node in preorder([phase], sub_phases):
+        del registry[node.phase_id]
+        outcome = outcome_of(node.success, node.reason)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if node._let_go is not None:
+            add_outcomes(outcomes, node._let_go.outcomes)
+    container = phase._container
+    assert container is not None
+    if container._let_go is None:
+        container._let_go = Tally()
+    container._let_go.add(outcomes, *phase.rollup())
+    del container.phases[phase.phase_id]
+    if container.current_phase == phase.phase_id:
+        container.current_phase = None
 
 
 class BaseProgressOperation(_LocalContainer, ProgressOperation):
@@ -346,6 +292,9 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         super().__init__(operation_id, str(title), description)
         self._core = core
         self._container = None
+        self._operation = self
+        self._let_go = None
+        self._recent: deque[BaseProgressPhase] = deque()  # finished phases, at any depth, oldest first
         self._finished = False
         self._cancelled = False
         self._started_time = core.get_time()
@@ -360,9 +309,8 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
             return False
         now = self._core.get_time()
         success, reason = finish_outcome(success, "cancelled" if self._cancelled else None, self._cancelled)
-        for phase in self.phases.values():
-            if isinstance(phase, BaseProgressPhase) and not phase._finished:
-                phase._finish_locked(success, reason, now)
+        roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
+        self._retire_locked(_finish_all(roots, now))
         self._finished = True
         self._finished_time = now
         self.completed_at = datetime.now()
@@ -372,16 +320,18 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         )
         return True
 
-    def _snapshot_locked(self, now: float) -> OperationSnapshot:
+    def _retire_locked(self, finished: list[BaseProgressPhase]) -> None:
+        """Note phases that just finished; let the oldest finished go beyond the tracker's
+        ``max_finished_phases`` (lock held)."""
+        limit = self._core.max_finished_phases
+        if limit is None:
+            return
+        recent = self._recent
+        recent.extend(finished)
+        while len(recent) > limit:
+            _let_go(recent.popleft(), self._core.phases)
+
+    def _elapsed_locked(self, now: float) -> float:
+        """Seconds the operation has run (until it finished), for snapshots."""
         end = self._finished_time if self._finished_time is not None else now
-        return OperationSnapshot(
-            operation_id=self.operation_id,
-            title=self.title,
-            description=self.description,
-            started_at=self.started_at,
-            elapsed=end - self._started_time,
-            finished=self._finished,
-            success=self.success,
-            cancelled=self._cancelled,
-            phases=tuple(p._snapshot_locked(now) for p in self.phases.values() if isinstance(p, BaseProgressPhase)),
-        )
+        return end - self._started_time

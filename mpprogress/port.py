@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import (
     DuplicateIdError,
+    PhaseDepthError,
     PhaseFinishedError,
     ProgressCancelled,
     ProgressError,
@@ -31,6 +32,7 @@ from .errors import (
 
 __all__ = [
     "DuplicateIdError",
+    "PhaseDepthError",
     "PhaseFinishedError",
     "ProgressCancelled",
     "ProgressError",
@@ -114,7 +116,8 @@ class _PhaseContainer(ABC):
 class ProgressPhase(_PhaseContainer):
     """One phase of work with a count, an optional total and a latest message.
 
-    A phase may hold sub-phases (``phase.phase(...)``) to any depth.
+    A phase may hold sub-phases (``phase.phase(...)``) to any depth its tracker allows (the
+    local tracker's ``max_phase_depth``, 1,000 levels by default).
     """
 
     def __init__(

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
-__all__ = ["OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot"]
+__all__ = ["NO_OUTCOMES", "OUTCOMES", "OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot", "outcome_of"]
+
+OUTCOMES = ("finished", "failed", "cancelled", "interrupted", "lost")
+"""How a finished phase ended, as ``finished_counts`` counts it."""
+
+NO_OUTCOMES: Mapping[str, int] = MappingProxyType({})
+
+
+def outcome_of(success: bool | None, reason: str | None) -> str:
+    """The outcome of a finished phase: ``finished`` on success, else its reason if it is one of
+    ``OUTCOMES``, else ``failed`` (so a count by outcome has at most five keys)."""
+    if success:
+        return "finished"
+    return reason if reason in OUTCOMES else "failed"
 
 
 @dataclass(frozen=True)
@@ -14,7 +29,15 @@ class PhaseSnapshot:
 
     ``rollup_current`` / ``rollup_total`` are the phase's own count and total, except for a
     phase with sub-phases and no total of its own: it reports the sums of its sub-phases
-    (``rollup_total`` is ``None`` if any of them has no total).  ``percentage`` follows them.
+    (``rollup_total`` is ``None`` if any of them has no total), including those no longer in
+    ``phases``.  ``percentage`` follows them.  Such a rolled-up phase's ``rate`` is
+    ``rollup_current`` over its ``elapsed`` time, and its ``eta`` that of its running sub-phases
+    (as ``OperationSnapshot.eta``).
+
+    A tracker keeps only the newest finished phases of an operation (``max_finished_phases``);
+    ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
+    kept or not, and ``pruned`` says how many of them ``phases`` no longer holds, at any depth:
+    what a sink shows as "… and 4,950 more finished".
     """
 
     phase_id: str
@@ -39,18 +62,23 @@ class PhaseSnapshot:
     cancelled: bool
     depth: int
     phases: tuple[PhaseSnapshot, ...] = ()
+    finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
+    pruned: int = 0
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
-        """This phase and all its sub-phases, depth first."""
-        found: list[PhaseSnapshot] = [self]
-        for child in self.phases:
-            found.extend(child.walk())
-        return tuple(found)
+        """This phase and all its sub-phases, depth first (parents before their sub-phases)."""
+        return _depth_first((self,))
 
 
 @dataclass(frozen=True)
 class OperationSnapshot:
-    """One operation and its phases (top-level phases; sub-phases nest inside them)."""
+    """One operation and its phases (top-level phases; sub-phases nest inside them).
+
+    ``finished_counts`` and ``pruned`` count the operation's finished phases at any depth, as
+    ``PhaseSnapshot`` explains.  ``rate`` is the summed recent rate of its running phases and
+    ``eta`` the seconds until they are all done (``metrics.Outlook``): ``None`` while any of
+    them has no total or has stalled, while nothing moves yet, and once the operation finished.
+    """
 
     operation_id: str
     title: str
@@ -61,10 +89,25 @@ class OperationSnapshot:
     success: bool | None
     cancelled: bool
     phases: tuple[PhaseSnapshot, ...] = ()
+    finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
+    pruned: int = 0
+    rate: float | None = None
+    eta: float | None = None
 
     def all_phases(self) -> tuple[PhaseSnapshot, ...]:
-        """Every phase of the operation, depth first."""
-        return tuple(p for top in self.phases for p in top.walk())
+        """Every phase of the operation, depth first (parents before their sub-phases)."""
+        return _depth_first(self.phases)
+
+
+def _depth_first(roots: tuple[PhaseSnapshot, ...]) -> tuple[PhaseSnapshot, ...]:
+    # A loop, not a recursion: phases nest deeper than Python's recursion limit.
+    found: list[PhaseSnapshot] = []
+    stack = list(reversed(roots))
+    while stack:
+        phase = stack.pop()
+        found.append(phase)
+        stack.extend(reversed(phase.phases))
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,15 @@ import threading
 import time
 from collections import deque
 
+from .capture import operation_snapshot
 from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
 from .errors import DuplicateIdError, checked_count
 from .events import OperationStarted, ProgressCallback
-from .phases import BaseProgressOperation, BaseProgressPhase
+from .phases import BaseProgressOperation, BaseProgressPhase, sub_phases
 from .port import ProgressTracker
-from .snapshot import TrackerSnapshot
+from .snapshot import OperationSnapshot, TrackerSnapshot
+from .tree import preorder
 
 __all__ = ["GIL_ENABLED", "BaseProgressOperation", "BaseProgressPhase", "BaseProgressTracker", "checked_count"]
 
@@ -59,6 +61,14 @@ class BaseProgressTracker(ProgressTracker):
         max_completed_operations: finished operations kept; older ones are pruned.
         auto_flush: run the flusher thread that delivers throttled state; turn off in tests
             that drive ``flush()`` themselves with a fake clock.
+        max_phase_depth: most levels of nested phases (a top-level phase is level 1); starting
+            a phase deeper raises ``PhaseDepthError``.  ``None`` for no limit: every walk over
+            the phases is iterative, so depth only costs memory, but a sink that recurses over
+            a snapshot's nested ``phases`` would not cope with thousands of levels.
+        max_finished_phases: the newest finished phases (at any depth) each operation keeps,
+            running or not; older ones are let go, and their outcomes and counts are kept as
+            exact tallies (``retention.py``), so a long run stays small and its snapshots cheap.
+            ``None`` keeps every phase until the operation is pruned.
     """
 
     def __init__(
@@ -69,6 +79,8 @@ class BaseProgressTracker(ProgressTracker):
         update_burst: int = 10,
         max_completed_operations: int = 100,
         auto_flush: bool = True,
+        max_phase_depth: int | None = 1_000,
+        max_finished_phases: int | None = 100,
     ) -> None:
         if max_update_rate is not None and max_update_rate < 0:
             raise ValueError(f"max_update_rate must be >= 0 or None, got {max_update_rate!r}")
@@ -76,11 +88,21 @@ class BaseProgressTracker(ProgressTracker):
             raise ValueError(f"update_burst must be >= 1, got {update_burst!r}")
         if max_completed_operations < 0:
             raise ValueError(f"max_completed_operations must be >= 0, got {max_completed_operations!r}")
+        if max_phase_depth is not None and max_phase_depth < 1:
+            raise ValueError(f"max_phase_depth must be >= 1 or None, got {max_phase_depth!r}")
+        if max_finished_phases is not None and max_finished_phases < 0:
+            raise ValueError(f"max_finished_phases must be >= 0 or None, got {max_finished_phases!r}")
         self._core: TrackerCore[BaseProgressPhase] = TrackerCore(
-            get_time=get_time, max_update_rate=max_update_rate, update_burst=update_burst, auto_flush=auto_flush
+            get_time=get_time,
+            max_update_rate=max_update_rate,
+            update_burst=update_burst,
+            auto_flush=auto_flush,
+            max_phase_depth=max_phase_depth,
+            max_finished_phases=max_finished_phases,
         )
         self._operations: dict[str, BaseProgressOperation] = {}
         self._completed: deque[str] = deque()
+        self._views: dict[str, OperationSnapshot] = {}  # of finished operations: they never change
         self.max_completed_operations = max_completed_operations
         self._closed = False
 
@@ -88,6 +110,16 @@ class BaseProgressTracker(ProgressTracker):
     def _lock(self) -> threading.RLock:
         """The tracker's one lock, shared by its operations and phases (a new one after fork)."""
         return self._core.lock
+
+    @property
+    def max_phase_depth(self) -> int | None:
+        """Most levels of nested phases this tracker accepts (``None``: no limit)."""
+        return self._core.max_phase_depth
+
+    @property
+    def max_finished_phases(self) -> int | None:
+        """The newest finished phases each operation keeps (``None``: all of them)."""
+        return self._core.max_finished_phases
 
     # --- callbacks --------------------------------------------------------------------------
 
@@ -146,19 +178,31 @@ class BaseProgressTracker(ProgressTracker):
             old = self._operations.pop(self._completed.popleft(), None)
             if old is None:
                 continue
-            stack = list(old.phases.values())
-            while stack:
-                phase = stack.pop()
-                self._core.phases.pop(phase.phase_id, None)
-                stack.extend(phase.phases.values())
+            self._views.pop(old.operation_id, None)
+            registry = self._core.phases
+            for phase in preorder(sub_phases(old), sub_phases):
+                if registry.get(phase.phase_id) is phase:  # its id may have been reused since
+                    del registry[phase.phase_id]
 
     # --- reading ----------------------------------------------------------------------------
 
     def snapshot(self) -> TrackerSnapshot:
-        """A consistent copy of every kept operation and phase; reading changes nothing."""
+        """A consistent copy of every kept operation and phase; reading changes nothing.
+
+        Its cost follows what is kept (running phases and the newest finished ones), not the
+        history: a finished operation never changes, so its view is built once.
+        """
         with self._core.lock:
             now = self._core.get_time()
-            return TrackerSnapshot(tuple(op._snapshot_locked(now) for op in self._operations.values()))
+            return TrackerSnapshot(tuple(self._view_locked(op, now) for op in self._operations.values()))
+
+    def _view_locked(self, op: BaseProgressOperation, now: float) -> OperationSnapshot:
+        view = self._views.get(op.operation_id)
+        if view is None:
+            view = operation_snapshot(op, now)
+            if op.finished:
+                self._views[op.operation_id] = view
+        return view
 
     @property
     def operations(self) -> tuple[BaseProgressOperation, ...]:

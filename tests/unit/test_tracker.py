@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -18,15 +19,12 @@ from mpprogress.events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback
+from mpprogress.metrics import MIN_WINDOW
+from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback, recorded_tracker
 
 
 def make(**kwargs: Any) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:
-    clock = FakeClock()
-    tracker = BaseProgressTracker(get_time=clock, auto_flush=False, **kwargs)
-    events = RecordingCallback()
-    tracker.add_callback(events)
-    return tracker, events, clock
+    return recorded_tracker(**kwargs)
 
 
 def test_event_order_and_fields() -> None:
@@ -323,9 +321,10 @@ def test_rates_are_smoothed_and_peak_is_kept() -> None:
         phase.update(100)  # 100/s
     rates = [e.data["rate"] for e in events.of_type("progress_update")]
     peaks = [e.data["peak_rate"] for e in events.of_type("progress_update")]
+    weight = 1 - math.exp(-1.0 / MIN_WINDOW)  # a 1 s span, weighed against a 5 s window
     assert rates[0] == pytest.approx(100.0)
-    assert rates[1] == pytest.approx(0.3 * 300 + 0.7 * 100)
-    assert rates[2] == pytest.approx(0.3 * 100 + 0.7 * rates[1])
+    assert rates[1] == pytest.approx(weight * 300 + (1 - weight) * 100)
+    assert rates[2] == pytest.approx(weight * 100 + (1 - weight) * rates[1])
     assert peaks[-1] == pytest.approx(rates[1])
     finished = events.of_type("phase_finished")[0].data
     assert finished["rate"] == pytest.approx(500 / 3)
@@ -383,14 +382,15 @@ def test_a_snapshot_rate_depends_on_the_time_not_on_earlier_snapshots() -> None:
         each_clock.advance(1.0)
         each.get_phase("p").update(100)  # type: ignore[union-attr]
     for _ in range(6):
-        clock.advance(0.25)
+        clock.advance(0.5)
         tracker.snapshot()
-    other_clock.advance(1.5)
+    other_clock.advance(3.0)
     (row,) = tracker.snapshot().operations[0].phases
     (other_row,) = other.snapshot().operations[0].phases
     figures = (row.elapsed, row.rate, row.peak_rate, row.eta)
     assert figures == (other_row.elapsed, other_row.rate, other_row.peak_rate, other_row.eta)
-    assert row.rate == pytest.approx(0.3 * 0 + 0.7 * 100)  # stalled for 1.5 s: the rate decays
+    # silent for 3 s, 1 s past the grace of two usual gaps (1 s each): the rate decays
+    assert row.rate == pytest.approx(100 * math.exp(-1.0 / MIN_WINDOW))
     assert row.peak_rate == pytest.approx(100.0)
 
 
