@@ -12,6 +12,7 @@ from typing import Any
 from .current import set_tracker
 from .events import EventSink, ProgressCallback, ProgressEvent, ProgressEventSerializer, Sink
 from .noop import NoOpProgressTracker
+from .errors import DuplicateIdError, PhaseDepthError
 from .port import (
     PhaseFinishedError,
     ProgressCancelled,
@@ -64,6 +65,7 @@ __all__ = [
     "ConsoleProgressAdapter",
     "ConsoleProgressTracker",
     "ConsoleSink",
+    "DuplicateIdError",
     "EventSink",
     "EventStream",
     "ForwardingLogHandler",
@@ -71,6 +73,7 @@ __all__ = [
     "LoggingSink",
     "NoOpProgressTracker",
     "OperationSnapshot",
+    "PhaseDepthError",
     "PhaseFinishedError",
     "PhaseSnapshot",
     "ProgressCallback",
