@@ -10,9 +10,9 @@ import importlib
 from typing import Any
 
 from .current import set_tracker
+from .errors import DuplicateIdError, PhaseDepthError
 from .events import EventSink, ProgressCallback, ProgressEvent, ProgressEventSerializer, Sink
 from .noop import NoOpProgressTracker
-from .errors import DuplicateIdError, PhaseDepthError
 from .port import (
     PhaseFinishedError,
     ProgressCancelled,
