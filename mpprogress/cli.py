@@ -126,6 +126,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--start-method", choices=("spawn", "fork", "forkserver"), default=None,
         help="how worker processes start (default: spawn)",
     )
+    _add_journal_option(parser)
     parser.set_defaults(run=_run_demo)
 
 
@@ -140,8 +141,16 @@ def _run_demo(args: argparse.Namespace) -> int:
         output=args.output,
         color=args.color,
         start_method=args.start_method,
+        journal=args.journal,
     )
     return run_demo(config, out=args.stdout)
+
+
+def _add_journal_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--journal", default=None, metavar="PATH",
+        help="also record the run in this SQLite file (read it with `mpprogress report PATH`)",
+    )
 
 
 def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,6 +174,7 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--curve", default=None, metavar="DIR", dest="curve_dir",
         help="require CURVE with the keys made by `mpprogress keys DIR` (only allow-listed clients)",
     )
+    _add_journal_option(parser)
     parser.set_defaults(run=_run_relay)
 
 
@@ -172,7 +182,8 @@ def _run_relay(args: argparse.Namespace) -> int:
     from .remote.relay import RelayConfig
     from .wiring import run_relay
 
-    return run_relay(RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout))
+    config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout)
+    return run_relay(config, journal=args.journal)
 
 
 def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

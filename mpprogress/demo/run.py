@@ -47,6 +47,7 @@ class DemoConfig:
         output: ``"display"`` (the live display) or ``"json"`` (events as JSON lines).
         color: whether the display may use colour.
         start_method: ``"spawn"``, ``"fork"`` or ``"forkserver"``; ``None`` for spawn.
+        journal: an SQLite file to record the run in, if any.
         pipeline: the pipeline's knobs.
     """
 
@@ -57,6 +58,7 @@ class DemoConfig:
     output: OutputFormat = "display"
     color: bool = True
     start_method: str | None = None
+    journal: str | None = None
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
@@ -125,7 +127,8 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     site = generate_site(config.seed, config.companies, config.pages)
-    with SiteServer(site) as server, output_session(config.output, out, color=config.color) as tracker:
+    shown = output_session(config.output, out, color=config.color, journal=config.journal)
+    with SiteServer(site) as server, shown as tracker:
         try:
             results, errors = _research_companies(config, site, server.base_url, tracker)
         finally:

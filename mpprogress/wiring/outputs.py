@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from ..events import Sink
 from ..tracker import BaseProgressTracker
-from .processes import session
+from .processes import journal_sink, session
 
 if TYPE_CHECKING:
 
@@ -39,29 +40,32 @@ def _json_lines(stream: TextIO) -> Sink:
 
 
 @contextmanager
-def output_session(output: Output, stream: TextIO, *, color: bool = True) -> Iterator[BaseProgressTracker]:
+def output_session(
+    output: Output, stream: TextIO, *, color: bool = True, journal: str | os.PathLike[str] | None = None
+) -> Iterator[BaseProgressTracker]:
     """A ``session()`` shown on the Rich display or written as JSON lines on ``stream``.
 
     Args:
         output: ``"display"`` or ``"json"``.
         stream: where JSON lines go.
         color: whether the display may use colour.
+        journal: an SQLite file to record the run in, if any.
     """
     if output == "json":
         sink = _json_lines(stream)
         try:
-            with session(console=False, sinks=(sink,)) as tracker:
+            with session(console=False, sinks=(sink,), journal=journal) as tracker:
                 yield tracker
         finally:
             sink.close()
     else:
         from ..adapters.console import terminal_console
 
-        with session(console=terminal_console(color=color)) as tracker:
+        with session(console=terminal_console(color=color), journal=journal) as tracker:
             yield tracker
 
 
-def run_relay(config: RelayConfig) -> int:
+def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = None) -> int:
     """Run ``mpprogress relay``: a local tracker, the display or JSON lines, an aggregator.
 
     Call it from the main thread; it returns after SIGINT or SIGTERM.
@@ -72,4 +76,15 @@ def run_relay(config: RelayConfig) -> int:
     from ..remote.relay import serve
 
     stdout = config.stdout if config.stdout is not None else sys.stdout
-    return serve(config, lambda tracker: _output_sink(tracker, config.output, stdout))
+    recorder = journal_sink(journal) if journal is not None else None
+
+    def make_sink(tracker: BaseProgressTracker) -> Sink:
+        if recorder is not None:
+            tracker.add_callback(recorder)
+        return _output_sink(tracker, config.output, stdout)
+
+    try:
+        return serve(config, make_sink)
+    finally:
+        if recorder is not None:
+            recorder.close()

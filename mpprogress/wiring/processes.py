@@ -24,11 +24,12 @@ from ..tracker import BaseProgressTracker
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..adapters.journal import JournalSink
     from ..remote.aggregator import AggregatorConfig
     from ..remote.client import ClientConfig, ClientTracker
     from ..remote.transport import ServerSecurity, SocketSecurity
 
-__all__ = ['connect', 'session', 'worker_client']
+__all__ = ['connect', 'journal_sink', 'session', 'worker_client']
 
 # The console log handler a session put on the root logger: a forked child takes it off.
 _session_log_handler: logging.Handler | None = None
@@ -46,6 +47,7 @@ def session(
     tracker: BaseProgressTracker | None = None,
     config: AggregatorConfig | None = None,
     security: ServerSecurity | None = None,
+    journal: str | os.PathLike[str] | None = None,
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 
@@ -74,6 +76,9 @@ def session(
             exit only when the session made it).
         config: the aggregator's timing settings.
         security: applied to the listening socket (e.g. CURVE server keys).
+        journal: an SQLite file to record the run in (``JournalSink``; several runs may share
+            one file; ``mpprogress report PATH`` reads it); with ``forward_logs``, the workers'
+            log records are journaled too.
 
     Yields:
         The parent's local tracker; ``add_callback`` works on it as usual.
@@ -87,6 +92,9 @@ def session(
     for callback in callbacks:
         local.add_callback(callback)
     display = _console_sink(local, console)
+    recorder = journal_sink(journal) if journal is not None else None
+    if recorder is not None:
+        local.add_callback(recorder)
     root = logging.getLogger()
     written = logging.getLogger("mpprogress.write")  # workers' tqdm.write lines arrive as INFO
     if written.level == logging.NOTSET:
@@ -96,6 +104,9 @@ def session(
         handler = display.logging_handler()
         root.addHandler(handler)
         _session_log_handler, _session_pid = handler, os.getpid()
+    journal_handler = recorder.logging_handler() if recorder is not None and forward_logs else None
+    if journal_handler is not None:
+        root.addHandler(journal_handler)
     aggregator = None
     restore_settings = None
     previous = None
@@ -121,6 +132,10 @@ def session(
             if owned:
                 local.close()
         finally:
+            if recorder is not None:
+                recorder.close()  # after the aggregator: the last finishes and lost phases are in
+            if journal_handler is not None:
+                root.removeHandler(journal_handler)
             if display is not None:
                 display.close()
             if handler is not None:
@@ -137,6 +152,13 @@ def _console_sink(tracker: BaseProgressTracker, console: bool | Console) -> Any:
     from ..adapters.console import ConsoleSink  # only now: rich is imported by this adapter alone
 
     return ConsoleSink(tracker, console=None if console is True else console)
+
+
+def journal_sink(path: str | os.PathLike[str]) -> JournalSink:
+    """The journal a session, the relay or a configuration records a run in."""
+    from ..adapters.journal import JournalSink
+
+    return JournalSink(os.fspath(path))
 
 
 def connect(
