@@ -38,6 +38,7 @@ from . import wire
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
+from .replies import Replies
 from .transport import (
     HandshakeMonitor,
     ServerSecurity,
@@ -154,13 +155,13 @@ class Aggregator:
         self._frames = 0
         self._drops: Counter[str] = Counter()
         self._faults_logged: set[str] = set()
-        self._acks: dict[bytes, list[int]] = {}  # routing id -> seqs applied in this pass
+        self._replies = Replies(self._sock, self._drops)
         self._registry = ClientRegistry(
             host_identity(), max_clients=config.max_clients, heartbeat_timeout=config.heartbeat_timeout,
             local_silence_timeout=config.local_silence_timeout, process_alive=process_alive,
         )
         self._applier = Applier(
-            tracker, self._drops, lambda client, message: self._send(client.routing_id, message),
+            tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
         )
         self._stopping = threading.Event()
@@ -254,7 +255,7 @@ class Aggregator:
             for _ in range(_FRAMES_PER_PASS):  # then look at cancellations and liveness again
                 paced = time.monotonic()
                 if paced >= flush_at:  # slow sinks: no client waits long for its acknowledgement
-                    self._send_acks()
+                    self._replies.flush()
                     flush_at = paced + _ACK_DELAY
                     if paced - started >= _LONGEST_PASS:
                         return
@@ -275,7 +276,7 @@ class Aggregator:
                 except Exception:
                     self._fault("handler_error")
         finally:
-            self._send_acks()
+            self._replies.flush()
 
     def _handle(self, routing_id: bytes, payload: bytes, now: float) -> None:
         try:
@@ -294,33 +295,20 @@ class Aggregator:
         if client is None:
             self._drops["unknown_client"] += 1
             if self._registry.should_ask_resync(routing_id, now):
-                self._send(routing_id, wire.Resync(0))
+                self._replies.send(routing_id, wire.Resync(0))
             return
         client.last_seen = now
         self._frames += 1
         if isinstance(message, _ACKED):  # even if applying it fails: a resend would fail alike
-            self._acks.setdefault(routing_id, []).append(message.seq)
+            self._replies.ack(routing_id, message.seq)
         if isinstance(message, wire.Bye):
             self._registry.remove(client)
         self._applier.apply(client, message)
 
-    def _send_acks(self) -> None:
-        """One acknowledgement per client for everything applied in the pass (sends cost)."""
-        acks, self._acks = self._acks, {}
-        for routing_id, seqs in acks.items():
-            for start in range(0, len(seqs), wire.MAX_BATCH):
-                self._send(routing_id, wire.Ack(0, tuple(seqs[start : start + wire.MAX_BATCH])))
-
-    def _send(self, routing_id: bytes, message: wire.Message) -> None:
-        try:
-            self._sock.send_multipart([routing_id, wire.encode(message)], zmq.NOBLOCK)
-        except zmq.ZMQError:
-            self._drops["send_failed"] += 1
-
     def _send_cancels(self) -> None:
         try:
             for client, message in self._cancels.take_messages(self._registry.clients()):
-                self._send(client.routing_id, message)
+                self._replies.send(client.routing_id, message)
         except Exception:
             self._fault("cancel_error")
 
