@@ -12,7 +12,10 @@ which clients are gone and has their open phases finished with ``success=False``
 
 Nothing a frame, a handler or the liveness check raises can end the loop: the error is
 contained, counted in ``stats().dropped`` by reason (``handler_error``, ``liveness_error``,
-``cancel_error``) and logged once per reason, and the loop goes on.
+``cancel_error``) and logged once per reason, and the loop goes on.  If the thread ends anyway
+(the socket fails, or a ``BaseException`` such as a sink's ``sys.exit()`` passes every guard),
+it says so loudly: an error is logged, ``failure`` holds the exception and ``check()`` raises
+``AggregatorStopped``; the relay polls it and exits non-zero, a session asks on exit.
 
 Time: ``get_time`` decides everything in the protocol (when a client was last seen, when it is
 lost, how often a sender is asked to resync, when liveness is checked), so tests move a fake
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 
 import zmq
 
+from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
 from .applier import Applier, WorkerLogs
@@ -51,7 +55,7 @@ from .transport import (
     remove_private_dir,
 )
 
-__all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats"]
+__all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]
 
 _log = logging.getLogger("mpprogress.remote")
 
@@ -91,6 +95,10 @@ class AggregatorConfig:
     max_clients: int = 4096
     max_phases_per_client: int = 10_000
     max_logger_names: int = 1000
+
+
+class AggregatorStopped(ProgressError, RuntimeError):
+    """The aggregator's thread ended while it was meant to run: frames sent since were not read."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ class Aggregator:
         )
         self._stopping = threading.Event()
         self._closed = False
+        self._failure: BaseException | None = None
         self._waker = WakePipe()  # closing and cancelling wake the thread at once
         self._cancels = CancelRequests(self._waker.wake)
         tracker.add_callback(self._cancels)
@@ -181,6 +190,23 @@ class Aggregator:
     def stats(self) -> AggregatorStats:
         """A copy of the counters."""
         return AggregatorStats(self._frames, dict(self._drops), len(self._registry), self._registry.lost)
+
+    @property
+    def failure(self) -> BaseException | None:
+        """What ended the thread while it was meant to run, or ``None`` (healthy, or closed)."""
+        return self._failure
+
+    def check(self) -> None:
+        """Raise if the thread has failed (see ``failure``); do nothing while it is healthy.
+
+        Raises:
+            AggregatorStopped: the thread ended on its own; from the exception that ended it.
+        """
+        failure = self._failure
+        if failure is not None:
+            raise AggregatorStopped(
+                f"the aggregator on {self.address} stopped ({failure!r}): progress sent since was not received"
+            ) from failure
 
     def close(self, timeout: float = 2.0) -> None:
         """Send pending cancellations, stop the thread, close the socket. Idempotent."""
@@ -239,8 +265,10 @@ class Aggregator:
                     next_check = now + self.config.liveness_interval
             self._receive()  # what came during the last quiet period
             self._send_cancels()
-        except Exception:  # only the socket itself failing can get here; say it loudly
-            _log.exception("mpprogress aggregator on %s stopped", self.address)
+        except BaseException as exc:  # the socket failing, or a BaseException past every guard
+            self._failure = exc
+            _log.critical("mpprogress aggregator on %s stopped: progress sent to it is no longer received",
+                          self.address, exc_info=True)
         finally:
             monitor.count(self._drops)
             monitor.close()

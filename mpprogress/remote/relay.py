@@ -5,7 +5,9 @@ printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``), and o
 the caller makes (``wiring.run_relay``: the Rich display, or one JSON event per line on standard
 output with ``--format json``).  SIGINT and
 SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
-applied and the frames dropped per reason goes to standard error.
+applied and the frames dropped per reason goes to standard error.  If the aggregator's thread
+dies (``Aggregator.failure``), the relay stops too, says so on standard error and exits with
+``EXIT_FAILED`` (1) rather than going on showing nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from .aggregator import Aggregator, AggregatorStats
 from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV
 
-__all__ = ["EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
+__all__ = ["EXIT_FAILED", "EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
 
+EXIT_FAILED = 1
+"""Exit status when the relay's aggregator stopped while it ran (progress after it was lost)."""
 EXIT_REFUSED = 2
 """Exit status when the relay refuses to start (insecure bind, address in use, bad keys)."""
 
@@ -59,10 +63,10 @@ def format_status(stats: AggregatorStats) -> str:
     )
 
 
-def _refuse(err: TextIO, message: str) -> int:
+def _refuse(err: TextIO, message: str, status: int = EXIT_REFUSED) -> int:
     err.write(f"mpprogress relay: error: {message}\n")
     err.flush()
-    return EXIT_REFUSED
+    return status
 
 
 def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink]) -> int:
@@ -74,9 +78,10 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             end); called only once the address and keys were accepted.
 
     Returns:
-        0 after a clean stop; ``EXIT_REFUSED`` (2) when the address is refused (a non-loopback
-        TCP bind without CURVE, an ``ipc://`` path a live process listens on) or the keys
-        cannot be read.
+        0 after a clean stop; ``EXIT_FAILED`` (1) when the aggregator's thread died (the relay
+        stops at once, within 0.2 s); ``EXIT_REFUSED`` (2) when the address is refused (a
+        non-loopback TCP bind without CURVE, an ``ipc://`` path a live process listens on) or
+        the keys cannot be read.
     """
     err = config.stderr if config.stderr is not None else sys.stderr
     security = None
@@ -113,7 +118,7 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             f"export {ADDRESS_ENV}={aggregator.address}\n"
         )
         err.flush()
-        while not stop.wait(0.2):
+        while not stop.wait(0.2) and aggregator.failure is None:
             pass
     finally:
         try:
@@ -126,5 +131,8 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
                 signal.signal(sig, handler)
     err.write(format_status(aggregator.stats()) + "\n")
     err.flush()
+    if aggregator.failure is not None:
+        return _refuse(err, f"the aggregator stopped ({aggregator.failure!r}); progress sent after it was lost",
+                       EXIT_FAILED)
     return 0
 
