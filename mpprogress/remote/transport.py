@@ -32,6 +32,7 @@ from .wire import MAX_FRAME
 __all__ = [
     "ADDRESS_ENV",
     "FORWARD_LOGS_ENV",
+    "MAX_RECEIVE",
     "ZAP_DOMAIN",
     "AddressError",
     "ClientConfig",
@@ -51,6 +52,16 @@ __all__ = [
 
 ZAP_DOMAIN = b"mpprogress"
 IPC_NAME = "progress.sock"
+MAX_RECEIVE = 256 * MAX_FRAME
+"""The largest frame a listening socket reads (1 MiB), as its ZeroMQ ``MAXMSGSIZE``.
+
+Frames above ``MAX_FRAME`` (4 KiB, the most a client ever sends) and up to this are read, so
+that ``wire.decode`` drops and counts them (``oversize``) and their sender stays connected.  A
+frame above it cuts its connection as libzmq reads its size header, before anything is
+allocated for it; libzmq 4.3's socket monitor reports that cut exactly as it reports a peer
+hanging up (``DISCONNECTED``, no reason), so such frames cannot be told apart and are not
+counted.  Memory stays bounded per frame; a flood of frames is bounded by the trust boundary,
+like any flood (see ``bind_server``)."""
 
 
 class AddressError(ProgressError, ValueError):
@@ -177,7 +188,7 @@ def bind_server(
         address = address[:-2] + ":*"
     sock = process_context().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 500)
-    sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_RECEIVE)
     sock.setsockopt(zmq.HANDSHAKE_IVL, 5000)
     _set_heartbeats(sock)
     sock.setsockopt(zmq.SNDHWM, 1000)

@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 
 import mpprogress
+from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorStopped
 from mpprogress.remote.relay import EXIT_FAILED, RelayConfig, serve
+from mpprogress.remote.transport import MAX_RECEIVE
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
+from tests.integration.test_multiprocess_aggregator import RawClient
 
 
 class SinkThatExits:
@@ -103,3 +106,34 @@ def test_recording_callback_still_sees_events_of_a_healthy_aggregator() -> None:
         assert wait_for(lambda: events.of_type("operation_finished"))
     assert aggregator.failure is None
     aggregator.check()
+
+
+# --- 2. oversize frames are counted ----------------------------------------------------------
+
+
+def test_oversize_frames_are_dropped_and_counted_and_the_sender_stays_connected() -> None:
+    with Aggregator(BaseProgressTracker(max_update_rate=None)) as aggregator:
+        hostile = RawClient(aggregator.address)
+        try:
+            for size in (wire.MAX_FRAME + 1, 4 * wire.MAX_FRAME, 64 * wire.MAX_FRAME, MAX_RECEIVE):
+                hostile.sock.send(os.urandom(size))
+            hostile.send(wire.Heartbeat(1))  # read after every oversize frame, on the same connection
+            assert isinstance(hostile.receive(), wire.Resync)
+        finally:
+            hostile.close()
+        assert aggregator.stats().dropped == {"oversize": 4, "unknown_client": 1}
+
+
+def test_a_frame_over_the_receive_limit_cuts_only_its_own_connection() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    with Aggregator(tracker) as aggregator:
+        hostile = RawClient(aggregator.address)
+        try:
+            hostile.sock.send(os.urandom(MAX_RECEIVE + 1))
+            start_one_phase(aggregator.address)
+        finally:
+            hostile.close()
+        assert wait_for(lambda: events.of_type("operation_finished"))
+    assert [(e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")] == [(1, True)]
