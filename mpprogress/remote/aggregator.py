@@ -164,9 +164,11 @@ class Aggregator:
         self._drops: Counter[str] = Counter()
         self._faults_logged: set[str] = set()
         self._replies = Replies(self._sock, self._drops)
+        self._keyed = security is not None  # frames carry the key they came with (ZAP user id)
         self._registry = ClientRegistry(
             host_identity(), max_clients=config.max_clients, heartbeat_timeout=config.heartbeat_timeout,
             local_silence_timeout=config.local_silence_timeout, process_alive=process_alive,
+            connected=self._replies.connected,
         )
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
@@ -290,7 +292,7 @@ class Aggregator:
                 try:
                     if not readable(sock):
                         return
-                    parts = sock.recv_multipart(zmq.NOBLOCK)
+                    parts: list[bytes] | list[zmq.Frame] = sock.recv_multipart(zmq.NOBLOCK, copy=not self._keyed)
                 except zmq.Again:
                     return
                 except zmq.ZMQError:
@@ -300,24 +302,26 @@ class Aggregator:
                     self._drops["multipart"] += 1
                     continue
                 try:
-                    self._handle(parts[0], parts[1], now)
+                    routing_id = parts[0] if isinstance(parts[0], bytes) else parts[0].bytes
+                    self._handle(routing_id, parts[1], now)
                 except Exception:
                     self._fault("handler_error")
         finally:
             self._replies.flush()
 
-    def _handle(self, routing_id: bytes, payload: bytes, now: float) -> None:
+    def _handle(self, routing_id: bytes, payload: bytes | zmq.Frame, now: float) -> None:
         try:
-            message = wire.decode(payload)
+            message = wire.decode(payload if isinstance(payload, bytes) else payload.bytes)
         except wire.ProtocolError as exc:
             self._drops[exc.reason] += 1
             return
         if isinstance(message, wire.Hello):
-            client, displaced = self._registry.admit(routing_id, message, now)
+            client, displaced, refused = self._registry.admit(routing_id, message, now, _user_id(payload))
             if displaced is not None:
                 self._applier.lose(displaced)
-            if client is None:
-                self._drops["too_many_clients"] += 1
+            if refused is not None:
+                self._drops[refused] += 1
+                return
         else:
             client = self._registry.get(routing_id)
         if client is None:
@@ -358,3 +362,13 @@ class Aggregator:
             self._faults_logged.add(reason)
             _log.exception("mpprogress aggregator on %s: %s (contained; later ones are only counted)",
                            self.address, reason)
+
+
+def _user_id(payload: bytes | zmq.Frame) -> str:
+    """The ZAP user id a frame came with (under CURVE, the sender's public key), else ``""``."""
+    if isinstance(payload, bytes):
+        return ""
+    try:
+        return str(payload.get("User-Id"))
+    except zmq.ZMQError:  # no ZAP handler authenticated the connection
+        return ""

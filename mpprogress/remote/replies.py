@@ -3,7 +3,9 @@ and single replies (``RESYNC``, ``CANCEL``).
 
 Used on the aggregator's thread only (it owns the socket).  Sends never block: a reply the
 socket will not take at once is dropped and counted (``send_failed``); the client resends
-what matters.
+what matters.  The socket is a ``ROUTER_MANDATORY`` one (``transport.bind_server``): a reply
+to a connection that is gone fails (``EHOSTUNREACH``, not counted: nobody is left to miss it),
+which is how ``connected`` tells whether a routing id still names a connection.
 """
 
 from __future__ import annotations
@@ -41,9 +43,24 @@ class Replies:
             for start in range(0, len(seqs), wire.MAX_BATCH):
                 self.send(routing_id, wire.Ack(0, tuple(seqs[start : start + wire.MAX_BATCH])))
 
-    def send(self, routing_id: bytes, message: wire.Message) -> None:
-        """Send one message to the client behind ``routing_id``, if the socket takes it now."""
+    def send(self, routing_id: bytes, message: wire.Message) -> bool:
+        """Send one message to the client behind ``routing_id``, if the socket takes it now.
+
+        Returns:
+            Whether the connection still exists (a full queue drops the message, counted,
+            but the connection is there).
+        """
         try:
             self._sock.send_multipart([routing_id, wire.encode(message)], zmq.NOBLOCK)
-        except zmq.ZMQError:
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                return False
             self._drops["send_failed"] += 1
+        return True
+
+    def connected(self, routing_id: bytes) -> bool:
+        """Whether ZeroMQ still has a connection under ``routing_id`` (it gets an empty ``ACK``)."""
+        return self.send(routing_id, _PROBE)
+
+
+_PROBE = wire.Ack(0, ())  # acknowledges nothing: harmless to a client that is still there

@@ -192,6 +192,7 @@ def bind_server(
     sock.setsockopt(zmq.HANDSHAKE_IVL, 5000)
     _set_heartbeats(sock)
     sock.setsockopt(zmq.SNDHWM, 1000)
+    sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a connection that is gone says so
     # No receive limit.  libzmq 4.3.5 aborts the whole process (stream_engine_base.cpp:310,
     # "!_io_error") when a peer disconnects while its full incoming queue has stopped the
     # reads and we then reply to it (an Ack).  Workers cannot flood: they coalesce their states

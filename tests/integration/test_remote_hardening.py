@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 import mpprogress
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorStopped
 from mpprogress.remote.relay import EXIT_FAILED, RelayConfig, serve
+from mpprogress.remote.security import CurveClientKeys, CurveServerKeys, generate_keys
 from mpprogress.remote.transport import MAX_RECEIVE
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
@@ -137,3 +139,103 @@ def test_a_frame_over_the_receive_limit_cuts_only_its_own_connection() -> None:
             hostile.close()
         assert wait_for(lambda: events.of_type("operation_finished"))
     assert [(e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")] == [(1, True)]
+
+
+# --- 3. a client id is bound to its connection (and its CURVE key) ---------------------------
+
+
+def keyed_client(address: str, keys: CurveClientKeys | None = None) -> RawClient:
+    client = RawClient.__new__(RawClient)
+    client.sock = zmq.Context.instance().socket(zmq.DEALER)
+    client.sock.setsockopt(zmq.LINGER, 0)
+    if keys is not None:
+        keys.apply(client.sock)
+    client.sock.connect(address)
+    return client
+
+
+def say_hello_until_acked(client: RawClient, hello: wire.Hello, attempts: int) -> bool:
+    """Send ``hello`` (as a link resends it) until it is acknowledged; whether it was."""
+    for _ in range(attempts):
+        client.send(hello)
+        while client.sock.poll(300):
+            reply = wire.decode(client.sock.recv())
+            if isinstance(reply, wire.Ack) and hello.seq in reply.acked:
+                return True
+    return False
+
+
+def test_a_hello_reusing_a_live_clients_id_is_dropped_as_a_hijack() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    tracker.start_operation("op", "op")
+    with Aggregator(tracker) as aggregator:
+        victim, impostor = RawClient(aggregator.address), RawClient(aggregator.address)
+        try:
+            victim.send(wire.Hello(1, "victim", os.getpid(), "elsewhere"),
+                        wire.PhaseStart(2, 1, "v", "op", None, "victim's", None, 1000),
+                        wire.State(3, (wire.PhaseState(1, 13, 1000, None),)))
+            victim.wait_acked(1, 2)
+            assert not say_hello_until_acked(impostor, wire.Hello(1, "victim", 4242, "elsewhere"), 2)
+            impostor.send(wire.PhaseFinish(2, 1, 13, 1000, None, False, "hijacked"))
+            victim.send(wire.State(4, (wire.PhaseState(1, 999, 1000, None),)),
+                        wire.PhaseFinish(5, 1, 1000, 1000, None, True, None))
+            assert wait_for(lambda: events.of_type("phase_finished"))
+        finally:
+            victim.close()
+            impostor.close()
+        stats = aggregator.stats()
+    done = events.of_type("phase_finished")[0].data
+    assert (done["current"], done["success"]) == (1000, True)
+    assert stats.dropped["hijack"] == 2 and stats.lost == 0
+
+
+def test_a_client_that_reconnects_keeps_its_phases() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    tracker.start_operation("op", "op")
+    with Aggregator(tracker) as aggregator:
+        first = RawClient(aggregator.address)
+        first.send(wire.Hello(1, "mover", os.getpid(), "elsewhere"),
+                   wire.PhaseStart(2, 1, "m", "op", None, "m", None, 5))
+        first.wait_acked(1, 2)
+        first.close()  # its connection breaks; the same client comes back on a new one
+        again = RawClient(aggregator.address)
+        try:
+            assert say_hello_until_acked(again, wire.Hello(3, "mover", os.getpid(), "elsewhere"), 20)
+            again.send(wire.PhaseFinish(4, 1, 5, 5, None, True, None))
+            assert wait_for(lambda: events.of_type("phase_finished"))
+        finally:
+            again.close()
+    done = events.of_type("phase_finished")[0].data
+    assert (done["current"], done["success"]) == (5, True)
+
+
+def test_under_curve_a_client_id_cannot_be_taken_with_another_key(tmp_path: Path) -> None:
+    generate_keys(tmp_path, ("good", "other"))
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    tracker.start_operation("op", "op")
+    with Aggregator(tracker, "tcp://127.0.0.1:0", security=CurveServerKeys.load(tmp_path)) as aggregator:
+        victim = keyed_client(aggregator.address, CurveClientKeys.load(tmp_path, "good"))
+        assert say_hello_until_acked(victim, wire.Hello(1, "victim", os.getpid(), "elsewhere"), 20)
+        victim.send(wire.PhaseStart(2, 1, "v", "op", None, "v", None, 7))
+        victim.wait_acked(2)
+        victim.close()  # gone: only the key now stands between its id and another peer
+        other = keyed_client(aggregator.address, CurveClientKeys.load(tmp_path, "other"))
+        back = keyed_client(aggregator.address, CurveClientKeys.load(tmp_path, "good"))
+        try:
+            assert not say_hello_until_acked(other, wire.Hello(1, "victim", 4242, "elsewhere"), 3)
+            assert say_hello_until_acked(back, wire.Hello(3, "victim", os.getpid(), "elsewhere"), 20)
+            back.send(wire.PhaseFinish(4, 1, 7, 7, None, True, None))
+            assert wait_for(lambda: events.of_type("phase_finished"))
+        finally:
+            other.close()
+            back.close()
+        stats = aggregator.stats()
+    done = events.of_type("phase_finished")[0].data
+    assert (done["current"], done["success"]) == (7, True)
+    assert stats.dropped["hijack"] >= 3
