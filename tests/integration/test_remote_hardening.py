@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 import zmq
 
@@ -239,3 +240,26 @@ def test_under_curve_a_client_id_cannot_be_taken_with_another_key(tmp_path: Path
     done = events.of_type("phase_finished")[0].data
     assert (done["current"], done["success"]) == (7, True)
     assert stats.dropped["hijack"] >= 3
+
+
+# --- 4. counts are bounded at decode ---------------------------------------------------------
+
+
+def test_huge_counts_are_dropped_and_counted_and_the_phase_keeps_its_last_good_state() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    tracker.start_operation("op", "op")
+    with Aggregator(tracker) as aggregator:
+        raw = RawClient(aggregator.address)
+        try:
+            raw.send(wire.Hello(1, "huge", os.getpid(), "elsewhere"))
+            raw.sock.send(msgpack.packb([wire.VERSION, wire.PhaseStart.KIND, 2, 1, "big", "op", None, "big", None,
+                                         2**63 - 1]))
+            raw.send(wire.PhaseStart(3, 2, "ok", "op", None, "ok", None, 10),
+                     wire.State(4, (wire.PhaseState(2, 7, 10, None),)))
+            raw.sock.send(msgpack.packb([wire.VERSION, wire.State.KIND, 5, [[2, 1.7e308, 10, None, {}]]]))
+            raw.wait_acked(1, 3)
+            assert wait_for(lambda: aggregator.stats().dropped.get("range") == 2)
+        finally:
+            raw.close()
+        assert tracker.get_phase("big") is None
+        assert tracker.get_phase("ok").current == 7  # type: ignore[union-attr]
