@@ -10,7 +10,9 @@ the phase's own numbers; the link sends the absolute state of the phases that ch
 Delivery: when a client's last open phase finishes, on ``close()`` and at process exit, the
 finishing thread waits (at most ``delivery_timeout``) until every start and finish was
 acknowledged, so a worker that is killed right after its task, as ``Pool.terminate()`` does,
-has already delivered its final states.  In a worker, ``get_operation(id)`` returns a view of
+has already delivered its final states.  A client's first phase start waits (at most
+``introduction_timeout``, once) until the aggregator has it, so a worker is seen even if it
+ends at once with ``os._exit`` (see "Introduction" in ``link``).  In a worker, ``get_operation(id)`` returns a view of
 the parent's operation ``id`` (it is never ``None``: the worker cannot ask the parent without a
 round trip); the aggregator drops phases of operations it does not know, and counts them.
 """
@@ -160,6 +162,7 @@ class ClientTracker(ProgressTracker):
             container.phases[phase_id] = phase
             container.current_phase = phase_id
             self._link.send(self._outbox.phase_started(phase))
+        self._link.wait_introduced(self.config.introduction_timeout)
         return phase
 
     def _finish_phase(self, phase: ClientPhase, success: bool, reason: str | None) -> None:

@@ -34,6 +34,12 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   which sets the cancelled flag of the operation or the phase.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
   records waiting, new ones are dropped and counted (``logs_dropped``).
+- **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
+  link, at most ``introduction_timeout``) until the aggregator acknowledged it and the hello:
+  the connection is up and the parent knows the worker, even one that ends right after with
+  ``os._exit``.  Later starts are sent at once (the link wakes for them) but not waited for,
+  so ``os._exit`` right after one may still lose it, and ``os._exit`` always loses the counts
+  since the last flush and the phases' finishes (the parent then marks them ``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
@@ -139,6 +145,7 @@ class ClientLink:
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False
+        self._introduced = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
@@ -182,6 +189,12 @@ class ClientLink:
             if not delivered:
                 self._unresponsive = True
             return delivered
+
+    def wait_introduced(self, timeout: float) -> None:
+        """The first time only: ``wait_delivered(timeout)`` (see "Introduction" above)."""
+        if not self._introduced:
+            self._introduced = True
+            self.wait_delivered(timeout)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""

@@ -96,6 +96,9 @@ class ClientConfig:
         resend_interval: seconds before an unacknowledged start/finish is sent again.
         delivery_timeout: longest wait for acknowledgements when the last phase finishes, on
             ``close()`` and at exit; shortened to 0.1 s once the receiver has not answered.
+        introduction_timeout: longest wait, once per client, for the acknowledgement of its
+            hello and its first phase start (so even a worker that ends at once with
+            ``os._exit`` has been seen).
         sndhwm: frames queued towards the receiver before sends are dropped (and counted).
         linger_ms: ZeroMQ LINGER of the socket (bounded: never -1).
     """
@@ -104,6 +107,7 @@ class ClientConfig:
     heartbeat_interval: float = 1.0
     resend_interval: float = 0.5
     delivery_timeout: float = 2.0
+    introduction_timeout: float = 1.0
     sndhwm: int = 1000
     linger_ms: int = 2000
 

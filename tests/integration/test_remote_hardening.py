@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from mpprogress.remote.security import CurveClientKeys, CurveServerKeys, generat
 from mpprogress.remote.transport import MAX_RECEIVE
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
-from tests.integration.conftest import wait_for
+from tests.integration import workers
+from tests.integration.conftest import Recorded, finished, wait_for
 from tests.integration.test_multiprocess_aggregator import RawClient
 
 
@@ -263,3 +265,21 @@ def test_huge_counts_are_dropped_and_counted_and_the_phase_keeps_its_last_good_s
             raw.close()
         assert tracker.get_phase("big") is None
         assert tracker.get_phase("ok").current == 7  # type: ignore[union-attr]
+
+
+# --- 5. a worker that os._exit()s right after counting is seen --------------------------------
+
+
+def test_a_worker_that_exits_abruptly_is_seen_then_lost(recorded_session: Recorded, mp_context: BaseContext) -> None:
+    events = recorded_session.events
+    with recorded_session.tracker.operation("abrupt") as op:
+        procs = [mp_context.Process(target=workers.exit_abruptly, args=(op.operation_id,)) for _ in range(3)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(30)
+            assert proc.exitcode == 0
+        # The start arrived before the worker went; the worker's pid is gone, so it is lost.
+        assert wait_for(lambda: len(finished(events, title="abrupt")) == 3)
+    assert len([e for e in events.of_type("phase_started") if e.data["title"] == "abrupt"]) == 3
+    assert {(e.data["success"], e.data["reason"]) for e in finished(events, title="abrupt")} == {(False, "lost")}

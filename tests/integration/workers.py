@@ -15,6 +15,7 @@ import time
 import mpprogress
 
 __all__ = [
+    "exit_abruptly",
     "exit_without_closing",
     "fork_grandchild",
     "hang_in_phase",
@@ -69,6 +70,15 @@ def exit_without_closing(operation_id: str, items: int = 7, total: int = 7) -> N
     phase = op.start_phase(f"unclosed-{os.getpid()}", "unclosed", total=total)
     for _ in range(items):
         phase.update(1, message="counting")
+
+
+def exit_abruptly(operation_id: str, items: int = 100) -> None:
+    """Connect, start a phase, count, and ``os._exit(0)`` at once: no exit hook ever runs."""
+    op = mpprogress.get_tracker().get_operation(operation_id)
+    phase = op.start_phase(f"abrupt-{os.getpid()}", "abrupt", total=items)
+    for _ in range(items):
+        phase.update(1)
+    os._exit(0)
 
 
 def wait_for_cancel(operation_id: str, timeout: float = 20.0) -> bool:
