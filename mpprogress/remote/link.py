@@ -44,7 +44,10 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
   states.  Once a wait timed out, later waits last at most 0.1 s until a frame from the
-  aggregator arrives again: a worker whose parent is gone is held up once, not per phase.
+  aggregator arrives again: a worker whose parent is gone is held up once, not per phase.  A
+  wait ends at once when the receiver refused the handshake.  A wait that gives up, a refused
+  handshake, or reports stuck for ``delivery_timeout`` seconds with no connection (watched by
+  ``reachability``) print one warning per process naming the likely cause.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
   towards the aggregator is full, or nobody listens) is dropped and counted
   (``frames_dropped``); reliable ones are resent later, states are marked unsent.
@@ -67,7 +70,8 @@ from typing import Protocol
 import zmq
 
 from . import wire
-from .transport import ClientConfig, SocketSecurity, WakePipe, connect_client, readable
+from .reachability import Reachability, warn_undelivered
+from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
 
 __all__ = ["ClientLink", "Outbox"]
 
@@ -136,7 +140,15 @@ class ClientLink:
         self.logs_dropped = 0
         self._outbox = outbox
         self._get_time = get_time
-        self._sock = connect_client(address, config, security)
+        self._sock = client_socket(config, security)
+        self._reach = Reachability(self._sock, keyed=security is not None)
+        try:
+            connect_socket(self._sock, address)
+        except AddressError:
+            self._reach.close()
+            self._sock.close(linger=0)
+            raise
+        self._alive_at = time.monotonic()  # when the receiver last showed life (or the link started)
         self._waker = WakePipe()
         self._cond = threading.Condition()
         self._queue: deque[wire.Message] = deque([outbox.hello()])  # the hello always goes first
@@ -171,30 +183,42 @@ class ClientLink:
             self._queue.append(record)
         self._waker.wake()
 
-    def wait_delivered(self, timeout: float) -> bool:
+    def wait_delivered(self, timeout: float, *, warn: bool = True) -> bool:
         """Wait until every reliable message was acknowledged, at most ``timeout`` seconds.
 
         Once a wait has timed out, later waits last at most 0.1 s until the receiver answers
-        again, so a worker whose parent is gone is never held up more than once.
+        again, so a worker whose parent is gone is never held up more than once.  A wait ends
+        at once when the receiver refused the handshake.
+
+        Args:
+            timeout: the longest wait.
+            warn: on giving up, print the process's one warning about undelivered reports.
 
         Returns:
             Whether everything was acknowledged.
         """
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
+        started = time.monotonic()
         with self._cond:
             if self._unresponsive:
                 timeout = min(timeout, 0.1)
-            delivered = self._cond.wait_for(lambda: not self._queue and not self._unacked, timeout)
-            if not delivered:
-                self._unresponsive = True
-            return delivered
+            while self._queue or self._unacked:
+                if self._reach.refusal is not None or time.monotonic() - started >= timeout:
+                    self._unresponsive = True
+                    break
+                self._cond.wait(0.05)
+            else:
+                return True
+        if warn:
+            warn_undelivered(self.address, self._reach.cause())
+        return False
 
     def wait_introduced(self, timeout: float) -> None:
         """The first time only: ``wait_delivered(timeout)`` (see "Introduction" above)."""
         if not self._introduced:
             self._introduced = True
-            self.wait_delivered(timeout)
+            self.wait_delivered(timeout, warn=False)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -211,6 +235,9 @@ class ClientLink:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         poller.register(self._waker.fd, zmq.POLLIN)
+        monitor = self._reach.monitor
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
         next_flush = self._get_time()
         try:
             while not self._stopping:
@@ -218,6 +245,9 @@ class ClientLink:
                 ready = dict(poller.poll(int(timeout * 1000.0)))
                 if self._waker.fd in ready:
                     self._waker.drain()
+                if monitor in ready and self._reach.pump():  # refused: final, say so now
+                    warn_undelivered(self.address, self._reach.cause())
+                self._watch_receiver()
                 now = self._get_time()
                 self._receive(now)
                 self._send_queued(now)
@@ -230,7 +260,16 @@ class ClientLink:
         except Exception:  # never let the link die silently: the worker must keep working
             _log.exception("mpprogress client link to %s stopped", self.address)
         finally:
+            self._reach.close()
             self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+
+    def _watch_receiver(self) -> None:
+        """Note that the receiver is alive; warn if reports are stuck with no connection."""
+        mono = time.monotonic()
+        if self._reach.connected:
+            self._alive_at = mono
+        elif mono - self._alive_at >= self.config.delivery_timeout and (self._unacked or self._queue):
+            warn_undelivered(self.address, self._reach.cause())
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -294,6 +333,7 @@ class ClientLink:
                 self.bad_frames += 1
                 continue
             self._unresponsive = False
+            self._alive_at = time.monotonic()
             self._apply(message, now)
 
     def _apply(self, message: wire.Message, now: float) -> None:

@@ -42,7 +42,9 @@ __all__ = [
     "WakePipe",
     "bind_server",
     "check_bind_address",
+    "client_socket",
     "connect_client",
+    "connect_socket",
     "host_identity",
     "private_ipc_address",
     "process_context",
@@ -146,14 +148,8 @@ def _set_heartbeats(sock: zmq.Socket[bytes]) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, 3000)
 
 
-def connect_client(
-    address: str, config: ClientConfig, security: SocketSecurity | None = None
-) -> zmq.Socket[bytes]:
-    """A DEALER connected to ``address``: bounded queue, bounded linger, ZMTP heartbeats.
-
-    Raises:
-        AddressError: ZeroMQ refuses the address.
-    """
+def client_socket(config: ClientConfig, security: SocketSecurity | None = None) -> zmq.Socket[bytes]:
+    """A DEALER, not yet connected: bounded queue, bounded linger, ZMTP heartbeats."""
     sock = process_context().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, config.linger_ms)
     sock.setsockopt(zmq.SNDHWM, config.sndhwm)
@@ -163,11 +159,35 @@ def connect_client(
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
     if security is not None:
         security.apply(sock)
+    return sock
+
+
+def connect_socket(sock: zmq.Socket[bytes], address: str) -> None:
+    """Connect ``sock`` to ``address`` (the caller closes it if this raises).
+
+    Raises:
+        AddressError: ZeroMQ refuses the address.
+    """
     try:
         sock.connect(address)
     except zmq.ZMQError as exc:
-        sock.close(linger=0)
         raise AddressError(f"cannot connect to progress address {address!r}: {exc}") from exc
+
+
+def connect_client(
+    address: str, config: ClientConfig, security: SocketSecurity | None = None
+) -> zmq.Socket[bytes]:
+    """A ``client_socket`` connected to ``address``.
+
+    Raises:
+        AddressError: ZeroMQ refuses the address.
+    """
+    sock = client_socket(config, security)
+    try:
+        connect_socket(sock, address)
+    except AddressError:
+        sock.close(linger=0)
+        raise
     return sock
 
 

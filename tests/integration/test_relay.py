@@ -256,6 +256,23 @@ def test_curve_admits_allowed_keys_only(relays: Any, tmp_path: Path) -> None:
     assert not {"rogue", "rogue-0", "nokey", "nokey-0"} & titles
 
 
+def test_the_curve_relays_hint_is_complete_and_copying_it_works(relays: Any, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    made = subprocess.run([sys.executable, "-m", "mpprogress", "keys", str(keys), "--client", "good"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    relay = relays("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--curve", str(keys))
+    address = relay.wait_listening()
+    exported = dict(line.strip()[len("export "):].split("=", 1) for line in relay.err if line.startswith("export "))
+    assert exported == {"MPPROGRESS_ADDRESS": address, "MPPROGRESS_CURVE_DIR": str(keys.resolve()),
+                        "MPPROGRESS_CURVE_CLIENT": "good"}
+    proc = subprocess.run([sys.executable, "-m", "tests.integration.relay_worker", "hinted", "--items", "10"],
+                          cwd=ROOT, env=_env(**exported), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "done" in proc.stdout and "warning" not in proc.stderr
+    assert wait_for(lambda: relay.finished("hinted-"))
+    assert relay.stop() == 0
+
+
 def test_public_bind_without_curve_is_refused() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mpprogress", "relay", "--bind", f"tcp://0.0.0.0:{_free_port()}"],

@@ -11,7 +11,11 @@ import io
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -19,12 +23,14 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
+import zmq.auth
 
 import mpprogress
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorStopped
 from mpprogress.remote.relay import EXIT_FAILED, RelayConfig, serve
 from mpprogress.remote.security import CurveClientKeys, CurveServerKeys, generate_keys
+from mpprogress.remote.settings import CURVE_CLIENT_ENV, CURVE_DIR_ENV
 from mpprogress.remote.transport import MAX_RECEIVE
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
@@ -283,3 +289,84 @@ def test_a_worker_that_exits_abruptly_is_seen_then_lost(recorded_session: Record
         assert wait_for(lambda: len(finished(events, title="abrupt")) == 3)
     assert len([e for e in events.of_type("phase_started") if e.data["title"] == "abrupt"]) == 3
     assert {(e.data["success"], e.data["reason"]) for e in finished(events, title="abrupt")} == {(False, "lost")}
+
+
+# --- 6. a worker whose reports cannot be delivered says why, once ----------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGGED = "import logging, runpy, sys\n" \
+         "logging.basicConfig(stream=sys.stdout, format='LOG %(name)s %(levelname)s %(message)s')\n" \
+         "sys.argv = ['relay_worker', *sys.argv[1:]]\n" \
+         "runpy.run_module('tests.integration.relay_worker', run_name='__main__')\n"
+
+
+def run_worker(address: str, *args: str, logged: bool = False, **env: str) -> subprocess.CompletedProcess[str]:
+    """``relay_worker`` (3 phases of 20 updates) against ``address``, its output captured."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
+    environment.update(PYTHONPATH=str(ROOT), MPPROGRESS_ADDRESS=address, **env)
+    command = ["-c", LOGGED] if logged else ["-m", "tests.integration.relay_worker"]
+    return subprocess.run([sys.executable, *command, "w", "--phases", "3", "--items", "20", *args],
+                          cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+
+
+def warnings_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("mpprogress: warning:")]
+
+
+@pytest.fixture
+def curve_aggregator(tmp_path: Path) -> Iterator[tuple[Aggregator, Path]]:
+    generate_keys(tmp_path / "keys", ("good",))
+    zmq.auth.create_certificates(tmp_path / "keys", "rogue")  # a key pair the relay does not allow
+    keys = CurveServerKeys.load(tmp_path / "keys")
+    with Aggregator(BaseProgressTracker(max_update_rate=None), "tcp://127.0.0.1:0", security=keys) as aggregator:
+        yield aggregator, tmp_path / "keys"
+
+
+def test_a_worker_without_keys_says_the_relay_wants_curve_keys(curve_aggregator: tuple[Aggregator, Path]) -> None:
+    aggregator, _ = curve_aggregator
+    done = run_worker(aggregator.address, logged=True)
+    assert done.returncode == 0 and "done" in done.stdout
+    (line,) = warnings_in(done.stderr)  # one line, for 3 phases and an exit
+    assert aggregator.address in line and "refused" in line and "CURVE" in line
+    assert f"{CURVE_DIR_ENV}" in line and f"{CURVE_CLIENT_ENV}" in line
+    logged = [out for out in done.stdout.splitlines() if out.startswith("LOG mpprogress WARNING")]
+    assert logged == [f"LOG mpprogress WARNING {line}"]
+
+
+def test_a_worker_whose_key_is_not_allowed_says_so(curve_aggregator: tuple[Aggregator, Path]) -> None:
+    aggregator, keys = curve_aggregator
+    done = run_worker(aggregator.address, **{CURVE_DIR_ENV: str(keys), CURVE_CLIENT_ENV: "rogue"})
+    assert done.returncode == 0 and "done" in done.stdout
+    (line,) = warnings_in(done.stderr)
+    assert "refused" in line and "allow-list" in line
+
+
+def test_a_worker_with_keys_and_the_right_relay_says_nothing(curve_aggregator: tuple[Aggregator, Path]) -> None:
+    aggregator, keys = curve_aggregator
+    done = run_worker(aggregator.address, **{CURVE_DIR_ENV: str(keys), CURVE_CLIENT_ENV: "good"})
+    assert done.returncode == 0 and "done" in done.stdout
+    assert warnings_in(done.stderr) == []
+
+
+def test_a_worker_pointed_where_nothing_listens_says_so(tmp_path: Path) -> None:
+    for address in (f"ipc://{tmp_path}/nobody.sock", f"tcp://127.0.0.1:{free_port()}"):
+        done = run_worker(address)
+        assert done.returncode == 0 and "done" in done.stdout
+        (line,) = warnings_in(done.stderr)
+        assert address in line and "nothing listens" in line
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_curve_aggregators_can_follow_each_other_in_one_process(tmp_path: Path) -> None:
+    """The ZAP endpoint of a stopped handler is released a moment after it stops (a restart in
+    the same process failed with ``Address already in use (inproc://zeromq.zap.01)``)."""
+    generate_keys(tmp_path, ("good",))
+    keys = CurveServerKeys.load(tmp_path)
+    for _ in range(30):
+        with Aggregator(BaseProgressTracker(max_update_rate=None), "tcp://127.0.0.1:0", security=keys):
+            pass
