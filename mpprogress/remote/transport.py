@@ -42,6 +42,7 @@ __all__ = [
     "WakePipe",
     "bind_server",
     "check_bind_address",
+    "check_tcp_address",
     "client_socket",
     "connect_client",
     "connect_socket",
@@ -162,12 +163,44 @@ def client_socket(config: ClientConfig, security: SocketSecurity | None = None) 
     return sock
 
 
+def check_tcp_address(address: str, *, bind: bool) -> bool:
+    """Refuse a ``tcp://`` address ZeroMQ would misread; say whether its host is IPv6.
+
+    ZeroMQ takes a port modulo 65536 (``:99999`` listens on 34463) and needs its IPv6 option
+    for a bracketed host (``tcp://[::1]:5555`` fails with "No such device" without it).  Other
+    transports pass unchecked.
+
+    Args:
+        address: the endpoint.
+        bind: whether it will be bound (then port ``0`` or ``*`` picks a free port).
+
+    Returns:
+        Whether the host is a bracketed IPv6 address (the socket needs ``zmq.IPV6``).
+
+    Raises:
+        AddressError: the port is missing, not a number, or outside 1..65535.
+    """
+    if not address.startswith("tcp://"):
+        return False
+    endpoint = address[len("tcp://") :].rsplit(";", 1)[-1]  # connect's "source;destination" form
+    host, colon, port = endpoint.rpartition(":")
+    if not colon or not host or host.startswith("[") != host.endswith("]"):
+        raise AddressError(f"progress address {address!r} needs a host and a port (tcp://HOST:PORT)")
+    free = bind and port in ("0", "*")
+    if not free and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise AddressError(f"progress address {address!r}: port {port} is not a port number (1 to 65535)")
+    return host.startswith("[")
+
+
 def connect_socket(sock: zmq.Socket[bytes], address: str) -> None:
     """Connect ``sock`` to ``address`` (the caller closes it if this raises).
 
     Raises:
-        AddressError: ZeroMQ refuses the address.
+        AddressError: the port is out of range (``check_tcp_address``), or ZeroMQ refuses
+            the address.
     """
+    if check_tcp_address(address, bind=False):
+        sock.setsockopt(zmq.IPV6, 1)
     try:
         sock.connect(address)
     except zmq.ZMQError as exc:
@@ -202,15 +235,18 @@ def bind_server(
     Raises:
         InsecureBindError: a network address without CURVE (``security.check_bind_address``).
         IpcAddressInUseError: a live process already listens on this ``ipc://`` path.
-        AddressError: ZeroMQ cannot bind the address.
+        AddressError: ZeroMQ cannot bind the address, or its port is out of range.
         All three are ``ProgressError``s; the first and the last are ``ValueError``s too.
     """
     check_bind_address(address, curve=security is not None)
+    ipv6 = check_tcp_address(address, bind=True)
     if address.startswith("ipc://") and ipc_in_use(address):
         raise IpcAddressInUseError(f"another process already listens on {address}")
     if address.startswith("tcp://") and address.endswith(":0"):
         address = address[:-2] + ":*"
     sock = process_context().socket(zmq.ROUTER)
+    if ipv6:
+        sock.setsockopt(zmq.IPV6, 1)
     sock.setsockopt(zmq.LINGER, 500)
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_RECEIVE)
     sock.setsockopt(zmq.HANDSHAKE_IVL, 5000)

@@ -31,7 +31,7 @@ from mpprogress.remote.aggregator import Aggregator, AggregatorStopped
 from mpprogress.remote.relay import EXIT_FAILED, RelayConfig, serve
 from mpprogress.remote.security import CurveClientKeys, CurveServerKeys, generate_keys
 from mpprogress.remote.settings import CURVE_CLIENT_ENV, CURVE_DIR_ENV
-from mpprogress.remote.transport import MAX_RECEIVE
+from mpprogress.remote.transport import MAX_RECEIVE, AddressError
 from mpprogress.testing import RecordingCallback
 from mpprogress.tracker import BaseProgressTracker
 from tests.integration import workers
@@ -370,3 +370,39 @@ def test_curve_aggregators_can_follow_each_other_in_one_process(tmp_path: Path) 
     for _ in range(30):
         with Aggregator(BaseProgressTracker(max_update_rate=None), "tcp://127.0.0.1:0", security=keys):
             pass
+
+
+# --- 7. out-of-range ports are refused; bracketed IPv6 addresses work -------------------------
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:99999", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:-1",
+                                     "tcp://127.0.0.1:http", "tcp://127.0.0.1", "tcp://[::1]:70000"])
+def test_an_out_of_range_port_is_refused_on_bind_and_connect(address: str) -> None:
+    with pytest.raises(AddressError, match="port"):
+        Aggregator(BaseProgressTracker(max_update_rate=None), address)
+    with pytest.raises(AddressError, match="port"):
+        mpprogress.connect(address)
+
+
+def test_the_relay_refuses_an_out_of_range_port_with_a_clear_error() -> None:
+    done = subprocess.run([sys.executable, "-m", "mpprogress", "relay", "--bind", "tcp://127.0.0.1:99999"],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "mpprogress relay: error:" in done.stderr and "port 99999" in done.stderr
+
+
+def test_a_bracketed_ipv6_loopback_address_works_to_bind_and_connect() -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+    tracker = BaseProgressTracker(max_update_rate=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    with Aggregator(tracker, "tcp://[::1]:0") as aggregator:
+        assert aggregator.address.startswith("tcp://[::1]:")
+        start_one_phase(aggregator.address)
+        assert wait_for(lambda: events.of_type("operation_finished"))
+    assert [(e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")] == [(1, True)]
