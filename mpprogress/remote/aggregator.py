@@ -45,6 +45,7 @@ from .registry import ClientRegistry, process_alive
 from .replies import Replies
 from .transport import (
     HandshakeMonitor,
+    IpcFile,
     ServerSecurity,
     WakePipe,
     bind_server,
@@ -153,10 +154,12 @@ class Aggregator:
         if address is None:
             address, self._private_dir = private_ipc_address()
         self._stop_security: Callable[[], None] | None = None
+        self._ipc_file: IpcFile | None = None
         try:
             if security is not None:
                 self._stop_security = security.start(process_context())
             self._sock, self.address = bind_server(address, security=security)
+            self._ipc_file = IpcFile.of(self.address)
         except BaseException:
             self._release()
             raise
@@ -211,7 +214,8 @@ class Aggregator:
             ) from failure
 
     def close(self, timeout: float = 2.0) -> None:
-        """Send pending cancellations, stop the thread, close the socket. Idempotent."""
+        """Send pending cancellations, stop the thread, close the socket, and remove the
+        ``ipc://`` socket file it created (if it is still that file). Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -230,6 +234,8 @@ class Aggregator:
             if stop is not None:
                 stop()
         finally:
+            if self._ipc_file is not None:
+                self._ipc_file.remove()
             remove_private_dir(self._private_dir)
 
     # --- the thread -------------------------------------------------------------------------

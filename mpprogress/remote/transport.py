@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -37,6 +38,7 @@ __all__ = [
     "AddressError",
     "ClientConfig",
     "HandshakeMonitor",
+    "IpcFile",
     "ServerSecurity",
     "SocketSecurity",
     "WakePipe",
@@ -280,6 +282,38 @@ def private_ipc_address() -> tuple[str, str]:
     directory = tempfile.mkdtemp(prefix="mpprogress-")
     os.chmod(directory, 0o700)
     return f"ipc://{os.path.join(directory, IPC_NAME)}", directory
+
+
+@dataclass(frozen=True)
+class IpcFile:
+    """The socket file a listening socket created for its ``ipc://`` address.
+
+    ZeroMQ removes it only when its context ends, which a process that exits without ending
+    it (the relay) never sees, so the file stays behind; the socket's owner removes it on close.
+    """
+
+    path: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, address: str) -> IpcFile | None:
+        """The file just bound at ``address`` (``None`` for other transports or no file)."""
+        if not address.startswith("ipc://"):
+            return None
+        path = address[len("ipc://") :]
+        try:
+            info = os.stat(path)
+        except OSError:  # an abstract socket (ipc://@name) has no file
+            return None
+        return cls(path, info.st_dev, info.st_ino)
+
+    def remove(self) -> None:
+        """Remove the file if it is still this one (not another program's since). Idempotent."""
+        with contextlib.suppress(OSError):
+            info = os.stat(self.path)
+            if (info.st_dev, info.st_ino) == (self.device, self.inode) and stat.S_ISSOCK(info.st_mode):
+                os.unlink(self.path)
 
 
 def remove_private_dir(directory: str | None) -> None:

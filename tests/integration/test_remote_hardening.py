@@ -406,3 +406,41 @@ def test_a_bracketed_ipv6_loopback_address_works_to_bind_and_connect() -> None:
         start_one_phase(aggregator.address)
         assert wait_for(lambda: events.of_type("operation_finished"))
     assert [(e.data["current"], e.data["success"]) for e in events.of_type("phase_finished")] == [(1, True)]
+
+
+# --- 8. the ipc socket file an aggregator made goes with it ----------------------------------
+
+
+def test_the_ipc_socket_file_is_removed_when_the_aggregator_closes(tmp_path: Path) -> None:
+    path = tmp_path / "relay.sock"
+    with Aggregator(BaseProgressTracker(max_update_rate=None), f"ipc://{path}") as aggregator:
+        start_one_phase(aggregator.address)
+        assert path.exists()
+    assert not path.exists()
+
+
+def test_a_socket_file_that_is_not_the_aggregators_any_more_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "relay.sock"
+    with Aggregator(BaseProgressTracker(max_update_rate=None), f"ipc://{path}"):
+        path.unlink()  # someone removed it, and another program put its own socket there
+        other = socket.socket(socket.AF_UNIX)
+        other.bind(str(path))
+    try:
+        assert path.exists()
+    finally:
+        other.close()
+
+
+def test_a_relay_on_an_explicit_ipc_path_leaves_no_socket_file(tmp_path: Path) -> None:
+    path = tmp_path / "relay.sock"
+    relay = subprocess.Popen([sys.executable, "-m", "mpprogress", "relay", "--format", "json", "--bind", f"ipc://{path}"],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: path.exists())
+        assert run_worker(f"ipc://{path}").returncode == 0
+    finally:
+        relay.send_signal(signal.SIGINT)
+        _, err = relay.communicate(timeout=30)
+    assert relay.returncode == 0, err
+    assert not path.exists()
