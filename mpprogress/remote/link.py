@@ -43,11 +43,15 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
-  states.  Once a wait timed out, later waits last at most 0.1 s until a frame from the
-  aggregator arrives again: a worker whose parent is gone is held up once, not per phase.  A
-  wait ends at once when the receiver refused the handshake.  A wait that gives up, a refused
-  handshake, or reports stuck for ``delivery_timeout`` seconds with no connection (watched by
-  ``reachability``) print one warning per process naming the likely cause.
+  states.  The wait goes on as long as the receiver shows life (``reachability``: its
+  connection is up, which ZMTP heartbeats check every second, or it sent a frame), up to
+  ``delivery_cap``: a busy parent with hundreds of workers is slow to acknowledge, not gone.
+  It gives up ``timeout`` seconds after the receiver last showed life (its process died: the
+  connection drops at once; it hangs: the heartbeats drop it within 3 s), and at once when
+  the receiver refused the handshake.  Once a wait gave up, later waits last at most 0.1 s
+  until the receiver shows life again: a worker whose parent is gone is held up once, not per
+  phase.  A wait that gives up, or a refused handshake, or reports stuck for ``timeout``
+  seconds with no connection, prints one warning per process naming the likely cause.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
   towards the aggregator is full, or nobody listens) is dropped and counted
   (``frames_dropped``); reliable ones are resent later, states are marked unsent.
@@ -183,15 +187,13 @@ class ClientLink:
             self._queue.append(record)
         self._waker.wake()
 
-    def wait_delivered(self, timeout: float, *, warn: bool = True) -> bool:
-        """Wait until every reliable message was acknowledged, at most ``timeout`` seconds.
-
-        Once a wait has timed out, later waits last at most 0.1 s until the receiver answers
-        again, so a worker whose parent is gone is never held up more than once.  A wait ends
-        at once when the receiver refused the handshake.
+    def wait_delivered(self, timeout: float, cap: float | None = None, *, warn: bool = True) -> bool:
+        """Wait until every reliable message was acknowledged, as long as the receiver shows life.
 
         Args:
-            timeout: the longest wait.
+            timeout: give up this long after the receiver last showed life (0.1 s once a wait
+                has given up, until it shows life again); at once if it refused the handshake.
+            cap: give up after this long in any case (``config.delivery_cap`` by default).
             warn: on giving up, print the process's one warning about undelivered reports.
 
         Returns:
@@ -200,11 +202,13 @@ class ClientLink:
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
         started = time.monotonic()
+        cap = self.config.delivery_cap if cap is None else cap
         with self._cond:
-            if self._unresponsive:
-                timeout = min(timeout, 0.1)
             while self._queue or self._unacked:
-                if self._reach.refusal is not None or time.monotonic() - started >= timeout:
+                now = time.monotonic()
+                grace = 0.1 if self._unresponsive else timeout
+                if self._reach.refusal is not None or now - max(self._alive_at, started) >= grace \
+                        or now - started >= cap:
                     self._unresponsive = True
                     break
                 self._cond.wait(0.05)
@@ -215,10 +219,16 @@ class ClientLink:
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: ``wait_delivered(timeout)`` (see "Introduction" above)."""
-        if not self._introduced:
-            self._introduced = True
-            self.wait_delivered(timeout, warn=False)
+        """The first time only: wait at most ``timeout`` until everything sent so far was
+        acknowledged (see "Introduction" above).  Giving up here judges nothing: a busy
+        receiver may take longer, and later waits are not shortened."""
+        if self._introduced or threading.current_thread() is self._thread:
+            return
+        self._introduced = True
+        deadline = time.monotonic() + timeout
+        with self._cond:  # nobody to be seen by (refused, or nothing listens): no use waiting
+            while (self._queue or self._unacked) and not self._reach.unreachable and time.monotonic() < deadline:
+                self._cond.wait(0.05)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -246,6 +256,8 @@ class ClientLink:
                 if self._waker.fd in ready:
                     self._waker.drain()
                 if monitor in ready and self._reach.pump():  # refused: final, say so now
+                    with self._cond:
+                        self._cond.notify_all()  # waiters stop waiting
                     warn_undelivered(self.address, self._reach.cause())
                 self._watch_receiver()
                 now = self._get_time()
@@ -268,6 +280,7 @@ class ClientLink:
         mono = time.monotonic()
         if self._reach.connected:
             self._alive_at = mono
+            self._unresponsive = False
         elif mono - self._alive_at >= self.config.delivery_timeout and (self._unacked or self._queue):
             warn_undelivered(self.address, self._reach.cause())
 

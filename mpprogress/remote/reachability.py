@@ -2,9 +2,10 @@
 when its reports cannot be delivered.
 
 ``Reachability`` reads the ZeroMQ socket monitor of the client's socket (on the link's thread,
-which owns the socket): whether the connection is up (its ZMTP handshake succeeded and it has
-not dropped since: the receiving *process* is alive, its I/O thread answers even while its
-aggregator thread is busy), and if not, the likely cause.
+which owns the socket): whether the connection is up (established, and not dropped since: the
+receiving *process* is alive, its I/O thread answers the ZMTP handshake and heartbeats even
+while its aggregator thread is busy; under load a handshake can take seconds), and if not,
+the likely cause.
 
 ``warn_undelivered`` prints one line on standard error, at most once per process, naming the
 cause; the same line goes to the ``mpprogress`` logger as a warning when logging is configured
@@ -21,18 +22,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
+import threading
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from ..forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 
 __all__ = ["Reachability", "warn_undelivered"]
 
 _EVENTS = (
-    zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
+    zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 
@@ -80,21 +82,28 @@ class Reachability:
             except zmq.ZMQError:  # Again: nothing more; anything else: stop watching
                 return refused
             kind, value = event["event"], event["value"]
-            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if kind == zmq.EVENT_CONNECTED:  # its handshake may take a while on a busy receiver
+                self.connected = True
+            elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected, self.refusal, self._retrying = True, None, False
             elif kind == zmq.EVENT_DISCONNECTED:
                 self.connected = False
             elif kind == zmq.EVENT_CONNECT_RETRIED:
-                self._retrying = True
+                self.connected, self._retrying = False, True
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                self.refusal, refused = NOT_ALLOWED, True
+                self.connected, self.refusal, refused = False, NOT_ALLOWED, True
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 mismatch = value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                 self.refusal = (NO_CURVE_THERE if self._keyed else NEEDS_KEYS) if mismatch else HANDSHAKE_FAILED
-                refused = True
+                self.connected, refused = False, True
             else:  # no detail: often a passing failure (the receiver closing); ZeroMQ tries again
-                self._retrying = True
+                self.connected, self._retrying = False, True
         return refused
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the receiver refused the handshake, or connecting to it is refused now."""
+        return self.refusal is not None or (self._retrying and not self.connected)
 
     def cause(self) -> str:
         """The likely reason nothing is acknowledged now (see the module docstring)."""
@@ -113,20 +122,33 @@ class Reachability:
             monitor.close(linger=0)
 
 
-_warned_pid = 0  # the process that gave the warning: a forked child may give its own
+class _Warning:
+    """This process's one warning: whether it was given, and the lock its giving holds."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.given = False
+
+
+_warning: PerProcess[_Warning] = PerProcess(_Warning)  # a forked child may give its own
 
 
 def warn_undelivered(address: str, cause: str) -> None:
     """Say once per process, on standard error (and to the ``mpprogress`` logger if logging is
-    configured), that progress reports to ``address`` are not delivered, and why."""
-    global _warned_pid
-    if _warned_pid == os.getpid():
-        return
-    _warned_pid = os.getpid()
-    line = f"mpprogress: warning: progress reports to {address} are not delivered: {cause}"
-    with contextlib.suppress(Exception):  # a closed or missing stderr: the log record remains
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    logger = logging.getLogger("mpprogress")
-    if logger.hasHandlers():
-        logger.warning(line)
+    configured), that progress reports to ``address`` are not delivered, and why.
+
+    Thread-safe: a second caller waits until the first has given the warning (the link's
+    thread may be giving it while the main thread leaves the interpreter).
+    """
+    warning = _warning.get()
+    with warning.lock:
+        if warning.given:
+            return
+        line = f"mpprogress: warning: progress reports to {address} are not delivered: {cause}"
+        with contextlib.suppress(Exception):  # a closed or missing stderr: the log record remains
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        logger = logging.getLogger("mpprogress")
+        if logger.hasHandlers():
+            logger.warning(line)
+        warning.given = True

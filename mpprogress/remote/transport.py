@@ -99,8 +99,11 @@ class ClientConfig:
         flush_interval: seconds between two batches of changed phase states.
         heartbeat_interval: seconds of silence after which the client says it is alive.
         resend_interval: seconds before an unacknowledged start/finish is sent again.
-        delivery_timeout: longest wait for acknowledgements when the last phase finishes, on
-            ``close()`` and at exit; shortened to 0.1 s once the receiver has not answered.
+        delivery_timeout: how long a wait for acknowledgements (when the last phase finishes,
+            on ``close()`` and at exit) goes on once the receiver shows no sign of life (its
+            connection is down and it sent nothing); 0.1 s once a wait has given up, until
+            it shows life again.
+        delivery_cap: the longest such a wait lasts, however alive the receiver is.
         introduction_timeout: longest wait, once per client, for the acknowledgement of its
             hello and its first phase start (so even a worker that ends at once with
             ``os._exit`` has been seen).
@@ -112,6 +115,7 @@ class ClientConfig:
     heartbeat_interval: float = 1.0
     resend_interval: float = 0.5
     delivery_timeout: float = 2.0
+    delivery_cap: float = 30.0
     introduction_timeout: float = 1.0
     sndhwm: int = 1000
     linger_ms: int = 2000

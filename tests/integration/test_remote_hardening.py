@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -82,6 +83,7 @@ def test_an_aggregator_whose_thread_dies_says_so(caplog: pytest.LogCaptureFixtur
     assert any("stopped" in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records)
 
 
+@pytest.mark.processes
 def test_a_relay_whose_aggregator_dies_exits_non_zero_with_an_error(tmp_path: Path) -> None:
     address = f"ipc://{tmp_path}/relay.sock"
     err = io.StringIO()
@@ -276,6 +278,7 @@ def test_huge_counts_are_dropped_and_counted_and_the_phase_keeps_its_last_good_s
 # --- 5. a worker that os._exit()s right after counting is seen --------------------------------
 
 
+@pytest.mark.processes
 def test_a_worker_that_exits_abruptly_is_seen_then_lost(recorded_session: Recorded, mp_context: BaseContext) -> None:
     events = recorded_session.events
     with recorded_session.tracker.operation("abrupt") as op:
@@ -322,6 +325,7 @@ def curve_aggregator(tmp_path: Path) -> Iterator[tuple[Aggregator, Path]]:
         yield aggregator, tmp_path / "keys"
 
 
+@pytest.mark.processes
 def test_a_worker_without_keys_says_the_relay_wants_curve_keys(curve_aggregator: tuple[Aggregator, Path]) -> None:
     aggregator, _ = curve_aggregator
     done = run_worker(aggregator.address, logged=True)
@@ -333,6 +337,7 @@ def test_a_worker_without_keys_says_the_relay_wants_curve_keys(curve_aggregator:
     assert logged == [f"LOG mpprogress WARNING {line}"]
 
 
+@pytest.mark.processes
 def test_a_worker_whose_key_is_not_allowed_says_so(curve_aggregator: tuple[Aggregator, Path]) -> None:
     aggregator, keys = curve_aggregator
     done = run_worker(aggregator.address, **{CURVE_DIR_ENV: str(keys), CURVE_CLIENT_ENV: "rogue"})
@@ -341,6 +346,7 @@ def test_a_worker_whose_key_is_not_allowed_says_so(curve_aggregator: tuple[Aggre
     assert "refused" in line and "allow-list" in line
 
 
+@pytest.mark.processes
 def test_a_worker_with_keys_and_the_right_relay_says_nothing(curve_aggregator: tuple[Aggregator, Path]) -> None:
     aggregator, keys = curve_aggregator
     done = run_worker(aggregator.address, **{CURVE_DIR_ENV: str(keys), CURVE_CLIENT_ENV: "good"})
@@ -348,6 +354,7 @@ def test_a_worker_with_keys_and_the_right_relay_says_nothing(curve_aggregator: t
     assert warnings_in(done.stderr) == []
 
 
+@pytest.mark.processes
 def test_a_worker_pointed_where_nothing_listens_says_so(tmp_path: Path) -> None:
     for address in (f"ipc://{tmp_path}/nobody.sock", f"tcp://127.0.0.1:{free_port()}"):
         done = run_worker(address)
@@ -384,6 +391,7 @@ def test_an_out_of_range_port_is_refused_on_bind_and_connect(address: str) -> No
         mpprogress.connect(address)
 
 
+@pytest.mark.processes
 def test_the_relay_refuses_an_out_of_range_port_with_a_clear_error() -> None:
     done = subprocess.run([sys.executable, "-m", "mpprogress", "relay", "--bind", "tcp://127.0.0.1:99999"],
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
@@ -431,6 +439,7 @@ def test_a_socket_file_that_is_not_the_aggregators_any_more_is_left_alone(tmp_pa
         other.close()
 
 
+@pytest.mark.processes
 def test_a_relay_on_an_explicit_ipc_path_leaves_no_socket_file(tmp_path: Path) -> None:
     path = tmp_path / "relay.sock"
     relay = subprocess.Popen([sys.executable, "-m", "mpprogress", "relay", "--format", "json", "--bind", f"ipc://{path}"],
@@ -444,3 +453,25 @@ def test_a_relay_on_an_explicit_ipc_path_leaves_no_socket_file(tmp_path: Path) -
         _, err = relay.communicate(timeout=30)
     assert relay.returncode == 0, err
     assert not path.exists()
+
+
+# --- 9. hundreds of workers at once: exact, nothing lost --------------------------------------
+
+
+@pytest.mark.processes
+def test_256_workers_at_once_deliver_every_phase_exactly_and_none_is_lost() -> None:
+    """Issue 11: with 256 workers on 2 cores the busy parent acknowledged after more than the
+    2 s delivery timeout; workers gave up and closed, and phases were lost at count 0 or never
+    seen at all."""
+    events = RecordingCallback()
+    context = multiprocessing.get_context("fork")
+    with mpprogress.session(console=False, sinks=[events]) as tracker, tracker.operation("scale") as op:
+        procs = [context.Process(target=workers.count_phases, args=(op.operation_id, 5, 2000)) for _ in range(256)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(300)
+    assert [proc.exitcode for proc in procs] == [0] * 256
+    done = [(e.data["success"], e.data["reason"], e.data["current"]) for e in events.of_type("phase_finished")]
+    assert len(done) == 1280
+    assert set(done) == {(True, None, 2000)}

@@ -15,6 +15,7 @@ import time
 import mpprogress
 
 __all__ = [
+    "count_phases",
     "exit_abruptly",
     "exit_without_closing",
     "fork_grandchild",
@@ -36,6 +37,15 @@ def report_phases(operation_id: str, phases: int = 3, items: int = 50) -> int:
             for i in range(items):
                 phase.update(1, message=f"item {i}")
     return os.getpid()
+
+
+def count_phases(operation_id: str, phases: int = 5, items: int = 2000) -> None:
+    """Issue 11's worker: ``phases`` phases of ``items`` plain ``update(1)`` each."""
+    op = mpprogress.get_tracker().get_operation(operation_id)
+    for k in range(phases):
+        with op.phase(f"{os.getpid()}-{k}", total=items) as phase:
+            for _ in range(items):
+                phase.update(1)
 
 
 def nested_phases(operation_id: str, items: int = 20) -> int:
