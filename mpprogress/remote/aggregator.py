@@ -39,21 +39,19 @@ import zmq
 from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
+from .addresses import IpcFile, private_ipc_address, remove_private_dir
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
 from .replies import Replies
 from .transport import (
     HandshakeMonitor,
-    IpcFile,
     ServerSecurity,
     WakePipe,
     bind_server,
     host_identity,
-    private_ipc_address,
     process_context,
     readable,
-    remove_private_dir,
 )
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]

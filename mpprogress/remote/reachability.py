@@ -30,6 +30,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from ..forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from .transport import close_monitor, open_monitor
 
 __all__ = ["Reachability", "warn_undelivered"]
 
@@ -68,10 +69,8 @@ class Reachability:
         self._keyed = keyed
         self._retrying = False  # a connect attempt was refused since the connection was last up
         self._sock = sock
-        self.monitor: zmq.Socket[bytes] | None = None
+        self.monitor = open_monitor(sock, _EVENTS)
         """The monitor socket, to poll for events (``None`` if ZeroMQ refused one)."""
-        with contextlib.suppress(zmq.ZMQError):
-            self.monitor = sock.get_monitor_socket(_EVENTS)
 
     def pump(self) -> bool:
         """Take in the events that came; whether the receiver has just refused the handshake."""
@@ -116,10 +115,7 @@ class Reachability:
     def close(self) -> None:
         """Stop monitoring (before the socket closes). Idempotent."""
         monitor, self.monitor = self.monitor, None
-        if monitor is not None:
-            with contextlib.suppress(zmq.ZMQError):
-                self._sock.disable_monitor()
-            monitor.close(linger=0)
+        close_monitor(self._sock, monitor)
 
 
 class _Warning:

@@ -1,8 +1,9 @@
 """ZeroMQ sockets for the client and the aggregator, with the settings DESIGN.md verified.
 
-Sockets, their security and their addresses, nothing more: what travels over them is
-``wire``'s, how a client makes delivery reliable is ``link``'s, and what the aggregator does with
-a frame is ``aggregator``'s.  The only module of the remote side that creates contexts and
+Sockets and their security, nothing more: which addresses are accepted, private ``ipc://``
+paths and socket files are ``addresses``'s (its names are re-exported here), what travels over
+the sockets is ``wire``'s, how a client makes delivery reliable is ``link``'s, and what the
+aggregator does with a frame is ``aggregator``'s.  The only module of the remote side that creates contexts and
 sockets.  The context is made lazily, once per process (``forksafe.PerProcess``): a forked child
 never touches its parent's context or sockets, it drops the references without closing them.
 """
@@ -11,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import stat
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +22,14 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from ..forksafe import PerProcess
-from ..port import ProgressError
 from . import wire
+from .addresses import (
+    AddressError,
+    IpcFile,
+    check_tcp_address,
+    private_ipc_address,
+    remove_private_dir,
+)
 from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
 from .wire import MAX_FRAME
@@ -46,9 +50,11 @@ __all__ = [
     "check_bind_address",
     "check_tcp_address",
     "client_socket",
+    "close_monitor",
     "connect_client",
     "connect_socket",
     "host_identity",
+    "open_monitor",
     "private_ipc_address",
     "process_context",
     "readable",
@@ -56,7 +62,6 @@ __all__ = [
 ]
 
 ZAP_DOMAIN = b"mpprogress"
-IPC_NAME = "progress.sock"
 MAX_RECEIVE = 256 * MAX_FRAME
 """The largest frame a listening socket reads (1 MiB), as its ZeroMQ ``MAXMSGSIZE``.
 
@@ -67,10 +72,6 @@ allocated for it; libzmq 4.3's socket monitor reports that cut exactly as it rep
 hanging up (``DISCONNECTED``, no reason), so such frames cannot be told apart and are not
 counted.  Memory stays bounded per frame; a flood of frames is bounded by the trust boundary,
 like any flood (see ``bind_server``)."""
-
-
-class AddressError(ProgressError, ValueError):
-    """ZeroMQ cannot bind or connect this address (a ``ValueError`` too, as it always was)."""
 
 
 class SocketSecurity(Protocol):
@@ -169,35 +170,6 @@ def client_socket(config: ClientConfig, security: SocketSecurity | None = None) 
     return sock
 
 
-def check_tcp_address(address: str, *, bind: bool) -> bool:
-    """Refuse a ``tcp://`` address ZeroMQ would misread; say whether its host is IPv6.
-
-    ZeroMQ takes a port modulo 65536 (``:99999`` listens on 34463) and needs its IPv6 option
-    for a bracketed host (``tcp://[::1]:5555`` fails with "No such device" without it).  Other
-    transports pass unchecked.
-
-    Args:
-        address: the endpoint.
-        bind: whether it will be bound (then port ``0`` or ``*`` picks a free port).
-
-    Returns:
-        Whether the host is a bracketed IPv6 address (the socket needs ``zmq.IPV6``).
-
-    Raises:
-        AddressError: the port is missing, not a number, or outside 1..65535.
-    """
-    if not address.startswith("tcp://"):
-        return False
-    endpoint = address[len("tcp://") :].rsplit(";", 1)[-1]  # connect's "source;destination" form
-    host, colon, port = endpoint.rpartition(":")
-    if not colon or not host or host.startswith("[") != host.endswith("]"):
-        raise AddressError(f"progress address {address!r} needs a host and a port (tcp://HOST:PORT)")
-    free = bind and port in ("0", "*")
-    if not free and not (port.isdigit() and 1 <= int(port) <= 65535):
-        raise AddressError(f"progress address {address!r}: port {port} is not a port number (1 to 65535)")
-    return host.startswith("[")
-
-
 def connect_socket(sock: zmq.Socket[bytes], address: str) -> None:
     """Connect ``sock`` to ``address`` (the caller closes it if this raises).
 
@@ -277,55 +249,6 @@ def bind_server(
     return sock, bound
 
 
-def private_ipc_address() -> tuple[str, str]:
-    """An ``ipc://`` address inside a new private (0700) temporary directory.
-
-    Returns:
-        The address and the directory, to be removed with ``remove_private_dir``.
-    """
-    directory = tempfile.mkdtemp(prefix="mpprogress-")
-    os.chmod(directory, 0o700)
-    return f"ipc://{os.path.join(directory, IPC_NAME)}", directory
-
-
-@dataclass(frozen=True)
-class IpcFile:
-    """The socket file a listening socket created for its ``ipc://`` address.
-
-    ZeroMQ removes it only when its context ends, which a process that exits without ending
-    it (the relay) never sees, so the file stays behind; the socket's owner removes it on close.
-    """
-
-    path: str
-    device: int
-    inode: int
-
-    @classmethod
-    def of(cls, address: str) -> IpcFile | None:
-        """The file just bound at ``address`` (``None`` for other transports or no file)."""
-        if not address.startswith("ipc://"):
-            return None
-        path = address[len("ipc://") :]
-        try:
-            info = os.stat(path)
-        except OSError:  # an abstract socket (ipc://@name) has no file
-            return None
-        return cls(path, info.st_dev, info.st_ino)
-
-    def remove(self) -> None:
-        """Remove the file if it is still this one (not another program's since). Idempotent."""
-        with contextlib.suppress(OSError):
-            info = os.stat(self.path)
-            if (info.st_dev, info.st_ino) == (self.device, self.inode) and stat.S_ISSOCK(info.st_mode):
-                os.unlink(self.path)
-
-
-def remove_private_dir(directory: str | None) -> None:
-    """Remove a directory made by ``private_ipc_address`` (missing is fine)."""
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 def readable(sock: zmq.Socket[bytes]) -> bool:
     """Whether a frame waits on ``sock``: cheaper than a non-blocking read raising ``zmq.Again``."""
     return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
@@ -356,6 +279,22 @@ class WakePipe:
                 os.close(fd)
 
 
+def open_monitor(sock: zmq.Socket[bytes], events: int) -> zmq.Socket[bytes] | None:
+    """A ZeroMQ monitor of ``events`` on ``sock`` (read it on ``sock``'s thread), or ``None``
+    if ZeroMQ refuses one (then nothing is watched and nothing else changes)."""
+    with contextlib.suppress(zmq.ZMQError):
+        return sock.get_monitor_socket(events)
+    return None
+
+
+def close_monitor(sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes] | None) -> None:
+    """Stop ``monitor`` (from ``open_monitor``) before ``sock`` closes; ``None`` is fine."""
+    if monitor is not None:
+        with contextlib.suppress(zmq.ZMQError):
+            sock.disable_monitor()
+        monitor.close(linger=0)
+
+
 # Connections a listening socket refused during the ZMTP handshake, by drop-counter reason.
 _REFUSED_EVENTS_REASON: dict[int, str] = {
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
@@ -374,9 +313,7 @@ class HandshakeMonitor:
 
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self._sock = sock
-        self._monitor: zmq.Socket[bytes] | None = None
-        with contextlib.suppress(zmq.ZMQError):
-            self._monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
+        self._monitor = open_monitor(sock, _REFUSED_EVENTS)
 
     def count(self, into: Counter[str]) -> None:
         """Add the refusals seen since the last call to ``into``, by reason."""
@@ -390,7 +327,4 @@ class HandshakeMonitor:
     def close(self) -> None:
         """Stop monitoring. Idempotent."""
         monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            with contextlib.suppress(zmq.ZMQError):
-                self._sock.disable_monitor()
-            monitor.close(linger=0)
+        close_monitor(self._sock, monitor)

@@ -267,7 +267,7 @@ def _number(value: Any, name: str) -> int | float:
 
 
 def _quantity(value: Any, name: str) -> int | float:
-    """A ``current`` or ``total``: a number (``total``: an int) from 0 to ``MAX_COUNT``."""
+    """A ``current``: a number from 0 to ``MAX_COUNT``."""
     number = _number(value, name)
     if number > MAX_COUNT:
         raise ProtocolError("range", f"{name} is over {MAX_COUNT}")
@@ -275,7 +275,11 @@ def _quantity(value: Any, name: str) -> int | float:
 
 
 def _total(value: Any) -> int | None:
-    return None if value is None else _quantity(_count(value, "total"), "total")  # type: ignore[return-value]
+    """A ``total``: ``None`` or an int from 0 to ``MAX_COUNT``."""
+    total = None if value is None else _count(value, "total")
+    if total is not None and total > MAX_COUNT:
+        raise ProtocolError("range", f"total is over {MAX_COUNT}")
+    return total
 
 
 def _flag(value: Any, name: str) -> bool:
