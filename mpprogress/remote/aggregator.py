@@ -12,7 +12,10 @@ which clients are gone and has their open phases finished with ``success=False``
 
 Nothing a frame, a handler or the liveness check raises can end the loop: the error is
 contained, counted in ``stats().dropped`` by reason (``handler_error``, ``liveness_error``,
-``cancel_error``) and logged once per reason, and the loop goes on.
+``cancel_error``) and logged once per reason, and the loop goes on.  If the thread ends anyway
+(the socket fails, or a ``BaseException`` such as a sink's ``sys.exit()`` passes every guard),
+it says so loudly: an error is logged, ``failure`` holds the exception and ``check()`` raises
+``AggregatorStopped``; the relay polls it and exits non-zero, a session asks on exit.
 
 Time: ``get_time`` decides everything in the protocol (when a client was last seen, when it is
 lost, how often a sender is asked to resync, when liveness is checked), so tests move a fake
@@ -33,24 +36,25 @@ from dataclasses import dataclass
 
 import zmq
 
+from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
+from .addresses import IpcFile, private_ipc_address, remove_private_dir
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
+from .replies import Replies
 from .transport import (
     HandshakeMonitor,
     ServerSecurity,
     WakePipe,
     bind_server,
     host_identity,
-    private_ipc_address,
     process_context,
     readable,
-    remove_private_dir,
 )
 
-__all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats"]
+__all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]
 
 _log = logging.getLogger("mpprogress.remote")
 
@@ -90,6 +94,10 @@ class AggregatorConfig:
     max_clients: int = 4096
     max_phases_per_client: int = 10_000
     max_logger_names: int = 1000
+
+
+class AggregatorStopped(ProgressError, RuntimeError):
+    """The aggregator's thread ended while it was meant to run: frames sent since were not read."""
 
 
 @dataclass(frozen=True)
@@ -144,27 +152,32 @@ class Aggregator:
         if address is None:
             address, self._private_dir = private_ipc_address()
         self._stop_security: Callable[[], None] | None = None
+        self._ipc_file: IpcFile | None = None
         try:
             if security is not None:
                 self._stop_security = security.start(process_context())
             self._sock, self.address = bind_server(address, security=security)
+            self._ipc_file = IpcFile.of(self.address)
         except BaseException:
             self._release()
             raise
         self._frames = 0
         self._drops: Counter[str] = Counter()
         self._faults_logged: set[str] = set()
-        self._acks: dict[bytes, list[int]] = {}  # routing id -> seqs applied in this pass
+        self._replies = Replies(self._sock, self._drops)
+        self._keyed = security is not None  # frames carry the key they came with (ZAP user id)
         self._registry = ClientRegistry(
             host_identity(), max_clients=config.max_clients, heartbeat_timeout=config.heartbeat_timeout,
             local_silence_timeout=config.local_silence_timeout, process_alive=process_alive,
+            connected=self._replies.connected,
         )
         self._applier = Applier(
-            tracker, self._drops, lambda client, message: self._send(client.routing_id, message),
+            tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
         )
         self._stopping = threading.Event()
         self._closed = False
+        self._failure: BaseException | None = None
         self._waker = WakePipe()  # closing and cancelling wake the thread at once
         self._cancels = CancelRequests(self._waker.wake)
         tracker.add_callback(self._cancels)
@@ -181,8 +194,26 @@ class Aggregator:
         """A copy of the counters."""
         return AggregatorStats(self._frames, dict(self._drops), len(self._registry), self._registry.lost)
 
+    @property
+    def failure(self) -> BaseException | None:
+        """What ended the thread while it was meant to run, or ``None`` (healthy, or closed)."""
+        return self._failure
+
+    def check(self) -> None:
+        """Raise if the thread has failed (see ``failure``); do nothing while it is healthy.
+
+        Raises:
+            AggregatorStopped: the thread ended on its own; from the exception that ended it.
+        """
+        failure = self._failure
+        if failure is not None:
+            raise AggregatorStopped(
+                f"the aggregator on {self.address} stopped ({failure!r}): progress sent since was not received"
+            ) from failure
+
     def close(self, timeout: float = 2.0) -> None:
-        """Send pending cancellations, stop the thread, close the socket. Idempotent."""
+        """Send pending cancellations, stop the thread, close the socket, and remove the
+        ``ipc://`` socket file it created (if it is still that file). Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -201,6 +232,8 @@ class Aggregator:
             if stop is not None:
                 stop()
         finally:
+            if self._ipc_file is not None:
+                self._ipc_file.remove()
             remove_private_dir(self._private_dir)
 
     # --- the thread -------------------------------------------------------------------------
@@ -238,8 +271,10 @@ class Aggregator:
                     next_check = now + self.config.liveness_interval
             self._receive()  # what came during the last quiet period
             self._send_cancels()
-        except Exception:  # only the socket itself failing can get here; say it loudly
-            _log.exception("mpprogress aggregator on %s stopped", self.address)
+        except BaseException as exc:  # the socket failing, or a BaseException past every guard
+            self._failure = exc
+            _log.critical("mpprogress aggregator on %s stopped: progress sent to it is no longer received",
+                          self.address, exc_info=True)
         finally:
             monitor.count(self._drops)
             monitor.close()
@@ -254,14 +289,14 @@ class Aggregator:
             for _ in range(_FRAMES_PER_PASS):  # then look at cancellations and liveness again
                 paced = time.monotonic()
                 if paced >= flush_at:  # slow sinks: no client waits long for its acknowledgement
-                    self._send_acks()
+                    self._replies.flush()
                     flush_at = paced + _ACK_DELAY
                     if paced - started >= _LONGEST_PASS:
                         return
                 try:
                     if not readable(sock):
                         return
-                    parts = sock.recv_multipart(zmq.NOBLOCK)
+                    parts: list[bytes] | list[zmq.Frame] = sock.recv_multipart(zmq.NOBLOCK, copy=not self._keyed)
                 except zmq.Again:
                     return
                 except zmq.ZMQError:
@@ -271,56 +306,45 @@ class Aggregator:
                     self._drops["multipart"] += 1
                     continue
                 try:
-                    self._handle(parts[0], parts[1], now)
+                    routing_id = parts[0] if isinstance(parts[0], bytes) else parts[0].bytes
+                    self._handle(routing_id, parts[1], now)
                 except Exception:
                     self._fault("handler_error")
         finally:
-            self._send_acks()
+            self._replies.flush()
 
-    def _handle(self, routing_id: bytes, payload: bytes, now: float) -> None:
+    def _handle(self, routing_id: bytes, payload: bytes | zmq.Frame, now: float) -> None:
         try:
-            message = wire.decode(payload)
+            message = wire.decode(payload if isinstance(payload, bytes) else payload.bytes)
         except wire.ProtocolError as exc:
             self._drops[exc.reason] += 1
             return
         if isinstance(message, wire.Hello):
-            client, displaced = self._registry.admit(routing_id, message, now)
+            client, displaced, refused = self._registry.admit(routing_id, message, now, _user_id(payload))
             if displaced is not None:
                 self._applier.lose(displaced)
-            if client is None:
-                self._drops["too_many_clients"] += 1
+            if refused is not None:
+                self._drops[refused] += 1
+                return
         else:
             client = self._registry.get(routing_id)
         if client is None:
             self._drops["unknown_client"] += 1
             if self._registry.should_ask_resync(routing_id, now):
-                self._send(routing_id, wire.Resync(0))
+                self._replies.send(routing_id, wire.Resync(0))
             return
         client.last_seen = now
         self._frames += 1
         if isinstance(message, _ACKED):  # even if applying it fails: a resend would fail alike
-            self._acks.setdefault(routing_id, []).append(message.seq)
+            self._replies.ack(routing_id, message.seq)
         if isinstance(message, wire.Bye):
             self._registry.remove(client)
         self._applier.apply(client, message)
 
-    def _send_acks(self) -> None:
-        """One acknowledgement per client for everything applied in the pass (sends cost)."""
-        acks, self._acks = self._acks, {}
-        for routing_id, seqs in acks.items():
-            for start in range(0, len(seqs), wire.MAX_BATCH):
-                self._send(routing_id, wire.Ack(0, tuple(seqs[start : start + wire.MAX_BATCH])))
-
-    def _send(self, routing_id: bytes, message: wire.Message) -> None:
-        try:
-            self._sock.send_multipart([routing_id, wire.encode(message)], zmq.NOBLOCK)
-        except zmq.ZMQError:
-            self._drops["send_failed"] += 1
-
     def _send_cancels(self) -> None:
         try:
             for client, message in self._cancels.take_messages(self._registry.clients()):
-                self._send(client.routing_id, message)
+                self._replies.send(client.routing_id, message)
         except Exception:
             self._fault("cancel_error")
 
@@ -342,3 +366,13 @@ class Aggregator:
             self._faults_logged.add(reason)
             _log.exception("mpprogress aggregator on %s: %s (contained; later ones are only counted)",
                            self.address, reason)
+
+
+def _user_id(payload: bytes | zmq.Frame) -> str:
+    """The ZAP user id a frame came with (under CURVE, the sender's public key), else ``""``."""
+    if isinstance(payload, bytes):
+        return ""
+    try:
+        return str(payload.get("User-Id"))
+    except zmq.ZMQError:  # no ZAP handler authenticated the connection
+        return ""

@@ -82,7 +82,7 @@ class Applier:
         self,
         tracker: BaseProgressTracker,
         drops: Counter[str],
-        reply: Callable[[RemoteClient, wire.Message], None],
+        reply: Callable[[RemoteClient, wire.Message], object],
         *,
         max_phases_per_client: int = 10_000,
         logs: WorkerLogs | None = None,

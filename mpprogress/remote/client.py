@@ -8,9 +8,13 @@ the phase's own numbers; the link sends the absolute state of the phases that ch
 ``flush_interval``, and sends starts and finishes at once, resending them until acknowledged.
 
 Delivery: when a client's last open phase finishes, on ``close()`` and at process exit, the
-finishing thread waits (at most ``delivery_timeout``) until every start and finish was
-acknowledged, so a worker that is killed right after its task, as ``Pool.terminate()`` does,
-has already delivered its final states.  In a worker, ``get_operation(id)`` returns a view of
+finishing thread waits until every start and finish was acknowledged, so a worker that is
+killed right after its task, as ``Pool.terminate()`` does, has already delivered its final
+states.  It waits as long as the aggregator is alive (connected, or answering), at most
+``delivery_cap``, and gives up ``delivery_timeout`` after it stopped showing life (see
+"Delivery on close" in ``link``).  A client's first phase start waits (at most
+``introduction_timeout``, once) until the aggregator has it, so a worker is seen even if it
+ends at once with ``os._exit`` (see "Introduction" in ``link``).  In a worker, ``get_operation(id)`` returns a view of
 the parent's operation ``id`` (it is never ``None``: the worker cannot ask the parent without a
 round trip); the aggregator drops phases of operations it does not know, and counts them.
 """
@@ -112,7 +116,8 @@ class ClientTracker(ProgressTracker):
 
         Phases still open are finished: successfully if they reached a non-zero total, else
         failed with reason ``"unfinished"``; this worker's own operations finish with them.
-        Waits at most ``config.delivery_timeout`` for the aggregator's acknowledgements.
+        Waits for the aggregator's acknowledgements while it is alive (at most
+        ``config.delivery_cap``), ``config.delivery_timeout`` once it is not.
         """
         if os.getpid() != self.pid:  # an inherited copy in a forked child: not ours to close
             return
@@ -160,6 +165,7 @@ class ClientTracker(ProgressTracker):
             container.phases[phase_id] = phase
             container.current_phase = phase_id
             self._link.send(self._outbox.phase_started(phase))
+        self._link.wait_introduced(self.config.introduction_timeout)
         return phase
 
     def _finish_phase(self, phase: ClientPhase, success: bool, reason: str | None) -> None:

@@ -34,11 +34,24 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   which sets the cancelled flag of the operation or the phase.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
   records waiting, new ones are dropped and counted (``logs_dropped``).
+- **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
+  link, at most ``introduction_timeout``) until the aggregator acknowledged it and the hello:
+  the connection is up and the parent knows the worker, even one that ends right after with
+  ``os._exit``.  Later starts are sent at once (the link wakes for them) but not waited for,
+  so ``os._exit`` right after one may still lose it, and ``os._exit`` always loses the counts
+  since the last flush and the phases' finishes (the parent then marks them ``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
-  states.  Once a wait timed out, later waits last at most 0.1 s until a frame from the
-  aggregator arrives again: a worker whose parent is gone is held up once, not per phase.
+  states.  The wait goes on as long as the receiver shows life (``reachability``: its
+  connection is up, which ZMTP heartbeats check every second, or it sent a frame), up to
+  ``delivery_cap``: a busy parent with hundreds of workers is slow to acknowledge, not gone.
+  It gives up ``timeout`` seconds after the receiver last showed life (its process died: the
+  connection drops at once; it hangs: the heartbeats drop it within 3 s), and at once when
+  the receiver refused the handshake.  Once a wait gave up, later waits last at most 0.1 s
+  until the receiver shows life again: a worker whose parent is gone is held up once, not per
+  phase.  A wait that gives up, or a refused handshake, or reports stuck for ``timeout``
+  seconds with no connection, prints one warning per process naming the likely cause.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
   towards the aggregator is full, or nobody listens) is dropped and counted
   (``frames_dropped``); reliable ones are resent later, states are marked unsent.
@@ -61,7 +74,8 @@ from typing import Protocol
 import zmq
 
 from . import wire
-from .transport import ClientConfig, SocketSecurity, WakePipe, connect_client, readable
+from .reachability import Reachability, warn_undelivered
+from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
 
 __all__ = ["ClientLink", "Outbox"]
 
@@ -130,7 +144,15 @@ class ClientLink:
         self.logs_dropped = 0
         self._outbox = outbox
         self._get_time = get_time
-        self._sock = connect_client(address, config, security)
+        self._sock = client_socket(config, security)
+        self._reach = Reachability(self._sock, keyed=security is not None)
+        try:
+            connect_socket(self._sock, address)
+        except AddressError:
+            self._reach.close()
+            self._sock.close(linger=0)
+            raise
+        self._alive_at = time.monotonic()  # when the receiver last showed life (or the link started)
         self._waker = WakePipe()
         self._cond = threading.Condition()
         self._queue: deque[wire.Message] = deque([outbox.hello()])  # the hello always goes first
@@ -139,6 +161,7 @@ class ClientLink:
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False
+        self._introduced = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
@@ -164,24 +187,48 @@ class ClientLink:
             self._queue.append(record)
         self._waker.wake()
 
-    def wait_delivered(self, timeout: float) -> bool:
-        """Wait until every reliable message was acknowledged, at most ``timeout`` seconds.
+    def wait_delivered(self, timeout: float, cap: float | None = None, *, warn: bool = True) -> bool:
+        """Wait until every reliable message was acknowledged, as long as the receiver shows life.
 
-        Once a wait has timed out, later waits last at most 0.1 s until the receiver answers
-        again, so a worker whose parent is gone is never held up more than once.
+        Args:
+            timeout: give up this long after the receiver last showed life (0.1 s once a wait
+                has given up, until it shows life again); at once if it refused the handshake.
+            cap: give up after this long in any case (``config.delivery_cap`` by default).
+            warn: on giving up, print the process's one warning about undelivered reports.
 
         Returns:
             Whether everything was acknowledged.
         """
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
+        started = time.monotonic()
+        cap = self.config.delivery_cap if cap is None else cap
         with self._cond:
-            if self._unresponsive:
-                timeout = min(timeout, 0.1)
-            delivered = self._cond.wait_for(lambda: not self._queue and not self._unacked, timeout)
-            if not delivered:
-                self._unresponsive = True
-            return delivered
+            while self._queue or self._unacked:
+                now = time.monotonic()
+                grace = 0.1 if self._unresponsive else timeout
+                if self._reach.refusal is not None or now - max(self._alive_at, started) >= grace \
+                        or now - started >= cap:
+                    self._unresponsive = True
+                    break
+                self._cond.wait(0.05)
+            else:
+                return True
+        if warn:
+            warn_undelivered(self.address, self._reach.cause())
+        return False
+
+    def wait_introduced(self, timeout: float) -> None:
+        """The first time only: wait at most ``timeout`` until everything sent so far was
+        acknowledged (see "Introduction" above).  Giving up here judges nothing: a busy
+        receiver may take longer, and later waits are not shortened."""
+        if self._introduced or threading.current_thread() is self._thread:
+            return
+        self._introduced = True
+        deadline = time.monotonic() + timeout
+        with self._cond:  # nobody to be seen by (refused, or nothing listens): no use waiting
+            while (self._queue or self._unacked) and not self._reach.unreachable and time.monotonic() < deadline:
+                self._cond.wait(0.05)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -198,6 +245,9 @@ class ClientLink:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         poller.register(self._waker.fd, zmq.POLLIN)
+        monitor = self._reach.monitor
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
         next_flush = self._get_time()
         try:
             while not self._stopping:
@@ -205,6 +255,11 @@ class ClientLink:
                 ready = dict(poller.poll(int(timeout * 1000.0)))
                 if self._waker.fd in ready:
                     self._waker.drain()
+                if monitor in ready and self._reach.pump():  # refused: final, say so now
+                    with self._cond:
+                        self._cond.notify_all()  # waiters stop waiting
+                    warn_undelivered(self.address, self._reach.cause())
+                self._watch_receiver()
                 now = self._get_time()
                 self._receive(now)
                 self._send_queued(now)
@@ -217,7 +272,17 @@ class ClientLink:
         except Exception:  # never let the link die silently: the worker must keep working
             _log.exception("mpprogress client link to %s stopped", self.address)
         finally:
+            self._reach.close()
             self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+
+    def _watch_receiver(self) -> None:
+        """Note that the receiver is alive; warn if reports are stuck with no connection."""
+        mono = time.monotonic()
+        if self._reach.connected:
+            self._alive_at = mono
+            self._unresponsive = False
+        elif mono - self._alive_at >= self.config.delivery_timeout and (self._unacked or self._queue):
+            warn_undelivered(self.address, self._reach.cause())
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -281,6 +346,7 @@ class ClientLink:
                 self.bad_frames += 1
                 continue
             self._unresponsive = False
+            self._alive_at = time.monotonic()
             self._apply(message, now)
 
     def _apply(self, message: wire.Message, now: float) -> None:

@@ -17,6 +17,7 @@ from ..port import ProgressError
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_COUNT",
     "MAX_DESCRIPTION",
     "MAX_FRAME",
     "MAX_ID",
@@ -46,6 +47,7 @@ __all__ = [
     "ProtocolError",
     "Resync",
     "State",
+    "clamp_count",
     "clean_metadata",
     "clip",
     "is_wire_key",
@@ -64,7 +66,10 @@ MAX_META_ITEMS: Final = 8
 MAX_META_KEY: Final = 32
 MAX_META_VALUE: Final = 128
 MAX_BATCH: Final = 64  # phase states (or acked seqs) in one frame
-MAX_INT: Final = 2**63 - 1
+MAX_INT: Final = 2**63 - 1  # sequence numbers, handles
+MAX_COUNT: Final = 2**53
+"""The largest ``current`` or ``total`` on the wire: every integer up to it is exact as a float
+too, and it prints in 16 digits.  ``decode`` refuses more (``range``); encoders clamp to it."""
 MAX_PID: Final = 2**31 - 1  # a pid is a C int: ``os.kill`` overflows beyond it
 
 # Metadata keys that would collide with the fields of a ``progress_update`` event.
@@ -86,6 +91,11 @@ def clip(text: object, limit: int) -> str:
     if len(raw) <= limit:
         return value
     return raw[:limit].decode("utf-8", "ignore")
+
+
+def clamp_count(value: int | float) -> int | float:
+    """A count as it travels: at most ``MAX_COUNT`` (a sender never has its frames refused)."""
+    return value if value <= MAX_COUNT else MAX_COUNT
 
 
 def clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,13 @@ A pure record of the clients (no sockets, no threads, no clock of its own): ever
 depends on time takes ``now``, so tests drive it with a fake clock, and whether a pid names a
 live process is asked of an injected function.  The aggregator's thread is its only user.
 
+Identity: a client is known by the id its hello names, and that id is bound to the connection
+it came on (its ZeroMQ routing id and, under CURVE, the public key it authenticated with).  A
+hello naming a known id from another connection takes the client over only as a reconnect:
+when the client's previous connection is gone (``connected`` says ZeroMQ no longer routes to
+it) and the key is the same.  Anything else is refused as a ``hijack``, so a peer that learned
+or guessed another client's id cannot take over its phases.
+
 Liveness: a client on this host (its hello's ``host`` equals the aggregator's
 ``host_identity()``) is gone when its process is gone or a zombie, or when it has been silent
 for ``local_silence_timeout`` (a long GIL-holding call can delay its heartbeats, so a live pid
@@ -17,11 +24,12 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..phases import BaseProgressOperation, BaseProgressPhase
 from . import wire
 
-__all__ = ["ClientRegistry", "RemoteClient", "RemotePhase", "process_alive"]
+__all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "process_alive"]
 
 _MAX_RESYNC_ASKED = 1024  # routing ids remembered for the resync rate limit
 _RESYNC_EVERY = 1.0  # seconds between two resync requests to one sender
@@ -66,6 +74,7 @@ class RemoteClient:
     pid: int
     local: bool  # on this host: its pid can be checked
     last_seen: float
+    user_id: str = ""  # the ZAP user id of its connection (under CURVE, its public key)
     phases: dict[int, RemotePhase] = field(default_factory=dict)  # open, by the client's handle
     finished: deque[int] = field(default_factory=lambda: deque(maxlen=1024))  # handles, newest last
     operations: set[str] = field(default_factory=set)  # its own
@@ -85,6 +94,18 @@ class RemoteClient:
             self.finished.append(handle)
 
 
+class Admission(NamedTuple):
+    """What became of a hello (``ClientRegistry.admit``)."""
+
+    client: RemoteClient | None
+    """The client that said it, or ``None`` when the hello was refused."""
+    displaced: RemoteClient | None = None
+    """Another client that was under this routing id and is now lost (its phases are the
+    caller's to finish)."""
+    refused: str | None = None
+    """Why the hello was refused, as a drop-counter reason: ``too_many_clients`` or ``hijack``."""
+
+
 class ClientRegistry:
     """The clients of one aggregator, by ZeroMQ routing id.
 
@@ -94,6 +115,8 @@ class ClientRegistry:
         heartbeat_timeout: silence after which a client on another host is gone.
         local_silence_timeout: silence after which a client on this host is gone anyway.
         process_alive: whether a pid names a live process here (``process_alive`` by default).
+        connected: whether ZeroMQ still has a connection under a routing id (by default
+            always: no client is ever taken over by another connection).
     """
 
     def __init__(
@@ -104,6 +127,7 @@ class ClientRegistry:
         heartbeat_timeout: float = 3.0,
         local_silence_timeout: float = 30.0,
         process_alive: Callable[[int], bool] = process_alive,
+        connected: Callable[[bytes], bool] = lambda routing_id: True,
     ) -> None:
         self.host = host
         self.max_clients = max_clients
@@ -112,7 +136,9 @@ class ClientRegistry:
         self.lost = 0
         """Clients found gone (or displaced by another client) so far."""
         self._process_alive = process_alive
+        self._connected = connected
         self._clients: dict[bytes, RemoteClient] = {}
+        self._by_id: dict[str, RemoteClient] = {}
         self._resync_asked: dict[bytes, float] = {}
 
     def __len__(self) -> int:
@@ -126,39 +152,42 @@ class ClientRegistry:
         """Every client (a copy: the registry may change while the caller walks it)."""
         return list(self._clients.values())
 
-    def admit(
-        self, routing_id: bytes, hello: wire.Hello, now: float
-    ) -> tuple[RemoteClient | None, RemoteClient | None]:
-        """Take a hello: a new client, a resync, or a known client under a new routing id.
+    def admit(self, routing_id: bytes, hello: wire.Hello, now: float, user_id: str = "") -> Admission:
+        """Take a hello: a new client, a resync, or a known client reconnected under a new routing id.
 
-        Returns:
-            The client (``None`` when ``max_clients`` are already tracked), and a different
-            client that was under this routing id and is now lost (its phases are the
-            caller's to finish), or ``None``.
+        Args:
+            routing_id: the connection the hello came on.
+            hello: the hello.
+            now: the time it arrived.
+            user_id: the ZAP user id of the connection (under CURVE, the client's public key).
         """
         displaced = None
         client = self._clients.get(routing_id)
         if client is not None:
             if client.client_id == hello.client_id:
-                return client, None  # a resync
+                return Admission(client)  # a resync
             displaced = self.remove(client, lost=True)  # another client under the same routing id
-        for other in list(self._clients.values()):
-            if other.client_id == hello.client_id:  # the same client, reconnected
-                del self._clients[other.routing_id]
-                other.routing_id = routing_id
-                self._clients[routing_id] = other
-                return other, displaced
+        known = self._by_id.get(hello.client_id)
+        if known is not None:
+            if known.user_id != user_id or self._connected(known.routing_id):
+                return Admission(None, displaced, "hijack")
+            del self._clients[known.routing_id]  # the same client, reconnected
+            known.routing_id = routing_id
+            self._clients[routing_id] = known
+            return Admission(known, displaced)
         if len(self._clients) >= self.max_clients:
-            return None, displaced
-        client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now)
+            return Admission(None, displaced, "too_many_clients")
+        client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id)
         self._clients[routing_id] = client
+        self._by_id[client.client_id] = client
         self._resync_asked.pop(routing_id, None)
-        return client, displaced
+        return Admission(client, displaced)
 
     def remove(self, client: RemoteClient, *, lost: bool = False) -> RemoteClient:
         """Forget ``client`` (it said bye, or it is ``lost``); return it."""
         if self._clients.get(client.routing_id) is client:
             del self._clients[client.routing_id]
+            del self._by_id[client.client_id]
             if lost:
                 self.lost += 1
         return client

@@ -1,11 +1,14 @@
 """The standalone relay: ``mpprogress relay`` renders whatever connects, until interrupted.
 
 One local tracker, one aggregator bound on ``--bind`` (a private ``ipc://`` path by default,
-printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``), and one sink, which
+printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``, with the
+``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` lines under ``--curve``), and one sink, which
 the caller makes (``wiring.run_relay``: the Rich display, or one JSON event per line on standard
 output with ``--format json``).  SIGINT and
 SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
-applied and the frames dropped per reason goes to standard error.
+applied and the frames dropped per reason goes to standard error.  If the aggregator's thread
+dies (``Aggregator.failure``), the relay stops too, says so on standard error and exits with
+``EXIT_FAILED`` (1) rather than going on showing nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Literal, TextIO
 
@@ -22,10 +26,12 @@ from ..events import Sink
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorStats
 from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
-from .settings import ADDRESS_ENV
+from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 
-__all__ = ["EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
+__all__ = ["EXIT_FAILED", "EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
 
+EXIT_FAILED = 1
+"""Exit status when the relay's aggregator stopped while it ran (progress after it was lost)."""
 EXIT_REFUSED = 2
 """Exit status when the relay refuses to start (insecure bind, address in use, bad keys)."""
 
@@ -59,10 +65,20 @@ def format_status(stats: AggregatorStats) -> str:
     )
 
 
-def _refuse(err: TextIO, message: str) -> int:
+def _refuse(err: TextIO, message: str, status: int = EXIT_REFUSED) -> int:
     err.write(f"mpprogress relay: error: {message}\n")
     err.flush()
-    return EXIT_REFUSED
+    return status
+
+
+def _curve_hint(keys: Path, allowed: Path) -> str:
+    """The lines a worker's shell needs besides the address to reach a CURVE relay."""
+    names = sorted(key.stem for key in allowed.glob("*.key"))
+    usable = [name for name in names if (keys / f"{name}.key_secret").exists()] or names or ["client"]
+    hint = f"export {CURVE_DIR_ENV}={keys.resolve()}\nexport {CURVE_CLIENT_ENV}={usable[0]}\n"
+    if len(names) > 1:
+        hint += f"# allowed clients: {', '.join(names)}\n"
+    return hint
 
 
 def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink]) -> int:
@@ -74,9 +90,10 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             end); called only once the address and keys were accepted.
 
     Returns:
-        0 after a clean stop; ``EXIT_REFUSED`` (2) when the address is refused (a non-loopback
-        TCP bind without CURVE, an ``ipc://`` path a live process listens on) or the keys
-        cannot be read.
+        0 after a clean stop; ``EXIT_FAILED`` (1) when the aggregator's thread died (the relay
+        stops at once, within 0.2 s); ``EXIT_REFUSED`` (2) when the address is refused (a
+        non-loopback TCP bind without CURVE, an ``ipc://`` path a live process listens on) or
+        the keys cannot be read.
     """
     err = config.stderr if config.stderr is not None else sys.stderr
     security = None
@@ -112,8 +129,10 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             f"{' (CURVE)' if security is not None else ''}\n"
             f"export {ADDRESS_ENV}={aggregator.address}\n"
         )
+        if security is not None and config.curve_dir is not None:
+            err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
         err.flush()
-        while not stop.wait(0.2):
+        while not stop.wait(0.2) and aggregator.failure is None:
             pass
     finally:
         try:
@@ -126,5 +145,8 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
                 signal.signal(sig, handler)
     err.write(format_status(aggregator.stats()) + "\n")
     err.flush()
+    if aggregator.failure is not None:
+        return _refuse(err, f"the aggregator stopped ({aggregator.failure!r}); progress sent after it was lost",
+                       EXIT_FAILED)
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,10 +162,23 @@ class CurveServerKeys:
         The caller stops it (``.stop()``) when the relay closes; ``start`` does both for an
         aggregator.
         """
+        import zmq
         from zmq.auth.thread import ThreadAuthenticator
 
         auth = ThreadAuthenticator(context)
-        auth.start()
+        # The ZAP endpoint of a handler stopped just before (a relay restarted in the same
+        # process) is released by ZeroMQ's reaper thread, a moment after its socket closed.
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                auth.start()
+                break
+            except zmq.ZMQError as exc:
+                if auth.zap_socket is not None:
+                    auth.zap_socket.close(linger=0)
+                if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         auth.configure_curve(domain=ZAP_DOMAIN, location=str(self.allowed_clients_dir))
         return auth
 

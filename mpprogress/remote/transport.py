@@ -1,8 +1,9 @@
 """ZeroMQ sockets for the client and the aggregator, with the settings DESIGN.md verified.
 
-Sockets, their security and their addresses, nothing more: what travels over them is
-``wire``'s, how a client makes delivery reliable is ``link``'s, and what the aggregator does with
-a frame is ``aggregator``'s.  The only module of the remote side that creates contexts and
+Sockets and their security, nothing more: which addresses are accepted, private ``ipc://``
+paths and socket files are ``addresses``'s (its names are re-exported here), what travels over
+the sockets is ``wire``'s, how a client makes delivery reliable is ``link``'s, and what the
+aggregator does with a frame is ``aggregator``'s.  The only module of the remote side that creates contexts and
 sockets.  The context is made lazily, once per process (``forksafe.PerProcess``): a forked child
 never touches its parent's context or sockets, it drops the references without closing them.
 """
@@ -11,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +22,14 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from ..forksafe import PerProcess
-from ..port import ProgressError
 from . import wire
+from .addresses import (
+    AddressError,
+    IpcFile,
+    check_tcp_address,
+    private_ipc_address,
+    remove_private_dir,
+)
 from .security import IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV, FORWARD_LOGS_ENV
 from .wire import MAX_FRAME
@@ -32,17 +37,24 @@ from .wire import MAX_FRAME
 __all__ = [
     "ADDRESS_ENV",
     "FORWARD_LOGS_ENV",
+    "MAX_RECEIVE",
     "ZAP_DOMAIN",
     "AddressError",
     "ClientConfig",
     "HandshakeMonitor",
+    "IpcFile",
     "ServerSecurity",
     "SocketSecurity",
     "WakePipe",
     "bind_server",
     "check_bind_address",
+    "check_tcp_address",
+    "client_socket",
+    "close_monitor",
     "connect_client",
+    "connect_socket",
     "host_identity",
+    "open_monitor",
     "private_ipc_address",
     "process_context",
     "readable",
@@ -50,11 +62,16 @@ __all__ = [
 ]
 
 ZAP_DOMAIN = b"mpprogress"
-IPC_NAME = "progress.sock"
+MAX_RECEIVE = 256 * MAX_FRAME
+"""The largest frame a listening socket reads (1 MiB), as its ZeroMQ ``MAXMSGSIZE``.
 
-
-class AddressError(ProgressError, ValueError):
-    """ZeroMQ cannot bind or connect this address (a ``ValueError`` too, as it always was)."""
+Frames above ``MAX_FRAME`` (4 KiB, the most a client ever sends) and up to this are read, so
+that ``wire.decode`` drops and counts them (``oversize``) and their sender stays connected.  A
+frame above it cuts its connection as libzmq reads its size header, before anything is
+allocated for it; libzmq 4.3's socket monitor reports that cut exactly as it reports a peer
+hanging up (``DISCONNECTED``, no reason), so such frames cannot be told apart and are not
+counted.  Memory stays bounded per frame; a flood of frames is bounded by the trust boundary,
+like any flood (see ``bind_server``)."""
 
 
 class SocketSecurity(Protocol):
@@ -83,8 +100,14 @@ class ClientConfig:
         flush_interval: seconds between two batches of changed phase states.
         heartbeat_interval: seconds of silence after which the client says it is alive.
         resend_interval: seconds before an unacknowledged start/finish is sent again.
-        delivery_timeout: longest wait for acknowledgements when the last phase finishes, on
-            ``close()`` and at exit; shortened to 0.1 s once the receiver has not answered.
+        delivery_timeout: how long a wait for acknowledgements (when the last phase finishes,
+            on ``close()`` and at exit) goes on once the receiver shows no sign of life (its
+            connection is down and it sent nothing); 0.1 s once a wait has given up, until
+            it shows life again.
+        delivery_cap: the longest such a wait lasts, however alive the receiver is.
+        introduction_timeout: longest wait, once per client, for the acknowledgement of its
+            hello and its first phase start (so even a worker that ends at once with
+            ``os._exit`` has been seen).
         sndhwm: frames queued towards the receiver before sends are dropped (and counted).
         linger_ms: ZeroMQ LINGER of the socket (bounded: never -1).
     """
@@ -93,6 +116,8 @@ class ClientConfig:
     heartbeat_interval: float = 1.0
     resend_interval: float = 0.5
     delivery_timeout: float = 2.0
+    delivery_cap: float = 30.0
+    introduction_timeout: float = 1.0
     sndhwm: int = 1000
     linger_ms: int = 2000
 
@@ -131,14 +156,8 @@ def _set_heartbeats(sock: zmq.Socket[bytes]) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, 3000)
 
 
-def connect_client(
-    address: str, config: ClientConfig, security: SocketSecurity | None = None
-) -> zmq.Socket[bytes]:
-    """A DEALER connected to ``address``: bounded queue, bounded linger, ZMTP heartbeats.
-
-    Raises:
-        AddressError: ZeroMQ refuses the address.
-    """
+def client_socket(config: ClientConfig, security: SocketSecurity | None = None) -> zmq.Socket[bytes]:
+    """A DEALER, not yet connected: bounded queue, bounded linger, ZMTP heartbeats."""
     sock = process_context().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, config.linger_ms)
     sock.setsockopt(zmq.SNDHWM, config.sndhwm)
@@ -148,11 +167,38 @@ def connect_client(
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
     if security is not None:
         security.apply(sock)
+    return sock
+
+
+def connect_socket(sock: zmq.Socket[bytes], address: str) -> None:
+    """Connect ``sock`` to ``address`` (the caller closes it if this raises).
+
+    Raises:
+        AddressError: the port is out of range (``check_tcp_address``), or ZeroMQ refuses
+            the address.
+    """
+    if check_tcp_address(address, bind=False):
+        sock.setsockopt(zmq.IPV6, 1)
     try:
         sock.connect(address)
     except zmq.ZMQError as exc:
-        sock.close(linger=0)
         raise AddressError(f"cannot connect to progress address {address!r}: {exc}") from exc
+
+
+def connect_client(
+    address: str, config: ClientConfig, security: SocketSecurity | None = None
+) -> zmq.Socket[bytes]:
+    """A ``client_socket`` connected to ``address``.
+
+    Raises:
+        AddressError: ZeroMQ refuses the address.
+    """
+    sock = client_socket(config, security)
+    try:
+        connect_socket(sock, address)
+    except AddressError:
+        sock.close(linger=0)
+        raise
     return sock
 
 
@@ -167,20 +213,24 @@ def bind_server(
     Raises:
         InsecureBindError: a network address without CURVE (``security.check_bind_address``).
         IpcAddressInUseError: a live process already listens on this ``ipc://`` path.
-        AddressError: ZeroMQ cannot bind the address.
+        AddressError: ZeroMQ cannot bind the address, or its port is out of range.
         All three are ``ProgressError``s; the first and the last are ``ValueError``s too.
     """
     check_bind_address(address, curve=security is not None)
+    ipv6 = check_tcp_address(address, bind=True)
     if address.startswith("ipc://") and ipc_in_use(address):
         raise IpcAddressInUseError(f"another process already listens on {address}")
     if address.startswith("tcp://") and address.endswith(":0"):
         address = address[:-2] + ":*"
     sock = process_context().socket(zmq.ROUTER)
+    if ipv6:
+        sock.setsockopt(zmq.IPV6, 1)
     sock.setsockopt(zmq.LINGER, 500)
-    sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_RECEIVE)
     sock.setsockopt(zmq.HANDSHAKE_IVL, 5000)
     _set_heartbeats(sock)
     sock.setsockopt(zmq.SNDHWM, 1000)
+    sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a connection that is gone says so
     # No receive limit.  libzmq 4.3.5 aborts the whole process (stream_engine_base.cpp:310,
     # "!_io_error") when a peer disconnects while its full incoming queue has stopped the
     # reads and we then reply to it (an Ack).  Workers cannot flood: they coalesce their states
@@ -197,23 +247,6 @@ def bind_server(
         raise AddressError(f"cannot bind progress address {address!r}: {exc}") from exc
     bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
     return sock, bound
-
-
-def private_ipc_address() -> tuple[str, str]:
-    """An ``ipc://`` address inside a new private (0700) temporary directory.
-
-    Returns:
-        The address and the directory, to be removed with ``remove_private_dir``.
-    """
-    directory = tempfile.mkdtemp(prefix="mpprogress-")
-    os.chmod(directory, 0o700)
-    return f"ipc://{os.path.join(directory, IPC_NAME)}", directory
-
-
-def remove_private_dir(directory: str | None) -> None:
-    """Remove a directory made by ``private_ipc_address`` (missing is fine)."""
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def readable(sock: zmq.Socket[bytes]) -> bool:
@@ -246,6 +279,22 @@ class WakePipe:
                 os.close(fd)
 
 
+def open_monitor(sock: zmq.Socket[bytes], events: int) -> zmq.Socket[bytes] | None:
+    """A ZeroMQ monitor of ``events`` on ``sock`` (read it on ``sock``'s thread), or ``None``
+    if ZeroMQ refuses one (then nothing is watched and nothing else changes)."""
+    with contextlib.suppress(zmq.ZMQError):
+        return sock.get_monitor_socket(events)
+    return None
+
+
+def close_monitor(sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes] | None) -> None:
+    """Stop ``monitor`` (from ``open_monitor``) before ``sock`` closes; ``None`` is fine."""
+    if monitor is not None:
+        with contextlib.suppress(zmq.ZMQError):
+            sock.disable_monitor()
+        monitor.close(linger=0)
+
+
 # Connections a listening socket refused during the ZMTP handshake, by drop-counter reason.
 _REFUSED_EVENTS_REASON: dict[int, str] = {
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
@@ -264,9 +313,7 @@ class HandshakeMonitor:
 
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self._sock = sock
-        self._monitor: zmq.Socket[bytes] | None = None
-        with contextlib.suppress(zmq.ZMQError):
-            self._monitor = sock.get_monitor_socket(_REFUSED_EVENTS)
+        self._monitor = open_monitor(sock, _REFUSED_EVENTS)
 
     def count(self, into: Counter[str]) -> None:
         """Add the refusals seen since the last call to ``into``, by reason."""
@@ -280,7 +327,4 @@ class HandshakeMonitor:
     def close(self) -> None:
         """Stop monitoring. Idempotent."""
         monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            with contextlib.suppress(zmq.ZMQError):
-                self._sock.disable_monitor()
-            monitor.close(linger=0)
+        close_monitor(self._sock, monitor)

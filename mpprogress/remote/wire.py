@@ -36,6 +36,7 @@ import msgpack
 from ..text import strip_controls
 from .messages import (
     MAX_BATCH,
+    MAX_COUNT,
     MAX_DESCRIPTION,
     MAX_FRAME,
     MAX_ID,
@@ -65,6 +66,7 @@ from .messages import (
     ProtocolError,
     Resync,
     State,
+    clamp_count,
     clean_metadata,
     clip,
     is_wire_key,
@@ -72,6 +74,7 @@ from .messages import (
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_COUNT",
     "MAX_DESCRIPTION",
     "MAX_FRAME",
     "MAX_ID",
@@ -101,6 +104,7 @@ __all__ = [
     "ProtocolError",
     "Resync",
     "State",
+    "clamp_count",
     "clean_metadata",
     "clip",
     "decode",
@@ -127,6 +131,10 @@ def _clip_opt(text: object, limit: int) -> str | None:
     return None if text is None else clip(text, limit)
 
 
+def _clamp_opt(total: int | None) -> int | None:
+    return None if total is None else min(total, MAX_COUNT)
+
+
 def _body(message: Message) -> list[Any]:
     if isinstance(message, Hello):
         return [clip(message.client_id, MAX_ID), message.pid, clip(message.host, MAX_ID)]
@@ -138,9 +146,10 @@ def _body(message: Message) -> list[Any]:
     if isinstance(message, PhaseStart):
         return [message.handle, message.phase_id, message.operation_id, message.parent,
                 clip(message.title, MAX_TITLE), _clip_opt(message.description, MAX_DESCRIPTION),
-                message.total]
+                _clamp_opt(message.total)]
     if isinstance(message, PhaseFinish):
-        return [message.handle, message.current, message.total, _clip_opt(message.message, MAX_TEXT),
+        return [message.handle, clamp_count(message.current), _clamp_opt(message.total),
+                _clip_opt(message.message, MAX_TEXT),
                 message.success, _clip_opt(message.reason, MAX_REASON), clean_metadata(message.metadata)]
     if isinstance(message, State):
         return [[_state_entry(entry) for entry in message.phases]]
@@ -155,7 +164,7 @@ def _body(message: Message) -> list[Any]:
 
 
 def _state_entry(entry: PhaseState) -> list[Any]:
-    return [entry.handle, entry.current, entry.total, _clip_opt(entry.message, MAX_TEXT),
+    return [entry.handle, clamp_count(entry.current), _clamp_opt(entry.total), _clip_opt(entry.message, MAX_TEXT),
             clean_metadata(entry.metadata)]
 
 
@@ -257,6 +266,22 @@ def _number(value: Any, name: str) -> int | float:
     return value
 
 
+def _quantity(value: Any, name: str) -> int | float:
+    """A ``current``: a number from 0 to ``MAX_COUNT``."""
+    number = _number(value, name)
+    if number > MAX_COUNT:
+        raise ProtocolError("range", f"{name} is over {MAX_COUNT}")
+    return number
+
+
+def _total(value: Any) -> int | None:
+    """A ``total``: ``None`` or an int from 0 to ``MAX_COUNT``."""
+    total = None if value is None else _count(value, "total")
+    if total is not None and total > MAX_COUNT:
+        raise ProtocolError("range", f"total is over {MAX_COUNT}")
+    return total
+
+
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ProtocolError("schema", f"{name} must be a bool")
@@ -313,8 +338,8 @@ def _phase_state(value: Any) -> PhaseState:
         raise ProtocolError("schema", "state entry takes 5 fields")
     return PhaseState(
         handle=_count(entry[0], "handle"),
-        current=_number(entry[1], "current"),
-        total=_opt_count(entry[2], "total"),
+        current=_quantity(entry[1], "current"),
+        total=_total(entry[2]),
         message=_opt_text(entry[3], "message", MAX_TEXT),
         metadata=_metadata(entry[4]),
     )
@@ -341,13 +366,13 @@ def _phase_start(seq: int, f: list[Any]) -> PhaseStart:
     return PhaseStart(
         seq, _count(f[0], "handle"), _ident(f[1], "phase_id"), _ident(f[2], "operation_id"),
         _opt_count(f[3], "parent"), _text(f[4], "title", MAX_TITLE),
-        _opt_text(f[5], "description", MAX_DESCRIPTION), _opt_count(f[6], "total"),
+        _opt_text(f[5], "description", MAX_DESCRIPTION), _total(f[6]),
     )
 
 
 def _phase_finish(seq: int, f: list[Any]) -> PhaseFinish:
     return PhaseFinish(
-        seq, _count(f[0], "handle"), _number(f[1], "current"), _opt_count(f[2], "total"),
+        seq, _count(f[0], "handle"), _quantity(f[1], "current"), _total(f[2]),
         _opt_text(f[3], "message", MAX_TEXT), _flag(f[4], "success"), _opt_text(f[5], "reason", MAX_REASON),
         _metadata(f[6]),
     )

@@ -5,6 +5,8 @@ The link's clock is a fake one: resends and heartbeats happen when the test move
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -94,3 +96,56 @@ def test_a_resync_sends_the_hello_and_the_outbox_again_and_a_cancel_reaches_the_
     receiver.reply(wire.Ack(0, (2,)))
     assert client.wait_delivered(10.0)
     assert outbox.cancels == [wire.Cancel(0, "op", None)] and outbox.was_cancelled("op")
+
+
+# --- delivery waits last as long as the receiver is alive (issue 11) ---------------------------
+
+
+@pytest.fixture
+def live_link() -> Iterator[tuple[ClientLink, Receiver]]:
+    """A link on the real clock (its heartbeats and flushes run) and its receiver."""
+    receiver = Receiver()
+    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0))
+    yield link, receiver
+    link.close()
+    receiver.close()
+
+
+def wait_in_thread(link: ClientLink, timeout: float, cap: float | None = None) -> tuple[threading.Thread, list[bool]]:
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(link.wait_delivered(timeout, cap, warn=False)))
+    thread.start()
+    return thread, result
+
+
+def test_a_busy_receiver_that_answers_late_is_waited_for(live_link: tuple[ClientLink, Receiver]) -> None:
+    """A parent with hundreds of workers acknowledged after more than the delivery timeout; the
+    worker gave up, closed with linger 0, and its final states were lost (issue 11)."""
+    link, receiver = live_link
+    hello = receiver.receive()
+    waiting, result = wait_in_thread(link, timeout=0.2)
+    time.sleep(1.0)  # five times the timeout without an answer, while the connection is up
+    assert waiting.is_alive() and result == []
+    receiver.reply(wire.Ack(0, (hello.seq,)))
+    waiting.join(20)
+    assert result == [True]
+
+
+def test_a_receiver_that_is_gone_is_given_up_on(live_link: tuple[ClientLink, Receiver]) -> None:
+    link, receiver = live_link
+    receiver.receive()
+    receiver.close()  # the parent died: the connection drops
+    waiting, result = wait_in_thread(link, timeout=0.3)
+    waiting.join(20)
+    assert result == [False]
+    again, result = wait_in_thread(link, timeout=5.0)  # later waits: 0.1 s until it shows life
+    again.join(2.5)
+    assert result == [False]
+
+
+def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link: tuple[ClientLink, Receiver]) -> None:
+    link, receiver = live_link
+    receiver.receive()
+    waiting, result = wait_in_thread(link, timeout=0.3, cap=1.0)
+    waiting.join(20)
+    assert result == [False]

@@ -192,7 +192,7 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
                 raw.sendall(b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + b"BOGUS".ljust(20, b"\0") + bytes(32))
                 while raw.recv(4096):  # until the relay hangs up
                     pass
-        # Oversize frames: the receiver's MAXMSGSIZE disconnects the sender.
+        # Oversize frames: read, dropped and counted (the sender stays connected).
         big = ctx.socket(zmq.DEALER)
         big.connect(address)
         for _ in range(5):
@@ -220,6 +220,7 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
     _, dropped, reasons = relay.status()
     assert dropped >= 10_100
     assert reasons.get("multipart") == 100
+    assert reasons.get("oversize") == 5
     assert reasons.get("handshake_protocol", 0) >= 5
     assert sum(v for k, v in reasons.items() if not k.startswith("handshake")) >= 10_100
 
@@ -253,6 +254,23 @@ def test_curve_admits_allowed_keys_only(relays: Any, tmp_path: Path) -> None:
     assert reasons.get("handshake_auth", 0) >= 1  # the rogue key, refused by ZAP
     assert sum(v for k, v in reasons.items() if k.startswith("handshake")) >= 2  # and the keyless client
     assert not {"rogue", "rogue-0", "nokey", "nokey-0"} & titles
+
+
+def test_the_curve_relays_hint_is_complete_and_copying_it_works(relays: Any, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    made = subprocess.run([sys.executable, "-m", "mpprogress", "keys", str(keys), "--client", "good"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    relay = relays("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--curve", str(keys))
+    address = relay.wait_listening()
+    exported = dict(line.strip()[len("export "):].split("=", 1) for line in relay.err if line.startswith("export "))
+    assert exported == {"MPPROGRESS_ADDRESS": address, "MPPROGRESS_CURVE_DIR": str(keys.resolve()),
+                        "MPPROGRESS_CURVE_CLIENT": "good"}
+    proc = subprocess.run([sys.executable, "-m", "tests.integration.relay_worker", "hinted", "--items", "10"],
+                          cwd=ROOT, env=_env(**exported), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "done" in proc.stdout and "warning" not in proc.stderr
+    assert wait_for(lambda: relay.finished("hinted-"))
+    assert relay.stop() == 0
 
 
 def test_public_bind_without_curve_is_refused() -> None:

@@ -15,6 +15,8 @@ import time
 import mpprogress
 
 __all__ = [
+    "count_phases",
+    "exit_abruptly",
     "exit_without_closing",
     "fork_grandchild",
     "hang_in_phase",
@@ -35,6 +37,15 @@ def report_phases(operation_id: str, phases: int = 3, items: int = 50) -> int:
             for i in range(items):
                 phase.update(1, message=f"item {i}")
     return os.getpid()
+
+
+def count_phases(operation_id: str, phases: int = 5, items: int = 2000) -> None:
+    """Issue 11's worker: ``phases`` phases of ``items`` plain ``update(1)`` each."""
+    op = mpprogress.get_tracker().get_operation(operation_id)
+    for k in range(phases):
+        with op.phase(f"{os.getpid()}-{k}", total=items) as phase:
+            for _ in range(items):
+                phase.update(1)
 
 
 def nested_phases(operation_id: str, items: int = 20) -> int:
@@ -69,6 +80,15 @@ def exit_without_closing(operation_id: str, items: int = 7, total: int = 7) -> N
     phase = op.start_phase(f"unclosed-{os.getpid()}", "unclosed", total=total)
     for _ in range(items):
         phase.update(1, message="counting")
+
+
+def exit_abruptly(operation_id: str, items: int = 100) -> None:
+    """Connect, start a phase, count, and ``os._exit(0)`` at once: no exit hook ever runs."""
+    op = mpprogress.get_tracker().get_operation(operation_id)
+    phase = op.start_phase(f"abrupt-{os.getpid()}", "abrupt", total=items)
+    for _ in range(items):
+        phase.update(1)
+    os._exit(0)
 
 
 def wait_for_cancel(operation_id: str, timeout: float = 20.0) -> bool:

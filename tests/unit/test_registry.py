@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from mpprogress.remote import wire
-from mpprogress.remote.registry import ClientRegistry, RemoteClient, RemotePhase, process_alive
+from mpprogress.remote.registry import Admission, ClientRegistry, RemoteClient, RemotePhase, process_alive
 from mpprogress.testing import FakeClock
 from mpprogress.tracker import BaseProgressTracker
 
@@ -30,16 +30,27 @@ class Pids:
         return pid in self.alive
 
 
-def make(pids: Pids | None = None, **limits: Any) -> tuple[ClientRegistry, FakeClock]:
+class Connections:
+    """A fake ``connected``: the routing ids ZeroMQ still has a connection under."""
+
+    def __init__(self) -> None:
+        self.gone: set[bytes] = set()
+
+    def __call__(self, routing_id: bytes) -> bool:
+        return routing_id not in self.gone
+
+
+def make(pids: Pids | None = None, connections: Connections | None = None,
+         **limits: Any) -> tuple[ClientRegistry, FakeClock]:
     clock = FakeClock()
-    registry = ClientRegistry(HOST, process_alive=pids or Pids(), **limits)
+    registry = ClientRegistry(HOST, process_alive=pids or Pids(), connected=connections or Connections(), **limits)
     return registry, clock
 
 
 def admit(registry: ClientRegistry, clock: FakeClock, routing_id: bytes, client_id: str, pid: int = 10,
-          host: str = "elsewhere") -> RemoteClient:
-    client, displaced = registry.admit(routing_id, wire.Hello(1, client_id, pid, host), clock())
-    assert client is not None and displaced is None
+          host: str = "elsewhere", user_id: str = "") -> RemoteClient:
+    client, displaced, refused = registry.admit(routing_id, wire.Hello(1, client_id, pid, host), clock(), user_id)
+    assert client is not None and displaced is None and refused is None
     return client
 
 
@@ -73,23 +84,42 @@ def test_a_client_on_this_host_is_gone_with_its_process_or_after_long_silence() 
 
 
 def test_a_hello_resyncs_reconnects_or_displaces() -> None:
-    registry, clock = make()
+    connections = Connections()
+    registry, clock = make(connections=connections)
     first = admit(registry, clock, b"r1", "a")
-    again, displaced = registry.admit(b"r1", wire.Hello(9, "a", 10, "elsewhere"), clock())
-    assert (again, displaced) == (first, None)  # a resync: the same client
-    moved, displaced = registry.admit(b"r2", wire.Hello(1, "a", 10, "elsewhere"), clock())
+    assert registry.admit(b"r1", wire.Hello(9, "a", 10, "elsewhere"), clock()) == (first, None, None)  # a resync
+    connections.gone.add(b"r1")  # its connection broke; it reconnects as r2
+    moved, displaced, _ = registry.admit(b"r2", wire.Hello(1, "a", 10, "elsewhere"), clock())
     assert moved is first and displaced is None and first.routing_id == b"r2"
     assert registry.get(b"r1") is None and registry.get(b"r2") is first
-    newcomer, displaced = registry.admit(b"r2", wire.Hello(1, "b", 12, "elsewhere"), clock())
+    newcomer, displaced, _ = registry.admit(b"r2", wire.Hello(1, "b", 12, "elsewhere"), clock())
     assert displaced is first and newcomer is not None and newcomer.client_id == "b"
     assert (len(registry), registry.lost) == (1, 1)
+
+
+def test_a_hello_naming_a_client_on_another_live_connection_is_a_hijack() -> None:
+    connections = Connections()
+    registry, clock = make(connections=connections)
+    victim = admit(registry, clock, b"r1", "victim")
+    assert registry.admit(b"r2", wire.Hello(1, "victim", 66, "elsewhere"), clock()) == Admission(None, None, "hijack")
+    assert registry.get(b"r1") is victim and registry.get(b"r2") is None and victim.pid == 10
+
+
+def test_under_curve_a_client_id_is_bound_to_its_key_even_after_its_connection_broke() -> None:
+    connections = Connections()
+    registry, clock = make(connections=connections)
+    victim = admit(registry, clock, b"r1", "victim", user_id="good-key")
+    connections.gone.add(b"r1")
+    assert registry.admit(b"r2", wire.Hello(1, "victim", 10, "elsewhere"), clock(), "other-key").refused == "hijack"
+    assert registry.admit(b"r3", wire.Hello(1, "victim", 10, "elsewhere"), clock(), "good-key") == (victim, None, None)
+    assert victim.routing_id == b"r3"
 
 
 def test_clients_beyond_the_limit_are_refused_and_a_bye_is_not_a_loss() -> None:
     registry, clock = make(max_clients=2)
     a = admit(registry, clock, b"r1", "a")
     admit(registry, clock, b"r2", "b")
-    assert registry.admit(b"r3", wire.Hello(1, "c", 10, "elsewhere"), clock()) == (None, None)
+    assert registry.admit(b"r3", wire.Hello(1, "c", 10, "elsewhere"), clock()) == (None, None, "too_many_clients")
     registry.remove(a)
     assert (len(registry), registry.lost) == (1, 0)
     assert admit(registry, clock, b"r3", "c").client_id == "c"

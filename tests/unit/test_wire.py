@@ -158,3 +158,33 @@ def test_random_structured_frames_raise_only_protocol_error(kind: int, fields: l
     except ProtocolError:
         return
     assert message.seq == 1
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [1, wire.State.KIND, 1, [[1, 1.7e308, None, None, {}]]],  # finite, and a 309-digit number
+        [1, wire.State.KIND, 1, [[1, 2**53 + 1, None, None, {}]]],
+        [1, wire.State.KIND, 1, [[1, 1, 2**63 - 1, None, {}]]],
+        [1, wire.PhaseStart.KIND, 1, 1, "p", "op", None, "t", None, 2**53 + 1],
+        [1, wire.PhaseFinish.KIND, 1, 1, 2.0**60, None, None, True, None, {}],
+        [1, wire.PhaseFinish.KIND, 1, 1, 1, 2**63 - 1, None, True, None, {}],
+    ],
+)
+def test_counts_beyond_exact_floats_are_refused_as_out_of_range(items: object) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        wire.decode(msgpack.packb(items))
+    assert caught.value.reason == "range"
+
+
+def test_counts_up_to_the_limit_pass_and_larger_ones_are_clamped_by_the_sender() -> None:
+    assert wire.MAX_COUNT == 2**53  # every integer up to it is exact as a float too
+    state = wire.State(1, (wire.PhaseState(1, wire.MAX_COUNT, wire.MAX_COUNT, None),))
+    assert wire.decode(wire.encode(state)) == state
+    huge = wire.decode(wire.encode(wire.PhaseFinish(2, 1, 1.8e308, 10**18, None, True, None)))
+    assert isinstance(huge, wire.PhaseFinish) and (huge.current, huge.total) == (wire.MAX_COUNT, wire.MAX_COUNT)
+    start = wire.decode(wire.encode(wire.PhaseStart(3, 1, "p", "op", None, "t", None, 2**63 - 1)))
+    assert isinstance(start, wire.PhaseStart) and start.total == wire.MAX_COUNT
+    (frame,) = wire.encode_state([wire.PhaseState(1, 10**30, 10**30, None)], lambda: 4)
+    decoded = wire.decode(frame)
+    assert isinstance(decoded, wire.State) and decoded.phases[0].current == decoded.phases[0].total == wire.MAX_COUNT
