@@ -5,18 +5,11 @@ dataclasses) and their limits are in ``messages``, re-exported here.  One messag
 
     [VERSION, kind, seq, *fields]
 
-``seq`` is the sender's sequence number, increasing by one per message it sends; the
-aggregator uses it to ignore stale progress state.  Progress is always carried as absolute state
-(current, total, latest message), so a lost or repeated frame can never corrupt a count.
+``seq`` is the sender's sequence number, one more per message; progress is carried as
+absolute state (current, total, latest message), so a lost or repeated frame never corrupts a count.
 
-Kinds from a worker: ``HELLO``, ``HEARTBEAT``, ``OPERATION_START`` / ``OPERATION_FINISH``,
-``PHASE_START`` / ``PHASE_FINISH``, ``STATE`` (a batch of changed phases), ``LOG`` (a worker log
-record) and ``BYE``.  Starts, finishes and ``BYE`` are acknowledged (``ACK``) and resent until
-they are; re-applying them is harmless.  Kinds from the aggregator: ``ACK``, ``CANCEL`` and
-``RESYNC`` (a receiver that does not know the sender, e.g. a restarted relay, asks it to send
-its whole state again).
-
-Phases are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
+The kinds, and which are acknowledged and resent, are described in ``link`` (the protocol);
+phases are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
 
 ``decode`` validates every field (types, lengths, finite non-negative numbers, a pid a process
 can have), strips control characters from strings with ``mpprogress.text.strip_controls``, and

@@ -59,9 +59,10 @@ def session(
 
     On exit, by any path including Ctrl-C, workers are told to cancel (when the block raised),
     the aggregator stops, the sinks close (the terminal is restored) and the environment is put
-    back, within about two seconds.  In the main thread, SIGINT and SIGTERM cancel the open
-    operations at once, before a pool in the block waits for its tasks (``signals.py``); SIGTERM
-    then ends the process with status 143 after that cleanup.
+    back, within about two seconds.  If the aggregator's thread died during the block (it
+    logs that at once), leaving the block raises ``AggregatorStopped``.  In the main thread,
+    SIGINT and SIGTERM cancel the open operations at once, before a pool in the block waits
+    for its tasks (``signals.py``); SIGTERM then ends the process with status 143.
 
     Args:
         address: where to listen: a private ``ipc://`` path by default, or
@@ -122,6 +123,7 @@ def session(
         except BaseException:
             cancel_open_operations(local)  # the aggregator sends the cancellations before it stops
             raise
+        aggregator.check()  # a block that ended well must not hide that progress went unread
     finally:
         replace_tracker(previous)
         if restore_settings is not None:

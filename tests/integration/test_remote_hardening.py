@@ -475,3 +475,13 @@ def test_256_workers_at_once_deliver_every_phase_exactly_and_none_is_lost() -> N
     done = [(e.data["success"], e.data["reason"], e.data["current"]) for e in events.of_type("phase_finished")]
     assert len(done) == 1280
     assert set(done) == {(True, None, 2000)}
+
+
+def test_a_session_whose_aggregator_died_says_so_on_exit() -> None:
+    sink = SinkThatExits()
+    with pytest.raises(AggregatorStopped, match="stopped"):
+        with mpprogress.session(console=False, sinks=(sink,)):
+            client = threading.Thread(target=start_one_phase, args=(os.environ["MPPROGRESS_ADDRESS"],), daemon=True)
+            client.start()
+            assert wait_for(lambda: sink.exited)
+            client.join(30)
