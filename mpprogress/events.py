@@ -2,8 +2,9 @@
 
 A callback is called as ``callback(event_type=..., **data)``.  The data of each event type:
 
-- ``operation_started``: operation_id, title, description
-- ``phase_started``: operation_id, phase_id, parent_phase_id, title, description, total
+- ``operation_started``: operation_id, title, description, worker
+- ``phase_started``: operation_id, phase_id, parent_phase_id, title, description, total, worker
+  (``worker``: the ``Worker(host, pid)`` it came from, ``None`` in the process itself)
 - ``progress_update``: operation_id, phase_id, parent_phase_id, title, current, total,
   percentage, message, rate, peak_rate, eta, elapsed, plus the update's metadata
 - ``phase_finished``: operation_id, phase_id, parent_phase_id, title, success, reason,
@@ -29,7 +30,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Final, Protocol, Union
+from typing import Any, ClassVar, Final, NamedTuple, Protocol, Union
 
 __all__ = [
     "CANCEL_REQUESTED",
@@ -50,6 +51,7 @@ __all__ = [
     "ProgressEventSerializer",
     "ProgressUpdate",
     "Sink",
+    "Worker",
     "event_from",
 ]
 
@@ -80,6 +82,17 @@ class Sink(ProgressCallback, Protocol):
 # --- typed events ---------------------------------------------------------------------------
 
 
+class Worker(NamedTuple):
+    """The worker process an operation or a phase came from (multiprocess mode and the relay).
+
+    ``host`` is the parent's host name for a worker on the parent's own machine, else the
+    worker's host identity (its boot id and pid namespace).
+    """
+
+    host: str
+    pid: int
+
+
 @dataclass(slots=True)
 class OperationStarted:
     """An operation began."""
@@ -88,6 +101,7 @@ class OperationStarted:
     operation_id: str
     title: str = ""
     description: str | None = None
+    worker: Worker | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""
@@ -105,6 +119,7 @@ class PhaseStarted:
     title: str = ""
     description: str | None = None
     total: int | None = None
+    worker: Worker | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""

@@ -18,7 +18,7 @@ from .core import GIL_ENABLED, Clock, TrackerCore
 from .counting import LocalCount
 from .dispatch import SETTLE_TIMEOUT
 from .errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
-from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted
+from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
 from .metrics import Speed, per_second
 from .port import ProgressOperation, ProgressPhase
 from .retention import Tally, add_outcomes, outcome_of
@@ -55,6 +55,8 @@ class _LocalContainer:
         title: str,
         total: int | None = None,
         description: str | None = None,
+        *,
+        worker: Worker | None = None,
     ) -> BaseProgressPhase:
         core = self._core
         with core.lock:
@@ -70,7 +72,7 @@ class _LocalContainer:
             core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
             self.current_phase = phase_id
-            core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total))
+            core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total, worker=worker))
         core.dispatcher.drain()
         return phase
 

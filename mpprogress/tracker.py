@@ -41,7 +41,7 @@ from .capture import operation_snapshot
 from .core import GIL_ENABLED, Clock, TrackerCore
 from .dispatch import SETTLE_TIMEOUT
 from .errors import DuplicateIdError, checked_count
-from .events import OperationStarted, ProgressCallback
+from .events import OperationStarted, ProgressCallback, Worker
 from .phases import BaseProgressOperation, BaseProgressPhase, sub_phases
 from .port import ProgressTracker
 from .snapshot import OperationSnapshot, TrackerSnapshot
@@ -142,15 +142,16 @@ class BaseProgressTracker(ProgressTracker):
     # --- operations -------------------------------------------------------------------------
 
     def start_operation(
-        self, operation_id: str, title: str, description: str | None = None
+        self, operation_id: str, title: str, description: str | None = None, *, worker: Worker | None = None
     ) -> BaseProgressOperation:
+        """Start an operation; ``worker`` names the process it came from (the aggregator sets it)."""
         core = self._core
         with core.lock:
             if operation_id in self._operations:
                 raise DuplicateIdError(f"Operation {operation_id} already exists")
             op = BaseProgressOperation(operation_id, title, description, core=core)
             self._operations[operation_id] = op
-            core.dispatcher.queue(OperationStarted(operation_id, op.title, description))
+            core.dispatcher.queue(OperationStarted(operation_id, op.title, description, worker))
         core.dispatcher.drain()
         return op
 

@@ -18,10 +18,12 @@ a resent start or finish does nothing.  Worker log records are re-emitted throug
 from __future__ import annotations
 
 import logging
+import socket
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ..events import Worker
 from ..phases import BaseProgressOperation, BaseProgressPhase
 from ..port import PhaseFinishedError, ProgressError
 from ..tracker import BaseProgressTracker
@@ -92,6 +94,7 @@ class Applier:
         self._reply = reply
         self._max_phases = max_phases_per_client
         self._logs = logs or WorkerLogs()
+        self._hostname = socket.gethostname()
         self._handlers: dict[type[Any], Callable[[RemoteClient, Any], None]] = {
             wire.State: self._apply_states,
             wire.PhaseStart: self._start_phase,
@@ -154,7 +157,9 @@ class Applier:
                 return
             container = parent.phase
         try:
-            phase = container.start_phase(message.phase_id, message.title, message.total, message.description)
+            phase = container.start_phase(
+                message.phase_id, message.title, message.total, message.description, worker=self._worker(client)
+            )
         except (ValueError, ProgressError):  # e.g. a phase id the tracker already has
             self._drops["phase_rejected"] += 1
             return
@@ -176,11 +181,17 @@ class Applier:
             return
         remote.container.finish_phase(remote.phase.phase_id, message.success, reason=message.reason)
 
+    def _worker(self, client: RemoteClient) -> Worker:
+        """Who a client is, for events: this host's name for a local worker, else its identity."""
+        return Worker(self._hostname if client.local else client.host, client.pid)
+
     def _start_operation(self, client: RemoteClient, message: wire.OperationStart) -> None:
         if message.operation_id in client.operations:
             return  # a resend
         try:
-            self.tracker.start_operation(message.operation_id, message.title, message.description)
+            self.tracker.start_operation(
+                message.operation_id, message.title, message.description, worker=self._worker(client)
+            )
         except ValueError:
             self._drops["operation_exists"] += 1
             return

@@ -75,6 +75,7 @@ class RemoteClient:
     local: bool  # on this host: its pid can be checked
     last_seen: float
     user_id: str = ""  # the ZAP user id of its connection (under CURVE, its public key)
+    host: str = ""  # its hello's host identity
     phases: dict[int, RemotePhase] = field(default_factory=dict)  # open, by the client's handle
     finished: deque[int] = field(default_factory=lambda: deque(maxlen=1024))  # handles, newest last
     operations: set[str] = field(default_factory=set)  # its own
@@ -177,7 +178,7 @@ class ClientRegistry:
             return Admission(known, displaced)
         if len(self._clients) >= self.max_clients:
             return Admission(None, displaced, "too_many_clients")
-        client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id)
+        client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id, hello.host)
         self._clients[routing_id] = client
         self._by_id[client.client_id] = client
         self._resync_asked.pop(routing_id, None)

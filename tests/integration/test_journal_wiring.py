@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -25,11 +26,14 @@ def test_a_session_records_its_workers_phases(mp_context: BaseContext, tmp_path:
     path = tmp_path / "run.db"
     with mpprogress.session(console=False, journal=path) as tracker, tracker.operation("journaled") as op:
         with ProcessPoolExecutor(2, mp_context=mp_context) as pool:
-            list(pool.map(workers.report_phases, [op.operation_id] * 2, [1, 2], [50, 50]))
+            pids = set(pool.map(workers.report_phases, [op.operation_id] * 2, [1, 2], [50, 50]))
     assert load_run(path) is not None
     report = json.loads(_report(path, "json"))
     assert [(p["current"], p["total"], p["outcome"]) for p in report["phases"]] == [(50, 50, "ok")] * 3
     assert report["operations"][0]["title"] == "journaled"
+    # Each phase names the worker process it came from (this machine's name for local workers).
+    assert {p["pid"] for p in report["phases"]} == pids
+    assert {p["host"] for p in report["phases"]} == {socket.gethostname()}
     assert report["run"]["closed_cleanly"] is True
 
 

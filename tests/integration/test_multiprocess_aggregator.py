@@ -18,6 +18,7 @@ import pytest
 import zmq
 
 import mpprogress
+from mpprogress.events import Worker
 from mpprogress.phases import BaseProgressOperation
 from mpprogress.remote import wire
 from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
@@ -243,10 +244,12 @@ def test_a_hello_with_an_impossible_pid_cannot_stop_the_aggregator() -> None:
 class BrittleTracker(BaseProgressTracker):
     """A tracker with a bug: starting an operation whose id begins with "brittle" raises."""
 
-    def start_operation(self, operation_id: str, title: str, description: str | None = None) -> BaseProgressOperation:
+    def start_operation(
+        self, operation_id: str, title: str, description: str | None = None, *, worker: Worker | None = None
+    ) -> BaseProgressOperation:
         if operation_id.startswith("brittle"):
             raise RuntimeError("a bug the aggregator did not foresee")
-        return super().start_operation(operation_id, title, description)
+        return super().start_operation(operation_id, title, description, worker=worker)
 
 
 def test_handler_and_liveness_errors_are_contained_counted_and_logged_once(
