@@ -10,6 +10,7 @@ The schema (every key optional; defaults shown)::
       websocket:    {enabled: false, endpoint: null, event_name: "progress_update"}
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
+      journal:      {path: null}   (an SQLite file recording every run: ``mpprogress report PATH``)
       performance:  {track_items_per_second: true, track_memory_usage: false,
                      estimate_completion_time: true, max_update_rate: 20, update_burst: 10,
                      max_completed_operations: 100}
@@ -57,6 +58,9 @@ _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "json_lines": ("bool", False),
         "logger": ("str", "mpprogress.progress"),
         "min_interval": ("float", 1.0),
+    },
+    "journal": {
+        "path": ("str?", None),
     },
     "performance": {
         "track_items_per_second": ("bool", True),
@@ -284,7 +288,7 @@ def create_progress_tracker(
             "progress.websocket.enabled is true but no websocket_handler was given to "
             "create_progress_tracker() (the endpoint alone cannot be connected to)"
         )
-    if not (console_on or logging_on or websocket_on):
+    if not (console_on or logging_on or websocket_on or settings["journal"]["path"] is not None):
         return NoOpProgressTracker()
     tracker_kwargs = {k: perf[k] for k in ("max_update_rate", "update_burst", "max_completed_operations")}
     from .wiring import build_tracker  # the one place that composes trackers and sinks

@@ -15,7 +15,7 @@ from ..remote.settings import (
 )
 from ..tracker import BaseProgressTracker
 from ..tracking import DetachedTracker, track_loop
-from .processes import worker_client
+from .processes import journal_sink, worker_client
 
 if TYPE_CHECKING:
 
@@ -136,8 +136,14 @@ def build_tracker(
             tracker.attach(LoggingSink(log["logger"], **log_options))
     elif log["enabled"]:
         tracker = LoggingProgressTracker(log["logger"], **log_options, **tracker_kwargs)
+    elif settings["websocket"]["enabled"]:
+        tracker = WebSocketProgressTracker(websocket_handler, **tracker_kwargs)
     else:
-        return WebSocketProgressTracker(websocket_handler, **tracker_kwargs)
-    if settings["websocket"]["enabled"]:
+        from ..adapters import TrackerWithSinks
+
+        tracker = TrackerWithSinks(**tracker_kwargs)  # the journal alone
+    if settings["websocket"]["enabled"] and not isinstance(tracker, WebSocketProgressTracker):
         tracker.attach(WebSocketSink(websocket_handler, event_name=settings["websocket"]["event_name"]))
+    if settings["journal"]["path"] is not None:
+        tracker.attach(journal_sink(settings["journal"]["path"]))
     return tracker

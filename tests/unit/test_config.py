@@ -209,3 +209,15 @@ def test_performance_switches_map_onto_console_columns() -> None:
         assert isinstance(tracker, ConsoleProgressTracker)
         assert tracker.sink.config.show_rate is False
         assert tracker.sink.config.show_time_remaining is False
+
+
+def test_a_journal_alone_records_the_run(tmp_path: Path) -> None:
+    from mpprogress.report import load_run
+
+    path = tmp_path / "configured.db"
+    env = {"MPPROGRESS_CONSOLE_ENABLED": "0", "MPPROGRESS_JOURNAL_PATH": str(path)}
+    with create_progress_tracker({}, env=env) as tracker:
+        with tracker.operation("configured") as op, op.phase("items", total=3) as phase:
+            phase.update(3)
+    figures = load_run(path)
+    assert [(p.title, p.current, p.total, p.outcome) for p in figures.phases] == [("items", 3, 3, "ok")]
