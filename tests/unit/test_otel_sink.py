@@ -59,7 +59,7 @@ class Otel:
 
 
 @pytest.fixture
-def otel(**options: Any) -> Iterator[Otel]:
+def otel() -> Iterator[Otel]:
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
