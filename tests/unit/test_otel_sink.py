@@ -294,3 +294,59 @@ def test_uses_the_global_providers_by_default() -> None:
     sink.handle(OperationStarted("op", "job"))
     sink.handle(OperationFinished("op", "job"))
     assert isinstance(trace.get_tracer_provider(), trace.TracerProvider)
+
+
+def test_parent_is_the_context_of_the_thread_delivering_operation_started(otel: Otel) -> None:
+    """The documented rule: while another thread delivers the tracker's events, an operation
+    started meanwhile is delivered (and parented) by that thread, so its span is a root."""
+    tracker = BaseProgressTracker()
+    delivering, release = threading.Event(), threading.Event()
+
+    def blocker(*, event_type: str, **data: Any) -> None:
+        if event_type == "operation_started" and data["title"] == "first":
+            delivering.set()
+            release.wait(10)
+
+    tracker.add_callback(blocker)
+    tracker.add_callback(otel.sink)
+    first = threading.Thread(target=lambda: tracker.start_operation("op1", "first"))
+    first.start()
+    assert delivering.wait(10)
+    tracer = otel.provider.get_tracer("user")
+    with tracer.start_as_current_span("request"):
+        tracker.start_operation("op2", "second")  # queued: the other thread delivers it
+        release.set()
+        first.join(10)
+        with tracker.operation("third"):  # nobody else delivering: delivered here, parented here
+            pass
+    tracker.finish_operation("op2")
+    spans = otel.finished()
+    assert spans["second"].parent is None
+    assert spans["third"].parent is not None and spans["third"].parent.span_id == spans["request"].context.span_id
+
+
+def test_a_stuck_exporter_never_blocks_the_sink() -> None:
+    """With a BatchSpanProcessor, spans are queued; a full queue drops them instead of waiting."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    release = threading.Event()
+    exported: list[int] = []
+
+    class Stuck(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            release.wait(30)  # an exporter whose collector does not answer
+            exported.append(len(spans))
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Stuck(), max_queue_size=16, max_export_batch_size=4,
+                                                   schedule_delay_millis=1))
+    sink = OpenTelemetrySink(provider, MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    sink.handle(OperationStarted("op", "job"))
+    for n in range(1_000):  # finishes although nothing can be exported
+        sink.handle(PhaseStarted("op", f"p{n}", title="p"))
+        sink.handle(PhaseFinished("op", f"p{n}", title="p"))
+    sink.handle(OperationFinished("op", "job"))
+    release.set()
+    provider.shutdown()
+    assert 0 < sum(exported) < 1_001  # what did not fit in the queue was dropped
