@@ -56,6 +56,8 @@ def test_rich_only_in_the_console_modules_that_draw() -> None:
         third_party = {m.split(".")[0] for m in imported} - set(sys.stdlib_module_names) - {"mpprogress"}
         if name.startswith("console") and name != "console_config":
             assert third_party <= {"rich"}, name
+        elif name.partition("_")[0] == "otel":  # the OpenTelemetry sink (the ``otel`` extra)
+            assert third_party <= {"opentelemetry"}, name
         else:
             assert not third_party, (name, third_party)
 

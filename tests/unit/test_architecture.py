@@ -33,6 +33,7 @@ THIRD_PARTY_HOME = {
     "rich": ("adapters.console", "report"),  # the console family (console.py, console_*.py), the report
     "zmq": ("remote.",),
     "msgpack": ("remote.wire",),
+    "opentelemetry": ("adapters.otel",),
 }
 MAX_MODULE_LINES = 400
 MAX_REMOTE_CLASS_METHODS = 15
