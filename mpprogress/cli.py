@@ -175,6 +175,11 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="require CURVE with the keys made by `mpprogress keys DIR` (only allow-listed clients)",
     )
     _add_journal_option(parser)
+    parser.add_argument(
+        "--otel", action="store_true",
+        help="also send operations and phases to OpenTelemetry as spans and metrics (global providers, "
+        "e.g. under opentelemetry-instrument; needs mpprogress[otel])",
+    )
     parser.set_defaults(run=_run_relay)
 
 
@@ -183,7 +188,7 @@ def _run_relay(args: argparse.Namespace) -> int:
     from .wiring import run_relay
 
     config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout)
-    return run_relay(config, journal=args.journal)
+    return run_relay(config, journal=args.journal, otel=args.otel)
 
 
 def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,6 +11,8 @@ The schema (every key optional; defaults shown)::
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
       journal:      {path: null}   (an SQLite file recording every run: ``mpprogress report PATH``)
+      opentelemetry: {enabled: false, max_labelled_phases: 20, max_operation_names: 100}
+                    (spans and metrics through the global providers; ``mpprogress[otel]``)
       performance:  {track_items_per_second: true, track_memory_usage: false,
                      estimate_completion_time: true, max_update_rate: 20, update_burst: 10,
                      max_completed_operations: 100}
@@ -61,6 +63,11 @@ _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "journal": {
         "path": ("str?", None),
+    },
+    "opentelemetry": {
+        "enabled": ("bool", False),
+        "max_labelled_phases": ("int", 20),
+        "max_operation_names": ("int", 100),
     },
     "performance": {
         "track_items_per_second": ("bool", True),
@@ -288,7 +295,8 @@ def create_progress_tracker(
             "progress.websocket.enabled is true but no websocket_handler was given to "
             "create_progress_tracker() (the endpoint alone cannot be connected to)"
         )
-    if not (console_on or logging_on or websocket_on or settings["journal"]["path"] is not None):
+    otel_on, journal_on = settings["opentelemetry"]["enabled"], settings["journal"]["path"] is not None
+    if not (console_on or logging_on or websocket_on or otel_on or journal_on):
         return NoOpProgressTracker()
     tracker_kwargs = {k: perf[k] for k in ("max_update_rate", "update_burst", "max_completed_operations")}
     from .wiring import build_tracker  # the one place that composes trackers and sinks

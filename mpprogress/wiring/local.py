@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..current import get_or_make
+from ..events import Sink
 from ..port import ProgressTracker
 from ..remote.settings import (
     ADDRESS_ENV,
@@ -141,9 +142,19 @@ def build_tracker(
     else:
         from ..adapters import TrackerWithSinks
 
-        tracker = TrackerWithSinks(**tracker_kwargs)  # the journal alone
+        tracker = TrackerWithSinks(**tracker_kwargs)  # the journal or OpenTelemetry alone
     if settings["websocket"]["enabled"] and not isinstance(tracker, WebSocketProgressTracker):
         tracker.attach(WebSocketSink(websocket_handler, event_name=settings["websocket"]["event_name"]))
     if settings["journal"]["path"] is not None:
         tracker.attach(journal_sink(settings["journal"]["path"]))
+    otel = settings["opentelemetry"]
+    if otel["enabled"]:
+        tracker.attach(telemetry_sink(otel["max_labelled_phases"], otel["max_operation_names"]))
     return tracker
+
+
+def telemetry_sink(max_labelled_phases: int = 20, max_operation_names: int = 100) -> Sink:
+    """Operations and phases as OpenTelemetry spans and metrics, through the global providers."""
+    from ..adapters.otel import OpenTelemetrySink
+
+    return OpenTelemetrySink(max_labelled_phases=max_labelled_phases, max_operation_names=max_operation_names)

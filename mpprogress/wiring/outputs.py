@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from ..events import Sink
 from ..tracker import BaseProgressTracker
+from .local import telemetry_sink
 from .processes import journal_sink, session
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def output_session(
             yield tracker
 
 
-def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = None) -> int:
+def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = None, otel: bool = False) -> int:
     """Run ``mpprogress relay``: a local tracker, the display or JSON lines, an aggregator.
 
     Call it from the main thread; it returns after SIGINT or SIGTERM.
@@ -76,15 +77,17 @@ def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = N
     from ..remote.relay import serve
 
     stdout = config.stdout if config.stdout is not None else sys.stdout
-    recorder = journal_sink(journal) if journal is not None else None
+    extras: list[Sink] = [journal_sink(journal)] if journal is not None else []
+    if otel:
+        extras.append(telemetry_sink())
 
     def make_sink(tracker: BaseProgressTracker) -> Sink:
-        if recorder is not None:
-            tracker.add_callback(recorder)
+        for extra in extras:
+            tracker.add_callback(extra)
         return _output_sink(tracker, config.output, stdout)
 
     try:
         return serve(config, make_sink)
     finally:
-        if recorder is not None:
-            recorder.close()
+        for extra in extras:
+            extra.close()

@@ -221,3 +221,22 @@ def test_a_journal_alone_records_the_run(tmp_path: Path) -> None:
             phase.update(3)
     figures = load_run(path)
     assert [(p.title, p.current, p.total, p.outcome) for p in figures.phases] == [("items", 3, 3, "ok")]
+
+
+def test_opentelemetry_from_the_configuration_sends_spans() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the configured sink uses the global providers
+    if trace.get_tracer_provider() is not provider:
+        pytest.skip("another test set the global tracer provider first (it can be set once)")
+    env = {"MPPROGRESS_CONSOLE_ENABLED": "0", "MPPROGRESS_OPENTELEMETRY_ENABLED": "1"}
+    with create_progress_tracker({}, env=env) as tracker:
+        with tracker.operation("configured") as op, op.phase("items", total=2) as phase:
+            phase.update(2)
+    assert sorted(span.name for span in exporter.get_finished_spans()) == ["configured", "items"]

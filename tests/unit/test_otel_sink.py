@@ -28,6 +28,7 @@ from mpprogress.events import (
     PhaseFinished,
     PhaseStarted,
     ProgressUpdate,
+    Worker,
 )
 from mpprogress.tracker import BaseProgressTracker
 
@@ -181,20 +182,8 @@ def test_phase_from_another_thread_is_a_child_of_the_operation(otel: Otel) -> No
 
 
 def test_worker_host_and_pid(otel: Otel) -> None:
-    @dataclass
-    class Worker:
-        host: str
-        pid: int
-
-    started = PhaseStarted("op", "p", title="remote")
-
-    # events have slots: a subclass carries ``worker``, as a remote event may one day
-    @dataclass(slots=True)
-    class WorkerPhaseStarted(PhaseStarted):
-        worker: Any = None
-
     otel.sink.handle(OperationStarted("op", "job"))
-    otel.sink.handle(WorkerPhaseStarted(**started.to_data(), worker=Worker("box", 42)))
+    otel.sink.handle(PhaseStarted("op", "p", title="remote", worker=Worker("box", 42)))
     otel.sink.close()
     remote = otel.finished()["remote"]
     assert remote.attributes is not None
