@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from rich.console import RenderableType
 from rich.text import Text
 
-from ..events import OPERATION_FINISHED, EventSink, OperationFinished, ProgressEvent
+from ..events import EventSink, OperationFinished, ProgressEvent
 from ..forksafe import reinit_after_fork
 from ..text import clean_line
 from ..tracker import BaseProgressTracker
@@ -92,7 +92,7 @@ class NotebookSink(EventSink):
         config: ConsoleConfig | None = None,
         width: int = 100,
         max_rate: float = 4.0,
-        output: Callable[[dict[str, str]], NotebookOutput] = ipython_output,
+        output: Callable[[dict[str, str]], NotebookOutput] | None = None,
         get_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tracker = tracker
@@ -107,7 +107,8 @@ class NotebookSink(EventSink):
         self._dirty = True
         self._closed = False
         self._last: dict[str, str] | None = None
-        self._output = output(bundle([Text("")], width))  # made here, in the cell that opened it
+        make = output if output is not None else ipython_output
+        self._output = make(bundle([Text("")], width))  # made here, in the cell that opened it
         self._stop = threading.Event()
         rate = min(self.config.refresh_rate or max_rate, max_rate)
         # The refresh thread runs in this cell's context: ipykernel 7 keeps the parent message
@@ -125,15 +126,9 @@ class NotebookSink(EventSink):
 
     # --- events -----------------------------------------------------------------------------
 
-    def __call__(self, *, event_type: str, **data: Any) -> None:
-        # Only a finish needs the typed event; any other just marks the frame as stale (this runs
-        # on the thread delivering events, so it must stay cheap).
-        self._dirty = True
-        if event_type == OPERATION_FINISHED:
-            super().__call__(event_type=event_type, **data)
-
     def handle(self, event: ProgressEvent) -> None:
-        """Keep a finished operation's last rows (and its summary) in the output."""
+        """Mark the frame stale; keep a finished operation's last rows (and summary) in the output."""
+        self._dirty = True  # the refresh thread redraws at its next tick: nothing more here
         if not isinstance(event, OperationFinished) or self._closed:
             return
         try:
