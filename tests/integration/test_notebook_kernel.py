@@ -169,3 +169,16 @@ def test_thousands_of_updates_stay_within_bounded_messages(kernel_path: pathlib.
     # ~3 s of updates at most 4 redraws a second, plus the first and last: far below 3000, yet
     # live (redrawn while the cell ran, not only at its end).
     assert 4 <= client.output_messages <= 60, client.output_messages
+
+
+def test_example_notebook_runs(kernel_path: pathlib.Path) -> None:
+    notebook = nbformat.read(HERE / "notebooks" / "pool_example.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(HERE / "notebooks")}}
+    )
+    client.execute()
+    outputs = notebook.cells[2].outputs
+    text = "".join(out.data["text/plain"] for out in outputs if out.output_type == "display_data")
+    for n in range(4):
+        assert re.search(rf"✔ task {n} .*250/250", text), text
+    assert any("[0, 1, 2, 3]" in out.data.get("text/plain", "") for out in outputs if "data" in out)
