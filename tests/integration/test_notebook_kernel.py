@@ -43,6 +43,19 @@ with mpprogress.session(forward_logs=True) as tracker:
 print("done", done)
 """
 
+MP_POOL_CELL = """\
+import multiprocessing, sys
+sys.path.insert(0, {here!r})
+import mpprogress
+from notebook_work import count
+
+with mpprogress.session(forward_logs=True) as tracker:
+    with tracker.operation("pool run") as op:
+        with multiprocessing.get_context({method!r}).Pool(4) as pool:
+            done = sorted(pool.starmap(count, [(op.operation_id, n) for n in range(4)]))
+print("done", done)
+"""
+
 INTERRUPT_CELL = """\
 import multiprocessing, sys
 from concurrent.futures import ProcessPoolExecutor
@@ -116,9 +129,10 @@ def display_text(notebook: Any) -> str:
     return str(data["text/plain"])
 
 
+@pytest.mark.parametrize("cell", [POOL_CELL, MP_POOL_CELL], ids=["executor", "pool"])
 @pytest.mark.parametrize("method", METHODS)
-def test_pool_run_leaves_exact_final_counts(kernel_path: pathlib.Path, method: str) -> None:
-    notebook, _ = run_notebook(kernel_path, POOL_CELL.format(here=str(HERE), method=method))
+def test_pool_run_leaves_exact_final_counts(kernel_path: pathlib.Path, method: str, cell: str) -> None:
+    notebook, _ = run_notebook(kernel_path, cell.format(here=str(HERE), method=method))
     text = display_text(notebook)
     for n in range(4):
         assert re.search(rf"✔ task {n} .*250/250", text), text
