@@ -16,7 +16,7 @@ def count(op_id: int, n: int, total: int = 250) -> int:
     with op.phase(f"task {n}", total=total) as phase:
         for _ in range(total):
             phase.update(1)
-    logging.getLogger("notebook.worker").warning("worker %d done", n)
+        logging.getLogger("notebook.worker").warning("worker %d done", n)
     return n
 
 

@@ -53,6 +53,8 @@ with mpprogress.session(forward_logs=True) as tracker:
     with tracker.operation("pool run") as op:
         with multiprocessing.get_context({method!r}).Pool(4) as pool:
             done = sorted(pool.starmap(count, [(op.operation_id, n) for n in range(4)]))
+            pool.close()  # let the workers exit on their own (the block's exit would terminate them)
+            pool.join()
 print("done", done)
 """
 
