@@ -10,7 +10,8 @@ __all__ = ["in_notebook"]
 
 
 def in_notebook() -> bool:
-    """``True`` in the process of a running Jupyter kernel (an IPython ``ZMQInteractiveShell``).
+    """``True`` in the process of a running Jupyter kernel (an IPython ``ZMQInteractiveShell``,
+    or a subclass of it).
 
     A child of that process (a forked pool worker inherits the shell object) is not one: only
     the kernel's own process may send it display messages.
@@ -25,4 +26,5 @@ def in_notebook() -> bool:
         shell = get_ipython()
     except Exception:
         return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    # By name through the class's bases: a hosted kernel's shell (Colab's) subclasses it.
+    return shell is not None and any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)

@@ -126,6 +126,12 @@ def test_in_notebook_only_for_a_kernel_shell(monkeypatch: pytest.MonkeyPatch) ->
     fake.get_ipython = ZMQInteractiveShell  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "IPython", fake)
     assert in_notebook()
+
+    class HostedShell(ZMQInteractiveShell):
+        pass
+
+    fake.get_ipython = HostedShell  # type: ignore[attr-defined]
+    assert in_notebook()
     fake.get_ipython = TerminalInteractiveShell  # type: ignore[attr-defined]
     assert not in_notebook()
     fake.get_ipython = lambda: None  # type: ignore[attr-defined]
