@@ -103,7 +103,14 @@ def display_if_silent() -> TrackerWithSinks | None:
     """
     if get_tracker() is not _silent[0]:
         return None  # a session, a worker's client or a tracker the application set
-    from ..adapters.console import ConsoleConfig, ConsoleProgressTracker, terminal_console
+    from ..adapters.console_config import ConsoleConfig
+    from ..adapters.notebook_kernel import in_notebook
+
+    if in_notebook():  # a Jupyter kernel: one live output in the running cell
+        from ..adapters.notebook import NotebookProgressTracker
+
+        return NotebookProgressTracker(config=ConsoleConfig(show_summary=False))
+    from ..adapters.console import ConsoleProgressTracker, terminal_console
 
     return ConsoleProgressTracker(terminal_console(stderr=True), config=ConsoleConfig(show_summary=False))
 

@@ -151,6 +151,12 @@ def _console_sink(tracker: BaseProgressTracker, console: bool | Console) -> Any:
     """The Rich display on ``tracker`` (``None`` for ``console=False``)."""
     if console is False:
         return None
+    from ..adapters.notebook_kernel import in_notebook
+
+    if console is True and in_notebook():  # a Jupyter kernel: one live output in the running cell
+        from ..adapters.notebook import NotebookSink
+
+        return NotebookSink(tracker)
     from ..adapters.console import ConsoleSink  # only now: rich is imported by this adapter alone
 
     return ConsoleSink(tracker, console=None if console is True else console)

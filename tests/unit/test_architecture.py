@@ -30,11 +30,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
 BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe"}
 TOP = {"cli", "config", "rich", "__init__", "__main__"}
 THIRD_PARTY_HOME = {
-    "rich": ("adapters.console", "report"),  # the console family (console.py, console_*.py), the report
+    "rich": ("adapters.console", "adapters.notebook", "report"),  # the console and notebook families, the report
+    "IPython": ("adapters.notebook",),
     "zmq": ("remote.",),
     "msgpack": ("remote.wire",),
     "opentelemetry": ("adapters.otel",),
 }
+# The console's pure parts the notebook display borrows: options, rendering, the refresh loop.
+CONSOLE_PARTS = {"adapters.console_config", "adapters.console_live", "adapters.console_render"}
 MAX_MODULE_LINES = 400
 MAX_REMOTE_CLASS_METHODS = 15
 
@@ -148,6 +151,8 @@ def _sinks_may_share(module: str, target: str) -> bool:
     def family(name: str) -> str:
         return name.rpartition(".")[2].partition("_")[0]
 
+    if family(module) == "notebook" and target in CONSOLE_PARTS:
+        return True  # the notebook display draws the console's frame (never the console sink)
     return target == "adapters" or family(module) == family(target)
 
 
