@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 # Modules whose tests start real processes; everything in them is marked ``slow``.
@@ -26,3 +28,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SLOW_MODULES or item.get_closest_marker("processes"):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run started in the background (``cmd &`` in a script, some CI runners) inherits SIGINT
+    # ignored, and so would every process the tests start: the Ctrl-C tests need the disposition
+    # a program started from a terminal has.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
