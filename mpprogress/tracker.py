@@ -80,7 +80,7 @@ class BaseProgressTracker(ProgressTracker):
         max_completed_operations: int = 100,
         auto_flush: bool = True,
         max_phase_depth: int | None = 1_000,
-        max_finished_phases: int | None = 100,
+        max_finished_phases: int | None = 50,
     ) -> None:
         if max_update_rate is not None and max_update_rate < 0:
             raise ValueError(f"max_update_rate must be >= 0 or None, got {max_update_rate!r}")

@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from ..snapshot import OperationSnapshot, PhaseSnapshot
 from .console_text import outcome
 
-__all__ = ["SHOWN_DEPTH", "FramePlan", "OperationPlan", "PhaseRow", "iter_phases", "plan_frame", "shown_phases"]
+__all__ = [
+    "SHOWN_DEPTH",
+    "FramePlan",
+    "OperationPlan",
+    "PhaseRow",
+    "dropped_phases",
+    "iter_phases",
+    "plan_frame",
+    "shown_phases",
+]
 
 SHOWN_DEPTH = 10
 """Levels of phases drawn as rows (the top level is level 0); deeper ones are counted."""
@@ -63,12 +72,29 @@ def shown_phases(operation: OperationSnapshot) -> tuple[tuple[PhaseRow, ...], Co
     return tuple(rows), deeper
 
 
+def dropped_phases(operation: OperationSnapshot, rows: Sequence[PhaseRow], deeper: Counter[str]) -> Counter[str]:
+    """The finished phases the tracker no longer keeps (``operation.pruned``), by outcome.
+
+    Args:
+        operation: the operation.
+        rows: its rows (``shown_phases``).
+        deeper: its phases nested deeper than the rows, by outcome (``shown_phases``).
+    """
+    kept = Counter(outcome(phase) for phase, _ in rows if phase.finished) + _finished(deeper)
+    return Counter(operation.finished_counts) - kept
+
+
+def _finished(counts: Counter[str]) -> Counter[str]:
+    return Counter({name: count for name, count in counts.items() if name != "running"})
+
+
 @dataclass(frozen=True)
 class OperationPlan:
     """One operation's share of the frame: the rows shown and what was folded away.
 
-    ``folded`` counts the finished phases not shown, by outcome, ``folded_running`` the running
-    ones, ``deeper`` the phases nested deeper than ``SHOWN_DEPTH`` levels, by outcome.
+    ``folded`` counts the finished phases not shown, by outcome (those the tracker no longer
+    keeps too: ``OperationSnapshot.finished_counts``), ``folded_running`` the running ones,
+    ``deeper`` the phases nested deeper than ``SHOWN_DEPTH`` levels, by outcome.
     """
 
     operation: OperationSnapshot
@@ -128,7 +154,8 @@ def _fold_shares(demands: Sequence[int], has_fold_line: Sequence[bool], room: in
 def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePlan:
     """Decide which rows of the running operations fit in ``budget`` screen lines.
 
-    Everything is shown when it fits.  Otherwise finished phases fold into one summary line per
+    Everything is shown when it fits (with a fold line for the phases the tracker no longer
+    keeps, if any).  Otherwise finished phases fold into one summary line per
     operation; if running phases still do not fit, each operation gets a fair share of rows
     (parents before their sub-phases) and the rest fold too; operations that get no room at
     all fold into a last line.
@@ -143,12 +170,20 @@ def plan_frame(operations: Sequence[OperationSnapshot], budget: int) -> FramePla
     walks = [shown_phases(op) for op in operations]
     every = [rows for rows, _ in walks]
     deeper = [counts for _, counts in walks]
-    if sum(1 + len(rows) + bool(deep) for rows, deep in walks) <= budget:
+    dropped = [
+        dropped_phases(op, rows, deep) if op.pruned else Counter[str]()
+        for op, (rows, deep) in zip(operations, walks, strict=True)
+    ]
+    if sum(1 + len(rows) + bool(deep or gone) for (rows, deep), gone in zip(walks, dropped, strict=True)) <= budget:
         return FramePlan(
-            tuple(OperationPlan(op, rows, deeper=deep) for op, (rows, deep) in zip(operations, walks, strict=True))
+            tuple(
+                OperationPlan(op, rows, gone, deeper=deep)
+                for op, (rows, deep), gone in zip(operations, walks, dropped, strict=True)
+            )
         )
     active = [tuple(row for row in rows if not row[0].finished) for rows in every]
-    folded = [Counter(outcome(row[0]) for row in rows if row[0].finished) for rows in every]
+    # Every finished phase, kept or dropped by the tracker, less those counted as nested deeper.
+    folded = [Counter(op.finished_counts) - _finished(deep) for op, deep in zip(operations, deeper, strict=True)]
     if sum(2 + len(rows) for rows in active) <= budget:
         return FramePlan(
             tuple(

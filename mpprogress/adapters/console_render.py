@@ -21,12 +21,13 @@ from ..snapshot import OperationSnapshot, TrackerSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
 from .console_plan import SHOWN_DEPTH, FramePlan, OperationPlan, plan_frame
-from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, BarGlyphs, RowLayout, bar_glyphs
+from .console_rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, TITLE_WANTED, BarGlyphs, RowLayout, bar_glyphs
 from .console_summary import render_summary
 from .console_text import (
     deeper_text,
     fold_text,
     format_duration,
+    format_rate,
 )
 
 __all__ = [
@@ -45,11 +46,32 @@ __all__ = [
 ]
 
 
-def _operation_header(op: OperationSnapshot, width: int) -> Text:
-    """``● title  description  0:00:03``: the description gives way first, then the title."""
-    tail = f"  {format_duration(op.elapsed)}" + ("  cancelling…" if op.cancelled else "")
-    room = width - 2 - cell_len(tail)
+def _header_columns(op: OperationSnapshot, config: ConsoleConfig, closing: bool) -> list[tuple[str, str]]:
+    """The header's columns after the title, (text, style), the ones that give way first last."""
+    columns = [(format_duration(op.elapsed), "yellow")]
+    if op.finished:
+        return columns
+    if config.show_time_remaining and not closing:
+        columns.append((f"eta {format_duration(op.eta)}", "cyan"))
+    rate = format_rate(op.rate) if config.show_rate and op.rate else ""  # none while nothing moves
+    if rate:
+        columns.append((rate, "bright_black"))
+    return columns
+
+
+def _operation_header(op: OperationSnapshot, width: int, config: ConsoleConfig, closing: bool) -> Text:
+    """``● title  description  0:00:03  eta 0:00:30  120.0/s``.
+
+    On a narrow screen the description gives way first, then the rate and the ETA (as in the
+    phase rows, while the title would get fewer than ``TITLE_WANTED`` cells), then the title.
+    """
+    columns = _header_columns(op, config, closing)
     title = Text(clean_line(op.title, 200), style="bold cyan")
+    want = min(title.cell_len, TITLE_WANTED)
+    cancelling = "  cancelling…" if op.cancelled else ""
+    while len(columns) > 1 and width - 2 - _cells(columns) - cell_len(cancelling) < want:
+        columns.pop()
+    room = width - 2 - _cells(columns) - cell_len(cancelling)
     title.truncate(max(1, room), overflow="ellipsis")
     header = Text(no_wrap=True, overflow="ellipsis")
     header.append("● ", style="cyan")
@@ -59,10 +81,15 @@ def _operation_header(op: OperationSnapshot, width: int) -> Text:
         description = Text("  " + clean_line(op.description, 200), style="dim")
         description.truncate(room, overflow="ellipsis")
         header.append_text(description)
-    header.append(f"  {format_duration(op.elapsed)}", style="yellow")
-    if op.cancelled:
-        header.append("  cancelling…", style="yellow")
+    for text, style in columns:
+        header.append(f"  {text}", style=style)
+    if cancelling:
+        header.append(cancelling, style="yellow")
     return header
+
+
+def _cells(columns: list[tuple[str, str]]) -> int:
+    return sum(2 + cell_len(text) for text, _ in columns)
 
 
 def _fold_line(plan: OperationPlan) -> Text:
@@ -136,7 +163,7 @@ def _draw(
     rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
     lines: list[Text] = []
     for op_plan in plan.operations:
-        lines.append(_operation_header(op_plan.operation, width))
+        lines.append(_operation_header(op_plan.operation, width, config, closing))
         lines.extend(next(rows) for _ in op_plan.rows)
         if op_plan.has_fold_line:
             lines.append(_fold_line(op_plan))

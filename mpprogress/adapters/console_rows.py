@@ -183,16 +183,16 @@ def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int
 
 def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str, str]:
     """The values of the columns after the bar ("" where a row has none)."""
-    rolled_up = phase.total is None and bool(phase.phases)  # its speed is its sub-phases'
     cells = {"count": count_text(phase), "elapsed": format_duration(phase.elapsed)}
     if config.show_percentage:
         pct = phase.percentage
         cells["percentage"] = "" if pct is None else f"{pct:.0f}%"
     if config.show_time_remaining:
-        known = shown == "running" and not (rolled_up or phase.rollup_total is None)
+        # A parent without a total of its own has its sub-phases' ETA (the snapshot's).
+        known = shown == "running" and phase.rollup_total is not None
         cells["eta"] = f"eta {format_duration(phase.eta)}" if known else ""
     if config.show_rate:
-        cells["rate"] = "" if rolled_up else format_rate(phase.rate)
+        cells["rate"] = format_rate(phase.rate)  # a rolled-up parent's: its count over its time
     return cells
 
 

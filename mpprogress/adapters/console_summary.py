@@ -18,9 +18,9 @@ from rich.text import Text
 from ..snapshot import OperationSnapshot, PhaseSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
-from .console_plan import SHOWN_DEPTH, shown_phases
+from .console_plan import SHOWN_DEPTH, PhaseRow, dropped_phases, shown_phases
 from .console_rows import TITLE_WANTED, count_text
-from .console_text import deeper_text, fold_text, format_rate, outcome, outcome_mark, outcome_text, rate_of, verdict
+from .console_text import deeper_text, fold_text, format_rate, outcome, outcome_mark, outcome_text, verdict
 
 __all__ = ["render_summary"]
 
@@ -42,7 +42,8 @@ def render_summary(
         title: the operation's title.
         success: whether it succeeded.
         duration: its duration in seconds.
-        operation: its final snapshot, for the per-phase lines (``None`` if already pruned).
+        operation: its final snapshot, for the per-phase lines (``None`` if already pruned);
+            the phases the tracker no longer keeps are counted on the last line.
         config: ``summary_max_phases`` bounds the phase lines.
         reason: why it failed, if it did (the ``operation_finished`` event's ``reason``).
 
@@ -50,8 +51,14 @@ def render_summary(
         A panel headed by what happened ("Operation Complete", "Operation Interrupted"...) with
         the verdict, the duration and one line per phase (outcome, count, time, rate).
     """
-    phases, deeper = shown_phases(operation) if operation is not None else ((), Counter[str]())
-    result = verdict(success, reason, Counter(outcome(phase) for phase, _ in phases) + deeper)
+    phases: tuple[PhaseRow, ...] = ()
+    deeper, ended, dropped, pruned = Counter[str](), Counter[str](), Counter[str](), 0
+    if operation is not None:
+        phases, deeper = shown_phases(operation)
+        ended = Counter(operation.finished_counts)  # every phase's outcome, dropped ones too
+        pruned = operation.pruned
+        dropped = dropped_phases(operation, phases, deeper) if pruned else dropped
+    result = verdict(success, reason, ended)
     head = Text()
     head.append_text(result.mark())
     head.append(f" {result.verb} ", style=f"bold {result.style}")
@@ -61,10 +68,10 @@ def render_summary(
     parts: list[RenderableType] = [head]
     if phases:
         parts.append(_PhaseLines([_summary_row(*row) for row in phases[: config.summary_max_phases]]))
-        rest = phases[config.summary_max_phases :]
-        if rest:
-            counts = Counter(outcome(phase) for phase, _ in rest)
-            parts.append(Text(f"… {len(rest)} more phases: {fold_text(counts)}", style="dim"))
+    rest = phases[config.summary_max_phases :]
+    if rest or pruned:  # the phases the tracker no longer keeps come after those it keeps
+        counts = Counter(outcome(phase) for phase, _ in rest) + dropped
+        parts.append(Text(f"… {len(rest) + pruned} more phases: {fold_text(counts)}", style="dim"))
     if deeper:
         parts.append(Text(f"… {deeper_text(deeper, SHOWN_DEPTH, more='more ')}", style="dim"))
     return Panel(Group(*parts), title=result.heading, title_align="left", border_style=result.style, expand=False)
@@ -82,7 +89,12 @@ def _summary_row(phase: PhaseSnapshot, depth: int) -> _Row:
     if label:
         cell.append("  ")
         cell.append_text(label)
-    return cell, count_text(phase), f"{phase.elapsed:.1f}s", format_rate(rate_of(phase))
+    return (
+        cell,
+        count_text(phase),
+        f"{phase.elapsed:.1f}s",
+        format_rate(phase.rate),
+    )  # rolled up for a parent without a total
 
 
 class _PhaseLines:

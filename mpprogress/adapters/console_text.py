@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from ..snapshot import PhaseSnapshot
+from ..snapshot import PhaseSnapshot, outcome_of
 from ..text import clean_line
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "outcome_mark",
     "outcome_of",
     "outcome_text",
-    "rate_of",
     "verdict",
 ]
 
@@ -89,24 +88,9 @@ def format_rate(rate: float | None) -> str:
     return f"{rate:.1f}/s" if rate < 999.95 else f"{_compact(rate, 1e3)}/s"
 
 
-def rate_of(phase: PhaseSnapshot) -> float | None:
-    """A phase's items per second; for a parent without a total of its own, its rolled-up
-    count (its sub-phases' items) over its elapsed time."""
-    if phase.total is None and phase.phases:
-        return phase.rollup_current / phase.elapsed if phase.elapsed > 0 else None
-    return phase.rate
-
-
 def outcome(phase: PhaseSnapshot) -> str:
     """How a phase stands: ``running``, ``finished`` (success) or its kind of failure."""
     return outcome_of(phase.success, phase.reason) if phase.finished else "running"
-
-
-def outcome_of(success: bool | None, reason: str | None) -> str:
-    """The outcome of a finished phase: ``finished``, ``failed``, ``cancelled``, ``interrupted``, ``lost``."""
-    if success:
-        return "finished"
-    return reason if reason in _OUTCOMES else "failed"
 
 
 def outcome_label(name: str, reason: str | None = None) -> str:

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console_render import ConsoleConfig, render_frame
+from mpprogress.adapters.console_text import format_rate
 from mpprogress.testing import FakeClock
 
 
@@ -47,7 +48,10 @@ def test_titles_stay_readable_at_every_width(demo_like: BaseProgressTracker, wid
     lines = frame_lines(demo_like, width)
     assert all(cell_len(line) <= width for line in lines)
     assert lines[0].startswith("● Researching Acme Robotics")
-    assert lines[0].rstrip().endswith("0:00:03")  # the operation's elapsed time outlives its description
+    operation = demo_like.snapshot().operations[0]
+    kept = {120: 3, 80: 3, 60: 3, 40: 1}[width]  # its rate, then its ETA give way to the title
+    tail = "  ".join(["0:00:03", "eta -:--:--", format_rate(operation.rate)][:kept])
+    assert lines[0].rstrip().endswith(tail)  # the operation's elapsed time outlives its description
     for title in ("Link Discovery", "Content Extraction", "Crawling (size unknown)"):
         shown = row(lines, title[:12])  # at least a readable prefix of every title
         assert title[: min(len(title), 17)] in shown, (width, shown)

@@ -90,7 +90,8 @@ def test_sub_phases_are_indented_under_their_parent(tracker: BaseProgressTracker
         "  ⠋     piece a",
     ]
     assert "0/10" in lines[1]  # the parent rolls up its sub-phase (which has its own total)
-    assert "/s" not in lines[1] and "eta" not in lines[1]  # its speed is its sub-phases'
+    # Its speed is its sub-phases': nothing moved yet, so no rate and an unknown ETA, as theirs.
+    assert "/s" not in lines[1] and "eta -:--:--" in lines[1]
     assert "eta -:--:--" in lines[2]  # the sub-phase has a total of its own: its eta is unknown yet
 
 

@@ -48,7 +48,7 @@ def test_a_deep_nest_rolls_up_and_snapshots() -> None:
 
 
 def test_a_deep_nest_cancels_and_finishes_innermost_first() -> None:
-    tracker, events, _ = make(max_phase_depth=None)
+    tracker, events, _ = make(max_phase_depth=None, max_finished_phases=100)
     op, chain = nest(tracker, DEPTH)
     op.cancel()
     assert chain[-1].cancelled

@@ -13,8 +13,9 @@ from mpprogress.testing import recorded_tracker
 make = recorded_tracker  # (tracker, events, clock)
 
 
-def test_the_default_keeps_a_hundred_finished_phases_per_operation() -> None:
-    assert BaseProgressTracker().max_finished_phases == 100
+def test_the_default_keeps_fifty_finished_phases_per_operation() -> None:
+    # Fifty: the console counts the rest from the snapshot's tallies and needs no more rows.
+    assert BaseProgressTracker().max_finished_phases == 50
 
 
 def test_finished_phases_of_an_open_operation_are_let_go_with_exact_counts() -> None:
@@ -133,8 +134,8 @@ def test_a_snapshot_holds_what_is_kept_not_the_history() -> None:
         with op.phase(f"p{number}", total=2) as phase:
             phase.update(2)
     view = tracker.snapshot().operations[0]
-    assert len(view.all_phases()) == 100
-    assert view.pruned == 4_900 and view.finished_counts == {"finished": 5_000}
+    assert len(view.all_phases()) == 50  # the default max_finished_phases
+    assert view.pruned == 4_950 and view.finished_counts == {"finished": 5_000}
 
 
 def test_a_finished_operation_is_snapshotted_once() -> None:
