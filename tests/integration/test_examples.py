@@ -30,6 +30,7 @@ EXAMPLES = [
     Example("nested_phases.py", "--modules 6 --suites 2 --tests 5 --delay 0", "release=19/19 subphases=5 deepest=2"),
     Example("cancellation.py", "--items 9 --stuck-after 4", "download=cancelled:4/9 convert=cancelled:3/9 op=failed"),
     Example("relay_workers.py", "--workers 3 --items 40", "workers=3 phases=6 items=240/240 relay=stopped"),
+    Example("opentelemetry_spans.py", "--workers 4 --items 25", "spans=6 phases=4 items=100/100 parent=job"),
 ]
 
 

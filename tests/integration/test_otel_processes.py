@@ -46,7 +46,7 @@ def test_worker_phases_are_children_of_the_users_span(mp_context: BaseContext) -
     worker_phases = 2 * PHASES + 2 * 3  # two report_phases tasks, two nested_phases tasks (outer + a + b)
     with mpprogress.session(console=False, sinks=(sink,)) as tracker:
         with tracer.start_as_current_span("request") as request, tracker.operation("job") as op:
-            with ProcessPoolExecutor(2, mp_context=mp_context) as pool:
+            with ProcessPoolExecutor(4, mp_context=mp_context) as pool:
                 futures = [pool.submit(workers.report_phases, op.operation_id, PHASES, ITEMS) for _ in range(2)]
                 futures += [pool.submit(workers.nested_phases, op.operation_id, ITEMS) for _ in range(2)]
                 pids = {future.result(timeout=60) for future in futures}
