@@ -39,8 +39,10 @@ __all__ = ["process_map", "thread_map"]
 R = TypeVar("R")
 Chunk = Sequence[tuple[Any, ...]]
 
-LOST_GRACE = 3.0
-"""Seconds a failed ``process_map`` waits for the session to notice workers that died."""
+LOST_GRACE = 10.0
+"""Longest a failed ``process_map`` waits for the session to notice workers that died (it is
+usually a fraction of a second; a loaded machine can take longer, and a row finished before
+then could no longer show "lost")."""
 
 _describe = reprlib.Repr()
 _describe.maxstring = _describe.maxother = 60
