@@ -18,6 +18,7 @@ private directory, pools shut down.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from .forksafe import reinit_after_fork
 from .tracker import BaseProgressTracker
 
 __all__ = ["EXIT_TERMINATED", "cancel_on_signals", "cancel_open_operations"]
@@ -81,9 +83,35 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             continue  # set outside Python, or ignored on purpose (a pool worker): leave it
         previous[signum] = current
         signal.signal(signum, on_signal)
+    restorer = _InChild(previous, on_signal)
+    reinit_after_fork(restorer)
     try:
         yield
     finally:
+        restorer.active = False
         for restored, handler in previous.items():
             if signal.getsignal(restored) is on_signal:
                 signal.signal(restored, handler)
+
+
+class _InChild:
+    """Puts the previous handlers back in a forked child at once.
+
+    A Python-level handler runs only when the child's main thread gets back to the interpreter;
+    a pool worker blocked in C would then never die of ``Pool.terminate``'s SIGTERM, which the
+    default disposition ends at once.  (``on_signal`` still checks the pid, for children forked
+    where this hook cannot run.)
+    """
+
+    def __init__(self, previous: dict[int, Any], handler: Any) -> None:
+        self.previous = previous
+        self.handler = handler
+        self.active = True
+
+    def _reinit_after_fork(self) -> None:
+        if not self.active:
+            return
+        for signum, before in self.previous.items():
+            with contextlib.suppress(ValueError, OSError):  # not the main thread of the child
+                if signal.getsignal(signum) is self.handler:
+                    signal.signal(signum, before)
