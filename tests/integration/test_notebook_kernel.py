@@ -187,10 +187,15 @@ def test_thousands_of_updates_stay_within_bounded_messages(kernel_path: pathlib.
     assert 4 <= client.output_messages <= 60, client.output_messages
 
 
-def test_example_notebook_runs(kernel_path: pathlib.Path) -> None:
-    notebook = nbformat.read(HERE / "notebooks" / "pool_example.ipynb", as_version=4)
+@pytest.mark.parametrize(
+    "path",
+    [HERE / "notebooks" / "pool_example.ipynb", HERE.parents[1] / "examples" / "notebook_pool.ipynb"],
+    ids=["tests", "examples"],
+)
+def test_example_notebook_runs(kernel_path: pathlib.Path, path: pathlib.Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(HERE / "notebooks")}}
+        notebook, kernel_name=KERNEL, timeout=120, resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()
     outputs = notebook.cells[2].outputs
