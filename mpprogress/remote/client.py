@@ -30,8 +30,10 @@ import uuid
 import weakref
 from datetime import datetime
 
+from ..errors import finish_outcome
 from ..forksafe import PerProcess
 from ..port import ProgressError, ProgressTracker
+from ..tree import fold
 from . import wire
 from .client_phases import ClientOperation, ClientPhase, checked_id
 from .link import ClientLink
@@ -179,17 +181,25 @@ class ClientTracker(ProgressTracker):
         self._wait_if_idle()
 
     def _finish_locked(self, phase: ClientPhase, success: bool, reason: str | None) -> None:
-        if success and phase.cancelled:
-            success, reason = False, "cancelled"
-        if not success and reason is None:
-            reason = "failed"
-        for child in phase.phases.values():
-            if isinstance(child, ClientPhase) and not child._finished:
-                self._finish_locked(child, success, reason)
+        """Finish ``phase`` and its open sub-phases (any depth, no recursion), innermost first."""
+        Node = tuple[ClientPhase, tuple[bool, str | None]]
+
+        def open_children(node: Node) -> list[Node]:
+            outcome = node[1]
+            return [
+                (child, finish_outcome(*outcome, child.cancelled))
+                for child in node[0].phases.values()
+                if isinstance(child, ClientPhase) and not child._finished
+            ]
+
+        fold([(phase, finish_outcome(success, reason, phase.cancelled))], open_children, self._send_finish)
+
+    def _send_finish(self, node: tuple[ClientPhase, tuple[bool, str | None]], _: list[None]) -> None:
+        phase, (success, reason) = node
         phase._finished = True
         phase.completed_at = datetime.now()
         phase.success = success
-        phase.reason = None if success else reason
+        phase.reason = reason
         metadata, phase._metadata = phase._metadata, {}
         finish = wire.PhaseFinish(
             0, phase.handle, phase.current, phase.total, phase.last_message, success, phase.reason, metadata

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator, Sized
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from ..errors import ensure_open
 from ..phases import GIL_ENABLED, checked_count
-from ..port import PhaseFinishedError, ProgressOperation, ProgressPhase, validate_total
+from ..port import ProgressOperation, ProgressPhase, validate_total
 from . import wire
 
 __all__ = ["ClientOperation", "ClientPhase", "PhaseOwner", "checked_id"]
@@ -104,8 +105,8 @@ class ClientPhase(_ClientContainer, ProgressPhase):
         # message and metadata cost one test.  Every attribute access here costs ~15 ns.
         if increment is not _ONE and (increment.__class__ is not int or increment < 0):
             increment = checked_count(increment, "increment")
-        if self._finished:  # inlined, not ``_check_open()``
-            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        if self._finished:  # the test inlined, not ``_check_open()``: the hot path
+            ensure_open(True, self.title)
         self.current += increment  # exact without a lock under the GIL: see the module docstring
         if message is not None or metadata:
             self._note(message, metadata)
@@ -132,7 +133,7 @@ class ClientPhase(_ClientContainer, ProgressPhase):
         for item in iterable:
             yield item
             if self._finished:
-                raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+                ensure_open(True, self.title)
             self.current += 1
 
     def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
@@ -148,8 +149,7 @@ class ClientPhase(_ClientContainer, ProgressPhase):
             self._metadata.update(metadata)
 
     def _check_open(self) -> None:
-        if self._finished:
-            raise PhaseFinishedError(f"phase {self.title!r} has finished; it cannot be updated")
+        ensure_open(self._finished, self.title)
 
     def set_total(self, total: int | None) -> None:
         total = validate_total(total)
@@ -162,7 +162,12 @@ class ClientPhase(_ClientContainer, ProgressPhase):
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled or self._container.cancelled
+        node: ClientPhase | ClientOperation = self
+        while isinstance(node, ClientPhase):  # up the parents without recursion (any depth)
+            if node._cancelled:
+                return True
+            node = node._container
+        return node.cancelled
 
     @property
     def finished(self) -> bool:

@@ -154,3 +154,24 @@ def test_console_shows_worker_phases(mp_context: BaseContext) -> None:
     text = console.export_text()
     assert "Rendered op" in text
     assert f"{pid}-0" in text
+
+
+def test_a_worker_nests_past_the_recursion_limit_and_cancels_and_finishes_innermost_first() -> None:
+    depth = 1_200  # deeper than Python's default recursion limit: no walk may recurse
+    tracker = BaseProgressTracker(max_update_rate=None, max_phase_depth=None)
+    events = RecordingCallback()
+    tracker.add_callback(events)
+    with Aggregator(tracker) as aggregator, mpprogress.connect(aggregator.address) as client:
+        op = client.start_operation("deep", "deep")
+        container = op
+        for level in range(depth):
+            container = container.start_phase(f"level-{level}", f"level {level}", total=1)
+        innermost = container
+        op.phases["level-0"].cancel()
+        assert innermost.cancelled
+        op.finish_phase("level-0", success=True)
+        assert innermost.finished and innermost.reason == "cancelled"
+        assert wait_for(lambda: len(events.of_type("phase_finished")) == depth, timeout=60)
+    done = events.of_type("phase_finished")
+    assert [e.data["phase_id"] for e in done] == [f"level-{level}" for level in reversed(range(depth))]
+    assert {(e.data["success"], e.data["reason"]) for e in done} == {(False, "cancelled")}
