@@ -7,8 +7,10 @@ The display draws on OUT_DIR/display (a forced terminal), so the test can check 
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -38,6 +40,7 @@ def say(line: str) -> None:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for stacks if it hangs
     method, out_dir = sys.argv[1], sys.argv[2]
     context = multiprocessing.get_context(method)
     with open(Path(out_dir, "display"), "w") as display:

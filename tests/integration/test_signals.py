@@ -32,7 +32,15 @@ def _run_and_signal(method: str, signum: int, out_dir: Path) -> tuple[int, float
         assert proc.stdout.readline().strip() == "ready"
         signalled = time.monotonic()
         proc.send_signal(signum)
-        status = proc.wait(timeout=45)  # the workers would loop 60 s if never told
+        try:
+            status = proc.wait(timeout=45)  # the workers would loop 60 s if never told
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack, for the report
+            time.sleep(1)
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
+            workers = sorted(p.name for p in out_dir.iterdir())
+            pytest.fail(f"the signalled parent did not exit; files {workers}; stacks:\n{err[-6000:]}")
         return status, time.monotonic() - signalled, address
     finally:
         proc.kill()
