@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.file_proxy import FileProxy
@@ -40,6 +40,10 @@ from .console_config import ConsoleConfig
 from .console_live import ConsoleLogHandler, heartbeat_tick, on_screen, repeat
 from .console_plain import PlainLines
 from .console_render import bar_glyphs, render_final, render_frame, render_summary
+from .notebook_kernel import in_notebook
+
+if TYPE_CHECKING:
+    from .notebook import NotebookSink
 
 __all__ = ["ConsoleConfig", "ConsoleProgressAdapter", "ConsoleProgressTracker", "ConsoleSink", "terminal_console"]
 
@@ -344,16 +348,26 @@ class ConsoleProgressTracker(TrackerWithSinks):
                 bar_width=bar_width,
                 refresh_rate=refresh_rate,
             )
-        self.sink = ConsoleSink(self, console=console, config=config)
+        self.sink: ConsoleSink | NotebookSink
+        if console is None and in_notebook():
+            # In a Jupyter kernel the cell's own output is the terminal: one display updated in
+            # place there, not a Rich live display reprinting the cell on every refresh.
+            from .notebook import NotebookSink
+
+            self.sink = NotebookSink(self, config=config)
+            self._console = Console()
+        else:
+            self.sink = ConsoleSink(self, console=console, config=config)
+            self._console = self.sink.console
         self.attach(self.sink)
 
     @property
     def console(self) -> Console:
         """The console the display draws on (print through it to appear above the display)."""
-        return self.sink.console
+        return self._console
 
     def logging_handler(self, level: int = logging.NOTSET) -> logging.Handler:
-        """A logging handler that writes through the display's console; see ``ConsoleSink``."""
+        """A logging handler whose records show above the display; see ``ConsoleSink``."""
         return self.sink.logging_handler(level)
 
 

@@ -100,6 +100,7 @@ class NotebookSink(EventSink):
         self.width = width
         self._get_time = get_time
         self._lock = threading.Lock()
+        self._draw_lock = threading.Lock()
         self._finals: deque[RenderableType] = deque(maxlen=MAX_FINISHED)
         self._finished = 0
         self._logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
@@ -146,6 +147,10 @@ class NotebookSink(EventSink):
             self._finished += 1
             self._finals.extend(parts)
             self._dirty = True
+        # Drawn now, in the finishing thread (the cell's): a cell that ends right after its
+        # operation would otherwise end before the refresh thread's next tick, and the saved
+        # notebook would keep an older frame (a tracker nobody closes, like the seed's).
+        self._draw()
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -169,10 +174,11 @@ class NotebookSink(EventSink):
         return parts
 
     def _draw(self, closing: bool = False) -> None:
-        data = bundle(self._parts(closing), self.width)
-        if data != self._last:
-            self._last = data
-            self._output.update(data)
+        with self._draw_lock:  # the refresh thread and a finishing thread may both draw
+            data = bundle(self._parts(closing), self.width)
+            if data != self._last:
+                self._last = data
+                self._output.update(data)
 
     def _refresh(self) -> bool:
         """One tick of the refresh thread: redraw if anything changed; ``False`` once closed."""
@@ -222,6 +228,7 @@ class NotebookSink(EventSink):
     def _reinit_after_fork(self) -> None:
         """A forked child must never send the parent's kernel a message: let go of the output."""
         self._lock = threading.Lock()
+        self._draw_lock = threading.Lock()
         self._closed = True
 
     def __enter__(self) -> NotebookSink:

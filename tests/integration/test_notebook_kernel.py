@@ -83,6 +83,21 @@ with mpprogress.session() as tracker:
                 time.sleep(0.001)
 """
 
+CONSOLE_TRACKER_CELL = """\
+import logging
+from mpprogress import ConsoleProgressTracker
+
+tracker = ConsoleProgressTracker()
+log = logging.getLogger("cell")
+log.addHandler(tracker.logging_handler())
+with tracker.operation("console tracker") as op:
+    with op.phase("rows", total=500) as phase:
+        for _ in range(500):
+            phase.update(1)
+    log.warning("rows done")
+tracker.console.print("after the display")
+"""
+
 
 class CountingClient(nbclient.NotebookClient):  # type: ignore[misc]
     """Counts the output messages the kernel sent for the cells."""
@@ -203,3 +218,16 @@ def test_example_notebook_runs(kernel_path: pathlib.Path, path: pathlib.Path) ->
     for n in range(4):
         assert re.search(rf"✔ task {n} .*250/250", text), text
     assert any("[0, 1, 2, 3]" in out.data.get("text/plain", "") for out in outputs if "data" in out)
+
+
+def test_console_tracker_shows_the_notebook_display(kernel_path: pathlib.Path) -> None:
+    notebook, _ = run_notebook(kernel_path, CONSOLE_TRACKER_CELL)
+    displays = [out.data for out in notebook.cells[0].outputs if out.output_type == "display_data"]
+    # The progress display (one output updated in place, HTML and text, no widget junk), then
+    # what the cell printed through the tracker's console after it.
+    assert len(displays) == 2, displays
+    text = str(displays[0]["text/plain"])
+    assert "text/html" in displays[0] and "HBox" not in text
+    assert re.search(r"✔ rows .*500/500", text), text
+    assert "rows done" in text and text.index("rows done") < text.index("● console tracker")
+    assert displays[1]["text/plain"] == "after the display\n"

@@ -153,6 +153,8 @@ def _sinks_may_share(module: str, target: str) -> bool:
 
     if family(module) == "notebook" and target in CONSOLE_PARTS:
         return True  # the notebook display draws the console's frame (never the console sink)
+    if module == "adapters.console" and family(target) == "notebook":
+        return True  # ConsoleProgressTracker in a Jupyter kernel shows the notebook display
     return target == "adapters" or family(module) == family(target)
 
 
