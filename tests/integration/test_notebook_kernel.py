@@ -117,7 +117,9 @@ def kernel_path(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> path
     """A kernelspec for this Python in a temporary ``JUPYTER_PATH``; the notebooks' directory."""
     spec = tmp_path / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    # CI runs this module a second time with the kernel in a venv holding ipykernel 6.
+    python = os.environ.get("MPPROGRESS_TEST_KERNEL_PYTHON") or sys.executable
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
@@ -231,3 +233,13 @@ def test_console_tracker_shows_the_notebook_display(kernel_path: pathlib.Path) -
     assert re.search(r"✔ rows .*500/500", text), text
     assert "rows done" in text and text.index("rows done") < text.index("● console tracker")
     assert displays[1]["text/plain"] == "after the display\n"
+
+
+def test_the_kernel_is_the_one_asked_for(kernel_path: pathlib.Path) -> None:
+    notebook, _ = run_notebook(kernel_path, "import ipykernel, sys\nprint(ipykernel.__version__, sys.executable)")
+    printed = "".join(out.text for out in notebook.cells[0].outputs if out.output_type == "stream")
+    version, executable = printed.split()
+    assert executable == (os.environ.get("MPPROGRESS_TEST_KERNEL_PYTHON") or sys.executable)
+    wanted = os.environ.get("MPPROGRESS_TEST_IPYKERNEL")  # a major version CI asks for
+    if wanted:
+        assert version.split(".")[0] == wanted, version
