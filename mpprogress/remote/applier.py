@@ -10,8 +10,11 @@ local ones.  A worker that attaches to one of the tracker's operations adds its 
 
 What cannot be applied is dropped and counted by reason in ``drops``: a state older than the
 newest one applied to its phase (``stale``) or arriving after the phase finished (``late``), a
-phase of an unknown operation or parent, too many phases for one client, and so on.  Re-applying
-a resent start or finish does nothing.  Worker log records are re-emitted through
+phase of an unknown operation or parent, too many phases for one client, and so on; what a
+client that was lost and came back resends of its old operations and phases is ``after_lost``
+(they stay lost: see ``registry``).  Re-applying a resent start or finish does nothing.  A
+stalled client's open phases are flagged ``stalled`` (``stall``) for the display while it is in
+doubt; nothing is finished until it is known lost (``lose``).  Worker log records are re-emitted through
 ``logging.getLogger(name).handle(...)``.
 """
 
@@ -115,6 +118,12 @@ class Applier:
             return
         handler(client, message)
 
+    def stall(self, client: RemoteClient, stalled: bool) -> None:
+        """Show (or stop showing) ``client``'s open phases as stalled: in doubt, not finished."""
+        client.stalled = stalled
+        for remote in client.phases.values():
+            remote.phase.stalled = stalled
+
     def lose(self, client: RemoteClient) -> None:
         """Finish a lost client's open phases as failed (``"lost"``), and its own operations."""
         for remote in client.phases.values():
@@ -127,7 +136,7 @@ class Applier:
         for entry in message.phases:
             remote = client.phases.get(entry.handle)
             if remote is None:
-                self._drops["unknown_phase" if entry.handle not in client.finished else "late"] += 1
+                self._drop(client, "unknown_phase" if entry.handle not in client.finished else "late")
             elif remote.phase.finished:
                 self._drops["late"] += 1
             elif message.seq <= remote.seq:
@@ -161,7 +170,7 @@ class Applier:
                 message.phase_id, message.title, message.total, message.description, worker=self._worker(client)
             )
         except (ValueError, ProgressError):  # e.g. a phase id the tracker already has
-            self._drops["phase_rejected"] += 1
+            self._drop(client, "phase_rejected")
             return
         client.phases[message.handle] = RemotePhase(phase, container, message.seq)
         client.join(phase.operation_id)
@@ -172,7 +181,7 @@ class Applier:
         remote = client.phases.pop(message.handle, None)
         if remote is None:
             if message.handle not in client.finished:
-                self._drops["unknown_phase"] += 1
+                self._drop(client, "unknown_phase")
             return
         client.finished.append(message.handle)
         try:
@@ -180,6 +189,10 @@ class Applier:
         except PhaseFinishedError:  # finished here already, e.g. with its operation
             return
         remote.container.finish_phase(remote.phase.phase_id, message.success, reason=message.reason)
+
+    def _drop(self, client: RemoteClient, reason: str) -> None:
+        """Count a dropped message; a returned client's old phases and operations are ``after_lost``."""
+        self._drops["after_lost" if client.returned else reason] += 1
 
     def _worker(self, client: RemoteClient) -> Worker:
         """Who a client is, for events: this host's name for a local worker, else its identity."""
@@ -193,7 +206,7 @@ class Applier:
                 message.operation_id, message.title, message.description, worker=self._worker(client)
             )
         except ValueError:
-            self._drops["operation_exists"] += 1
+            self._drop(client, "operation_exists")
             return
         client.operations.add(message.operation_id)
 
