@@ -332,3 +332,30 @@ def test_default_relay_draws_the_display_on_a_private_ipc_path_and_stops_on_sigt
     frames, dropped, _ = relay.status()
     assert frames > 0 and dropped == 0
     assert not directory.exists()  # the private directory is removed on exit
+
+
+def test_relay_timings_say_when_a_silent_worker_elsewhere_is_lost() -> None:
+    relay = Relay("--format", "json", "--stalled-after", "0.5", "--lost-after", "1.5")
+    try:
+        address = relay.wait_listening()
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(address)
+        try:
+            for message in (wire.Hello(1, "far", 1, "elsewhere"), wire.OperationStart(2, "far-op", "far", None),
+                            wire.PhaseStart(3, 1, "far-p", "far-op", None, "far phase", None, 10)):
+                sock.send(wire.encode(message))
+            assert wait_for(lambda: relay.finished("far phase"), timeout=30)  # then silence: lost at 1.5 s
+        finally:
+            sock.close()
+        assert relay.finished("far phase")[0]["reason"] == "lost"
+        assert relay.stop() == 0
+        assert "lost=1" in "".join(relay.err)
+    finally:
+        relay.kill()
+
+
+def test_relay_refuses_timings_that_are_not_positive_seconds() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mpprogress", "relay", "--lost-after", "0"], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "must be a positive number of seconds, got 0" in proc.stderr
