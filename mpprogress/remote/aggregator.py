@@ -46,15 +46,7 @@ from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
 from .replies import Replies
-from .transport import (
-    HandshakeMonitor,
-    ServerSecurity,
-    WakePipe,
-    bind_server,
-    host_identity,
-    process_context,
-    readable,
-)
+from .transport import HandshakeMonitor, ServerSecurity, WakePipe, bind_server, host_identity, process_context, readable
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]
 
@@ -89,6 +81,8 @@ class AggregatorConfig:
         max_clients: clients tracked at once; hellos beyond are dropped.
         max_phases_per_client: phases one client may have open at once; starts beyond are
             dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+        max_operations_per_client: operations of its own one client may have open at once;
+            starts beyond are dropped and counted (``too_many_operations``), as are its phases.
         max_logger_names: distinct logger names created for worker records; records under
             further new names are re-emitted through the ``mpprogress.worker`` logger.
     """
@@ -101,6 +95,7 @@ class AggregatorConfig:
     local_lost_timeout: float | None = None
     max_clients: int = 4096
     max_phases_per_client: int = 10_000
+    max_operations_per_client: int = 1000
     max_logger_names: int = 1000
 
 
@@ -182,6 +177,7 @@ class Aggregator:
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
+            max_operations_per_client=config.max_operations_per_client,
         )
         self._stopping = threading.Event()
         self._closed = False

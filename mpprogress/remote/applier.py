@@ -10,11 +10,12 @@ local ones.  A worker that attaches to one of the tracker's operations adds its 
 
 What cannot be applied is dropped and counted by reason in ``drops``: a state older than the
 newest one applied to its phase (``stale``) or arriving after the phase finished (``late``), a
-phase of an unknown operation or parent, too many phases for one client, and so on; what a
-client that was lost and came back resends of its old operations and phases is ``after_lost``
-(they stay lost: see ``registry``).  Re-applying a resent start or finish does nothing.  A
-stalled client's open phases are flagged ``stalled`` (``stall``) for the display while it is in
-doubt; nothing is finished until it is known lost (``lose``).  Worker log records are re-emitted through
+phase of an unknown operation or parent, too many phases or operations open for one client
+(``too_many_phases``, ``too_many_operations``), and so on; what a client that was lost and came
+back resends of its old operations and phases is ``after_lost`` (they stay lost: see
+``registry``).  Re-applying a resent start or finish does nothing.  A stalled client's open
+phases are flagged ``stalled`` (``stall``) for the display while it is in doubt; nothing is
+finished until it is known lost (``lose``).  Worker log records are re-emitted through
 ``logging.getLogger(name).handle(...)``.
 """
 
@@ -80,6 +81,8 @@ class Applier:
             operation already cancelled).
         max_phases_per_client: phases one client may have open at once; starts beyond are
             dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+        max_operations_per_client: operations of its own one client may have open at once;
+            starts beyond are dropped (``too_many_operations``), for the same reason.
         logs: where worker log records go.
     """
 
@@ -90,12 +93,14 @@ class Applier:
         reply: Callable[[RemoteClient, wire.Message], object],
         *,
         max_phases_per_client: int = 10_000,
+        max_operations_per_client: int = 1000,
         logs: WorkerLogs | None = None,
     ) -> None:
         self.tracker = tracker
         self._drops = drops
         self._reply = reply
         self._max_phases = max_phases_per_client
+        self._max_operations = max_operations_per_client
         self._logs = logs or WorkerLogs()
         self._hostname = socket.gethostname()
         self._handlers: dict[type[Any], Callable[[RemoteClient, Any], None]] = {
@@ -201,6 +206,9 @@ class Applier:
     def _start_operation(self, client: RemoteClient, message: wire.OperationStart) -> None:
         if message.operation_id in client.operations:
             return  # a resend
+        if len(client.operations) >= self._max_operations:
+            self._drops["too_many_operations"] += 1
+            return
         try:
             self.tracker.start_operation(
                 message.operation_id, message.title, message.description, worker=self._worker(client)

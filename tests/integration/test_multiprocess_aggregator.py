@@ -148,6 +148,21 @@ def test_a_client_cannot_open_unbounded_phases(setup: Setup) -> None:
     assert [tracker.get_phase(f"many-{n}") is not None for n in range(5)] == [True, True, False, False, False]
 
 
+@pytest.mark.parametrize("setup", [AggregatorConfig(max_operations_per_client=2)], indirect=True)
+def test_a_client_cannot_open_unbounded_operations(setup: Setup) -> None:
+    tracker, _, aggregator, client = setup
+    client.send(wire.Hello(1, "client-ops", 1, "elsewhere"))
+    client.send(*(wire.OperationStart(2 + n, f"own-{n}", "own", None) for n in range(4)))
+    client.wait_acked(*range(1, 6))  # acknowledged all the same: a resend would be dropped alike
+    assert wait_for(lambda: aggregator.stats().dropped.get("too_many_operations") == 2)
+    assert [tracker.get_operation(f"own-{n}") is not None for n in range(4)] == [True, True, False, False]
+    client.send(wire.PhaseStart(6, 1, "in-dropped", "own-3", None, "p", None, 1),  # its phases are dropped too
+                wire.OperationFinish(7, "own-0", True), wire.OperationStart(8, "own-4", "own", None))
+    client.wait_acked(6, 7, 8)
+    assert wait_for(lambda: tracker.get_operation("own-4") is not None)  # a finished one makes room
+    assert aggregator.stats().dropped == {"too_many_operations": 2, "unknown_operation": 1}
+
+
 def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) -> None:
     tracker, _, _, client = setup
     client.send(wire.Hello(1, "client-burst", 1, "elsewhere"))
