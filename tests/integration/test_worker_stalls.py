@@ -64,6 +64,16 @@ def outcomes(events: RecordingCallback) -> list[tuple[str, object, object]]:
             if e.type in ("phase_finished", "operation_finished")]
 
 
+HEALED = [("phase_finished", 800, None), ("operation_finished", None, None)]  # 800/800, both succeeded
+
+
+def finish_work(client: RawClient, events: RecordingCallback, seq: int) -> None:
+    """The worker finishes "p" at 800/800 and "op", with frames ``seq`` and ``seq + 1``."""
+    client.send(wire.PhaseFinish(seq, 1, 800, 800, None, True, None), wire.OperationFinish(seq + 1, "op", True))
+    client.wait_acked(seq, seq + 1)
+    assert wait_for(lambda: len(outcomes(events)) == 2)
+
+
 def test_a_silent_worker_is_stalled_not_lost_and_heals_when_it_speaks_again(
     tracker: BaseProgressTracker, events: RecordingCallback, clock: FakeClock
 ) -> None:
@@ -79,13 +89,11 @@ def test_a_silent_worker_is_stalled_not_lost_and_heals_when_it_speaks_again(
             assert outcomes(events) == [] and stalled(tracker)
             client.send(wire.State(5, (wire.PhaseState(1, 800, 800, None),)))
             assert wait_for(lambda: not stalled(tracker))
-            client.send(wire.PhaseFinish(6, 1, 800, 800, None, True, None), wire.OperationFinish(7, "op", True))
-            client.wait_acked(6, 7)
-            assert wait_for(lambda: len(outcomes(events)) == 2)
+            finish_work(client, events, 6)
         finally:
             client.close()
         stats = aggregator.stats()
-    assert outcomes(events) == [("phase_finished", 800, None), ("operation_finished", None, None)]
+    assert outcomes(events) == HEALED
     assert events.of_type("operation_finished")[0].data["success"] is True
     assert (stats.lost, stats.dropped) == (0, {})
 
@@ -114,13 +122,11 @@ def test_a_stalled_worker_that_reconnects_resyncs_onto_its_phases(
             client.wait_acked(10, 11)
             assert wait_for(lambda: tracker.get_phase("p").current == 800)  # type: ignore[union-attr]
             assert not stalled(tracker)
-            client.send(wire.PhaseFinish(13, 1, 800, 800, None, True, None), wire.OperationFinish(14, "op", True))
-            client.wait_acked(13, 14)
-            assert wait_for(lambda: len(outcomes(events)) == 2)
+            finish_work(client, events, 13)
         finally:
             client.close()
         stats = aggregator.stats()
-    assert outcomes(events) == [("phase_finished", 800, None), ("operation_finished", None, None)]
+    assert outcomes(events) == HEALED
     assert stats.lost == 0
     assert set(stats.dropped) <= {"unknown_client", "hijack"}  # the first state, and hellos while in doubt
 
@@ -239,7 +245,7 @@ def test_a_worker_stopped_past_the_stall_timeout_heals_when_continued(method: st
                 go.set()
                 worker.join(10)
         stats = aggregator.stats()
-    assert outcomes(events) == [("phase_finished", 800, None), ("operation_finished", None, None)]
+    assert outcomes(events) == HEALED
     assert events.of_type("operation_finished")[0].data["success"] is True
     assert stats.lost == 0
     assert not tracker.snapshot().operations[0].phases[0].stalled
