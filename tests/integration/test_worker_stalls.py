@@ -47,12 +47,14 @@ def tracker(events: RecordingCallback) -> BaseProgressTracker:
     return tracker
 
 
-def start_work(client: RawClient) -> None:
-    """The worker's own operation "op" with phase "p" at 500/800, all applied."""
+def start_work(client: RawClient, tracker: BaseProgressTracker) -> None:
+    """The worker's own operation "op" with phase "p" at 500/800, all applied (so no frame of
+    it arrives after the test moves the clock: that would be news from the worker)."""
     client.send(HELLO, wire.OperationStart(2, "op", "work", None),
                 wire.PhaseStart(3, 1, "p", "op", None, "p", None, 800),
                 wire.State(4, (wire.PhaseState(1, 500, 800, None),)))
     client.wait_acked(1, 2, 3)
+    assert wait_for(lambda: getattr(tracker.get_phase("p"), "current", 0) == 500)
 
 
 def stalled(tracker: BaseProgressTracker) -> bool:
@@ -80,7 +82,7 @@ def test_a_silent_worker_is_stalled_not_lost_and_heals_when_it_speaks_again(
     with Aggregator(tracker, config=AggregatorConfig(liveness_interval=0.01), get_time=clock) as aggregator:
         client = RawClient(aggregator.address)
         try:
-            start_work(client)
+            start_work(client, tracker)
             assert not stalled(tracker)
             clock.advance(10.0)  # a 10 s GIL-holding call, or SIGSTOP: no heartbeat
             assert wait_for(lambda: stalled(tracker))
@@ -105,7 +107,7 @@ def test_a_stalled_worker_that_reconnects_resyncs_onto_its_phases(
     new routing id, is asked to resync, and resends its hello, operation and phase starts."""
     with Aggregator(tracker, config=AggregatorConfig(liveness_interval=0.01), get_time=clock) as aggregator:
         old = RawClient(aggregator.address)
-        start_work(old)
+        start_work(old, tracker)
         clock.advance(10.0)
         assert wait_for(lambda: stalled(tracker))
         old.close()
@@ -149,7 +151,7 @@ def test_a_worker_elsewhere_silent_past_the_lost_timeout_is_lost_and_a_return_is
     ) as aggregator:
         client = RawClient(aggregator.address)
         try:
-            start_work(client)
+            start_work(client, tracker)
             clock.advance(59.0)
             assert wait_for(lambda: stalled(tracker))
             assert outcomes(events) == []
@@ -188,6 +190,7 @@ def test_a_worker_on_this_host_is_stalled_while_its_process_lives_and_lost_when_
                         wire.PhaseStart(3, 1, "p", "op", None, "p", None, 800),
                         wire.State(4, (wire.PhaseState(1, 500, 800, None),)))
             client.wait_acked(1, 2, 3)
+            assert wait_for(lambda: getattr(tracker.get_phase("p"), "current", 0) == 500)
             clock.advance(600.0)  # far past any timeout: a stopped process is still there
             assert wait_for(lambda: stalled(tracker))
             time.sleep(0.1)
