@@ -263,6 +263,8 @@ def test_the_curve_relays_hint_is_complete_and_copying_it_works(relays: Any, tmp
     assert made.returncode == 0, made.stderr
     relay = relays("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--curve", str(keys))
     address = relay.wait_listening()
+    # stderr is line-buffered: the hint's lines may come a moment after the "listening on" line.
+    assert wait_for(lambda: any("MPPROGRESS_CURVE_CLIENT" in line for line in relay.err))
     exported = dict(line.strip()[len("export "):].split("=", 1) for line in relay.err if line.startswith("export "))
     assert exported == {"MPPROGRESS_ADDRESS": address, "MPPROGRESS_CURVE_DIR": str(keys.resolve()),
                         "MPPROGRESS_CURVE_CLIENT": "good"}
