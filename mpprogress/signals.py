@@ -145,20 +145,29 @@ class _Watcher:
             if not data or _STOP in data:
                 return
 
-    def restore(self) -> None:
-        """Put the previous wakeup fd back, unless someone replaced ours meanwhile."""
-        with contextlib.suppress(ValueError):  # not the main thread (a child forked from another)
+    def restore(self) -> bool:
+        """Put the previous wakeup fd back, unless someone replaced ours meanwhile.
+
+        Returns:
+            Whether ours is no longer the wakeup fd (``False``: not the main thread, a child
+            forked from another thread, where signals must go on finding the pipe open).
+        """
+        try:
             current = signal.set_wakeup_fd(self.previous)
-            if current != self.write:
-                signal.set_wakeup_fd(current)  # not ours any more: leave it to whoever set it
+        except ValueError:
+            return False
+        if current != self.write:
+            signal.set_wakeup_fd(current)  # not ours any more: leave it to whoever set it
+        return True
 
     def close(self) -> None:
         """Restore the previous wakeup fd, stop the thread, close the pipe."""
-        self.restore()
+        restored = self.restore()
         with contextlib.suppress(OSError):
             os.write(self.write, _STOP)
         self._thread.join(1.0)
-        self.release()
+        if restored and not self._thread.is_alive():  # else a reused fd number could be read or written
+            self.release()
 
     def release(self) -> None:
         """Close the pipe (the thread has stopped, or this is a forked child without it)."""
@@ -189,6 +198,5 @@ class _InChild:
             with contextlib.suppress(ValueError, OSError):  # not the main thread of the child
                 if signal.getsignal(signum) is self.handler:
                     signal.signal(signum, before)
-        if self.watcher is not None:  # the child has the pipe but not the thread that reads it
-            self.watcher.restore()
+        if self.watcher is not None and self.watcher.restore():  # the child has the pipe, not its reader
             self.watcher.release()
