@@ -40,6 +40,17 @@ def _at_least(lowest: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 class _PipeGuard:
     """Standard output that notices when its reader goes away, the way ``yes | head`` expects.
 
@@ -174,6 +185,15 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--curve", default=None, metavar="DIR", dest="curve_dir",
         help="require CURVE with the keys made by `mpprogress keys DIR` (only allow-listed clients)",
     )
+    parser.add_argument(
+        "--stalled-after", type=_seconds, default=5.0, metavar="SECONDS",
+        help="show a worker's phases as stalled after this long without news (default 5)",
+    )
+    parser.add_argument(
+        "--lost-after", type=_seconds, default=60.0, metavar="SECONDS",
+        help="mark a worker on another host lost after this long without news (default 60; a worker on "
+        "this host is lost as soon as its process is gone)",
+    )
     _add_journal_option(parser)
     parser.add_argument(
         "--otel", action="store_true",
@@ -184,10 +204,13 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_relay(args: argparse.Namespace) -> int:
+    from .remote.aggregator import AggregatorConfig
     from .remote.relay import RelayConfig
     from .wiring import run_relay
 
-    config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout)
+    timing = AggregatorConfig(stall_timeout=args.stalled_after, lost_timeout=args.lost_after)
+    config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout,
+                         aggregator=timing)
     return run_relay(config, journal=args.journal, otel=args.otel)
 
 

@@ -134,6 +134,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self.parent_phase_id = None if parent is None else parent.phase_id
         self.depth: int = 0 if parent is None else parent.depth + 1
         self.reason: str | None = None
+        self.stalled = False  # a remote phase whose worker has gone silent (set by remote.applier)
         self._finished = False
         self._cancelled = False
         self._start_counting(core)

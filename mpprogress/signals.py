@@ -14,11 +14,24 @@ SIGINT is raising ``KeyboardInterrupt``, and for SIGTERM with the default dispos
 ``SystemExit(143)`` (128 + SIGTERM, what a shell reports for a process SIGTERM killed), so every
 ``finally`` and ``with`` runs: the display restores the terminal, the aggregator removes its
 private directory, pools shut down.
+
+The handler alone is not enough: CPython runs a Python-level handler only when the main thread
+gets back to the interpreter, and a main thread blocked in a lock (``future.result()``,
+``pool.map``, ``Event.wait()``) is woken for it only if the signal interrupts that very wait.
+A signal that lands on another thread, or just before the main thread starts waiting, leaves
+the handler pending until the wait ends, and here it ends only when the workers do: they
+were never told (the signal tests timed out this way under load, and deterministically when
+the signal is sent to another thread).  So the block also has a watcher thread reading the
+signal wakeup fd (``signal.set_wakeup_fd``), which the C-level handler writes on whatever
+thread the signal lands: the watcher cancels the open operations at once, the workers stop,
+the main thread's wait ends and the pending handler does the rest.  Bytes for a wakeup fd set
+before (asyncio's) are passed on to it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -36,6 +49,9 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 """The exit status after SIGTERM: 143."""
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP = b"\0"  # no signal has number 0: tells the watcher to end
+
+_log = logging.getLogger("mpprogress")
 
 
 def cancel_open_operations(tracker: BaseProgressTracker) -> None:
@@ -83,7 +99,8 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             continue  # set outside Python, or ignored on purpose (a pool worker): leave it
         previous[signum] = current
         signal.signal(signum, on_signal)
-    restorer = _InChild(previous, on_signal)
+    watcher = _Watcher(tracker, set(previous)) if previous else None
+    restorer = _InChild(previous, on_signal, watcher)
     reinit_after_fork(restorer)
     try:
         yield
@@ -92,6 +109,71 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
         for restored, handler in previous.items():
             if signal.getsignal(restored) is on_signal:
                 signal.signal(restored, handler)
+        if watcher is not None:
+            watcher.close()
+
+
+class _Watcher:
+    """Cancels the open operations as soon as a watched signal arrives, on its own thread.
+
+    Set up and closed in the main thread (``set_wakeup_fd`` may only be called there).
+    """
+
+    def __init__(self, tracker: BaseProgressTracker, signals: set[int]) -> None:
+        self._tracker = tracker
+        self._signals = signals
+        self._read, self.write = os.pipe()
+        os.set_blocking(self.write, False)  # set_wakeup_fd's requirement: a signal never blocks
+        self.previous = signal.set_wakeup_fd(self.write, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._run, name="mpprogress-signals", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                data = os.read(self._read, 512)
+            except OSError:
+                return
+            if self.previous >= 0:  # asyncio's, say: it must still hear of its signals
+                with contextlib.suppress(OSError):
+                    os.write(self.previous, data.replace(_STOP, b""))
+            if any(signum in self._signals for signum in data):
+                try:
+                    cancel_open_operations(self._tracker)
+                except Exception:  # the handler tries again when the main thread runs it
+                    _log.exception("mpprogress: cancelling the open operations on a signal failed")
+            if not data or _STOP in data:
+                return
+
+    def restore(self) -> bool:
+        """Put the previous wakeup fd back, unless someone replaced ours meanwhile.
+
+        Returns:
+            Whether ours is no longer the wakeup fd (``False``: not the main thread, a child
+            forked from another thread, where signals must go on finding the pipe open).
+        """
+        try:
+            current = signal.set_wakeup_fd(self.previous)
+        except ValueError:
+            return False
+        if current != self.write:
+            signal.set_wakeup_fd(current)  # not ours any more: leave it to whoever set it
+        return True
+
+    def close(self) -> None:
+        """Restore the previous wakeup fd, stop the thread, close the pipe."""
+        restored = self.restore()
+        with contextlib.suppress(OSError):
+            os.write(self.write, _STOP)
+        self._thread.join(1.0)
+        if restored and not self._thread.is_alive():  # else a reused fd number could be read or written
+            self.release()
+
+    def release(self) -> None:
+        """Close the pipe (the thread has stopped, or this is a forked child without it)."""
+        for fd in (self._read, self.write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class _InChild:
@@ -103,9 +185,10 @@ class _InChild:
     where this hook cannot run.)
     """
 
-    def __init__(self, previous: dict[int, Any], handler: Any) -> None:
+    def __init__(self, previous: dict[int, Any], handler: Any, watcher: _Watcher | None) -> None:
         self.previous = previous
         self.handler = handler
+        self.watcher = watcher
         self.active = True
 
     def _reinit_after_fork(self) -> None:
@@ -115,3 +198,5 @@ class _InChild:
             with contextlib.suppress(ValueError, OSError):  # not the main thread of the child
                 if signal.getsignal(signum) is self.handler:
                     signal.signal(signum, before)
+        if self.watcher is not None and self.watcher.restore():  # the child has the pipe, not its reader
+            self.watcher.release()

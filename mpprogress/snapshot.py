@@ -38,6 +38,10 @@ class PhaseSnapshot:
     ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
     kept or not, and ``pruned`` says how many of them ``phases`` no longer holds, at any depth:
     what a sink shows as "… and 4,950 more finished".
+
+    ``stalled`` is true while the worker of a running remote phase has been silent past the
+    aggregator's stall timeout: in doubt, not final (``remote/registry.py``); it clears when the
+    worker is heard from again, and the phase ends ``lost`` only once the worker is known gone.
     """
 
     phase_id: str
@@ -64,6 +68,7 @@ class PhaseSnapshot:
     phases: tuple[PhaseSnapshot, ...] = ()
     finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
     pruned: int = 0
+    stalled: bool = False
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
         """This phase and all its sub-phases, depth first (parents before their sub-phases)."""

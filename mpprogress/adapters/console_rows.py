@@ -28,7 +28,7 @@ from rich.text import Text
 from ..snapshot import PhaseSnapshot
 from ..text import clean_line
 from .console_config import ConsoleConfig
-from .console_text import format_count, format_duration, format_rate, outcome, outcome_mark, outcome_text
+from .console_text import STALLED, format_count, format_duration, format_rate, outcome, outcome_mark, outcome_text
 
 __all__ = [
     "ASCII_BARS",
@@ -189,7 +189,7 @@ def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str,
         cells["percentage"] = "" if pct is None else f"{pct:.0f}%"
     if config.show_time_remaining:
         # A parent without a total of its own has its sub-phases' ETA (the snapshot's).
-        known = shown == "running" and phase.rollup_total is not None
+        known = shown == "running" and phase.rollup_total is not None and not phase.stalled
         cells["eta"] = f"eta {format_duration(phase.eta)}" if known else ""
     if config.show_rate:
         cells["rate"] = format_rate(phase.rate)  # a rolled-up parent's: its count over its time
@@ -260,6 +260,8 @@ class RowLayout:
             mark = Text(_STOPPED[0], style=_STOPPED[1])
         elif name != "running":
             mark = outcome_mark(name)
+        elif phase.stalled:  # no spinner: nothing is known to move
+            mark = Text(STALLED[0], style=STALLED[1])
         elif config.show_spinner:
             mark = Text(_spinner_frame(self.now), style="yellow" if phase.cancelled else "cyan")
         else:

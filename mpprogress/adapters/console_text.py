@@ -15,6 +15,7 @@ from ..snapshot import PhaseSnapshot, outcome_of
 from ..text import clean_line
 
 __all__ = [
+    "STALLED",
     "Verdict",
     "clean_text",
     "deeper_text",
@@ -106,9 +107,16 @@ def outcome_mark(name: str) -> Text:
     return Text(mark, style=style)
 
 
+STALLED = ("?", "magenta", "stalled — no news from its worker")
+"""Mark, style and label of a running remote phase whose worker went silent (not final)."""
+
+
 def outcome_text(phase: PhaseSnapshot) -> Text:
-    """The words shown next to a phase's title: its failure, or "cancelling…"; empty otherwise."""
+    """The words shown next to a phase's title: its failure, "cancelling…" or "stalled — …";
+    empty otherwise."""
     name = outcome(phase)
+    if name == "running" and phase.stalled:
+        return Text(STALLED[2], style=STALLED[1])
     if name in ("running", "finished"):
         return Text("cancelling…", style="yellow") if phase.cancelled and name == "running" else Text()
     return Text(outcome_label(name, phase.reason), style=_OUTCOMES[name][1])

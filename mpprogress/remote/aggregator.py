@@ -6,9 +6,11 @@ reason, never raised), asks the ``registry.ClientRegistry`` who sent it, lets th
 ``applier.Applier`` apply it to the local tracker, and acknowledges what it applied (one
 ``ACK`` per client per pass).  A frame from a sender it does not know (it restarted, or the
 sender reconnected) gets a ``RESYNC`` reply.  Every ``liveness_interval`` it asks the registry
-which clients are gone and has their open phases finished with ``success=False`` and
-``reason="lost"``; cancellations from the tracker (``cancels.CancelRequests``) go out as
-``CANCEL`` messages.  The protocol as a whole is described in ``link``.
+how each client stands: a stalled client's open phases show as stalled (in doubt: nothing is
+finished; its next frame clears it), a lost one's finish with ``success=False`` and
+``reason="lost"`` (``registry`` says when; logged on ``mpprogress.remote``).  Cancellations
+from the tracker (``cancels.CancelRequests``) go out as ``CANCEL`` messages.  The protocol as
+a whole is described in ``link``.
 
 Nothing a frame, a handler or the liveness check raises can end the loop: the error is
 contained, counted in ``stats().dropped`` by reason (``handler_error``, ``liveness_error``,
@@ -44,15 +46,7 @@ from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
 from .replies import Replies
-from .transport import (
-    HandshakeMonitor,
-    ServerSecurity,
-    WakePipe,
-    bind_server,
-    host_identity,
-    process_context,
-    readable,
-)
+from .transport import HandshakeMonitor, ServerSecurity, WakePipe, bind_server, host_identity, process_context, readable
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]
 
@@ -76,12 +70,19 @@ class AggregatorConfig:
             arriving meanwhile wait (in ZeroMQ's queue) and are applied together, so that 32
             workers sending 20 times a second cost at most 200 wake-ups a second, not 640.
         liveness_interval: seconds between two liveness checks.
-        heartbeat_timeout: silence after which a client on another host is lost.
-        local_silence_timeout: silence after which a client on this host whose process still
-            exists is lost anyway (a long GIL-holding call can delay its heartbeats).
+        stall_timeout: silence after which a client's open phases show as stalled (in doubt,
+            not final: a long GIL-holding call, a stopped process or a network link down for a
+            while; a worker sends a heartbeat every second when it has nothing else to say).
+        lost_timeout: silence after which a client on another host is lost (final: its open
+            phases finish as ``lost``).  A client on this host is lost as soon as its process
+            is gone, whatever this says.
+        local_lost_timeout: silence after which a client on this host whose process still
+            exists is lost anyway; ``None`` (the default): never, it stays stalled.
         max_clients: clients tracked at once; hellos beyond are dropped.
         max_phases_per_client: phases one client may have open at once; starts beyond are
             dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+        max_operations_per_client: operations of its own one client may have open at once;
+            starts beyond are dropped and counted (``too_many_operations``), as are its phases.
         max_logger_names: distinct logger names created for worker records; records under
             further new names are re-emitted through the ``mpprogress.worker`` logger.
     """
@@ -89,10 +90,12 @@ class AggregatorConfig:
     poll_interval: float = 0.25
     batch_interval: float = 0.005
     liveness_interval: float = 0.25
-    heartbeat_timeout: float = 3.0
-    local_silence_timeout: float = 30.0
+    stall_timeout: float = 5.0
+    lost_timeout: float = 60.0
+    local_lost_timeout: float | None = None
     max_clients: int = 4096
     max_phases_per_client: int = 10_000
+    max_operations_per_client: int = 1000
     max_logger_names: int = 1000
 
 
@@ -167,13 +170,14 @@ class Aggregator:
         self._replies = Replies(self._sock, self._drops)
         self._keyed = security is not None  # frames carry the key they came with (ZAP user id)
         self._registry = ClientRegistry(
-            host_identity(), max_clients=config.max_clients, heartbeat_timeout=config.heartbeat_timeout,
-            local_silence_timeout=config.local_silence_timeout, process_alive=process_alive,
-            connected=self._replies.connected,
+            host_identity(), max_clients=config.max_clients, stall_timeout=config.stall_timeout,
+            lost_timeout=config.lost_timeout, local_lost_timeout=config.local_lost_timeout,
+            process_alive=process_alive, connected=self._replies.connected,
         )
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
+            max_operations_per_client=config.max_operations_per_client,
         )
         self._stopping = threading.Event()
         self._closed = False
@@ -320,12 +324,16 @@ class Aggregator:
             self._drops[exc.reason] += 1
             return
         if isinstance(message, wire.Hello):
+            before = self._registry.get(routing_id)
             client, displaced, refused = self._registry.admit(routing_id, message, now, _user_id(payload))
             if displaced is not None:
                 self._applier.lose(displaced)
             if refused is not None:
                 self._drops[refused] += 1
                 return
+            if client is not None and client.returned and client is not before:
+                _log.warning("mpprogress: worker %s came back after it was marked lost; its earlier phases "
+                             "stay lost (raise AggregatorConfig.lost_timeout)", client.name)
         else:
             client = self._registry.get(routing_id)
         if client is None:
@@ -334,6 +342,9 @@ class Aggregator:
                 self._replies.send(routing_id, wire.Resync(0))
             return
         client.last_seen = now
+        if client.stalled:
+            self._applier.stall(client, False)
+            _log.info("mpprogress: worker %s is reporting again", client.name)
         self._frames += 1
         if isinstance(message, _ACKED):  # even if applying it fails: a resend would fail alike
             self._replies.ack(routing_id, message.seq)
@@ -351,11 +362,18 @@ class Aggregator:
     def _check_liveness(self, now: float) -> None:
         for client in self._registry.clients():
             try:
-                if self._registry.is_gone(client, now):
+                verdict, silent = self._registry.judge(client, now), now - client.last_seen
+                if verdict == "lost":
                     self._registry.remove(client, lost=True)
                     self._applier.lose(client)
-                else:
-                    client.retire_finished_phases()
+                    _log.warning("mpprogress: worker %s is lost (%s); its open phases end as lost", client.name,
+                                 "its process is gone" if client.local else f"silent for {silent:.1f} s")
+                    continue
+                if (verdict == "stalled") != client.stalled:
+                    self._applier.stall(client, not client.stalled)
+                    if client.stalled:
+                        _log.info("mpprogress: worker %s silent for %.1f s: stalled", client.name, silent)
+                client.retire_finished_phases()
             except Exception:  # one client's trouble must not spare the others their check
                 self._fault("liveness_error")
 

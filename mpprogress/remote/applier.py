@@ -10,8 +10,12 @@ local ones.  A worker that attaches to one of the tracker's operations adds its 
 
 What cannot be applied is dropped and counted by reason in ``drops``: a state older than the
 newest one applied to its phase (``stale``) or arriving after the phase finished (``late``), a
-phase of an unknown operation or parent, too many phases for one client, and so on.  Re-applying
-a resent start or finish does nothing.  Worker log records are re-emitted through
+phase of an unknown operation or parent, too many phases or operations open for one client
+(``too_many_phases``, ``too_many_operations``), and so on; what a client that was lost and came
+back resends of its old operations and phases is ``after_lost`` (they stay lost: see
+``registry``).  Re-applying a resent start or finish does nothing.  A stalled client's open
+phases are flagged ``stalled`` (``stall``) for the display while it is in doubt; nothing is
+finished until it is known lost (``lose``).  Worker log records are re-emitted through
 ``logging.getLogger(name).handle(...)``.
 """
 
@@ -77,6 +81,8 @@ class Applier:
             operation already cancelled).
         max_phases_per_client: phases one client may have open at once; starts beyond are
             dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+        max_operations_per_client: operations of its own one client may have open at once;
+            starts beyond are dropped (``too_many_operations``), for the same reason.
         logs: where worker log records go.
     """
 
@@ -87,12 +93,14 @@ class Applier:
         reply: Callable[[RemoteClient, wire.Message], object],
         *,
         max_phases_per_client: int = 10_000,
+        max_operations_per_client: int = 1000,
         logs: WorkerLogs | None = None,
     ) -> None:
         self.tracker = tracker
         self._drops = drops
         self._reply = reply
         self._max_phases = max_phases_per_client
+        self._max_operations = max_operations_per_client
         self._logs = logs or WorkerLogs()
         self._hostname = socket.gethostname()
         self._handlers: dict[type[Any], Callable[[RemoteClient, Any], None]] = {
@@ -115,6 +123,12 @@ class Applier:
             return
         handler(client, message)
 
+    def stall(self, client: RemoteClient, stalled: bool) -> None:
+        """Show (or stop showing) ``client``'s open phases as stalled: in doubt, not finished."""
+        client.stalled = stalled
+        for remote in client.phases.values():
+            remote.phase.stalled = stalled
+
     def lose(self, client: RemoteClient) -> None:
         """Finish a lost client's open phases as failed (``"lost"``), and its own operations."""
         for remote in client.phases.values():
@@ -127,7 +141,7 @@ class Applier:
         for entry in message.phases:
             remote = client.phases.get(entry.handle)
             if remote is None:
-                self._drops["unknown_phase" if entry.handle not in client.finished else "late"] += 1
+                self._drop(client, "unknown_phase" if entry.handle not in client.finished else "late")
             elif remote.phase.finished:
                 self._drops["late"] += 1
             elif message.seq <= remote.seq:
@@ -161,7 +175,7 @@ class Applier:
                 message.phase_id, message.title, message.total, message.description, worker=self._worker(client)
             )
         except (ValueError, ProgressError):  # e.g. a phase id the tracker already has
-            self._drops["phase_rejected"] += 1
+            self._drop(client, "phase_rejected")
             return
         client.phases[message.handle] = RemotePhase(phase, container, message.seq)
         client.join(phase.operation_id)
@@ -172,7 +186,7 @@ class Applier:
         remote = client.phases.pop(message.handle, None)
         if remote is None:
             if message.handle not in client.finished:
-                self._drops["unknown_phase"] += 1
+                self._drop(client, "unknown_phase")
             return
         client.finished.append(message.handle)
         try:
@@ -181,6 +195,10 @@ class Applier:
             return
         remote.container.finish_phase(remote.phase.phase_id, message.success, reason=message.reason)
 
+    def _drop(self, client: RemoteClient, reason: str) -> None:
+        """Count a dropped message; a returned client's old phases and operations are ``after_lost``."""
+        self._drops["after_lost" if client.returned else reason] += 1
+
     def _worker(self, client: RemoteClient) -> Worker:
         """Who a client is, for events: this host's name for a local worker, else its identity."""
         return Worker(self._hostname if client.local else client.host, client.pid)
@@ -188,12 +206,15 @@ class Applier:
     def _start_operation(self, client: RemoteClient, message: wire.OperationStart) -> None:
         if message.operation_id in client.operations:
             return  # a resend
+        if len(client.operations) >= self._max_operations:
+            self._drops["too_many_operations"] += 1
+            return
         try:
             self.tracker.start_operation(
                 message.operation_id, message.title, message.description, worker=self._worker(client)
             )
         except ValueError:
-            self._drops["operation_exists"] += 1
+            self._drop(client, "operation_exists")
             return
         client.operations.add(message.operation_id)
 

@@ -11,11 +11,18 @@ when the client's previous connection is gone (``connected`` says ZeroMQ no long
 it) and the key is the same.  Anything else is refused as a ``hijack``, so a peer that learned
 or guessed another client's id cannot take over its phases.
 
-Liveness: a client on this host (its hello's ``host`` equals the aggregator's
-``host_identity()``) is gone when its process is gone or a zombie, or when it has been silent
-for ``local_silence_timeout`` (a long GIL-holding call can delay its heartbeats, so a live pid
-buys it time, not forever); a client elsewhere, whose pid means nothing here, is gone after
-``heartbeat_timeout`` of silence.
+Liveness (``judge``): a client is ``running`` while it is heard from.  After ``stall_timeout``
+of silence it is ``stalled``: in doubt, not final (a long GIL-holding call, a stopped process, a
+network link down for a while all look like this); its phases stay open and show as stalled.
+It is ``lost``, which is final, only when it is known to be gone: a client on this host (its
+hello's ``host`` equals the aggregator's ``host_identity()``) as soon as its pid names no live
+process (or a zombie), or after ``local_lost_timeout`` of silence if one is set (by default a
+live pid keeps it stalled, never lost); a client elsewhere, whose pid means nothing here, after
+``lost_timeout`` of silence.  A stalled client that is heard from again is ``running`` at once
+and its reports apply as if nothing happened.  A lost client is forgotten: if it comes back
+anyway (it was only silent, longer than ``lost_timeout``) its id is remembered (the newest
+1,024) so that it is recognised (``RemoteClient.returned``) and its resync is counted as
+``after_lost`` instead of being mistaken for a hostile peer; its phases stay lost.
 """
 
 from __future__ import annotations
@@ -24,15 +31,19 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from ..phases import BaseProgressOperation, BaseProgressPhase
 from . import wire
 
-__all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "process_alive"]
+__all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "Verdict", "process_alive"]
 
 _MAX_RESYNC_ASKED = 1024  # routing ids remembered for the resync rate limit
 _RESYNC_EVERY = 1.0  # seconds between two resync requests to one sender
+_MAX_LOST_IDS = 1024  # ids of lost clients remembered, to recognise one that comes back
+
+Verdict = Literal["running", "stalled", "lost"]
+"""What ``ClientRegistry.judge`` makes of a client (see the module docstring)."""
 
 
 def process_alive(pid: int) -> bool:
@@ -80,6 +91,13 @@ class RemoteClient:
     finished: deque[int] = field(default_factory=lambda: deque(maxlen=1024))  # handles, newest last
     operations: set[str] = field(default_factory=set)  # its own
     joined: dict[str, None] = field(default_factory=dict)  # operations it started phases in, newest last
+    stalled: bool = False  # silent past the stall timeout, and its phases shown so
+    returned: bool = False  # its id was lost before: its old phases stay lost
+
+    @property
+    def name(self) -> str:
+        """The client as log lines name it: its pid, and its host when it is not this one."""
+        return f"pid {self.pid}" if self.local else f"pid {self.pid} on {self.host}"
 
     def join(self, operation_id: str) -> None:
         """Remember that the client has (had) phases in ``operation_id`` (the newest 256)."""
@@ -113,8 +131,10 @@ class ClientRegistry:
     Args:
         host: the aggregator's ``host_identity()``.
         max_clients: clients tracked at once; hellos beyond are refused.
-        heartbeat_timeout: silence after which a client on another host is gone.
-        local_silence_timeout: silence after which a client on this host is gone anyway.
+        stall_timeout: silence after which a client is ``stalled`` (in doubt, not final).
+        lost_timeout: silence after which a client on another host is ``lost`` (final).
+        local_lost_timeout: silence after which a client on this host whose process still
+            exists is ``lost`` anyway; ``None``: never (it stays stalled while its pid lives).
         process_alive: whether a pid names a live process here (``process_alive`` by default).
         connected: whether ZeroMQ still has a connection under a routing id (by default
             always: no client is ever taken over by another connection).
@@ -125,15 +145,17 @@ class ClientRegistry:
         host: str,
         *,
         max_clients: int = 4096,
-        heartbeat_timeout: float = 3.0,
-        local_silence_timeout: float = 30.0,
+        stall_timeout: float = 5.0,
+        lost_timeout: float = 60.0,
+        local_lost_timeout: float | None = None,
         process_alive: Callable[[int], bool] = process_alive,
         connected: Callable[[bytes], bool] = lambda routing_id: True,
     ) -> None:
         self.host = host
         self.max_clients = max_clients
-        self.heartbeat_timeout = heartbeat_timeout
-        self.local_silence_timeout = local_silence_timeout
+        self.stall_timeout = stall_timeout
+        self.lost_timeout = lost_timeout
+        self.local_lost_timeout = local_lost_timeout
         self.lost = 0
         """Clients found gone (or displaced by another client) so far."""
         self._process_alive = process_alive
@@ -141,6 +163,7 @@ class ClientRegistry:
         self._clients: dict[bytes, RemoteClient] = {}
         self._by_id: dict[str, RemoteClient] = {}
         self._resync_asked: dict[bytes, float] = {}
+        self._lost_ids: dict[str, None] = {}  # oldest first
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -179,6 +202,9 @@ class ClientRegistry:
         if len(self._clients) >= self.max_clients:
             return Admission(None, displaced, "too_many_clients")
         client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id, hello.host)
+        if hello.client_id in self._lost_ids:
+            del self._lost_ids[hello.client_id]
+            client.returned = True
         self._clients[routing_id] = client
         self._by_id[client.client_id] = client
         self._resync_asked.pop(routing_id, None)
@@ -191,14 +217,23 @@ class ClientRegistry:
             del self._by_id[client.client_id]
             if lost:
                 self.lost += 1
+                self._lost_ids[client.client_id] = None
+                if len(self._lost_ids) > _MAX_LOST_IDS:
+                    del self._lost_ids[next(iter(self._lost_ids))]
         return client
 
-    def is_gone(self, client: RemoteClient, now: float) -> bool:
-        """Whether ``client`` should be given up on at time ``now`` (see the module docstring)."""
+    def judge(self, client: RemoteClient, now: float) -> Verdict:
+        """Whether ``client`` is ``running``, ``stalled`` or ``lost`` at time ``now`` (see the
+        module docstring).  Changes nothing."""
         silent = now - client.last_seen
         if client.local:
-            return silent > self.local_silence_timeout or not self._process_alive(client.pid)
-        return silent > self.heartbeat_timeout
+            if not self._process_alive(client.pid):
+                return "lost"
+            if self.local_lost_timeout is not None and silent > self.local_lost_timeout:
+                return "lost"
+        elif silent > self.lost_timeout:
+            return "lost"
+        return "stalled" if silent > self.stall_timeout else "running"
 
     def should_ask_resync(self, routing_id: bytes, now: float) -> bool:
         """Whether to send ``RESYNC`` to an unknown sender now: at most once a second each."""

@@ -24,7 +24,7 @@ from typing import Literal, TextIO
 
 from ..events import Sink
 from ..tracker import BaseProgressTracker
-from .aggregator import Aggregator, AggregatorStats
+from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
 from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 
@@ -47,6 +47,8 @@ class RelayConfig:
             that lets in only the allow-listed client keys.
         stdout: where JSON lines go (``sys.stdout`` when ``None``).
         stderr: where the address and the status line go (``sys.stderr`` when ``None``).
+        aggregator: the aggregator's settings, e.g. when a silent worker shows as stalled and
+            when it is lost (``AggregatorConfig.stall_timeout``, ``lost_timeout``).
     """
 
     bind: str | None = None
@@ -54,6 +56,7 @@ class RelayConfig:
     curve_dir: str | None = None
     stdout: TextIO | None = None
     stderr: TextIO | None = None
+    aggregator: AggregatorConfig | None = None
 
 
 def format_status(stats: AggregatorStats) -> str:
@@ -121,7 +124,7 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
     aggregator = None
     try:
         try:
-            aggregator = Aggregator(tracker, config.bind, security=security)
+            aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
         except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
             return _refuse(err, str(exc))
         err.write(

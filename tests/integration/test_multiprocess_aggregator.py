@@ -104,13 +104,15 @@ def test_resent_starts_and_finishes_apply_once_and_are_acked(setup: Setup) -> No
     assert tracker.get_phase("p7").current == 10  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=0.5, liveness_interval=0.05)], indirect=True)
+@pytest.mark.parametrize(
+    "setup", [AggregatorConfig(stall_timeout=0.2, lost_timeout=0.5, liveness_interval=0.05)], indirect=True
+)
 def test_silent_remote_client_is_lost(setup: Setup, clock: FakeClock) -> None:
     tracker, events, aggregator, client = setup
     client.send(wire.Hello(1, "client-b", 1, "elsewhere"), wire.PhaseStart(2, 1, "p1", "op", None, "quiet", None, 5),
                 wire.State(3, (wire.PhaseState(1, 3, 5, None),)))
     assert wait_for(lambda: getattr(tracker.get_phase("p1"), "current", 0) == 3)
-    clock.advance(0.6)  # the rule itself (silence past heartbeat_timeout) is tested in test_registry.py
+    clock.advance(0.6)  # the rule itself (silence past lost_timeout) is tested in test_registry.py
     assert wait_for(lambda: events.of_type("phase_finished"))
     done = events.of_type("phase_finished")[0].data
     assert (done["success"], done["reason"], done["current"]) == (False, "lost", 3)
@@ -146,6 +148,21 @@ def test_a_client_cannot_open_unbounded_phases(setup: Setup) -> None:
     assert [tracker.get_phase(f"many-{n}") is not None for n in range(5)] == [True, True, False, False, False]
 
 
+@pytest.mark.parametrize("setup", [AggregatorConfig(max_operations_per_client=2)], indirect=True)
+def test_a_client_cannot_open_unbounded_operations(setup: Setup) -> None:
+    tracker, _, aggregator, client = setup
+    client.send(wire.Hello(1, "client-ops", 1, "elsewhere"))
+    client.send(*(wire.OperationStart(2 + n, f"own-{n}", "own", None) for n in range(4)))
+    client.wait_acked(*range(1, 6))  # acknowledged all the same: a resend would be dropped alike
+    assert wait_for(lambda: aggregator.stats().dropped.get("too_many_operations") == 2)
+    assert [tracker.get_operation(f"own-{n}") is not None for n in range(4)] == [True, True, False, False]
+    client.send(wire.PhaseStart(6, 1, "in-dropped", "own-3", None, "p", None, 1),  # its phases are dropped too
+                wire.OperationFinish(7, "own-0", True), wire.OperationStart(8, "own-4", "own", None))
+    client.wait_acked(6, 7, 8)
+    assert wait_for(lambda: tracker.get_operation("own-4") is not None)  # a finished one makes room
+    assert aggregator.stats().dropped == {"too_many_operations": 2, "unknown_operation": 1}
+
+
 def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) -> None:
     tracker, _, _, client = setup
     client.send(wire.Hello(1, "client-burst", 1, "elsewhere"))
@@ -160,7 +177,7 @@ def test_every_reliable_message_of_a_burst_is_acknowledged_once(setup: Setup) ->
     assert all(tracker.get_phase(f"burst-{n}") is not None for n in range(150))
 
 
-@pytest.mark.parametrize("setup", [AggregatorConfig(heartbeat_timeout=60.0, liveness_interval=0.05)], indirect=True)
+@pytest.mark.parametrize("setup", [AggregatorConfig(lost_timeout=60.0, liveness_interval=0.05)], indirect=True)
 def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup: Setup, clock: FakeClock) -> None:
     tracker, events, aggregator, client = setup
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -263,6 +263,8 @@ def test_the_curve_relays_hint_is_complete_and_copying_it_works(relays: Any, tmp
     assert made.returncode == 0, made.stderr
     relay = relays("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--curve", str(keys))
     address = relay.wait_listening()
+    # stderr is line-buffered: the hint's lines may come a moment after the "listening on" line.
+    assert wait_for(lambda: any("MPPROGRESS_CURVE_CLIENT" in line for line in relay.err))
     exported = dict(line.strip()[len("export "):].split("=", 1) for line in relay.err if line.startswith("export "))
     assert exported == {"MPPROGRESS_ADDRESS": address, "MPPROGRESS_CURVE_DIR": str(keys.resolve()),
                         "MPPROGRESS_CURVE_CLIENT": "good"}
@@ -332,3 +334,30 @@ def test_default_relay_draws_the_display_on_a_private_ipc_path_and_stops_on_sigt
     frames, dropped, _ = relay.status()
     assert frames > 0 and dropped == 0
     assert not directory.exists()  # the private directory is removed on exit
+
+
+def test_relay_timings_say_when_a_silent_worker_elsewhere_is_lost() -> None:
+    relay = Relay("--format", "json", "--stalled-after", "0.5", "--lost-after", "1.5")
+    try:
+        address = relay.wait_listening()
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(address)
+        try:
+            for message in (wire.Hello(1, "far", 1, "elsewhere"), wire.OperationStart(2, "far-op", "far", None),
+                            wire.PhaseStart(3, 1, "far-p", "far-op", None, "far phase", None, 10)):
+                sock.send(wire.encode(message))
+            assert wait_for(lambda: relay.finished("far phase"), timeout=30)  # then silence: lost at 1.5 s
+        finally:
+            sock.close()
+        assert relay.finished("far phase")[0]["reason"] == "lost"
+        assert relay.stop() == 0
+        assert "lost=1" in "".join(relay.err)
+    finally:
+        relay.kill()
+
+
+def test_relay_refuses_timings_that_are_not_positive_seconds() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mpprogress", "relay", "--lost-after", "0"], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "must be a positive number of seconds, got 0" in proc.stderr

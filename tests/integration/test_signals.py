@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOW_CURSOR = "\x1b[?25h"
 
 
-def _run_and_signal(method: str, signum: int, out_dir: Path) -> tuple[int, float, str]:
+def _run_and_signal(method: str, signum: int, out_dir: Path, *, from_thread: bool = False) -> tuple[int, float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("signal_parent.py")), method, str(out_dir)],
+        [sys.executable, str(Path(__file__).with_name("signal_parent.py")), method, str(out_dir),
+         *([str(signum)] if from_thread else [])],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -31,7 +32,8 @@ def _run_and_signal(method: str, signum: int, out_dir: Path) -> tuple[int, float
         address = proc.stdout.readline().split()[1]
         assert proc.stdout.readline().strip() == "ready"
         signalled = time.monotonic()
-        proc.send_signal(signum)
+        if not from_thread:  # else the parent signals one of its own threads
+            proc.send_signal(signum)
         try:
             status = proc.wait(timeout=45)  # the workers would loop 60 s if never told
         except subprocess.TimeoutExpired:
@@ -57,4 +59,17 @@ def test_a_signalled_session_cancels_workers_and_cleans_up(method: str, signum: 
     assert [Path(tmp_path, f"worker-{i}").read_text() for i in range(2)] == ["cancelled", "cancelled"]
     assert address.startswith("ipc://")
     assert not Path(address[len("ipc://") :]).parent.exists()  # the private directory is gone
+    assert Path(tmp_path, "display").read_text().rstrip("\n").endswith(SHOW_CURSOR)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_that_lands_on_another_thread_still_cancels_the_workers_at_once(signum: int, tmp_path: Path) -> None:
+    """The cause of a rare timeout under load: the main thread, blocked in ``future.result()``,
+    is not woken for a signal that lands on another thread (or just before it starts waiting),
+    so the handler waited for the workers, which waited to be cancelled (60 s)."""
+    status, _, address = _run_and_signal("forkserver", signum, tmp_path, from_thread=True)
+    assert status == (EXIT_TERMINATED if signum == signal.SIGTERM else -signal.SIGINT)
+    assert [Path(tmp_path, f"worker-{i}").read_text() for i in range(2)] == ["cancelled", "cancelled"]
+    assert not Path(address[len("ipc://") :]).parent.exists()
     assert Path(tmp_path, "display").read_text().rstrip("\n").endswith(SHOW_CURSOR)

@@ -356,3 +356,15 @@ def test_console_config_is_where_the_defaults_and_bounds_live() -> None:
         with pytest.raises(ValueError, match=message):
             ConsoleConfig(**options)  # type: ignore[arg-type]
     assert ConsoleConfig(max_rows=None, plain_interval=0, summary_max_phases=0).max_rows is None
+
+
+def test_a_stalled_row_says_so_without_a_spinner_or_an_eta(tracker: BaseProgressTracker) -> None:
+    op = tracker.start_operation("op", "Op")
+    phase = op.start_phase("p", "Remote Phase", 800)
+    phase.update(500)
+    phase.stalled = True  # as the aggregator's applier flags it while its worker is silent
+    line = row(frame_text(tracker), "Remote Phase")
+    assert line.startswith("  ? Remote Phase  stalled — no news from its worker")
+    assert "500/800" in line and "eta" not in line
+    phase.stalled = False  # heard from again
+    assert row(frame_text(tracker), "Remote Phase").startswith("  ⠋ Remote Phase ")

@@ -54,33 +54,52 @@ def admit(registry: ClientRegistry, clock: FakeClock, routing_id: bytes, client_
     return client
 
 
-def test_a_client_elsewhere_is_gone_after_the_heartbeat_timeout_of_silence() -> None:
+def test_a_client_elsewhere_is_stalled_after_the_stall_timeout_and_lost_after_the_lost_timeout() -> None:
     pids = Pids()
-    registry, clock = make(pids, heartbeat_timeout=3.0)
+    registry, clock = make(pids, stall_timeout=5.0, lost_timeout=60.0)
     client = admit(registry, clock, b"r1", "far")
     assert not client.local
-    clock.advance(2.9)
-    assert not registry.is_gone(client, clock())
+    clock.advance(4.9)
+    assert registry.judge(client, clock()) == "running"
     client.last_seen = clock()  # a heartbeat
-    clock.advance(2.9)
-    assert not registry.is_gone(client, clock())
-    clock.advance(0.2)
-    assert registry.is_gone(client, clock())
+    clock.advance(5.1)
+    assert registry.judge(client, clock()) == "stalled"  # in doubt: not final
+    clock.advance(54.8)
+    assert registry.judge(client, clock()) == "stalled"
+    client.last_seen = clock()  # heard again: running at once
+    assert registry.judge(client, clock()) == "running"
+    clock.advance(60.1)
+    assert registry.judge(client, clock()) == "lost"
     assert pids.asked == []  # its pid names nothing here: never looked at
 
 
-def test_a_client_on_this_host_is_gone_with_its_process_or_after_long_silence() -> None:
+def test_a_client_on_this_host_is_lost_with_its_process_only_unless_a_local_timeout_is_set() -> None:
     pids = Pids(10)
-    registry, clock = make(pids, heartbeat_timeout=3.0, local_silence_timeout=30.0)
+    registry, clock = make(pids, stall_timeout=5.0, lost_timeout=60.0)
     client = admit(registry, clock, b"r1", "near", pid=10, host=HOST)
     assert client.local
-    clock.advance(29.0)  # far past the heartbeat timeout: a live pid buys it time
-    assert not registry.is_gone(client, clock())
-    clock.advance(1.5)  # ...not forever
-    assert registry.is_gone(client, clock())
+    clock.advance(3600.0)  # a stopped or very busy process: stalled, never lost while it exists
+    assert registry.judge(client, clock()) == "stalled"
     other = admit(registry, clock, b"r2", "dies", pid=11, host=HOST)
-    assert registry.is_gone(other, clock())  # pid 11 is not alive: gone at once
+    assert registry.judge(other, clock()) == "lost"  # pid 11 is not alive: lost at once, heard or not
     assert pids.asked == [10, 11]
+    bounded, clock = make(pids, stall_timeout=5.0, local_lost_timeout=30.0)
+    client = admit(bounded, clock, b"r1", "near", pid=10, host=HOST)
+    clock.advance(29.0)
+    assert bounded.judge(client, clock()) == "stalled"
+    clock.advance(1.5)
+    assert bounded.judge(client, clock()) == "lost"
+
+
+def test_a_lost_client_that_says_hello_again_is_known_to_have_returned() -> None:
+    registry, clock = make()
+    client = admit(registry, clock, b"r1", "a")
+    assert not client.returned
+    registry.remove(client, lost=True)
+    again = admit(registry, clock, b"r2", "a")
+    assert again is not client and again.returned
+    registry.remove(again)  # a bye: not lost
+    assert not admit(registry, clock, b"r3", "a").returned
 
 
 def test_a_hello_resyncs_reconnects_or_displaces() -> None:
