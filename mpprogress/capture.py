@@ -108,6 +108,7 @@ def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Buil
         phases=tuple(phases),
         finished_counts=outcomes,
         pruned=pruned,
+        resumed_from=phase.resumed_from,
     )
     return view, outlook
 

@@ -38,6 +38,9 @@ class PhaseSnapshot:
     ``finished_counts`` counts every finished phase below this one by outcome (``OUTCOMES``),
     kept or not, and ``pruned`` says how many of them ``phases`` no longer holds, at any depth:
     what a sink shows as "… and 4,950 more finished".
+
+    ``resumed_from`` is the count the phase resumed at from an earlier run (``resume.py``), or
+    ``None`` when it started afresh: what a sink shows as "resumed at 400/1,000".
     """
 
     phase_id: str
@@ -64,6 +67,7 @@ class PhaseSnapshot:
     phases: tuple[PhaseSnapshot, ...] = ()
     finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
     pruned: int = 0
+    resumed_from: int | float | None = None
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
         """This phase and all its sub-phases, depth first (parents before their sub-phases)."""

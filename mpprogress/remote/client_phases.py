@@ -13,7 +13,7 @@ the update takes the client's lock instead, like the local tracker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -121,9 +121,11 @@ class ClientPhase(_ClientContainer, ProgressPhase):
                 self.current += increment
                 self._note(message, metadata)
 
-    def track(self, iterable: Iterable[Any], message: str | None = None) -> Iterator[Any]:
-        if not GIL_ENABLED:
-            yield from super().track(iterable, message)
+    def track(
+        self, iterable: Iterable[Any], message: str | None = None, *, key: Callable[[Any], object] | None = None
+    ) -> Iterator[Any]:
+        if not GIL_ENABLED or key is not None or self.resumed is not None:
+            yield from super().track(iterable, message, key=key)
             return
         # The port's ``track`` calls ``update()`` per item; counting inline here halves the cost.
         if self.total is None and isinstance(iterable, Sized):
