@@ -32,7 +32,14 @@ from .events import ProgressCallback
 from .text import strip_controls
 
 __all__ = [
-    "MAX_ITEM_KEY", "Journal", "ResumePoint", "ResumeSource", "ResumingPhase", "item_key", "phase_key", "remaining_items",
+    "MAX_ITEM_KEY",
+    "Journal",
+    "ResumePoint",
+    "ResumeSource",
+    "ResumingPhase",
+    "item_key",
+    "phase_key",
+    "remaining_items",
     "stable_key",
 ]
 

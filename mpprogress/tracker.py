@@ -43,8 +43,8 @@ from .dispatch import SETTLE_TIMEOUT
 from .errors import DuplicateIdError, checked_count
 from .events import OperationStarted, ProgressCallback, Worker
 from .phases import BaseProgressOperation, BaseProgressPhase, sub_phases
-from .resume import Journal
 from .port import ProgressTracker
+from .resume import Journal
 from .snapshot import OperationSnapshot, TrackerSnapshot
 from .tree import preorder
 

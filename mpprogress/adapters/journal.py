@@ -37,8 +37,8 @@ from pathlib import Path
 
 from ..events import CancelRequested, EventSink, ProgressEvent, ProgressUpdate
 from ..forksafe import reinit_after_fork
-from ..text import strip_controls
 from ..resume import ResumePoint
+from ..text import strip_controls
 from .journal_resume import Chain, DoneKeys, load_chain
 from .journal_schema import JournalError, open_journal
 from .journal_writer import JournalWriter, LogEntry, Pending, start_run, worker_of
