@@ -69,6 +69,10 @@ class ResumePoint:
 class ResumeSource(Protocol):
     """What a tracker resumes from, and records done item keys in (the journal sink)."""
 
+    @property
+    def resuming(self) -> bool:
+        """Whether there is an earlier run to resume (workers then wait for where they resume)."""
+
     def resume_point(self, operation_key: str, phase_key: str) -> ResumePoint | None:
         """Where the phase with these keys stood in the earlier run, or ``None``."""
 

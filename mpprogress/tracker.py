@@ -156,6 +156,12 @@ class BaseProgressTracker(ProgressTracker):
             self._core.resume = journal
         self.add_callback(journal)
 
+    @property
+    def resuming(self) -> bool:
+        """Whether this tracker resumes an earlier run (its journal was opened with ``resume=True``)."""
+        source = self._core.resume
+        return source is not None and source.resuming
+
     # --- operations -------------------------------------------------------------------------
 
     def start_operation(

@@ -164,6 +164,11 @@ class JournalSink(EventSink):
 
     # --- resuming (``resume.ResumeSource``) ---------------------------------------------------
 
+    @property
+    def resuming(self) -> bool:
+        """Whether this run continues an earlier one (``resume=True`` and the file had a run)."""
+        return self.resumed_run is not None
+
     def resume_point(self, operation_key: str, phase_key: str) -> ResumePoint | None:
         """Where the phase with these stable keys stood in the run resumed, or ``None``."""
         point = self._chain.points.get((operation_key, phase_key))

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ['connect', 'journal_sink', 'session', 'worker_client']
 
+RESUME_TIMEOUT = 10.0
+"""Seconds a worker's phase start waits to hear where it resumes, when the session resumes a run."""
+
 # The console log handler a session put on the root logger: a forked child takes it off.
 _session_log_handler: logging.Handler | None = None
 _session_pid = 0
@@ -219,6 +222,8 @@ def worker_client(address: str) -> ClientTracker:
     from ..remote.client import ClientTracker, ForwardingLogHandler
 
     client = ClientTracker(address, security=env_client_security())
+    if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
+        client.resume_timeout = RESUME_TIMEOUT
     root = logging.getLogger()
     if _session_log_handler is not None and _session_pid != os.getpid():
         root.removeHandler(_session_log_handler)

@@ -168,6 +168,8 @@ def test_long_and_odd_item_keys_become_digests() -> None:
 class FixedSource:
     """A resume source that resumes every phase at ``point`` and records keys."""
 
+    resuming = True
+
     def __init__(self, point: ResumePoint, done: frozenset[str] = frozenset()) -> None:
         self.point = point
         self.done = done
