@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from mpprogress.adapters.console import ConsoleProgressTracker
 from mpprogress.adapters.console_config import ConsoleConfig
 from mpprogress.adapters.journal import JournalConfig, JournalSink
 from mpprogress.metrics import RateMeter
+from mpprogress.report import load_run, render
 from mpprogress.resume import MAX_ITEM_KEY, ResumePoint, item_key
 from mpprogress.testing import FakeClock
 from mpprogress.tracker import BaseProgressTracker
@@ -238,3 +240,13 @@ def test_the_console_says_where_a_phase_resumed() -> None:
                        for line in screen(console))
 
         wait_for(shown)
+
+
+def test_the_report_says_which_run_a_run_resumed(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    scrape(path, URLS[4], [])
+    scrape(path, None, [])
+    assert "resumed         run 1" in render(load_run(path), "text", width=140)
+    assert "run 1 (phases continued" in render(load_run(path), "html")
+    assert json.loads(render(load_run(path), "json"))["run"]["resumed_from"] == 1
+    assert json.loads(render(load_run(path, 1), "json"))["run"]["resumed_from"] is None
