@@ -169,10 +169,14 @@ def item_key(key: object) -> str:
     ``MAX_ITEM_KEY`` bytes, holds control characters (the wire strips them) or is not valid
     UTF-8, so a key means the same in the journal, on the wire and in every process."""
     text = key if isinstance(key, str) else str(key)
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates
-        raw = b""
-    if raw and len(raw) <= MAX_ITEM_KEY and strip_controls(text) == text:
-        return text
+    if text.isascii():  # the usual case, fast: ASCII's control characters are its unprintable ones
+        if 0 < len(text) <= MAX_ITEM_KEY and text.isprintable():
+            return text
+    else:
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            raw = b""
+        if raw and len(raw) <= MAX_ITEM_KEY and strip_controls(text) == text:
+            return text
     return "sha1:" + hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
