@@ -73,7 +73,7 @@ class _LocalContainer:
             core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
             self.current_phase = phase_id
-            point = _resume_point(self, phase) if core.resume is not None else None
+            point = _resume_point(self, phase) if core.resume is not None and core.resume.resuming else None
             if point is not None:
                 phase._resume_at_locked(point)
             core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total, worker=worker))
@@ -326,7 +326,8 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self._started_time = core.get_time()
         self._finished_time: float | None = None
         # The operation's stable key, for its phases to resume by (``resume.py``).
-        self._key = stable_key(operation_id, self.title) if core.resume is not None else None
+        resume = core.resume
+        self._key = stable_key(operation_id, self.title) if resume is not None and resume.resuming else None
 
     def __repr__(self) -> str:
         return f"<operation {self.title!r}>"
