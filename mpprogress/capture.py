@@ -109,6 +109,7 @@ def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Buil
         finished_counts=outcomes,
         pruned=pruned,
         stalled=phase.stalled and not phase.finished,
+        resumed_from=phase.resumed_from,
     )
     return view, outlook
 

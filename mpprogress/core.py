@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from .dispatch import EventDispatcher
 from .errors import DuplicateIdError
 from .forksafe import reinit_after_fork
+from .resume import ResumeSource
 from .throttle import Throttle
 
 __all__ = ["GIL_ENABLED", "Clock", "TrackerCore"]
@@ -47,16 +48,22 @@ class TrackerCore(Generic[PhaseT]):
         max_phase_depth: most levels of nested phases (a top-level phase is level 1), or ``None``.
         max_finished_phases: the newest finished phases each operation keeps (older ones are
             let go: ``retention.py``), or ``None`` to keep them all.
+        resume: where phases resume from and item keys done are recorded (``resume.py``), or
+            ``None``.
+        claimed: the (operation key, phase key) pairs a phase of this run has resumed (or
+            tried to): a second phase with the same keys starts afresh.
     """
 
     __slots__ = (
         "__weakref__",
+        "claimed",
         "dispatcher",
         "get_time",
         "lock",
         "max_finished_phases",
         "max_phase_depth",
         "phases",
+        "resume",
         "throttle",
     )
 
@@ -84,6 +91,8 @@ class TrackerCore(Generic[PhaseT]):
         self.phases: dict[str, PhaseT] = {}
         self.max_phase_depth = max_phase_depth
         self.max_finished_phases = max_finished_phases
+        self.resume: ResumeSource | None = None
+        self.claimed: set[tuple[str, str]] = set()
         reinit_after_fork(self)
 
     def add_phase(self, phase_id: str, phase: PhaseT) -> None:

@@ -8,6 +8,7 @@ lock-free counting rules it follows.  It knows nothing of sub-phases or finishin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .core import GIL_ENABLED, TrackerCore
@@ -15,6 +16,7 @@ from .errors import checked_count, ensure_open, validate_total
 from .events import ProgressUpdate
 from .metrics import RateMeter, Speed
 from .port import ProgressPhase
+from .resume import ResumePoint
 
 __all__ = ["LocalCount"]
 
@@ -38,6 +40,37 @@ class LocalCount(ProgressPhase):
         self._started_time = now
         self._finished_time: float | None = None
         self._meter = RateMeter(now)
+        self._keys: tuple[str, str] | None = None  # (operation key, phase key) when the tracker resumes
+
+    # --- resuming (``resume.py``) -----------------------------------------------------------
+
+    def _resume_at_locked(self, point: ResumePoint) -> None:
+        """Start from where an earlier run left this phase: its count, and rate and ETA measured
+        from there (lock held, before the phase's first event)."""
+        self.resumed, self.resumed_from = point, point.current
+        self.current = point.current
+        if self.total is None:
+            self.total = point.total
+        self._meter = RateMeter(self._started_time, baseline=point.current)
+
+    def _done_keys(self) -> frozenset[str]:
+        source, keys = self._core.resume, self._keys
+        if source is None or keys is None or self.resumed is None:
+            return frozenset()
+        return source.done_keys(*keys)
+
+    def _item_done(self, key: str) -> None:
+        self.update()
+        self.record_done((key,))
+
+    def record_done(self, keys: Sequence[str]) -> None:
+        """Record item keys of this phase as done (``track(key=...)``; the aggregator for workers).
+
+        Goes to the tracker's resume source (the journal) when it has one; else nowhere.
+        """
+        source = self._core.resume
+        if source is not None and keys:
+            source.record_done(self.phase_id, keys)
 
     # --- the hot path -----------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class RateMeter:
         start_time: the clock reading when counting started.
         min_interval: shortest span, in seconds, that makes a new sample (closer samples are
             too noisy to mean anything).
+        baseline: the count when counting started: a phase resumed at 400 items measures its
+            rate and ETA from the items done since (``average`` too), never from the 400.
     """
 
     __slots__ = (
@@ -98,20 +100,22 @@ class RateMeter:
         "_min_interval",
         "_seen_count",
         "_seen_time",
+        "baseline",
         "peak",
         "rate",
         "start_time",
     )
 
-    def __init__(self, start_time: float, min_interval: float = 0.1) -> None:
+    def __init__(self, start_time: float, min_interval: float = 0.1, baseline: float = 0) -> None:
         self.start_time = start_time
+        self.baseline = baseline
         self.rate: float | None = None
         self.peak: float | None = None
         self._min_interval = min_interval
         self._last_time = start_time  # of the last sample: the count was _last_count then
-        self._last_count: float = 0
+        self._last_count: float = baseline
         self._seen_time = start_time  # when the count last moved, sampled or not
-        self._seen_count: float = 0
+        self._seen_count: float = baseline
         self._gap: float | None = None  # the usual time between samples
 
     @property
@@ -173,8 +177,8 @@ class RateMeter:
         return Speed(self.average(end, count), self.peak, None)
 
     def average(self, now: float, count: float) -> float | None:
-        """Items per second since the start, or ``None`` before any time has passed."""
-        return per_second(count, now - self.start_time)
+        """Items per second since the start (beyond ``baseline``), or ``None`` before any time has passed."""
+        return per_second(count - self.baseline, now - self.start_time)
 
     def _blend(self, span: float, count: float) -> float:
         speed = (count - self._last_count) / span

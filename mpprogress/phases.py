@@ -21,6 +21,7 @@ from .errors import PhaseDepthError, ProgressError, checked_count, finish_outcom
 from .events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
 from .metrics import Speed, per_second
 from .port import ProgressOperation, ProgressPhase
+from .resume import ResumePoint, phase_key, stable_key
 from .retention import Tally, add_outcomes, outcome_of
 from .tree import fold, preorder
 
@@ -72,7 +73,12 @@ class _LocalContainer:
             core.add_phase(phase_id, phase)
             self.phases[phase_id] = phase
             self.current_phase = phase_id
+            point = _resume_point(self, phase) if core.resume is not None and core.resume.resuming else None
+            if point is not None:
+                phase._resume_at_locked(point)
             core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total, worker=worker))
+            if point is not None:
+                phase._report_locked()  # where it resumed, at once: sinks (the journal) see it
         core.dispatcher.drain()
         return phase
 
@@ -198,6 +204,24 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         return end - self._started_time, self._speed_locked(now)
 
 
+def _resume_point(container: _LocalContainer, phase: BaseProgressPhase) -> ResumePoint | None:
+    """Give ``phase`` its stable keys and find where it resumes, if anywhere (lock held).
+
+    Only the first phase of this run with a pair of keys resumes (``TrackerCore.claimed``).
+    """
+    core = phase._core
+    op_key = phase._operation._key
+    parent_keys = container._keys if isinstance(container, BaseProgressPhase) else (op_key, None)
+    if op_key is None or parent_keys is None or core.resume is None:
+        return None  # started before the tracker had a journal
+    keys = (op_key, phase_key(parent_keys[1], phase.phase_id, phase.title))
+    phase._keys = keys
+    if keys in core.claimed:
+        return None
+    core.claimed.add(keys)
+    return core.resume.resume_point(*keys)
+
+
 def sub_phases(container: _LocalContainer) -> list[BaseProgressPhase]:
     """The local sub-phases of an operation or a phase, oldest first."""
     return [child for child in container.phases.values() if isinstance(child, BaseProgressPhase)]
@@ -302,6 +326,9 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self._cancelled = False
         self._started_time = core.get_time()
         self._finished_time: float | None = None
+        # The operation's stable key, for its phases to resume by (``resume.py``).
+        resume = core.resume
+        self._key = stable_key(operation_id, self.title) if resume is not None and resume.resuming else None
 
     def __repr__(self) -> str:
         return f"<operation {self.title!r}>"

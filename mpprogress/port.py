@@ -4,15 +4,15 @@
 implementation (the locked local tracker, the remote client in worker processes, the no-op
 tracker) subclasses these three classes, so worker code never changes between modes.
 
-Standard library only: no I/O, threads or sockets live here.  The errors and the checks every
-implementation shares live in ``errors.py`` and are importable from here too.
+Standard library only: no I/O, threads or sockets.  The errors and checks every implementation
+shares are in ``errors.py`` (importable from here too); resuming a phase, in ``resume.py``.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from .errors import (
     finish_outcome,
     validate_total,
 )
+from .resume import ResumePoint, remaining_items
 
 __all__ = [
     "DuplicateIdError",
@@ -118,7 +119,14 @@ class ProgressPhase(_PhaseContainer):
 
     A phase may hold sub-phases (``phase.phase(...)``) to any depth its tracker allows (the
     local tracker's ``max_phase_depth``, 1,000 levels by default).
+
+    In a run resuming an earlier one (``session(journal=..., resume=True)``), ``resumed`` says
+    where the phase resumed that run's (``resume.py``) and ``resumed_from`` the count it resumed
+    at; both ``None`` when it started afresh.
     """
+
+    resumed: ResumePoint | None = None
+    resumed_from: int | float | None = None
 
     def __init__(
         self,
@@ -210,26 +218,39 @@ class ProgressPhase(_PhaseContainer):
             return True
         return bool(self.total) and self.current >= self.total  # type: ignore[operator]
 
-    def track(self, iterable: Iterable[Any], message: str | None = None) -> Iterator[Any]:
-        """Yield the items of ``iterable``, counting one per item.
+    def track(
+        self, iterable: Iterable[Any], message: str | None = None, *, key: Callable[[Any], object] | None = None
+    ) -> Iterator[Any]:
+        """Yield the items of ``iterable``, counting one per item (the total from its length if unset).
 
-        When the phase has no total and ``iterable`` has a length, the total is set from it.
+        A resumed phase skips what an earlier run did: the items whose keys it recorded (with
+        ``key``), else the first ``resumed_from`` (``resume.remaining_items``).
 
         Args:
             iterable: the items to walk through.
             message: an optional status text set with the first item.
+            key: gives an item's stable key (``str`` for URLs), recorded once its body ran.
 
         Yields:
-            The items of ``iterable``, unchanged.
+            The items of ``iterable``, unchanged, except those already done.
         """
         if self.total is None and hasattr(iterable, "__len__"):
             self.set_total(len(iterable))  # type: ignore[arg-type]
         update = self.update
         if message is not None:
             self.update(0, message)
+        if self.resumed is not None or key is not None:
+            yield from remaining_items(self, iterable, key)
+            return
         for item in iterable:
             yield item
             update()
+
+    def _done_keys(self) -> frozenset[str]:  # the item keys an earlier run recorded done here
+        return frozenset()
+
+    def _item_done(self, key: str) -> None:  # one item of ``track(key=...)``: count, record its key
+        self.update()
 
 
 class ProgressOperation(_PhaseContainer):

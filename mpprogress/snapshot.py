@@ -42,6 +42,9 @@ class PhaseSnapshot:
     ``stalled`` is true while the worker of a running remote phase has been silent past the
     aggregator's stall timeout: in doubt, not final (``remote/registry.py``); it clears when the
     worker is heard from again, and the phase ends ``lost`` only once the worker is known gone.
+
+    ``resumed_from`` is the count the phase resumed at from an earlier run (``resume.py``), or
+    ``None`` when it started afresh: what a sink shows as "resumed at 400/1,000".
     """
 
     phase_id: str
@@ -69,6 +72,7 @@ class PhaseSnapshot:
     finished_counts: Mapping[str, int] = field(default_factory=lambda: NO_OUTCOMES)
     pruned: int = 0
     stalled: bool = False
+    resumed_from: int | float | None = None
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
         """This phase and all its sub-phases, depth first (parents before their sub-phases)."""

@@ -44,6 +44,7 @@ from .errors import DuplicateIdError, checked_count
 from .events import OperationStarted, ProgressCallback, Worker
 from .phases import BaseProgressOperation, BaseProgressPhase, sub_phases
 from .port import ProgressTracker
+from .resume import Journal
 from .snapshot import OperationSnapshot, TrackerSnapshot
 from .tree import preorder
 
@@ -69,6 +70,10 @@ class BaseProgressTracker(ProgressTracker):
             running or not; older ones are let go, and their outcomes and counts are kept as
             exact tallies (``retention.py``), so a long run stays small and its snapshots cheap.
             ``None`` keeps every phase until the operation is pruned.
+        journal: a journal (``JournalSink``) to record the run in: it is subscribed like any
+            callback (and not closed by the tracker), item keys done are recorded there, and
+            when it was opened with ``resume=True`` phases resume where its earlier run left
+            them (``resume.py``).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class BaseProgressTracker(ProgressTracker):
         auto_flush: bool = True,
         max_phase_depth: int | None = 1_000,
         max_finished_phases: int | None = 50,
+        journal: Journal | None = None,
     ) -> None:
         if max_update_rate is not None and max_update_rate < 0:
             raise ValueError(f"max_update_rate must be >= 0 or None, got {max_update_rate!r}")
@@ -105,6 +111,8 @@ class BaseProgressTracker(ProgressTracker):
         self._views: dict[str, OperationSnapshot] = {}  # of finished operations: they never change
         self.max_completed_operations = max_completed_operations
         self._closed = False
+        if journal is not None:
+            self.set_journal(journal)
 
     @property
     def _lock(self) -> threading.RLock:
@@ -138,6 +146,21 @@ class BaseProgressTracker(ProgressTracker):
     def callbacks(self) -> tuple[ProgressCallback, ...]:
         """The subscribed callbacks."""
         return self._core.dispatcher.callbacks
+
+    def set_journal(self, journal: Journal) -> None:
+        """Record this run in ``journal`` and resume from it, as the ``journal`` argument does.
+
+        Call it before starting operations: only operations started afterwards resume.
+        """
+        with self._core.lock:
+            self._core.resume = journal
+        self.add_callback(journal)
+
+    @property
+    def resuming(self) -> bool:
+        """Whether this tracker resumes an earlier run (its journal was opened with ``resume=True``)."""
+        source = self._core.resume
+        return source is not None and source.resuming
 
     # --- operations -------------------------------------------------------------------------
 

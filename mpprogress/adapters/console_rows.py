@@ -174,6 +174,9 @@ def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int
     if label:
         cell.append("  ")
         cell.append_text(label)
+    if phase.resumed_from is not None:  # resumed from an earlier run (``resume.py``)
+        total = "" if phase.total is None else f"/{format_count(phase.total)}"
+        cell.append(f"  resumed at {format_count(phase.resumed_from)}{total}", style="dim")
     name_cells = cell.cell_len + (1 if phase.message else 0)  # a message after it costs an "…"
     if phase.message:
         cell.append(" • ", style="bright_black")

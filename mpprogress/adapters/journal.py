@@ -37,7 +37,9 @@ from pathlib import Path
 
 from ..events import CancelRequested, EventSink, ProgressEvent, ProgressUpdate
 from ..forksafe import reinit_after_fork
+from ..resume import ResumePoint
 from ..text import strip_controls
+from .journal_resume import Chain, DoneKeys, load_chain
 from .journal_schema import JournalError, open_journal
 from .journal_writer import JournalWriter, LogEntry, Pending, start_run, worker_of
 
@@ -74,6 +76,12 @@ class JournalSink(EventSink):
         config: timing and bounds.
         get_time: the clock stamping events (seconds since the epoch).
         argv: the command line recorded for the run; ``sys.argv`` by default.
+        resume: continue the latest earlier run in the file (``journal_resume.py``): a tracker
+            given this sink (``BaseProgressTracker(journal=sink)``, ``session(journal=...,
+            resume=True)``) starts each phase where that run left it.
+
+    Item keys done (``phase.track(items, key=...)``) are recorded whenever the sink is a
+    tracker's ``journal``, resuming or not, so that a later run can resume this one.
 
     Raises:
         JournalError: ``path`` cannot be opened as a journal (``JournalVersionError`` when a
@@ -82,22 +90,29 @@ class JournalSink(EventSink):
 
     def __init__(
         self, path: str | Path, *, config: JournalConfig | None = None,
-        get_time: Callable[[], float] = time.time, argv: Sequence[str] | None = None,
+        get_time: Callable[[], float] = time.time, argv: Sequence[str] | None = None, resume: bool = False,
     ) -> None:
         self.path = Path(path)
         self._config = config or JournalConfig()
         self._get_time = get_time
         conn = open_journal(self.path)
         try:
-            self.run_id = start_run(conn, get_time(), argv)
+            chain = load_chain(conn) if resume else Chain()
+            self.run_id = start_run(conn, get_time(), argv, chain.previous)
         except sqlite3.Error as exc:
             conn.close()
             raise JournalError(f"cannot write to journal {self.path}: {exc}") from exc
-        self._writer = JournalWriter(conn, self.run_id, self._config.sample_interval)
+        self.resumed_run = chain.previous
+        """The run this one continues (``resume=True``), or ``None``."""
+        self._chain = chain
+        self._resumed: dict[tuple[str, str], ResumePoint] = {}
+        self._item_keys = DoneKeys(open_journal(self.path), chain.runs) if chain.runs else None
+        self._writer = JournalWriter(conn, self.run_id, self._config.sample_interval, self._resumed)
         self._conn = conn
         self._lock = threading.Lock()
         self._events: list[tuple[float, Pending]] = []
         self._samples: dict[str, tuple[float, ProgressUpdate]] = {}
+        self._keys: dict[str, list[str]] = {}  # item keys done, by phase id
         self._pending_logs = 0
         self.dropped_logs = 0
         """Log records dropped because ``max_pending_logs`` were waiting."""
@@ -146,6 +161,36 @@ class JournalSink(EventSink):
                 return
             self._pending_logs += 1
             self._events.append((entry.at, entry))
+
+    # --- resuming (``resume.ResumeSource``) ---------------------------------------------------
+
+    @property
+    def resuming(self) -> bool:
+        """Whether this run continues an earlier one (``resume=True`` and the file had a run)."""
+        return self.resumed_run is not None
+
+    def resume_point(self, operation_key: str, phase_key: str) -> ResumePoint | None:
+        """Where the phase with these stable keys stood in the run resumed, or ``None``."""
+        point = self._chain.points.get((operation_key, phase_key))
+        if point is not None:
+            self._resumed[operation_key, phase_key] = point
+        return point
+
+    def done_keys(self, operation_key: str, phase_key: str) -> frozenset[str]:
+        """The item keys the runs resumed recorded done in the phase with these stable keys."""
+        reader = self._item_keys
+        return frozenset() if reader is None else reader.read(operation_key, phase_key)
+
+    def record_done(self, phase_id: str, keys: Sequence[str]) -> None:
+        """Queue item keys of phase ``phase_id`` as done (written with the next batch)."""
+        if self._closed:
+            return
+        with self._lock:
+            pending = self._keys.get(phase_id)
+            if pending is None:
+                self._keys[phase_id] = list(keys)
+            else:
+                pending.extend(keys)
 
     @property
     def samples_written(self) -> int:
@@ -196,7 +241,7 @@ class JournalSink(EventSink):
     def _reinit_after_fork(self) -> None:
         self._closed = True
         self._lock = threading.Lock()
-        self._events, self._samples = [], {}
+        self._events, self._samples, self._keys = [], {}, {}
 
     # --- the writer thread ---------------------------------------------------------------------
 
@@ -215,6 +260,8 @@ class JournalSink(EventSink):
             _log.exception("the journal %s stopped writing", self.path)
         finally:
             self._conn.close()
+            if self._item_keys is not None:
+                self._item_keys.close()
             with self._passes:
                 self._passes.notify_all()
 
@@ -224,25 +271,29 @@ class JournalSink(EventSink):
         with self._lock:
             events, self._events = self._events, []
             samples, self._samples = self._samples, {}
+            keys, self._keys = self._keys, {}
             self._pending_logs = 0
         later: dict[str, tuple[float, ProgressUpdate]] = {}
-        if events or samples or force:
+        waiting: dict[str, list[str]] = {}
+        if events or samples or keys or force:
             try:
-                later = self._writer.write(events, samples, self._get_time(), force=force)
+                later, waiting = self._writer.write(events, samples, self._get_time(), force=force, keys=keys)
             except sqlite3.Error as exc:
                 self.write_errors += 1
                 if self.write_errors == 1 or force:
                     _log.warning("writing the journal %s failed (%s); retrying", self.path, exc)
-                later = samples
+                later, waiting = samples, keys
                 with self._lock:
                     self._events[:0] = events
                     self._pending_logs += sum(isinstance(entry, LogEntry) for _, entry in events)
                 if force:
                     raise
-        if later:
+        if later or waiting:
             with self._lock:
                 for phase_id, sample in later.items():
                     self._samples.setdefault(phase_id, sample)  # a newer one came meanwhile: it wins
+                for phase_id, names in waiting.items():
+                    self._keys[phase_id] = names + self._keys.get(phase_id, [])
         with self._passes:
             self._done += 1
             self._passes.notify_all()

@@ -5,21 +5,22 @@ and log records.  The schema's version is ``PRAGMA user_version``: a file writte
 mpprogress is refused with ``JournalVersionError``; an older one is migrated in one transaction
 by the steps in ``Schema.migrations`` (there are none yet: version 1 is the first).
 
-Ready for resume (not implemented yet): ``operation_key`` and ``phase_key`` are ids that stay the
-same from one run to the next (the ids users gave, else titles: ``stable_key``, ``phase_key``), each phase
-row keeps its last state (``current``, ``total``, ``message``, ``updated_at``), ``done_items``
-is where item keys done would go, and ``runs.resumed_from`` names the run a run continued.
+For resume (``journal_resume.py``): ``operation_key`` and ``phase_key`` are ids that stay the
+same from one run to the next (the ids users gave, else titles: ``resume.stable_key``,
+``resume.phase_key``), each phase row keeps its last state (``current``, ``total``, ``message``,
+``updated_at``), ``done_items`` holds the item keys done (``phase.track(items, key=...)``), and
+``runs.resumed_from`` names the run a run continued.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from ..errors import ProgressError
+from ..resume import phase_key, stable_key
 
 __all__ = [
     "SCHEMA",
@@ -136,41 +137,6 @@ class Schema:
 
 SCHEMA: Final = Schema(version=SCHEMA_VERSION, create=_CREATE_V1, migrations={})
 """The schema this mpprogress writes."""
-
-
-def stable_key(identifier: str, title: str) -> str:
-    """An operation's id that is the same in every run: the id its user gave, else its title.
-
-    Ids the library generates (UUIDs, ``default-<UUID>``) differ in every run, so those are
-    replaced by the title.
-
-    Args:
-        identifier: the operation's or phase's id in this run.
-        title: its title.
-
-    Returns:
-        ``identifier``, unless it is a generated one: then ``title``.
-    """
-    try:
-        uuid.UUID(identifier.removeprefix("default-"))
-    except ValueError:
-        return identifier
-    return title
-
-
-def phase_key(parent_key: str | None, phase_id: str, title: str) -> str:
-    """A phase's id that is the same in every run: its path of ``stable_key`` s in its operation.
-
-    Args:
-        parent_key: the enclosing phase's key (``None`` for a top-level phase).
-        phase_id: the phase's id in this run.
-        title: the phase's title (a ``/`` in a key part is written ``\\/``).
-
-    Returns:
-        ``"Download/page 3"`` for sub-phase ``page 3`` of ``Download`` (generated ids).
-    """
-    own = stable_key(phase_id, title).replace("/", "\\/")
-    return own if parent_key is None else f"{parent_key}/{own}"
 
 
 def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = SCHEMA) -> sqlite3.Connection:

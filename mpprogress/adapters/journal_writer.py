@@ -20,6 +20,7 @@ from importlib import metadata
 from typing import TypeAlias
 
 from ..events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate
+from ..resume import ResumePoint
 from ..text import clean_line
 from .journal_schema import phase_key, stable_key
 
@@ -70,15 +71,18 @@ def _version() -> str:
         return "unknown"
 
 
-def start_run(conn: sqlite3.Connection, started_at: float, argv: Sequence[str] | None = None) -> int:
-    """Add this process's run to the ``runs`` table; return its ``run_id``."""
+def start_run(
+    conn: sqlite3.Connection, started_at: float, argv: Sequence[str] | None = None, resumed_from: int | None = None
+) -> int:
+    """Add this process's run to the ``runs`` table (continuing run ``resumed_from``); return its ``run_id``."""
     version = _version()
     args = [str(arg) for arg in (sys.argv if argv is None else argv)]
     conn.execute("BEGIN IMMEDIATE")
     try:
         cursor = conn.execute(
-            "INSERT INTO runs (started_at, last_seen, host, pid, argv, version) VALUES (?, ?, ?, ?, ?, ?)",
-            (started_at, started_at, socket.gethostname(), os.getpid(), json.dumps(args), version),
+            "INSERT INTO runs (started_at, last_seen, host, pid, argv, version, resumed_from)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (started_at, started_at, socket.gethostname(), os.getpid(), json.dumps(args), version, resumed_from),
         )
         conn.execute("COMMIT")
     except BaseException:
@@ -114,30 +118,41 @@ class JournalWriter:
         conn: the journal, in autocommit mode (``open_journal``).
         run_id: the run being written (``start_run``).
         sample_interval: seconds between two samples of one phase.
+        resumed: where phases of this run resumed, by (operation key, phase key) (filled by the
+            sink as the tracker asks): a resumed phase's row starts at that count, so a crash
+            before its first sample does not lose where it stood.
     """
 
-    def __init__(self, conn: sqlite3.Connection, run_id: int, sample_interval: float) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, run_id: int, sample_interval: float,
+        resumed: Mapping[tuple[str, str], ResumePoint] | None = None,
+    ) -> None:
         self._conn = conn
         self._run_id = run_id
         self._interval = sample_interval
+        self._resumed = resumed if resumed is not None else {}
+        self._operation_keys: dict[str, str] = {}  # operation_id -> operation_key, of this run
         self._open: dict[str, tuple[int, str]] = {}  # phase_id -> (phase_row, phase_key), running phases
         self._sampled: dict[str, float] = {}  # phase_id -> when its last sample was written
         self.samples_written = 0
 
     def write(
         self, events: Sequence[tuple[float, Pending]], samples: Mapping[str, tuple[float, ProgressUpdate]],
-        now: float, *, force: bool = False,
-    ) -> dict[str, tuple[float, ProgressUpdate]]:
-        """Write ``events`` in order, then the samples that are due, in one transaction.
+        now: float, *, force: bool = False, keys: Mapping[str, list[str]] | None = None,
+    ) -> tuple[dict[str, tuple[float, ProgressUpdate]], dict[str, list[str]]]:
+        """Write ``events`` in order, then the item keys done, then the samples that are due, in
+        one transaction.
 
         Args:
             events: ``(time, event)`` pairs, in the order they happened.
             samples: the latest state of each phase updated since the last call.
             now: the time of this write (decides which samples are due).
             force: write every sample (the sink is closing).
+            keys: item keys done, by phase id.
 
         Returns:
-            The samples not due yet, to offer again next time.
+            The samples not due yet, and the keys of phases not written yet (their start has
+            not come), to offer again next time.
 
         Raises:
             sqlite3.Error: nothing of this batch was written (the caller retries it).
@@ -147,6 +162,7 @@ class JournalWriter:
             finished: set[str] = set()
             for at, event in events:
                 self._apply(at, event, finished)
+            waiting = self._write_keys(keys) if keys else {}
             later = self._write_samples(samples, finished, now, force)
             self._conn.execute("UPDATE runs SET last_seen = ? WHERE run_id = ?", (now, self._run_id))
             self._conn.execute("COMMIT")
@@ -155,7 +171,19 @@ class JournalWriter:
                 self._conn.execute("ROLLBACK")
             self._reload()  # what this batch put in the caches was rolled back too
             raise
-        return later
+        return later, waiting
+
+    def _write_keys(self, keys: Mapping[str, list[str]]) -> dict[str, list[str]]:
+        waiting: dict[str, list[str]] = {}
+        for phase_id, names in keys.items():
+            known = self._open.get(phase_id)
+            row = known[0] if known is not None else self._row_of(phase_id)
+            if row is None:
+                waiting[phase_id] = names
+                continue
+            self._conn.executemany("INSERT OR IGNORE INTO done_items (phase_row, item_key) VALUES (?, ?)",
+                                   [(row, name) for name in names])
+        return waiting
 
     def end_run(self, now: float, dropped_logs: int, write_errors: int) -> None:
         """Mark the run as closed cleanly."""
@@ -179,14 +207,16 @@ class JournalWriter:
 
     def _operation_started(self, at: float, event: OperationStarted) -> None:
         host, pid = worker_of(event)
+        key = stable_key(event.operation_id, event.title)
+        self._operation_keys[event.operation_id] = key
         self._conn.execute(
             "INSERT OR IGNORE INTO operations (run_id, operation_id, operation_key, title, description, host, pid,"
             " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self._run_id, event.operation_id, stable_key(event.operation_id, event.title), _text(event.title),
-             _text(event.description), host, pid, at),
+            (self._run_id, event.operation_id, key, _text(event.title), _text(event.description), host, pid, at),
         )
 
     def _operation_finished(self, at: float, event: OperationFinished) -> None:
+        self._operation_keys.pop(event.operation_id, None)
         self._conn.execute(  # an operation this sink did not see start
             "INSERT OR IGNORE INTO operations (run_id, operation_id, operation_key, title, started_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -207,11 +237,14 @@ class JournalWriter:
         parent = None if event.parent_phase_id is None else self._open.get(event.parent_phase_id)
         key = phase_key(None if parent is None else parent[1], event.phase_id, event.title)
         host, pid = worker_of(event)
+        point = self._resumed.get((self._operation_keys.get(event.operation_id, ""), key))
         cursor = self._conn.execute(
             "INSERT OR IGNORE INTO phases (run_id, operation_id, phase_id, parent_phase_id, phase_key, title,"
-            " description, host, pid, started_at, total, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " description, host, pid, started_at, total, updated_at, current)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self._run_id, event.operation_id, event.phase_id, event.parent_phase_id, key, _text(event.title),
-             _text(event.description), host, pid, at, _total(event.total), at),
+             _text(event.description), host, pid, at, _total(event.total), at,
+             0 if point is None else _number(point.current)),
         )
         row = cursor.lastrowid if cursor.rowcount == 1 else self._row_of(event.phase_id)
         assert row is not None

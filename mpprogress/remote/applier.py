@@ -33,6 +33,7 @@ from ..port import PhaseFinishedError, ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
 from .registry import RemoteClient, RemotePhase
+from .resumes import resume_replies
 
 __all__ = ["Applier", "WorkerLogs"]
 
@@ -140,6 +141,8 @@ class Applier:
     def _apply_states(self, client: RemoteClient, message: wire.State) -> None:
         for entry in message.phases:
             remote = client.phases.get(entry.handle)
+            if remote is not None and entry.keys:  # item keys done: recorded however stale the state
+                remote.phase.record_done(entry.keys)
             if remote is None:
                 self._drop(client, "unknown_phase" if entry.handle not in client.finished else "late")
             elif remote.phase.finished:
@@ -179,6 +182,9 @@ class Applier:
             return
         client.phases[message.handle] = RemotePhase(phase, container, message.seq)
         client.join(phase.operation_id)
+        if self.tracker.resuming:  # the worker waits to hear where its phase resumes
+            for reply in resume_replies(message.handle, phase):
+                self._reply(client, reply)
         if phase.cancelled:  # it joined an operation that was already cancelled
             self._reply(client, wire.Cancel(0, phase.operation_id, message.handle))
 

@@ -65,6 +65,8 @@ class ClientTracker(ProgressTracker):
         self._lock = self._outbox.lock
         self._handles = itertools.count(1)
         self._closed = False
+        self.resume_timeout = 0.0
+        """Seconds a phase start waits to hear where it resumes (set when the session resumes)."""
         self._link = ClientLink(address, self._outbox, self.config, security)
         _register_for_exit(self)
 

@@ -13,14 +13,19 @@ the update takes the client's lock instead, like the local tracker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import ensure_open
 from ..phases import GIL_ENABLED, checked_count
 from ..port import ProgressOperation, ProgressPhase, validate_total
+from ..resume import ResumePoint
 from . import wire
+from .messages import MAX_KEYS_BYTES
 
 __all__ = ["ClientOperation", "ClientPhase", "PhaseOwner", "checked_id"]
 
@@ -40,8 +45,16 @@ def checked_id(value: str, name: str) -> str:
     return value
 
 
+KEYS_DRAIN_TIMEOUT = 5.0
+"""Seconds a finishing phase waits for its item keys done to be sent (``track(key=...)``)."""
+
+
 class PhaseOwner(Protocol):
-    """What client operations and phases ask of the client that owns them."""
+    """What client operations and phases ask of the client that owns them.
+
+    An owner may also have ``resume_timeout``: seconds a phase start waits to hear where it
+    resumes (``RESUMED``, see ``resumes.py``); 0 or missing when the session resumes nothing.
+    """
 
     @property
     def _lock(self) -> AbstractContextManager[Any]: ...
@@ -66,12 +79,79 @@ class _ClientContainer:
     def start_phase(
         self, phase_id: str, title: str, total: int | None = None, description: str | None = None
     ) -> ClientPhase:
-        return self._client._start_phase(self, phase_id, title, total, description)  # type: ignore[arg-type]
+        phase = self._client._start_phase(self, phase_id, title, total, description)  # type: ignore[arg-type]
+        wait = getattr(self._client, "resume_timeout", 0.0)
+        point = phase.keys.wait(wait) if wait > 0 else None
+        if point is not None:  # start where the parent says (its own phase starts there too)
+            phase.resumed, phase.resumed_from, phase.current = point, point.current, point.current
+            if phase.total is None:
+                phase.total = point.total
+        return phase
 
     def finish_phase(self, phase_id: str, success: bool = True, *, reason: str | None = None) -> None:
         phase = self.phases.get(phase_id)
         if isinstance(phase, ClientPhase):
+            phase.keys.drain(KEYS_DRAIN_TIMEOUT)
             self._client._finish_phase(phase, success, reason)
+
+
+class ItemKeys:
+    """A client phase's item keys (``track(key=...)``): those done, waiting to be sent with its
+    state, and, when the session resumes an earlier run, where the phase resumes (``resumes.py``).
+
+    Item keys are appended by the phase's threads and taken by the link's thread: a deque does
+    both without a lock.
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque[str] = deque()
+        self.done: frozenset[str] = frozenset()  # the keys an earlier run did
+        self._parts: list[wire.Resumed] = []  # RESUMED frames received (the link's thread)
+        self._heard = threading.Event()
+
+    def take(self) -> tuple[str, ...]:
+        """Keys to send with the phase's next state: at most ``MAX_KEYS_BYTES`` of them."""
+        keys: list[str] = []
+        size, pending = 0, self.pending
+        while pending and len(keys) < 2 * wire.MAX_BATCH - 8:
+            length = len(pending[0])
+            if keys and size + length > MAX_KEYS_BYTES:
+                break
+            keys.append(pending.popleft())
+            size += length
+        return tuple(keys)
+
+    def put_back(self, keys: tuple[str, ...]) -> None:
+        """Keys that could not be sent: they go first with the next state."""
+        self.pending.extendleft(reversed(keys))
+
+    def heard(self, message: wire.Resumed) -> None:
+        """One ``RESUMED`` frame for the phase; the last of them ends ``wait``."""
+        self._parts.append(message)
+        if sum(len(part.keys) for part in self._parts) >= message.done:
+            self._heard.set()
+
+    def wait(self, timeout: float) -> ResumePoint | None:
+        """Wait (bounded) to hear where the phase resumes; ``None``: it starts afresh.
+
+        Keys that did not come in time are done again: the count is lowered by their number,
+        so it still ends exact.
+        """
+        self._heard.wait(timeout)
+        parts = list(self._parts)
+        start = parts[0].current if parts else None
+        if start is None:
+            return None  # afresh (or the parent never said: it then counts from 0 as we do)
+        first = parts[0]
+        self.done = frozenset(key for part in parts for key in part.keys)
+        current = start - (first.done - len(self.done))
+        return ResumePoint(current, first.total, first.finished, None, len(self.done))
+
+    def drain(self, timeout: float) -> None:
+        """Before the phase finishes: wait (bounded) until the link has sent its keys."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 class ClientPhase(_ClientContainer, ProgressPhase):
@@ -96,6 +176,7 @@ class ClientPhase(_ClientContainer, ProgressPhase):
         self._finished = False
         self._cancelled = False
         self._metadata: dict[str, Any] = {}  # given to updates since the link last sent them
+        self.keys = ItemKeys()
 
     def __repr__(self) -> str:
         return f"<client phase {self.title!r} {self.current}/{self.total}>"
@@ -121,9 +202,11 @@ class ClientPhase(_ClientContainer, ProgressPhase):
                 self.current += increment
                 self._note(message, metadata)
 
-    def track(self, iterable: Iterable[Any], message: str | None = None) -> Iterator[Any]:
-        if not GIL_ENABLED:
-            yield from super().track(iterable, message)
+    def track(
+        self, iterable: Iterable[Any], message: str | None = None, *, key: Callable[[Any], object] | None = None
+    ) -> Iterator[Any]:
+        if not GIL_ENABLED or key is not None or self.resumed is not None:
+            yield from super().track(iterable, message, key=key)
             return
         # The port's ``track`` calls ``update()`` per item; counting inline here halves the cost.
         if self.total is None and isinstance(iterable, Sized):
@@ -135,6 +218,17 @@ class ClientPhase(_ClientContainer, ProgressPhase):
             if self._finished:
                 ensure_open(True, self.title)
             self.current += 1
+
+    # --- resume and item keys (``resume.py``, ``resumes.py``) -------------------------------
+
+    def _item_done(self, key: str) -> None:
+        if self._finished:
+            ensure_open(True, self.title)
+        self.current += 1
+        self.keys.pending.append(key)  # deque.append: safe against the link's popleft without a lock
+
+    def _done_keys(self) -> frozenset[str]:
+        return self.keys.done
 
     def set_progress(self, current: int | float, message: str | None = None, **metadata: Any) -> None:
         current = checked_count(current, "current")

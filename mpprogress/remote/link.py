@@ -105,6 +105,9 @@ class Outbox(Protocol):
     def cancel_received(self, message: wire.Cancel) -> None:
         """The receiver asks to cancel an operation or a phase."""
 
+    def resumed(self, message: wire.Resumed) -> None:
+        """The receiver says where a phase resumes an earlier run."""
+
 
 @dataclass
 class _Pending:
@@ -360,6 +363,8 @@ class ClientLink:
                     self._outbox.acked(pending.message)
         elif isinstance(message, wire.Cancel):
             self._outbox.cancel_received(message)
+        elif isinstance(message, wire.Resumed):
+            self._outbox.resumed(message)
         elif isinstance(message, wire.Resync):
             rebuild = [self._outbox.hello(), *self._outbox.resync_messages()]
             with self._cond:

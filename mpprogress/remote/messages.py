@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from ..port import ProgressError
+from ..text import strip_controls
 
 __all__ = [
     "MAX_BATCH",
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_FRAME",
     "MAX_ID",
     "MAX_INT",
+    "MAX_KEYS_BYTES",
     "MAX_LOG",
     "MAX_META_ITEMS",
     "MAX_META_KEY",
@@ -45,8 +47,10 @@ __all__ = [
     "PhaseStart",
     "PhaseState",
     "ProtocolError",
+    "Resumed",
     "Resync",
     "State",
+    "checked_keys",
     "clamp_count",
     "clean_metadata",
     "clip",
@@ -71,6 +75,9 @@ MAX_COUNT: Final = 2**53
 """The largest ``current`` or ``total`` on the wire: every integer up to it is exact as a float
 too, and it prints in 16 digits.  ``decode`` refuses more (``range``); encoders clamp to it."""
 MAX_PID: Final = 2**31 - 1  # a pid is a C int: ``os.kill`` overflows beyond it
+MAX_KEYS_BYTES: Final = 2048
+"""Bytes of item keys (``phase.track(items, key=...)``) one phase state carries; more wait for the
+next one.  A ``RESUMED`` frame carries up to twice as many."""
 
 # Metadata keys that would collide with the fields of a ``progress_update`` event.
 RESERVED_METADATA: Final = frozenset(
@@ -120,6 +127,20 @@ def clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 def is_wire_key(key: str) -> bool:
     """Whether ``key`` may name a metadata value on the wire (short, an identifier, not reserved)."""
     return key.isidentifier() and key not in RESERVED_METADATA and len(key.encode()) <= MAX_META_KEY
+
+
+def checked_keys(value: Any, limit: int) -> tuple[str, ...]:
+    """Item keys as a decoder takes them: a list of non-empty strings of at most ``limit``
+    characters in all, none with a control character (``resume.item_key`` makes none).
+
+    Raises:
+        ProtocolError: anything else.
+    """
+    if not isinstance(value, list) or not all(isinstance(key, str) and key for key in value):
+        raise ProtocolError("schema", "item keys must be non-empty strings")
+    if sum(len(key) for key in value) > limit or any(strip_controls(key) != key for key in value):
+        raise ProtocolError("schema", "item keys too long or not clean")
+    return tuple(value)
 
 
 def _is_wire_scalar(value: object) -> bool:
@@ -222,13 +243,15 @@ class PhaseFinish:
 
 @dataclass(frozen=True)
 class PhaseState:
-    """The absolute state of one phase, an entry of ``State``."""
+    """The absolute state of one phase, an entry of ``State``, and item keys done since the last
+    one (``keys``: at most ``MAX_KEYS_BYTES``; the entry has a sixth field only when there are some)."""
 
     handle: int
     current: int | float
     total: int | None
     message: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +303,25 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """Where the client's phase ``handle`` resumes an earlier run (the reply to its ``PHASE_START``
+    when the aggregator resumes one; a worker waits for it, bounded).
+
+    ``current`` ``None``: it starts afresh.  ``done`` item keys were recorded done in all; they
+    come in as many ``RESUMED`` frames as they need, each with a part of them in ``keys``.
+    """
+
+    KIND: ClassVar[int] = 19
+    seq: int
+    handle: int
+    current: int | float | None
+    total: int | None
+    finished: bool
+    done: int
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Resync:
     """The aggregator does not know this client: send hello and every live phase again."""
 
@@ -289,6 +331,6 @@ class Resync:
 
 Message = (
     Hello | Heartbeat | OperationStart | OperationFinish | PhaseStart | PhaseFinish | State | LogRecord
-    | Bye | Ack | Cancel | Resync
+    | Bye | Ack | Cancel | Resync | Resumed
 )
 """Any message of the wire."""

@@ -87,17 +87,27 @@ class ClientOutbox:
         for phase in phases:
             state = (phase.current, phase.total, phase.last_message)
             metadata = phase._metadata
-            if state != self._sent.get(phase.handle) or metadata:
+            if state != self._sent.get(phase.handle) or metadata or phase.keys.pending:
                 if metadata:
                     phase._metadata = {}
                 self._sent[phase.handle] = state
-                states.append(wire.PhaseState(phase.handle, state[0], state[1], state[2], metadata))
+                keys = phase.keys.take()  # item keys done (resume), bounded per state
+                states.append(wire.PhaseState(phase.handle, state[0], state[1], state[2], metadata, keys))
         return states
 
     def unsent(self, states: list[wire.PhaseState]) -> None:
-        """Mark these phases to be sent again."""
+        """Mark these phases to be sent again (their item keys too)."""
         for state in states:
             self._sent.pop(state.handle, None)
+            phase = self.open.get(state.handle)
+            if state.keys and phase is not None:
+                phase.keys.put_back(state.keys)
+
+    def resumed(self, message: wire.Resumed) -> None:
+        """Where a phase resumes (the aggregator's reply to its start)."""
+        phase = self._live.get(message.handle)
+        if phase is not None:
+            phase.keys.heard(message)
 
     def resync_messages(self) -> list[wire.Message]:
         """Every start and pending finish, in an order the aggregator can apply."""

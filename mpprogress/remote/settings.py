@@ -18,6 +18,7 @@ __all__ = [
     "CURVE_CLIENT_ENV",
     "CURVE_DIR_ENV",
     "FORWARD_LOGS_ENV",
+    "RESUME_ENV",
     "env_client_security",
     "export_settings",
     "inherited_setting",
@@ -27,6 +28,8 @@ ADDRESS_ENV = "MPPROGRESS_ADDRESS"
 """The aggregator's address, exported by a session to every child process."""
 FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
 """``1`` when a session wants its workers' ``logging`` records."""
+RESUME_ENV = "MPPROGRESS_RESUME"
+"""``1`` when a session resumes an earlier run: a worker's phase start then waits for where it resumes."""
 CURVE_DIR_ENV = "MPPROGRESS_CURVE_DIR"
 """Directory of keys made by ``mpprogress keys``: set it in a worker to reach a CURVE relay."""
 CURVE_CLIENT_ENV = "MPPROGRESS_CURVE_CLIENT"

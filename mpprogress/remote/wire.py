@@ -34,6 +34,7 @@ from .messages import (
     MAX_FRAME,
     MAX_ID,
     MAX_INT,
+    MAX_KEYS_BYTES,
     MAX_LOG,
     MAX_META_ITEMS,
     MAX_META_KEY,
@@ -57,8 +58,10 @@ from .messages import (
     PhaseStart,
     PhaseState,
     ProtocolError,
+    Resumed,
     Resync,
     State,
+    checked_keys,
     clamp_count,
     clean_metadata,
     clip,
@@ -95,6 +98,7 @@ __all__ = [
     "PhaseStart",
     "PhaseState",
     "ProtocolError",
+    "Resumed",
     "Resync",
     "State",
     "clamp_count",
@@ -106,14 +110,8 @@ __all__ = [
 ]
 
 _UNPACK_LIMITS: Final = {
-    "raw": False,
-    "strict_map_key": True,
-    "use_list": True,
-    "max_str_len": MAX_LOG,
-    "max_bin_len": 0,
-    "max_ext_len": 0,
-    "max_array_len": 2 * MAX_BATCH,
-    "max_map_len": MAX_META_ITEMS,
+    "raw": False, "strict_map_key": True, "use_list": True, "max_str_len": MAX_LOG, "max_bin_len": 0,
+    "max_ext_len": 0, "max_array_len": 2 * MAX_BATCH, "max_map_len": MAX_META_ITEMS,
 }
 
 
@@ -153,12 +151,15 @@ def _body(message: Message) -> list[Any]:
         return [list(message.acked)]
     if isinstance(message, Cancel):
         return [message.operation_id, message.handle]
+    if isinstance(message, Resumed):
+        return [message.handle, message.current, message.total, message.finished, message.done, list(message.keys)]
     return []  # Heartbeat, Bye, Resync
 
 
 def _state_entry(entry: PhaseState) -> list[Any]:
-    return [entry.handle, clamp_count(entry.current), _clamp_opt(entry.total), _clip_opt(entry.message, MAX_TEXT),
-            clean_metadata(entry.metadata)]
+    fields = [entry.handle, clamp_count(entry.current), _clamp_opt(entry.total), _clip_opt(entry.message, MAX_TEXT),
+              clean_metadata(entry.metadata)]
+    return fields if not entry.keys else [*fields, list(entry.keys)]  # item keys: a sixth field, when any
 
 
 def encode(message: Message) -> bytes:
@@ -326,16 +327,12 @@ def _array(value: Any, name: str, limit: int) -> list[Any]:
 
 
 def _phase_state(value: Any) -> PhaseState:
-    entry = _array(value, "state entry", 5)
-    if len(entry) != 5:
-        raise ProtocolError("schema", "state entry takes 5 fields")
-    return PhaseState(
-        handle=_count(entry[0], "handle"),
-        current=_quantity(entry[1], "current"),
-        total=_total(entry[2]),
-        message=_opt_text(entry[3], "message", MAX_TEXT),
-        metadata=_metadata(entry[4]),
-    )
+    entry = _array(value, "state entry", 6)
+    if len(entry) < 5:
+        raise ProtocolError("schema", "state entry takes 5 fields (6 with item keys)")
+    return PhaseState(_count(entry[0], "handle"), _quantity(entry[1], "current"), _total(entry[2]),
+                      _opt_text(entry[3], "message", MAX_TEXT), _metadata(entry[4]),
+                      checked_keys(entry[5], MAX_KEYS_BYTES) if len(entry) == 6 else ())
 
 
 def _pid(value: Any) -> int:
@@ -396,5 +393,8 @@ _PARSERS: Final[dict[int, tuple[int, Callable[[int, list[Any]], Message]]]] = {
     Ack.KIND: (1, _ack),
     Cancel.KIND: (2, lambda seq, f: Cancel(seq, _ident(f[0], "operation_id"), _opt_count(f[1], "handle"))),
     Resync.KIND: (0, lambda seq, f: Resync(seq)),
+    Resumed.KIND: (6, lambda seq, f: Resumed(
+        seq, _count(f[0], "handle"), None if f[1] is None else _quantity(f[1], "current"), _total(f[2]),
+        _flag(f[3], "finished"), _count(f[4], "done"), checked_keys(f[5], 2 * MAX_KEYS_BYTES))),
 }
 

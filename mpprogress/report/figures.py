@@ -48,6 +48,7 @@ class RunInfo:
     version: str
     dropped_logs: int
     write_errors: int
+    resumed_from: int | None = None  # the run this one continued (``session(resume=True)``)
 
     @property
     def closed_cleanly(self) -> bool:

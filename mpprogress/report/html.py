@@ -92,6 +92,8 @@ def _summary(figures: RunFigures) -> str:
         ("started", escape(units.moment(run.started_at))),
         ("duration", units.duration(span)),
         ("closed cleanly", closed),
+        *([("resumed", f"run {run.resumed_from} (phases continued where it left them)")]
+          if run.resumed_from is not None else []),
         ("process", escape(f"{run.host} pid {run.pid}, mpprogress {run.version}")),
         ("command", f"<code>{escape(' '.join(run.argv))}</code>"),
         ("operations", f"{len(figures.operations):,}"),

@@ -87,8 +87,8 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
 
 
 def _run(conn: sqlite3.Connection, run_id: int) -> RunInfo:
-    (started_at, ended_at, last_seen, host, pid, argv, version, dropped_logs, write_errors) = conn.execute(
-        "SELECT started_at, ended_at, last_seen, host, pid, argv, version, dropped_logs, write_errors"
+    (started_at, ended_at, last_seen, host, pid, argv, version, dropped_logs, write_errors, resumed) = conn.execute(
+        "SELECT started_at, ended_at, last_seen, host, pid, argv, version, dropped_logs, write_errors, resumed_from"
         " FROM runs WHERE run_id = ?", (run_id,),
     ).fetchone()
     if ended_at is not None:
@@ -102,7 +102,7 @@ def _run(conn: sqlite3.Connection, run_id: int) -> RunInfo:
         args = [str(arg) for arg in json.loads(argv)]
     except (ValueError, TypeError):
         args = [str(argv)]
-    return RunInfo(run_id, started_at, ended_at, end, host, pid, args, version, dropped_logs, write_errors)
+    return RunInfo(run_id, started_at, ended_at, end, host, pid, args, version, dropped_logs, write_errors, resumed)
 
 
 def _ranges(numbers: list[int]) -> str:

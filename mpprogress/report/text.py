@@ -93,6 +93,8 @@ def _summary(figures: RunFigures) -> RenderableType:
     rows: list[tuple[str, Text]] = [
         ("started", Text(f"{units.moment(run.started_at)}, for {units.duration(span)}")),
         ("closed cleanly", closed),
+        *([("resumed", Text(f"run {run.resumed_from} (phases continued where it left them)"))]
+          if run.resumed_from is not None else []),
         ("process", Text(f"{run.host} pid {run.pid}: {' '.join(run.argv)}")),
         ("operations", Text(f"{len(figures.operations):,}")),
         ("phases", outcomes),

@@ -153,7 +153,9 @@ def build_tracker(
     if settings["websocket"]["enabled"] and not isinstance(tracker, WebSocketProgressTracker):
         tracker.attach(WebSocketSink(websocket_handler, event_name=settings["websocket"]["event_name"]))
     if settings["journal"]["path"] is not None:
-        tracker.attach(journal_sink(settings["journal"]["path"]))
+        recorder = journal_sink(settings["journal"]["path"])
+        tracker.attach(recorder)
+        tracker.set_journal(recorder)  # item keys done are recorded too
     otel = settings["opentelemetry"]
     if otel["enabled"]:
         tracker.attach(telemetry_sink(otel["max_labelled_phases"], otel["max_operation_names"]))

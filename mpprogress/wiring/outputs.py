@@ -77,13 +77,16 @@ def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = N
     from ..remote.relay import serve
 
     stdout = config.stdout if config.stdout is not None else sys.stdout
-    extras: list[Sink] = [journal_sink(journal)] if journal is not None else []
+    recorder = journal_sink(journal) if journal is not None else None
+    extras: list[Sink] = [recorder] if recorder is not None else []
     if otel:
         extras.append(telemetry_sink())
 
     def make_sink(tracker: BaseProgressTracker) -> Sink:
         for extra in extras:
             tracker.add_callback(extra)
+        if recorder is not None:
+            tracker.set_journal(recorder)  # workers' item keys done are recorded too
         return _output_sink(tracker, config.output, stdout)
 
     try:

@@ -14,6 +14,7 @@ from ..events import ProgressCallback
 from ..remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
+    RESUME_ENV,
     env_client_security,
     export_settings,
     inherited_setting,
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from ..remote.transport import ServerSecurity, SocketSecurity
 
 __all__ = ['connect', 'journal_sink', 'session', 'worker_client']
+
+RESUME_TIMEOUT = 10.0
+"""Seconds a worker's phase start waits to hear where it resumes, when the session resumes a run."""
 
 # The console log handler a session put on the root logger: a forked child takes it off.
 _session_log_handler: logging.Handler | None = None
@@ -48,6 +52,7 @@ def session(
     config: AggregatorConfig | None = None,
     security: ServerSecurity | None = None,
     journal: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 
@@ -80,6 +85,13 @@ def session(
         journal: an SQLite file to record the run in (``JournalSink``; several runs may share
             one file; ``mpprogress report PATH`` reads it); with ``forward_logs``, the workers'
             log records are journaled too.
+        resume: continue the latest earlier run in ``journal``: operations and phases with the
+            same stable ids (the ids given, else their titles) start where that run left them,
+            and ``phase.track(items, key=...)`` skips the items it recorded done, in this
+            process and in workers (see ``mpprogress.resume``).
+
+    Raises:
+        ValueError: ``resume`` without a ``journal``.
 
     Yields:
         The parent's local tracker; ``add_callback`` works on it as usual.
@@ -87,15 +99,17 @@ def session(
     global _session_log_handler, _session_pid
     from ..remote.aggregator import Aggregator
 
+    if resume and journal is None:
+        raise ValueError("resume=True needs a journal to resume from: session(journal=PATH, resume=True)")
     owned = tracker is None
     local = tracker if tracker is not None else BaseProgressTracker()
     callbacks = tuple(sinks)
     for callback in callbacks:
         local.add_callback(callback)
     display = _console_sink(local, console)
-    recorder = journal_sink(journal) if journal is not None else None
+    recorder = journal_sink(journal, resume=resume) if journal is not None else None
     if recorder is not None:
-        local.add_callback(recorder)
+        local.set_journal(recorder)  # records item keys done; resumes when ``resume``
     root = logging.getLogger()
     written = logging.getLogger("mpprogress.write")  # workers' tqdm.write lines arrive as INFO
     if written.level == logging.NOTSET:
@@ -114,7 +128,8 @@ def session(
     try:
         aggregator = Aggregator(local, address, config=config, security=security)
         restore_settings = export_settings(
-            {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None}
+            {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None,
+             RESUME_ENV: "1" if recorder is not None and recorder.resumed_run is not None else None}
         )
         previous = replace_tracker(local)
         try:
@@ -162,11 +177,11 @@ def _console_sink(tracker: BaseProgressTracker, console: bool | Console) -> Any:
     return ConsoleSink(tracker, console=None if console is True else console)
 
 
-def journal_sink(path: str | os.PathLike[str]) -> JournalSink:
-    """The journal a session, the relay or a configuration records a run in."""
+def journal_sink(path: str | os.PathLike[str], *, resume: bool = False) -> JournalSink:
+    """The journal a session, the relay or a configuration records a run in (and resumes from)."""
     from ..adapters.journal import JournalSink
 
-    return JournalSink(os.fspath(path))
+    return JournalSink(os.fspath(path), resume=resume)
 
 
 def connect(
@@ -207,6 +222,8 @@ def worker_client(address: str) -> ClientTracker:
     from ..remote.client import ClientTracker, ForwardingLogHandler
 
     client = ClientTracker(address, security=env_client_security())
+    if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
+        client.resume_timeout = RESUME_TIMEOUT
     root = logging.getLogger()
     if _session_log_handler is not None and _session_pid != os.getpid():
         root.removeHandler(_session_log_handler)

@@ -27,7 +27,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
 
-BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe"}
+BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe", "resume"}
 TOP = {"cli", "config", "rich", "__init__", "__main__"}
 THIRD_PARTY_HOME = {
     "rich": ("adapters.console", "adapters.notebook", "report"),  # the console and notebook families, the report
