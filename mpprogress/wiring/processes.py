@@ -48,6 +48,7 @@ def session(
     config: AggregatorConfig | None = None,
     security: ServerSecurity | None = None,
     journal: str | os.PathLike[str] | None = None,
+    dashboard: str | None = None,
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 
@@ -80,6 +81,10 @@ def session(
         journal: an SQLite file to record the run in (``JournalSink``; several runs may share
             one file; ``mpprogress report PATH`` reads it); with ``forward_logs``, the workers'
             log records are journaled too.
+        dashboard: ``HOST:PORT`` to serve a live web page of the session on (e.g.
+            ``"127.0.0.1:0"``; needs ``mpprogress[web]``); its address is printed on standard
+            error and returned by ``mpprogress.dashboard_url()``.  A non-loopback host gets a
+            random token, printed in the address.
 
     Yields:
         The parent's local tracker; ``add_callback`` works on it as usual.
@@ -111,7 +116,12 @@ def session(
     aggregator = None
     restore_settings = None
     previous = None
+    board = None
     try:
+        if dashboard is not None:
+            from .dashboard import open_dashboard  # only now: aiohttp comes with the dashboard alone
+
+            board = open_dashboard(local, dashboard, journal=journal)
         aggregator = Aggregator(local, address, config=config, security=security)
         restore_settings = export_settings(
             {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None}
@@ -131,6 +141,8 @@ def session(
         try:
             if aggregator is not None:
                 aggregator.close()
+            if board is not None:
+                board.close()
             if owned:
                 local.close()
         finally:
