@@ -52,7 +52,7 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
         return None
     if value == 0:
         return 0.0
-    return round(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+    return float(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
 def _number(value: float) -> float:

@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Final
 
@@ -88,7 +88,7 @@ class DashboardServer:
         token = self.config.token
         if token is None and not self._bind.loopback:
             token = new_token()
-        self.access = Access(token=token, cookie=f"mpprogress_{self._bind.port}", names=self.config.names)
+        self.access = Access(token=token, names=self.config.names)
         self.source = source
         self.hub = Hub(source, extra={"csrf": self.access.csrf}, interval=self.config.interval,
                        max_queued=self.config.max_queued)
@@ -172,6 +172,7 @@ class DashboardServer:
         app = web.Application(middlewares=[self._guard], client_max_size=4096)
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/favicon.ico", self._no_icon)
         app.router.add_get("/api/events", self._events)
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/timeline.svg", self._timeline)
@@ -182,6 +183,7 @@ class DashboardServer:
             site = web.TCPSite(runner, self._bind.host, self._bind.port, reuse_address=True)
             await site.start()
             self.port = int(runner.addresses[0][1])
+            self.access = replace(self.access, cookie=f"mpprogress_{self.port}")
             self._ready.set()
             ticking = asyncio.create_task(self.hub.run())
             await self._stop.wait()
@@ -200,7 +202,7 @@ class DashboardServer:
             return _refusal(403, "a token is required: open the address printed when the dashboard started")
         if request.path == "/" and "token" in request.query:
             # keep the token out of the address bar and history: a cookie carries it from now on
-            response: web.StreamResponse = web.HTTPSeeOther("/", headers=_HEADERS)
+            response: web.StreamResponse = web.Response(status=303, headers={**_HEADERS, "Location": "/"})
             response.set_cookie(self.access.cookie, str(request.query["token"]), httponly=True, samesite="Strict",
                                 path="/")
             return response
@@ -213,6 +215,9 @@ class DashboardServer:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=_asset("index.html"), content_type="text/html", charset="utf-8")
+
+    async def _no_icon(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

@@ -50,6 +50,7 @@
       for (const view of views.values()) view.root.remove();
       views.clear();
       $('history').tBodies[0].replaceChildren();
+      shown('history', 0);
       state.csrf = message.csrf || state.csrf;
     }
     if (message.meta) state.meta = message.meta;
@@ -221,7 +222,12 @@
     chip(tr.cells[1].firstChild, op.outcome);
     put(tr.cells[2], Object.entries(op.counts || {}).map(([k, n]) => `${count(n)} ${k}`).join(', '));
     put(tr.cells[3], span(op.duration));
-    $('no-history').hidden = body.rows.length > 0;
+    shown('history', body.rows.length);
+  }
+
+  function shown(table, rows) {  // a table with no rows gives way to its "none yet" line
+    $(table).hidden = rows === 0;
+    $('no-' + table).hidden = rows > 0;
   }
 
   function drawWorkers() {
@@ -247,7 +253,7 @@
       return tr;
     });
     body.replaceChildren(...nodes);
-    $('no-workers').hidden = nodes.length > 0;
+    shown('workers', nodes.length);
     tickWorkers();
   }
 
@@ -265,7 +271,7 @@
       return tr;
     });
     body.replaceChildren(...nodes);
-    $('no-logs').hidden = nodes.length > 0;
+    shown('logs', nodes.length);
   }
 
   // --- cancelling -------------------------------------------------------------------------------
@@ -311,5 +317,6 @@
     }
     tickWorkers();
   }, 1000);
+  for (const table of ['workers', 'logs', 'history']) shown(table, 0);
   connect();
 })();
