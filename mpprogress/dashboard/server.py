@@ -190,6 +190,11 @@ class DashboardServer:
             ticking.cancel()
         finally:
             await runner.cleanup()
+            # open event streams end here: their handlers must finish before the loop closes
+            rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
     # --- checks -------------------------------------------------------------------------------
 
