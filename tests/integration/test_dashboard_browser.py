@@ -83,6 +83,9 @@ class Sampler:
             self.samples.append((time.monotonic(), {p.phase_id: p.current for op in snap.operations
                                                     for p in op.all_phases()}))
 
+    def now(self) -> dict[str, float]:
+        return {p.phase_id: p.current for op in self.tracker.snapshot().operations for p in op.all_phases()}
+
     def at(self, moment: float) -> dict[str, float]:
         before = [values for at, values in self.samples if at <= moment]
         return before[-1] if before else {}
@@ -129,8 +132,7 @@ def test_the_page_shows_the_trackers_numbers_within_a_second_and_hostile_text_as
                 time.sleep(0.3)
                 before = time.monotonic()
                 shown = page.evaluate(ROWS)
-                after = time.monotonic()
-                earliest, latest = sampler.at(before - 1.0), sampler.at(after)
+                earliest, latest = sampler.at(before - 1.0), sampler.now()
                 moving = [pid for pid in shown if earliest.get(pid) != latest.get(pid) and pid in earliest]
                 for pid, (count, _) in shown.items():
                     if pid in earliest:  # running for more than a second: shown within a second
