@@ -14,6 +14,7 @@ import time
 from html import escape
 from pathlib import Path
 
+from ..adapters.journal_schema import JournalError
 from ..report.figures import RunFigures
 from ..report.lanes import layout
 from ..report.reader import load_run
@@ -88,7 +89,7 @@ class JournalTimeline:
                 return self._drawn
             try:
                 svg = timeline_svg(load_run(self._path))
-            except Exception:  # not a journal yet, no run yet, a write in progress: try again later
+            except (JournalError, OSError, ValueError):  # not a journal yet, no run yet: try again later
                 return self._drawn
             self._stamp = stamp
             version = (self._drawn[0] if self._drawn else 0) + 1
