@@ -54,6 +54,7 @@ _LAZY: dict[str, str] = {
     "ForwardingLogHandler": ".remote.client",
     "Aggregator": ".remote.aggregator",
     "AggregatorConfig": ".remote.aggregator",
+    "dashboard_url": ".wiring.dashboard",
 }
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "__version__",
     "connect",
     "create_progress_tracker",
+    "dashboard_url",
     "get_tracker",
     "patch_tqdm",
     "process_map",

@@ -200,6 +200,7 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="also send operations and phases to OpenTelemetry as spans and metrics (global providers, "
         "e.g. under opentelemetry-instrument; needs mpprogress[otel])",
     )
+    _add_http_option(parser, default=None)
     parser.set_defaults(run=_run_relay)
 
 
@@ -211,7 +212,35 @@ def _run_relay(args: argparse.Namespace) -> int:
     timing = AggregatorConfig(stall_timeout=args.stalled_after, lost_timeout=args.lost_after)
     config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout,
                          aggregator=timing)
-    return run_relay(config, journal=args.journal, otel=args.otel)
+    return run_relay(config, journal=args.journal, otel=args.otel, http=args.http)
+
+
+def _add_http_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--http", default=default, metavar="HOST:PORT",
+        help="serve the live web dashboard there (needs mpprogress[web]); loopback needs no token, any other "
+        "address gets a random one, printed once in the dashboard's address"
+        + (f" (default: {default})" if default else ""),
+    )
+
+
+def _add_dashboard(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="serve a live web page of a journaled run (finished, or still being written)",
+        description="Serve the latest run of a journal written by JournalSink (--journal) as the live web "
+        "dashboard: operations, phases, workers, log records and the timeline, re-read from the file every "
+        "half second (read-only), until interrupted. Needs mpprogress[web].",
+    )
+    parser.add_argument("path", metavar="PATH", help="the journal file (it may not exist yet)")
+    _add_http_option(parser, default="127.0.0.1:8765")
+    parser.set_defaults(run=_run_dashboard)
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
+    from .wiring.dashboard import serve_journal
+
+    return serve_journal(args.path, args.http)
 
 
 def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -279,6 +308,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser
     _add_relay,
     _add_keys,
     _add_report,
+    _add_dashboard,
 )
 
 

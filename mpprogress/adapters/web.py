@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from ..events import EventSink, ProgressEvent, ProgressEventSerializer
 from . import TrackerWithSinks
 
 __all__ = [
+    "EventBuffer",
     "EventStream",
     "Subscription",
     "WebSocketHandler",
@@ -144,6 +146,43 @@ class Subscription:
         self._offer(None)
 
 
+class EventBuffer:
+    """Typed events for one in-process reader (``EventStream.watch``), bounded, never blocking.
+
+    The tracker's thread only appends; the reader takes everything with ``drain()``.  When more
+    than ``max_events`` wait, the oldest are let go and ``drain`` says so, so the reader can
+    start again from a snapshot instead of trusting a history with a hole in it.
+    """
+
+    def __init__(self, stream: EventStream, max_events: int) -> None:
+        self._stream = stream
+        self._events: deque[ProgressEvent] = deque(maxlen=max_events)
+        self._max = max_events
+        self._overflowed = False
+
+    def _offer(self, event: ProgressEvent) -> None:
+        if len(self._events) == self._max:
+            self._overflowed = True  # the append below pushes the oldest out
+        self._events.append(event)
+
+    def drain(self) -> tuple[list[ProgressEvent], bool]:
+        """The events waiting, oldest first, and whether some were let go since the last drain."""
+        taken: list[ProgressEvent] = []
+        events = self._events
+        while True:
+            try:
+                taken.append(events.popleft())  # atomic: the tracker's thread may append meanwhile
+            except IndexError:
+                break
+        overflowed, self._overflowed = self._overflowed, False
+        return taken, overflowed
+
+    def close(self) -> None:
+        """Stop receiving. Idempotent."""
+        self._stream._unwatch(self)
+        self._events.clear()
+
+
 class EventStream(EventSink):
     """A sink that fans events out to any number of web readers as SSE messages.
 
@@ -156,6 +195,7 @@ class EventStream(EventSink):
 
     def __init__(self, max_buffered: int = 1000) -> None:
         self._subscribers: tuple[Subscription, ...] = ()
+        self._watchers: tuple[EventBuffer, ...] = ()
         self._lock = threading.Lock()
         self._max_buffered = max_buffered
 
@@ -170,8 +210,28 @@ class EventStream(EventSink):
         with self._lock:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
 
+    def watch(self, max_events: int = 10_000) -> EventBuffer:
+        """Start an in-process reader of the typed events themselves (no JSON is made for it).
+
+        A server that renders its own view (the dashboard) uses this: the tracker's thread
+        pays one append per event, and the reader does the rest on its own thread.
+
+        Args:
+            max_events: events kept waiting before the oldest are let go (``EventBuffer``).
+        """
+        buffer = EventBuffer(self, max_events)
+        with self._lock:
+            self._watchers = (*self._watchers, buffer)
+        return buffer
+
+    def _unwatch(self, buffer: EventBuffer) -> None:
+        with self._lock:
+            self._watchers = tuple(w for w in self._watchers if w is not buffer)
+
     def handle(self, event: ProgressEvent) -> None:
-        """Queue ``event`` as an SSE message for every reader."""
+        """Queue ``event`` as an SSE message for every reader, and as itself for every watcher."""
+        for watcher in self._watchers:
+            watcher._offer(event)
         subscribers = self._subscribers
         if subscribers:
             message = sse_message(event.type, **event.to_data())
@@ -182,3 +242,5 @@ class EventStream(EventSink):
         """End every subscription (readers see the end of the stream). Idempotent."""
         for subscription in self._subscribers:
             subscription.close()
+        for watcher in self._watchers:
+            watcher.close()

@@ -66,16 +66,29 @@ def output_session(
             yield tracker
 
 
-def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = None, otel: bool = False) -> int:
+def run_relay(
+    config: RelayConfig, *, journal: str | os.PathLike[str] | None = None, otel: bool = False,
+    http: str | None = None,
+) -> int:
     """Run ``mpprogress relay``: a local tracker, the display or JSON lines, an aggregator.
 
-    Call it from the main thread; it returns after SIGINT or SIGTERM.
+    Call it from the main thread; it returns after SIGINT or SIGTERM.  With ``http``
+    (``HOST:PORT``), the live web dashboard of the relay is served there too.
 
     Returns:
         The relay's exit status (see ``mpprogress.remote.relay.serve``).
     """
-    from ..remote.relay import serve
+    from ..remote.relay import EXIT_REFUSED, serve
 
+    boards = []
+    if http is not None:
+        from .dashboard import DashboardUnavailable, check_bind
+
+        try:
+            check_bind(http)
+        except DashboardUnavailable as exc:
+            (config.stderr or sys.stderr).write(f"mpprogress relay: error: {exc}\n")
+            return EXIT_REFUSED
     stdout = config.stdout if config.stdout is not None else sys.stdout
     recorder = journal_sink(journal) if journal is not None else None
     extras: list[Sink] = [recorder] if recorder is not None else []
@@ -87,10 +100,17 @@ def run_relay(config: RelayConfig, *, journal: str | os.PathLike[str] | None = N
             tracker.add_callback(extra)
         if recorder is not None:
             tracker.set_journal(recorder)  # workers' item keys done are recorded too
+        if http is not None:
+            from .dashboard import open_dashboard
+
+            boards.append(open_dashboard(tracker, http, journal=journal, title="mpprogress relay", kind="relay",
+                                         out=config.stderr))
         return _output_sink(tracker, config.output, stdout)
 
     try:
         return serve(config, make_sink)
     finally:
+        for board in boards:
+            board.close()
         for extra in extras:
             extra.close()

@@ -53,6 +53,7 @@ def session(
     security: ServerSecurity | None = None,
     journal: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    dashboard: str | None = None,
 ) -> Iterator[BaseProgressTracker]:
     """Collect the progress of this process and of every child process, and show it.
 
@@ -89,6 +90,10 @@ def session(
             same stable ids (the ids given, else their titles) start where that run left them,
             and ``phase.track(items, key=...)`` skips the items it recorded done, in this
             process and in workers (see ``mpprogress.resume``).
+        dashboard: ``HOST:PORT`` to serve a live web page of the session on (e.g.
+            ``"127.0.0.1:0"``; needs ``mpprogress[web]``); its address is printed on standard
+            error and returned by ``mpprogress.dashboard_url()``.  A non-loopback host gets a
+            random token, printed in the address.
 
     Raises:
         ValueError: ``resume`` without a ``journal``.
@@ -125,7 +130,12 @@ def session(
     aggregator = None
     restore_settings = None
     previous = None
+    board = None
     try:
+        if dashboard is not None:
+            from .dashboard import open_dashboard  # only now: aiohttp comes with the dashboard alone
+
+            board = open_dashboard(local, dashboard, journal=journal)
         aggregator = Aggregator(local, address, config=config, security=security)
         restore_settings = export_settings(
             {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None,
@@ -146,6 +156,8 @@ def session(
         try:
             if aggregator is not None:
                 aggregator.close()
+            if board is not None:
+                board.close()
             if owned:
                 local.close()
         finally:

@@ -12,6 +12,10 @@ The layers (ARCHITECTURE.md), bottom up:
 5. ``cli``, ``config``, ``demo``, ``frontends`` (tqdm/Rich-style front ends), ``report`` (reads
    journals) and the package's ``__init__``: the top.
 
+Beside them, ``dashboard/`` (the live web page, an output started by ``wiring`` alone) uses the
+core, the sinks' ``EventStream`` and journal schema, and the report's timeline drawing; it never
+imports ``wiring``, ``remote``, the demo or the command line.
+
 Every import counts, including those inside functions and under ``TYPE_CHECKING``: a circle
 that only type checkers see still ties two modules together.
 """
@@ -35,6 +39,7 @@ THIRD_PARTY_HOME = {
     "zmq": ("remote.",),
     "msgpack": ("remote.wire",),
     "opentelemetry": ("adapters.otel",),
+    "aiohttp": ("dashboard.server",),
 }
 # The console's pure parts the notebook display borrows: options, rendering, the refresh loop.
 CONSOLE_PARTS = {"adapters.console_config", "adapters.console_live", "adapters.console_render"}
@@ -112,7 +117,7 @@ def _layer(module: str) -> str:
         return "bottom"
     if module in TOP or head in ("demo", "frontends", "report"):
         return "top"
-    if head in ("adapters", "remote", "wiring"):
+    if head in ("adapters", "remote", "wiring", "dashboard"):
         return head
     return "core"
 
@@ -138,6 +143,11 @@ def _violations() -> list[str]:
                 found.append(f"{where}: the core never imports {target_layer}")
             elif layer in ("adapters", "remote") and target_layer not in ("bottom", "core", layer):
                 found.append(f"{where}: {layer} never imports {target_layer}")
+            elif layer == "dashboard" and not (target_layer in ("bottom", "core", "adapters", "dashboard")
+                                               or target.split(".")[0] == "report"):
+                found.append(f"{where}: the dashboard never imports {target_layer}")
+            elif target_layer == "dashboard" and layer not in ("dashboard", "wiring"):
+                found.append(f"{where}: only the wiring starts the dashboard")
             elif layer == "adapters" and target_layer == "adapters" and not _sinks_may_share(module, target):
                 found.append(f"{where}: sinks never import each other (within a family aside)")
             elif target.split(".")[0] == "demo" and module != "cli" and layer != "top":
@@ -236,3 +246,11 @@ def test_a_broken_rule_is_seen() -> None:
     assert _layer("wiring.local") == "wiring" and _layer("tracker") == "core"
     broken = {**GRAPH, "tracker": GRAPH["tracker"] | {"wiring.local"}}
     assert any({"tracker", "wiring.local"} <= set(group) for group in _circles(broken))
+
+
+
+def test_the_dashboard_sits_beside_the_sinks_started_by_the_wiring_alone() -> None:
+    assert _layer("dashboard.server") == "dashboard"
+    assert "dashboard.server" in GRAPH["wiring.dashboard"]
+    users = {module for module, targets in GRAPH.items() if any(t.startswith("dashboard") for t in targets)}
+    assert {module.split(".")[0] for module in users} == {"wiring", "dashboard"}
