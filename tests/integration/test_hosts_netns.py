@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ class Lan:
         self.address = f"tcp://{self.relay_host.address}:{port}"
         self.relay = self.relay_host.run(
             [*_python(), "-m", "mpprogress", "relay", "--format", "json", "--curve", str(self.keys),
-             "--bind", f"tcp://0.0.0.0:{port}", *extra],
+             "--bind", self.address, *extra],
             own_pids=False,
         )
         relay = self.relay
@@ -63,8 +64,9 @@ class Lan:
         return relay
 
     def worker(self, host: Host, title: str, *args: str, client: str | None = None, **env: str) -> Process:
-        settings = {"MPPROGRESS_ADDRESS": self.address, "MPPROGRESS_CURVE_DIR": str(self.keys),
-                    "MPPROGRESS_CURVE_CLIENT": client or host.name, **env}
+        settings = {"MPPROGRESS_CURVE_DIR": str(self.keys), "MPPROGRESS_CURVE_CLIENT": client or host.name, **env}
+        if self.address:
+            settings["MPPROGRESS_ADDRESS"] = self.address
         return host.run([*_python(), "-m", "tests.integration.relay_worker", title, *args], clean_env(**settings))
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
@@ -169,3 +171,59 @@ def test_a_worker_with_a_wrong_key_is_refused_and_says_so(lan: Lan, tmp_path: Pa
     assert not lan.finished("rogue-") and not [e for e in lan.events("phase_started") if e["title"] == "rogue-0"]
     status = next(line for line in relay.err if "frames applied" in line)
     assert "handshake_auth=" in status, status
+
+
+def test_a_relay_restarted_on_its_address_gets_the_running_workers_back(lan: Lan) -> None:
+    first = lan.start_relay()
+    worker = lan.worker(lan.a, "resumed", "--items", "600", "--sleep", "0.01")
+    assert wait_for(lambda: lan.progressed("resumed-"), 30)
+    first.kill()
+    lan.start_relay()  # the same address: the stable thing workers hold on to
+    assert _done(worker)
+    assert wait_for(lambda: lan.finished("resumed-"), 30)
+    phase, = lan.finished("resumed-")
+    assert (phase["current"], phase["success"]) == (600, True), phase
+
+
+def test_a_relay_restarted_on_another_port_is_found_through_its_announcement(lan: Lan, tmp_path: Path) -> None:
+    board = tmp_path / "relay.address"  # on a cluster: a file on the shared file system
+    first = lan.start_relay(PORT, "--announce", str(board))
+    assert board.read_text().strip() == f"tcp://{lan.relay_host.address}:{PORT}"
+    lan.address = ""  # the workers know the file only
+    assert _done(lan.worker(lan.a, "before", "--items", "300", MPPROGRESS_ADDRESS_FILE=str(board)))
+    assert wait_for(lambda: lan.finished("before-"))
+    first.popen.send_signal(signal.SIGINT)
+    assert first.wait(30) == 0
+    lan.start_relay(PORT + 1, "--announce", str(board))
+    assert board.read_text().strip() == f"tcp://{lan.relay_host.address}:{PORT + 1}"
+    lan.address = ""
+    after = [lan.worker(host, f"after{host.name}", "--items", "300", MPPROGRESS_ADDRESS_FILE=str(board))
+             for host in (lan.a, lan.b)]
+    assert all(_done(w) for w in after), [w.err for w in after]
+    assert wait_for(lambda: len(lan.finished("after")) == 2)
+    assert all((p["current"], p["success"]) == (300, True) for p in lan.finished("after"))
+
+
+def test_mpprogress_run_collects_a_job_spread_over_hosts(lan: Lan, tmp_path: Path) -> None:
+    # The batch-script pattern: `mpprogress run` on the first node, the job's launcher (here
+    # `ip netns exec`, on a cluster srun or mpirun) passes the environment on to the other nodes.
+    journal = tmp_path / "job.db"
+    worker = f"{_python()[0]} -m tests.integration.relay_worker"
+    script = " & ".join(
+        f"ip netns exec {host.namespace} unshare --pid --fork --kill-child {worker} job{host.name} --items 400"
+        for host in (lan.a, lan.b)
+    ) + " & wait"
+    run = lan.relay_host.run(
+        [*_python(), "-m", "mpprogress", "run", "--no-display", "--bind", f"tcp://{lan.relay_host.address}:{PORT}",
+         "--curve", str(lan.keys), "--journal", str(journal), "--", "sh", "-c", script + "; exit 7"],
+        own_pids=False,
+    )
+    assert run.wait(120) == 7, run.err
+    assert sum("done" in line for line in run.out) == 2, (run.out, run.err)
+    report = json.loads(subprocess.run(
+        [*_python(), "-m", "mpprogress", "report", str(journal), "--format", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout)
+    phases = {p["title"]: (p["current"], p["outcome"]) for p in report["phases"]}
+    assert phases == {"joba-0": (400, "ok"), "jobb-0": (400, "ok")}
+    assert len(report["workers"]) == 2 and not report["lost_workers"]
