@@ -17,11 +17,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..remote.announce import announce, reachable_address
 from ..remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 from .processes import session
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["EXIT_NOT_STARTED", "RunConfig", "run_command"]
 
@@ -89,7 +92,7 @@ def run_command(config: RunConfig) -> int:
             from ..remote.security import CurveServerKeys
 
             security = CurveServerKeys.load(config.curve_dir)
-        console = False
+        console: bool | Console = False
         if config.display:
             from ..adapters.console import terminal_console
 
