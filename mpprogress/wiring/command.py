@@ -26,7 +26,7 @@ from .processes import session
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["EXIT_NOT_STARTED", "RunConfig", "run_command"]
+__all__ = ["EXIT_NOT_STARTED", "RunConfig", "curve_client_name", "run_command"]
 
 EXIT_NOT_STARTED = 2
 """Exit status when the session or the command cannot start (a refused bind, bad keys, no command)."""
@@ -58,16 +58,18 @@ class RunConfig:
     stderr: TextIO | None = field(default=None, compare=False)
 
 
+def curve_client_name(root: Path) -> str:
+    """The client key pair a worker gets from ``root`` (made by ``mpprogress keys``): the first
+    allow-listed name whose secret key is there."""
+    allowed = sorted(key.stem for key in (root / "clients").glob("*.key"))
+    usable = [name for name in allowed if (root / f"{name}.key_secret").exists()]
+    return (usable or allowed or ["client"])[0]
+
+
 def _client_settings(curve_dir: str) -> dict[str, str]:
     """The variables a worker needs to reach a CURVE session made with ``curve_dir``'s keys."""
     root = Path(curve_dir).resolve()
-    settings = {CURVE_DIR_ENV: str(root)}
-    if not os.environ.get(CURVE_CLIENT_ENV):
-        allowed = sorted(key.stem for key in (root / "clients").glob("*.key"))
-        usable = [name for name in allowed if (root / f"{name}.key_secret").exists()]
-        if usable:
-            settings[CURVE_CLIENT_ENV] = usable[0]
-    return settings
+    return {CURVE_DIR_ENV: str(root), CURVE_CLIENT_ENV: os.environ.get(CURVE_CLIENT_ENV) or curve_client_name(root)}
 
 
 def _status(code: int) -> int:

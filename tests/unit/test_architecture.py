@@ -10,7 +10,8 @@ The layers (ARCHITECTURE.md), bottom up:
    the package's base;
 4. ``wiring``: the one module that imports both sides;
 5. ``cli``, ``config``, ``demo``, ``frontends`` (tqdm/Rich-style front ends), ``report`` (reads
-   journals) and the package's ``__init__``: the top.
+   journals), ``integrations`` (Dask, Ray: each engine's one home) and the package's
+   ``__init__``: the top.
 
 Every import counts, including those inside functions and under ``TYPE_CHECKING``: a circle
 that only type checkers see still ties two modules together.
@@ -35,6 +36,9 @@ THIRD_PARTY_HOME = {
     "zmq": ("remote.",),
     "msgpack": ("remote.wire",),
     "opentelemetry": ("adapters.otel",),
+    "dask": ("integrations.dask",),
+    "distributed": ("integrations.dask",),
+    "ray": ("integrations.ray",),
 }
 # The console's pure parts the notebook display borrows: options, rendering, the refresh loop.
 CONSOLE_PARTS = {"adapters.console_config", "adapters.console_live", "adapters.console_render"}
@@ -110,7 +114,7 @@ def _layer(module: str) -> str:
     head = module.split(".")[0]
     if module in BOTTOM:
         return "bottom"
-    if module in TOP or head in ("demo", "frontends", "report"):
+    if module in TOP or head in ("demo", "frontends", "report", "integrations"):
         return "top"
     if head in ("adapters", "remote", "wiring"):
         return head
