@@ -98,3 +98,14 @@ def test_a_worker_killed_mid_task_shows_that_attempt_lost_and_the_retry_done(
     assert lost["title"] != retried["title"]  # two attempts, two rows
     assert _finished(events, "tasks")[0]["current"] == 5  # the task is counted once
     assert sum(p["current"] for p in _finished(events, "task 10") if p["success"]) == 400
+
+
+def test_the_dask_example_runs() -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.netns import ROOT, clean_env
+
+    done = subprocess.run([sys.executable, "examples/dask_progress.py", "--tasks", "12", "--items", "50"],
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "RESULT tasks=12/12 phases=12 items=600/600", done.stderr[-2000:]

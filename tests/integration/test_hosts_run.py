@@ -57,3 +57,9 @@ def test_what_cannot_start_exits_2_and_says_why() -> None:
     assert refused.returncode == 2 and "without CURVE" in refused.stderr
     missing = _run("--", "/nonexistent/program")
     assert missing.returncode == 2 and "cannot start" in missing.stderr
+
+
+def test_the_batch_job_example_runs_under_mpprogress_run() -> None:
+    done = subprocess.run([sys.executable, "examples/hosts_job.py", "--workers", "3", "--items", "100"],
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "RESULT workers=3 phases=3 items=300/300 lost=0 status=0", done.stderr

@@ -84,3 +84,14 @@ def test_an_actor_killed_mid_phase_is_lost(reporting: Any) -> None:
     phase, = _finished(events, "actor crawl")
     assert (phase["success"], phase["reason"]) == (False, "lost"), phase
     assert 0 < phase["current"] < 100_000
+
+
+def test_the_ray_example_runs() -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.netns import clean_env
+
+    done = subprocess.run([sys.executable, "examples/ray_progress.py", "--tasks", "4", "--items", "50"],
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=180)
+    assert done.stdout.splitlines()[-1] == "RESULT tasks=4 items=200/200 actor=300/300", done.stderr[-2000:]
