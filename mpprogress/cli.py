@@ -195,6 +195,7 @@ def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "this host is lost as soon as its process is gone)",
     )
     _add_journal_option(parser)
+    _add_announce_option(parser)
     parser.add_argument(
         "--otel", action="store_true",
         help="also send operations and phases to OpenTelemetry as spans and metrics (global providers, "
@@ -211,7 +212,7 @@ def _run_relay(args: argparse.Namespace) -> int:
 
     timing = AggregatorConfig(stall_timeout=args.stalled_after, lost_timeout=args.lost_after)
     config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout,
-                         aggregator=timing)
+                         aggregator=timing, announce=args.announce)
     return run_relay(config, journal=args.journal, otel=args.otel, http=args.http)
 
 
@@ -303,12 +304,57 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_announce_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--announce", default=None, metavar="FILE",
+        help="write the address workers should use into FILE (again on every restart); workers "
+        "started with MPPROGRESS_ADDRESS_FILE=FILE read it when they connect",
+    )
+
+
+def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a command inside a session: everything it starts reports to one display",
+        description="Start a session (display on standard error, optional journal), run COMMAND with "
+        "MPPROGRESS_ADDRESS (and, with --curve, the CURVE client settings) in its environment, and exit "
+        "with its status. Put it in a batch script: every process the job starts, on this node or on "
+        "others, reports to one place.",
+    )
+    parser.add_argument(
+        "--bind", default=None, metavar="ADDRESS",
+        help="where to listen: ipc://PATH or tcp://HOST:PORT (default: a private ipc:// path, this node "
+        "only); other nodes need tcp://0.0.0.0:PORT (or this node's address) and --curve",
+    )
+    parser.add_argument(
+        "--curve", default=None, metavar="DIR", dest="curve_dir",
+        help="require CURVE with the keys made by `mpprogress keys DIR`; the command gets "
+        "MPPROGRESS_CURVE_DIR and MPPROGRESS_CURVE_CLIENT",
+    )
+    _add_journal_option(parser)
+    _add_announce_option(parser)
+    parser.add_argument("--no-display", action="store_false", dest="display", help="collect without drawing")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="what to run")
+    parser.set_defaults(run=_run_run)
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from .wiring.command import RunConfig, run_command
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return run_command(RunConfig(
+        command, bind=args.bind, curve_dir=args.curve_dir, journal=args.journal, announce=args.announce,
+        display=args.display,
+    ))
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_relay,
     _add_keys,
     _add_report,
     _add_dashboard,
+    _add_run,
 )
 
 

@@ -25,6 +25,7 @@ from typing import Literal, TextIO
 from ..events import Sink
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
+from .announce import announce, reachable_address
 from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 
@@ -49,6 +50,8 @@ class RelayConfig:
         stderr: where the address and the status line go (``sys.stderr`` when ``None``).
         aggregator: the aggregator's settings, e.g. when a silent worker shows as stalled and
             when it is lost (``AggregatorConfig.stall_timeout``, ``lost_timeout``).
+        announce: a file to write the address workers should use into (``announce``), for
+            workers started with ``MPPROGRESS_ADDRESS_FILE``.
     """
 
     bind: str | None = None
@@ -57,6 +60,7 @@ class RelayConfig:
     stdout: TextIO | None = None
     stderr: TextIO | None = None
     aggregator: AggregatorConfig | None = None
+    announce: str | None = None
 
 
 def format_status(stats: AggregatorStats) -> str:
@@ -134,6 +138,11 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
         )
         if security is not None and config.curve_dir is not None:
             err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
+        if config.announce is not None:
+            try:
+                announce(config.announce, reachable_address(aggregator.address))
+            except OSError as exc:
+                return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
         err.flush()
         while not stop.wait(0.2) and aggregator.failure is None:
             pass

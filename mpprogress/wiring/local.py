@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..current import get_or_make
 from ..events import Sink
 from ..port import ProgressTracker
+from ..remote.announce import announced_address
 from ..remote.settings import (
     ADDRESS_ENV,
     inherited_setting,
@@ -36,8 +37,9 @@ def get_tracker() -> ProgressTracker:
     - the tracker set by ``set_tracker`` in this process (``mpprogress.session()`` sets its
       own, so in the parent this is the session's tracker);
     - in a process whose environment has ``MPPROGRESS_ADDRESS`` (a worker started inside a
-      session, by ``fork``, ``spawn``, ``forkserver`` or ``subprocess``): a client tracker
-      connected to that address, created on first use, one per process;
+      session, by ``fork``, ``spawn``, ``forkserver`` or ``subprocess``), or else
+      ``MPPROGRESS_ADDRESS_FILE`` naming a file a relay announced its address in: a client
+      tracker connected to that address, created on first use, one per process;
     - otherwise a process-wide ``BaseProgressTracker`` created on first use, which holds state
       and emits events but shows nothing until a sink is added; in a ``multiprocessing`` child
       (a worker started outside any session) a ``DetachedTracker``, whose ``get_operation``
@@ -49,7 +51,7 @@ def get_tracker() -> ProgressTracker:
 
 
 def _tracker_for_this_process() -> ProgressTracker:
-    address = inherited_setting(ADDRESS_ENV)
+    address = inherited_setting(ADDRESS_ENV) or announced_address()
     if address:
         return worker_client(address)
     # A multiprocessing child with no address was started outside any session: keep its loops

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..current import replace_tracker
 from ..events import ProgressCallback
+from ..remote.announce import announced_address
 from ..remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
@@ -205,7 +206,8 @@ def connect(
     waits (bounded) until the aggregator has acknowledged the final states.
 
     Args:
-        address: the aggregator's address; ``MPPROGRESS_ADDRESS`` by default.
+        address: the aggregator's address; ``MPPROGRESS_ADDRESS`` by default, else the address
+            announced in the file ``MPPROGRESS_ADDRESS_FILE`` names.
         config: the client's timing and queue settings.
         security: applied to the socket before it connects (e.g. CURVE client keys); by
             default the keys named by ``MPPROGRESS_CURVE_DIR``, if set.
@@ -216,7 +218,7 @@ def connect(
     """
     from ..remote.client import ClientTracker
 
-    address = address or inherited_setting(ADDRESS_ENV)
+    address = address or inherited_setting(ADDRESS_ENV) or announced_address()
     if not address:
         raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
     if security is None:

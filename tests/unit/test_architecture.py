@@ -10,7 +10,8 @@ The layers (ARCHITECTURE.md), bottom up:
    the package's base;
 4. ``wiring``: the one module that imports both sides;
 5. ``cli``, ``config``, ``demo``, ``frontends`` (tqdm/Rich-style front ends), ``report`` (reads
-   journals) and the package's ``__init__``: the top.
+   journals), ``integrations`` (Dask, Ray: each engine's one home) and the package's
+   ``__init__``: the top.
 
 Beside them, ``dashboard/`` (the live web page, an output started by ``wiring`` alone) uses the
 core, the sinks' ``EventStream`` and journal schema, and the report's timeline drawing; it never
@@ -40,6 +41,9 @@ THIRD_PARTY_HOME = {
     "msgpack": ("remote.wire",),
     "opentelemetry": ("adapters.otel",),
     "aiohttp": ("dashboard.server",),
+    "dask": ("integrations.dask",),
+    "distributed": ("integrations.dask",),
+    "ray": ("integrations.ray",),
 }
 # The console's pure parts the notebook display borrows: options, rendering, the refresh loop.
 CONSOLE_PARTS = {"adapters.console_config", "adapters.console_live", "adapters.console_render"}
@@ -115,7 +119,7 @@ def _layer(module: str) -> str:
     head = module.split(".")[0]
     if module in BOTTOM:
         return "bottom"
-    if module in TOP or head in ("demo", "frontends", "report"):
+    if module in TOP or head in ("demo", "frontends", "report", "integrations"):
         return "top"
     if head in ("adapters", "remote", "wiring", "dashboard"):
         return head
