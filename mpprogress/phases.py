@@ -260,11 +260,15 @@ def add_counts(start: Count, counts: list[Count]) -> Count:
     return current, total
 
 
-def _finish_all(roots: list[_Closing], now: float) -> list[BaseProgressPhase]:
+def _finish_all(roots: list[_Closing], now: float, *, closed_by_owner: bool = True) -> list[BaseProgressPhase]:
     """Finish phases and their open sub-phases, each after its sub-phases (lock held).
 
     Each phase applies the finish rule to what its parent hands down, with its own
     cancellation: a cancelled sub-phase fails as ``cancelled`` under a parent that succeeds.
+    A phase nobody finished itself (an open sub-phase of a finishing phase, every open phase of
+    a finishing operation: ``closed_by_owner=False`` for the roots) succeeds only if it reached
+    its total: one left short (a worker that died unseen, a phase the code forgot to finish)
+    fails as ``incomplete`` rather than claiming work that was never done.
 
     Returns:
         The phases finished, in the order they finished.
@@ -276,10 +280,14 @@ def _finish_all(roots: list[_Closing], now: float) -> list[BaseProgressPhase]:
         return [(child, success, reason, cancelled or child._cancelled) for child in _open(sub_phases(phase))]
 
     finished: list[BaseProgressPhase] = []
+    owners = {id(root[0]) for root in roots} if closed_by_owner else set()
 
     def build(node: _Closing, _: list[None]) -> None:
         phase, success, reason, cancelled = node
-        phase._finish_one_locked(*finish_outcome(success, reason, cancelled), now)
+        success, reason = finish_outcome(success, reason, cancelled)
+        if success and id(phase) not in owners and phase.total is not None and phase.current < phase.total:
+            success, reason = False, "incomplete"
+        phase._finish_one_locked(success, reason, now)
         finished.append(phase)
 
     fold(roots, children, build)
@@ -340,7 +348,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         now = self._core.get_time()
         success, reason = finish_outcome(success, "cancelled" if self._cancelled else None, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
-        self._retire_locked(_finish_all(roots, now))
+        self._retire_locked(_finish_all(roots, now, closed_by_owner=False))
         self._finished = True
         self._finished_time = now
         self.completed_at = datetime.now()
