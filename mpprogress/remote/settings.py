@@ -48,7 +48,9 @@ def inherited_setting(name: str) -> str | None:
     from multiprocessing import process
 
     value = process.current_process()._config.get(name)  # type: ignore[attr-defined]
-    return value if value is not None else os.environ.get(name) or None
+    if value is not None:
+        return value or None  # "" records "none": a session that ended (see export_settings)
+    return os.environ.get(name) or None
 
 
 def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
@@ -68,7 +70,10 @@ def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
     def restore() -> None:
         for name, (env_value, config_value) in saved.items():
             _put(os.environ, name, env_value)
-            _put(config, name, config_value)
+            # Never just removed: a forkserver started meanwhile keeps the environment of its
+            # start, and its later children would read this (ended) session's address from it.
+            # The record now says what the environment says, "" for nothing.
+            _put(config, name, config_value if config_value is not None else env_value or "")
 
     return restore
 

@@ -1,0 +1,42 @@
+"""The settings a session exports reach forkserver children, and an ended session's do not."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.processes
+
+SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing
+    import mpprogress
+    from mpprogress.remote.settings import ADDRESS_ENV, inherited_setting
+
+    def address(_):
+        return inherited_setting(ADDRESS_ENV)
+
+    if __name__ == "__main__":
+        context = multiprocessing.get_context("forkserver")
+        with mpprogress.session(console=False):
+            with context.Pool(1) as pool:  # the forkserver starts here, inside the first session
+                print("first", pool.map(address, [0])[0] == address(0))
+        with context.Pool(1) as pool:
+            print("between", pool.map(address, [0])[0])
+        with mpprogress.session(console=False):
+            with context.Pool(1) as pool:
+                print("second", pool.map(address, [0])[0] == address(0))
+    """
+)
+
+
+def test_forkserver_children_follow_the_current_session(tmp_path: pathlib.Path) -> None:
+    script = tmp_path / "forkserver_settings.py"  # a file: forkserver children import its functions
+    script.write_text(SCRIPT)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["first True", "between None", "second True"], result.stdout
