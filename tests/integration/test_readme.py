@@ -13,6 +13,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPETS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+# Snippets that need an optional extra: (module, extra, what in the snippet shows it).
+NEEDS = (
+    ("aiohttp", "web", r"dashboard="),
+    ("distributed", "dask", r"^from distributed\b|integrations\.dask\b"),
+    ("ray", "ray", r"^import ray\b|integrations\.ray\b"),
+)
 
 
 def test_the_readme_has_snippets() -> None:
@@ -22,6 +28,9 @@ def test_the_readme_has_snippets() -> None:
 @pytest.mark.processes
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
 def test_readme_snippet_runs(index: int, tmp_path: Path) -> None:
+    for module, extra, marker in NEEDS:
+        if re.search(marker, SNIPPETS[index], re.M):
+            pytest.importorskip(module, reason=f"the snippet needs mpprogress[{extra}]")
     script = tmp_path / f"snippet_{index}.py"
     script.write_text(SNIPPETS[index], encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
