@@ -10,7 +10,8 @@ The schema (every key optional; defaults shown)::
       websocket:    {enabled: false, endpoint: null, event_name: "progress_update"}
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
-      journal:      {path: null}   (an SQLite file recording every run: ``mpprogress report PATH``)
+      journal:      {path: null, resume: false}   (an SQLite file recording every run: ``mpprogress
+                    report PATH``; ``resume`` continues its latest run, see ``mpprogress.resume``)
       opentelemetry: {enabled: false, max_labelled_phases: 20, max_operation_names: 100}
                     (spans and metrics through the global providers; ``mpprogress[otel]``)
       performance:  {track_items_per_second: true, track_memory_usage: false,
@@ -63,6 +64,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "journal": {
         "path": ("str?", None),
+        "resume": ("bool", False),
     },
     "opentelemetry": {
         "enabled": ("bool", False),

@@ -155,7 +155,7 @@ def build_tracker(
     if settings["websocket"]["enabled"] and not isinstance(tracker, WebSocketProgressTracker):
         tracker.attach(WebSocketSink(websocket_handler, event_name=settings["websocket"]["event_name"]))
     if settings["journal"]["path"] is not None:
-        recorder = journal_sink(settings["journal"]["path"])
+        recorder = journal_sink(settings["journal"]["path"], resume=settings["journal"]["resume"])
         tracker.attach(recorder)
         tracker.set_journal(recorder)  # item keys done are recorded too
     otel = settings["opentelemetry"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sys
@@ -221,6 +222,25 @@ def test_a_journal_alone_records_the_run(tmp_path: Path) -> None:
             phase.update(3)
     figures = load_run(path)
     assert [(p.title, p.current, p.total, p.outcome) for p in figures.phases] == [("items", 3, 3, "ok")]
+
+
+def test_a_configured_journal_resumes_its_latest_run(tmp_path: Path) -> None:
+    path = tmp_path / "resumed.db"
+    env = {"MPPROGRESS_CONSOLE_ENABLED": "0", "MPPROGRESS_JOURNAL_PATH": str(path)}
+    with create_progress_tracker({}, env=env) as tracker, contextlib.suppress(ConnectionError):
+        with tracker.operation("crawl") as op, op.phase("pages", total=10) as phase:
+            for page in phase.track(range(10), key=str):
+                if page == 4:
+                    raise ConnectionError("the first run fails at page 4")
+    seen = []
+    resumed = {**env, "MPPROGRESS_JOURNAL_RESUME": "true"}
+    with create_progress_tracker({}, env=resumed) as tracker:
+        assert tracker.resuming
+        with tracker.operation("crawl") as op, op.phase("pages", total=10) as phase:
+            assert phase.resumed_from == 4
+            seen.extend(phase.track(range(10), key=str))
+            assert phase.current == 10
+    assert seen == [4, 5, 6, 7, 8, 9]
 
 
 def test_opentelemetry_from_the_configuration_sends_spans() -> None:
