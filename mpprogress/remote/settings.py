@@ -48,9 +48,31 @@ def inherited_setting(name: str) -> str | None:
     from multiprocessing import process
 
     value = process.current_process()._config.get(name)  # type: ignore[attr-defined]
+    if isinstance(value, _Environment):
+        return value.get()
     if value is not None:
-        return value or None  # "" records "none": a session that ended (see export_settings)
+        return value or None
     return os.environ.get(name) or None
+
+
+class _Environment:
+    """A record entry that defers to the environment: this process's, or, pickled for a child
+    (``spawn``, ``forkserver``), the value this process's environment holds at that moment.
+
+    What a session leaves in the record when it ends: a forkserver started during the session
+    keeps the environment of its start, so its later children must not fall back to theirs.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get(self) -> str | None:
+        return os.environ.get(self.name) or None
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (os.environ.get(self.name, ""),)
 
 
 def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
@@ -72,13 +94,12 @@ def export_settings(settings: dict[str, str | None]) -> Callable[[], None]:
             _put(os.environ, name, env_value)
             # Never just removed: a forkserver started meanwhile keeps the environment of its
             # start, and its later children would read this (ended) session's address from it.
-            # The record now says what the environment says, "" for nothing.
-            _put(config, name, config_value if config_value is not None else env_value or "")
+            _put(config, name, config_value if config_value is not None else _Environment(name))
 
     return restore
 
 
-def _put(mapping: MutableMapping[str, Any], name: str, value: str | None) -> None:
+def _put(mapping: MutableMapping[str, Any], name: str, value: str | _Environment | None) -> None:
     if value is None:
         mapping.pop(name, None)
     else:

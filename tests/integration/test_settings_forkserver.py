@@ -14,6 +14,7 @@ pytestmark = pytest.mark.processes
 SCRIPT = textwrap.dedent(
     """
     import multiprocessing
+    import os
     import mpprogress
     from mpprogress.remote.settings import ADDRESS_ENV, inherited_setting
 
@@ -27,6 +28,10 @@ SCRIPT = textwrap.dedent(
                 print("first", pool.map(address, [0])[0] == address(0))
         with context.Pool(1) as pool:
             print("between", pool.map(address, [0])[0])
+        os.environ[ADDRESS_ENV] = "tcp://relay.example:5555"  # the application's own choice, later
+        with context.Pool(1) as pool:
+            print("set", pool.map(address, [0])[0], address(0))
+        del os.environ[ADDRESS_ENV]
         with mpprogress.session(console=False):
             with context.Pool(1) as pool:
                 print("second", pool.map(address, [0])[0] == address(0))
@@ -39,4 +44,9 @@ def test_forkserver_children_follow_the_current_session(tmp_path: pathlib.Path) 
     script.write_text(SCRIPT)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:3] == ["first True", "between None", "second True"], result.stdout
+    assert result.stdout.split("\n")[:4] == [
+        "first True",
+        "between None",
+        "set tcp://relay.example:5555 tcp://relay.example:5555",
+        "second True",
+    ], result.stdout
