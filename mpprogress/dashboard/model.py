@@ -100,7 +100,8 @@ def operation_row(op: OperationSnapshot, order: int) -> Row:
         "title": clean_line(op.title, 200), "n": order, "started": round(op.started_at.timestamp(), 3),
         "finished": op.finished, "outcome": outcome, "cancelled": op.cancelled,
         "duration": round(op.elapsed, 1) if op.finished else None,
-        "rate": rounded(op.rate), "eta": rounded(op.eta, 2), "counts": counts, "running": running,
+        # A phase in doubt (stalled): when all is done is unknown.
+        "rate": rounded(op.rate), "eta": None if stalled else rounded(op.eta, 2), "counts": counts, "running": running,
         "stalled": stalled, "pruned": op.pruned,
     }
 

@@ -205,12 +205,14 @@ def test_a_stalled_phase_has_no_eta_and_stalls_its_worker_until_it_is_heard_agai
     assert row["stalled"] is True and row["eta"] is None and row["finished"] is False and row["outcome"] is None
     assert state.phases["q"]["stalled"] is False
     assert state.operations["op"]["stalled"] == 1 and state.operations["op"]["running"] == 2
+    assert state.operations["op"]["eta"] is None
     assert state.workers["box:11"]["state"] == "stalled" and state.workers["box:12"]["state"] == "alive"
     silent.stalled = False  # heard from again
     silent.update(1)
     after = source.collect()
     assert after is not None
     assert after.phases["p"]["stalled"] is False and after.workers["box:11"]["state"] == "alive"
+    assert after.operations["op"]["stalled"] == 0 and after.operations["op"]["eta"] is not None
     patch = diff(state, after)
     assert patch is not None and patch["workers"]["box:11"]["state"] == "alive"
 
