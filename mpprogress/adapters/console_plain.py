@@ -5,6 +5,11 @@ one line per ``plain_interval`` seconds of a running phase, so a CI log tells th
 that goes quiet that long (no update, or updates too small to matter) gets a "still running"
 line from ``heartbeat()``, which the console sink calls from a timer thread, so a long silent
 step never looks like a hung job.
+
+A worker's phase that the aggregator shows as stalled (its worker silent past the stall timeout:
+in doubt, not final) gets one "stalled" line when the heartbeat first sees it so and one "heard
+from again" line when it recovers, and no "still running" lines in between.  A phase that resumed
+an earlier run says where on its start line ("resumed at 400/1,000").
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from ..events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from ..snapshot import TrackerSnapshot
+from ..snapshot import PhaseSnapshot, TrackerSnapshot
 from ..text import clean_line
 from .console_plan import iter_phases
 from .console_text import (
+    STALLED,
     format_count,
     format_duration,
     format_rate,
@@ -45,6 +51,7 @@ __all__ = ["PlainLines"]
 
 _SEPARATOR = " › "  # noqa: RUF001 - a path separator that reads well in logs
 _MAX_DEPTH = 20  # how far up a path is followed: a parent cycle in bad remote data cannot hang us
+_STALL_LOOK = 1.0  # seconds a worker's phase is quiet before the heartbeat looks whether it stalled
 
 
 class PlainLines(EventSink):
@@ -61,6 +68,8 @@ class PlainLines(EventSink):
         wall_clock: gives the timestamp of each line; inject a fixed one in tests.
         get_time: monotonic clock for how long a phase has printed nothing; inject a fake one
             in tests.
+        resumed_from: the count a phase (by id) resumed at from an earlier run, or ``None``:
+            read when the phase starts (the tracker sets it before the start event).
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class PlainLines(EventSink):
         interval: float,
         wall_clock: Callable[[], datetime] = datetime.now,
         get_time: Callable[[], float] = time.monotonic,
+        resumed_from: Callable[[str], int | float | None] | None = None,
     ) -> None:
         self._console = console
         self._interval = interval
@@ -81,6 +91,9 @@ class PlainLines(EventSink):
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
         self._outcomes: dict[str, Counter[str]] = {}  # operation id -> how its finished phases ended
         self._children: dict[str, tuple[float, int | None]] = {}  # id -> its finished sub-phases' sums
+        self._resumed_from = resumed_from
+        self._heard: dict[str, float] = {}  # a worker's phase -> get_time() at its latest event
+        self._stalled: set[str] = set()  # phases last seen stalled, until seen otherwise
 
     def handle(self, event: ProgressEvent) -> None:
         """Print the lines ``event`` calls for (none for most progress updates)."""
@@ -88,10 +101,14 @@ class PlainLines(EventSink):
             self._event(event)
 
     def has_quiet_phase(self) -> bool:
-        """Whether some phase has printed nothing for ``interval`` seconds; cheap, no snapshot."""
+        """Whether ``heartbeat()`` has something to look at: some phase has printed nothing for
+        ``interval`` seconds, a worker's phase is quiet (it may have stalled), or one is stalled
+        (it may recover).  Cheap, no snapshot."""
         with self._lock:
-            quiet_since = self._get_time() - self._interval
-            return any(printed <= quiet_since for printed in self._printed_at.values())
+            now = self._get_time()
+            quiet_since, unheard_since = now - self._interval, now - _STALL_LOOK
+            return (bool(self._stalled) or any(heard <= unheard_since for heard in self._heard.values())
+                    or any(printed <= quiet_since for printed in self._printed_at.values()))
 
     def heartbeat(self, snapshot: TrackerSnapshot) -> None:
         """Print a "still running" line for each running phase quiet for ``interval`` seconds.
@@ -104,13 +121,15 @@ class PlainLines(EventSink):
         """
         with self._lock:
             quiet_since = self._get_time() - self._interval
-            quiet = [
+            running = [
                 phase
                 for operation in snapshot.operations
                 for phase, _ in iter_phases(operation)
-                if not phase.finished
-                and phase.phase_id in self._printed_at  # seen start, no finish yet
-                and self._printed_at[phase.phase_id] <= quiet_since
+                if not phase.finished and phase.phase_id in self._printed_at  # seen start, no finish yet
+            ]
+            self._stalls(running)
+            quiet = [
+                phase for phase in running if not phase.stalled and self._printed_at[phase.phase_id] <= quiet_since
             ]
             named = {parent for phase in quiet for parent in self._lineage(phase.phase_id)[1:]}
             for phase in quiet:
@@ -122,14 +141,37 @@ class PlainLines(EventSink):
                 )
                 self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
 
+    def _stalls(self, running: list[PhaseSnapshot]) -> None:
+        """One line for each phase that stalled, or recovered, since the last heartbeat."""
+        for phase in running:
+            phase_id = phase.phase_id
+            if phase.stalled == (phase_id in self._stalled):
+                continue
+            counted = _counted(phase.rollup_current, phase.rollup_total)
+            if phase.stalled:
+                self._stalled.add(phase_id)
+                mark, detail = Text(STALLED[0], STALLED[1]), f"{STALLED[2]} (at {counted} after {phase.elapsed:.1f}s)"
+            else:
+                self._stalled.discard(phase_id)
+                mark, detail = Text("·", "bright_black"), f"its worker is heard from again (at {counted})"
+            self._last_line[phase_id] = phase.elapsed
+            self._phase_line(phase_id, mark, detail)
+
     def _event(self, event: ProgressEvent) -> None:
         if isinstance(event, ProgressUpdate):
+            if event.phase_id in self._heard:
+                self._heard[event.phase_id] = self._get_time()
             self._progress(event)
         elif isinstance(event, PhaseStarted):
             phase_id = event.phase_id
             self._phases[phase_id] = (clean_line(event.title, 120), event.parent_phase_id, event.operation_id)
             self._last_line[phase_id] = 0.0
+            if event.worker is not None:
+                self._heard[phase_id] = self._get_time()
             detail = f"started (total {'unknown' if event.total is None else format_count(event.total)})"
+            resumed = self._resumed_from(phase_id) if self._resumed_from is not None else None
+            if resumed is not None:
+                detail += f", resumed at {_counted(resumed, event.total)}"
             self._phase_line(phase_id, Text("▸", "cyan"), detail)
         elif isinstance(event, PhaseFinished):
             self._phase_finished(event)
@@ -183,6 +225,8 @@ class PlainLines(EventSink):
         self._phases.pop(phase_id, None)
         self._last_line.pop(phase_id, None)
         self._printed_at.pop(phase_id, None)
+        self._heard.pop(phase_id, None)
+        self._stalled.discard(phase_id)
 
     def _rolled_up(self, event: PhaseFinished) -> tuple[float, int | None, float | None]:
         """The count, total and rate a finished phase is shown with, as the snapshot rolls them up.

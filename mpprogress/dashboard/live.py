@@ -4,7 +4,9 @@
 tracker's): it drains the events an ``EventStream`` kept for it, and when something happened it
 takes one ``tracker.snapshot()`` (a read that changes nothing) and turns it into rows.  The
 workers come from the events (``worker`` on every start; a phase finished as ``lost`` marks its
-worker lost; any event of a worker's phase says it was heard from).  Cancelling an operation
+worker lost; any event of a worker's phase says it was heard from), and from the snapshot: a
+worker whose running phases are all stalled is ``stalled`` (its "last heard" stays the time of
+its newest event here: the aggregator's own clock of it is not in the snapshot).  Cancelling an operation
 from the page is ``operation.cancel()``: the same cooperative cancellation the aggregator sends
 on to the workers.
 """
@@ -12,7 +14,7 @@ on to the workers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressEvent
@@ -90,9 +92,21 @@ class WorkerBook:
         for phase_id in [p for p in self.phase_workers if p not in phase_ids]:
             del self.phase_workers[phase_id]
 
-    def rows(self) -> dict[str, Row]:
-        """The workers, by ``host:pid``."""
-        return dict(self._workers)
+    def rows(self, stalled: Collection[str] = ()) -> dict[str, Row]:
+        """The workers, by ``host:pid``.
+
+        Args:
+            stalled: the ids of the phases shown as stalled now; a worker not lost whose running
+                phases all are is ``stalled`` (the aggregator has not heard from it for a while).
+        """
+        if not stalled:
+            return dict(self._workers)
+        return {key: {**row, "state": "stalled"} if self._stalled(key, row, stalled) else row
+                for key, row in self._workers.items()}
+
+    def _stalled(self, key: str, row: Row, stalled: Collection[str]) -> bool:
+        running = self._running.get(key, ())
+        return row["state"] != "lost" and bool(running) and all(phase_id in stalled for phase_id in running)
 
 
 class TrackerSource:
@@ -139,7 +153,7 @@ class TrackerSource:
         snapshot = self._tracker.snapshot()
         state = state_of(snapshot, self.workers.phase_workers, {**self._meta, "timeline": timeline})
         self.workers.retain(set(state.phases))
-        state.workers = self.workers.rows()
+        state.workers = self.workers.rows({phase_id for phase_id, row in state.phases.items() if row["stalled"]})
         state.logs = self._logs.entries() if self._logs is not None else []
         return state
 

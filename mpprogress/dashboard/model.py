@@ -60,12 +60,20 @@ def _number(value: float) -> float:
 
 
 def phase_row(phase: PhaseSnapshot, order: int, worker: str | None) -> Row:
-    """One phase as the page shows it."""
+    """One phase as the page shows it.
+
+    ``stalled``: its worker has been silent past the aggregator's stall timeout (in doubt, not
+    final), so it has no ETA; ``resumed``: the count it resumed at from an earlier run (``None``
+    when it started afresh).
+    """
     outcome = outcome_of(phase.success, phase.reason) if phase.finished else None
+    stalled = phase.stalled and not phase.finished
     return {
         "op": phase.operation_id, "parent": phase.parent_phase_id, "depth": phase.depth, "n": order,
         "title": clean_line(phase.title, 200), "current": _number(phase.rollup_current), "total": phase.rollup_total,
-        "pct": rounded(phase.percentage, 4), "rate": rounded(phase.rate), "eta": rounded(phase.eta, 2),
+        "pct": rounded(phase.percentage, 4), "rate": rounded(phase.rate),
+        "eta": None if stalled else rounded(phase.eta, 2), "stalled": stalled,
+        "resumed": None if phase.resumed_from is None else _number(phase.resumed_from),
         "message": clean_line(phase.message, 300) if phase.message else None,
         "started": round(phase.started_at.timestamp(), 3), "finished": phase.finished, "outcome": outcome,
         "reason": clean_line(phase.reason, 100) if phase.reason and outcome == "failed" else None,
@@ -83,13 +91,18 @@ def operation_row(op: OperationSnapshot, order: int) -> Row:
     else:
         outcome = "cancelled" if op.cancelled else "failed"
     counts = dict(op.finished_counts)
-    running = sum(1 for phase in op.all_phases() if not phase.finished)
+    running = stalled = 0
+    for phase in op.all_phases():
+        if not phase.finished:
+            running += 1
+            stalled += phase.stalled
     return {
         "title": clean_line(op.title, 200), "n": order, "started": round(op.started_at.timestamp(), 3),
         "finished": op.finished, "outcome": outcome, "cancelled": op.cancelled,
         "duration": round(op.elapsed, 1) if op.finished else None,
-        "rate": rounded(op.rate), "eta": rounded(op.eta, 2), "counts": counts, "running": running,
-        "pruned": op.pruned,
+        # A phase in doubt (stalled): when all is done is unknown.
+        "rate": rounded(op.rate), "eta": None if stalled else rounded(op.eta, 2), "counts": counts, "running": running,
+        "stalled": stalled, "pruned": op.pruned,
     }
 
 

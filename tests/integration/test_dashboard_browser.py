@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import mpprogress
+from mpprogress.events import Worker
 from tests.integration.conftest import wait_for
 from tests.integration.dashboard_workers import HOSTILE, cancellable, hang, steady
 from tests.integration.test_relay import Relay, _free_port, _worker
@@ -195,6 +196,46 @@ def test_a_killed_worker_shows_as_lost(browser: Any) -> None:
         phase = page.locator('.phase:has-text("hang")')
         assert phase.locator(".chip").inner_text() == "lost"
         assert "1 workers (1 lost)" in page.locator("#summary").inner_text()
+        tracker.finish_operation("op", success=False)
+
+
+def test_stalled_resumed_and_incomplete_phases_say_so(browser: Any) -> None:
+    # No process: the tracker's phases are flagged as the aggregator's applier and a resuming
+    # tracker flag them, and the page is read as a person reads it.
+    with mpprogress.session(dashboard="127.0.0.1:0", console=False) as tracker:
+        page = page_of(browser, mpprogress.dashboard_url() or "")
+        op = tracker.start_operation("op", "Mixed")
+        silent = op.start_phase("silent", "silent", total=100, worker=Worker("box", 11))
+        silent.update(10)
+        busy = op.start_phase("busy", "busy", total=100, worker=Worker("box", 12))
+        busy.update(10)
+        resumed = op.start_phase("resumed", "resumed", total=1000)
+        resumed.resumed_from = 400
+        resumed.update(1)
+        parent = op.start_phase("parent", "parent", total=1)
+        parent.start_phase("child", "child", total=50).update(20)
+        op.finish_phase("parent")  # closes its child short of its total
+        silent.stalled = True  # its worker went silent (the next snapshot, within a second, shows it)
+        page.wait_for_function("""() => {
+            const row = document.querySelector('.phase[data-phase-id="silent"]');
+            return row && row.querySelector('.chip').textContent === 'stalled'; }""")
+        silent_row = page.locator('.phase[data-phase-id="silent"]')
+        assert silent_row.locator(".eta").inner_text() == ""
+        assert "no news from its worker" in silent_row.locator(".msg").inner_text()
+        assert page.locator('.phase[data-phase-id="busy"] .chip').inner_text() == "running"
+        assert page.locator('.phase[data-phase-id="resumed"] .msg').inner_text() == "resumed at 400/1,000"
+        workers = page.locator("#workers tbody tr").evaluate_all(
+            "rows => rows.map(r => [r.cells[1].textContent, r.cells[2].textContent, r.className])")
+        assert workers == [["12", "alive", ""], ["11", "stalled", "stalled"]]  # in doubt: after the alive
+        assert "2 workers (1 stalled)" in page.locator("#summary").inner_text()
+        assert "1 stalled" in page.locator(".op-facts").inner_text()
+        page.locator("details.finished > summary").first.click()
+        child = page.locator('.phase[data-phase-id="child"]')
+        assert child.locator(".chip").inner_text() == "incomplete" and child.locator(".count").inner_text() == "20/50"
+        silent.stalled = False  # heard from again
+        page.wait_for_function("""() => document.querySelector('.phase[data-phase-id="silent"] .chip')
+            .textContent === 'running' && document.querySelector('#workers tr[data-worker="box:11"]')
+            .cells[2].textContent === 'alive'""")
         tracker.finish_operation("op", success=False)
 
 

@@ -188,3 +188,59 @@ def test_a_journal_not_written_yet_is_waited_for(tmp_path: Path) -> None:
     state = source.collect(force=True)
     assert state is not None and "no journal" in state.meta["error"] and state.phases == {}
     source.close()
+
+
+def test_a_stalled_phase_has_no_eta_and_stalls_its_worker_until_it_is_heard_again() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    source = _source(tracker)
+    op = tracker.start_operation("op", "Op", worker=Worker("box", 11))
+    silent = op.start_phase("p", "P", total=100, worker=Worker("box", 11))
+    busy = op.start_phase("q", "Q", total=100, worker=Worker("box", 12))
+    for phase in (silent, busy):
+        phase.update(10)
+    silent.stalled = True  # as the aggregator's applier flags it while its worker is silent
+    state = source.collect(force=True)
+    assert state is not None
+    row = state.phases["p"]
+    assert row["stalled"] is True and row["eta"] is None and row["finished"] is False and row["outcome"] is None
+    assert state.phases["q"]["stalled"] is False
+    assert state.operations["op"]["stalled"] == 1 and state.operations["op"]["running"] == 2
+    assert state.operations["op"]["eta"] is None
+    assert state.workers["box:11"]["state"] == "stalled" and state.workers["box:12"]["state"] == "alive"
+    silent.stalled = False  # heard from again
+    silent.update(1)
+    after = source.collect()
+    assert after is not None
+    assert after.phases["p"]["stalled"] is False and after.workers["box:11"]["state"] == "alive"
+    assert after.operations["op"]["stalled"] == 0 and after.operations["op"]["eta"] is not None
+    patch = diff(state, after)
+    assert patch is not None and patch["workers"]["box:11"]["state"] == "alive"
+
+
+def test_a_worker_with_one_phase_still_moving_is_not_stalled_and_a_lost_one_stays_lost() -> None:
+    book = WorkerBook(get_time=lambda: 5.0)
+    one, two = Worker("box", 11), Worker("box", 12)
+    book.apply([PhaseStarted("op", "a", worker=one), PhaseStarted("op", "b", worker=one),
+                PhaseStarted("op", "c", worker=two), PhaseFinished("op", "c", success=False, reason="lost"),
+                PhaseStarted("op", "d", worker=two)])
+    rows = book.rows({"a", "d"})
+    assert rows["box:11"]["state"] == "alive" and rows["box:12"]["state"] == "lost"
+    assert book.rows({"a", "b"})["box:11"]["state"] == "stalled"
+    assert book.rows()["box:11"]["state"] == "alive"  # the book itself keeps no verdict
+
+
+def test_a_resumed_phase_says_where_and_an_incomplete_one_says_so() -> None:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    source = _source(tracker)
+    op = tracker.start_operation("op", "Op")
+    resumed = op.start_phase("r", "R", total=1000)
+    resumed.resumed_from = 400  # as a tracker resuming an earlier run's journal sets it
+    parent = op.start_phase("parent", "Parent", total=10)
+    parent.start_phase("child", "Child", total=50).update(20)
+    op.finish_phase("parent")  # closes the child it left open, short of its total
+    state = source.collect(force=True)
+    assert state is not None
+    assert state.phases["r"]["resumed"] == 400 and state.phases["parent"]["resumed"] is None
+    child = state.phases["child"]
+    assert (child["finished"], child["outcome"], child["reason"], child["current"]) == (True, "failed", "incomplete",
+                                                                                        20)

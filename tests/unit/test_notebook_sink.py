@@ -161,3 +161,29 @@ def test_notebook_tracker_owns_its_sink(monkeypatch: pytest.MonkeyPatch) -> None
         with tracker.operation("Own") as op, op.phase("items", total=2) as phase:
             phase.update(2)
     assert "2/2" in output.text
+
+
+def test_stalled_and_resumed_rows_show_as_the_console_shows_them() -> None:
+    from mpprogress.events import Worker
+
+    tracker = BaseProgressTracker()
+    sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, width=140)
+    output = RecordedOutput.made[-1]
+    op = tracker.start_operation("op", "Op")
+    remote = op.start_phase("remote", "Remote", total=100, worker=Worker("box", 11))
+    remote.update(40)
+    resumed = op.start_phase("resumed", "Resumed", total=1000)
+    resumed.resumed_from = 400  # as a tracker resuming an earlier run's journal sets it
+    resumed.current = 400
+    remote.stalled = True  # as the aggregator's applier flags it while its worker is silent
+    resumed.update(1)  # an event: the frame is redrawn
+    wait_for(lambda: "stalled — no news from its worker" in output.text and "resumed at 400/1000" in output.text)
+    line = next(line for line in output.text.splitlines() if "Remote" in line)
+    assert line.lstrip().startswith("? Remote  stalled — no news from its worker") and "eta" not in line
+    assert "40/100" in line
+    assert "401/1000" in next(line for line in output.text.splitlines() if "Resumed" in line)
+    remote.stalled = False  # heard from again
+    remote.update(1)
+    wait_for(lambda: "stalled" not in output.text)
+    sink.close()
+    tracker.close()

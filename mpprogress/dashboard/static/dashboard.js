@@ -31,10 +31,14 @@
   }
   const rate = (r) => r === null || r === undefined ? '' : `${count(r < 10 ? Math.round(r * 10) / 10 : Math.round(r))}/s`;
   const now = () => Date.now() / 1000 + state.offset;  // the server's clock
-  function chip(node, outcome) {
+  function chip(node, outcome, label) {  // label: words other than the outcome's name
     node.className = 'chip o-' + (outcome || 'running');
-    put(node, outcome || 'running');
+    put(node, label || outcome || 'running');
   }
+  // A phase's state: a stalled one is in doubt (its worker is silent), not finished; a phase left
+  // short of its total by its operation or parent failed as "incomplete".
+  const shownAs = (p) => p.stalled && !p.finished ? ['stalled', 'stalled'] :
+    [p.outcome, p.outcome === 'failed' && p.reason === 'incomplete' ? 'incomplete' : null];
 
   // --- the model --------------------------------------------------------------------------------
   function index(id, row, old) {
@@ -84,10 +88,11 @@
     const meta = state.meta;
     put($('title'), meta.title || 'mpprogress');
     document.title = (meta.title || 'mpprogress') + ' · dashboard';
-    let running = 0, lost = 0;
+    let running = 0, lost = 0, stalled = 0;
     for (const op of state.ops.values()) if (!op.finished) running += 1;
-    for (const w of state.workers.values()) if (w.state === 'lost') lost += 1;
-    const parts = [`${running} running`, `${state.workers.size} workers` + (lost ? ` (${lost} lost)` : '')];
+    for (const w of state.workers.values()) { if (w.state === 'lost') lost += 1; else if (w.state === 'stalled') stalled += 1; }
+    const doubts = [stalled ? `${stalled} stalled` : '', lost ? `${lost} lost` : ''].filter(Boolean).join(', ');
+    const parts = [`${running} running`, `${state.workers.size} workers` + (doubts ? ` (${doubts})` : '')];
     if (meta.error) parts.push(meta.error);
     put($('summary'), parts.join(' · '));
     $('no-operations').hidden = running > 0;
@@ -149,6 +154,7 @@
     finished.sort((a, b) => b[1].n - a[1].n);
     const done = finished.length + (op.pruned || 0);
     const facts = [`${op.running} running`, `${count(done)} finished`];
+    if (op.stalled) facts.push(`${count(op.stalled)} stalled`);
     for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'finished' && n) facts.push(`${count(n)} ${outcome}`);
     if (op.rate) facts.push(rate(op.rate));
     if (op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
@@ -195,12 +201,16 @@
     c.title.title = p.title;
     put(c.count, `${count(p.current)}/${p.total === null ? '?' : count(p.total)}`);
     put(c.pct, p.pct === null ? '' : p.pct.toFixed(1) + '%');
+    const [outcome, label] = shownAs(p);
     put(c.rate, p.finished ? '' : rate(p.rate));
-    put(c.eta, p.finished ? span(p.duration) : (p.eta === null ? '' : 'ETA ' + span(p.eta)));
-    put(c.msg, p.reason ? `${p.reason}${p.message ? ' · ' + p.message : ''}` : p.message);
+    put(c.eta, p.finished ? span(p.duration) : (p.eta === null || p.stalled ? '' : 'ETA ' + span(p.eta)));
+    const words = [label === 'incomplete' ? null : p.reason, outcome === 'stalled' ? 'no news from its worker' : null,
+                   p.resumed === null || p.resumed === undefined ? null : `resumed at ${count(p.resumed)}/${p.total === null ? '?' : count(p.total)}`,
+                   p.message];
+    put(c.msg, words.filter((w) => w !== null && w !== undefined && w !== '').join(' · '));
     c.msg.title = c.msg.textContent;
-    chip(c.outcome, p.outcome);
-    c.fill.className = 'fill' + (p.outcome ? ' o-' + p.outcome : '') + (p.pct === null && !p.finished ? ' unknown' : '');
+    chip(c.outcome, outcome, label);
+    c.fill.className = 'fill' + (outcome ? ' o-' + outcome : '') + (p.pct === null && !p.finished ? ' unknown' : '');
     c.fill.style.width = p.pct === null ? '' : Math.min(100, p.pct) + '%';
     return row;
   }
@@ -232,7 +242,8 @@
 
   function drawWorkers() {
     const body = $('workers').tBodies[0];
-    const rows = [...state.workers.entries()].sort((a, b) => (a[1].state === 'lost') - (b[1].state === 'lost')
+    const rank = (w) => w.state === 'lost' ? 2 : w.state === 'stalled' ? 1 : 0;
+    const rows = [...state.workers.entries()].sort((a, b) => rank(a[1]) - rank(b[1])
                                                              || String(a[1].host).localeCompare(String(b[1].host)) || a[1].pid - b[1].pid);
     const have = new Map([...body.rows].map((tr) => [tr.dataset.worker, tr]));
     const nodes = rows.map(([key, w]) => {
@@ -243,11 +254,11 @@
         for (let i = 0; i < 6; i++) tr.append(el('td', i === 3 || i === 4 ? 'n' : null));
         tr.cells[2].append(el('span', 'chip'));
       }
-      tr.className = w.state === 'lost' ? 'lost' : '';
+      tr.className = w.state === 'lost' || w.state === 'stalled' ? w.state : '';
       tr.last = w.last;
       put(tr.cells[0], w.host);
       put(tr.cells[1], w.pid);
-      chip(tr.cells[2].firstChild, w.state === 'lost' ? 'lost' : 'alive');
+      chip(tr.cells[2].firstChild, w.state === 'lost' || w.state === 'stalled' ? w.state : 'alive');
       put(tr.cells[3], count(w.phases));
       put(tr.cells[4], count(w.running));
       return tr;
