@@ -106,6 +106,7 @@ class NotebookSink(EventSink):
         self._logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         self._logged = 0
         self._dirty = True
+        self._drawn_at = get_time()
         self._closed = False
         self._last: dict[str, str] | None = None
         make = output if output is not None else ipython_output
@@ -184,8 +185,13 @@ class NotebookSink(EventSink):
         """One tick of the refresh thread: redraw if anything changed; ``False`` once closed."""
         if self._closed:
             return False
-        if self._dirty:
+        now = self._get_time()
+        # At least once a second even without events: a phase can change state silently (its
+        # worker stalled: the aggregator sends no event for that), and elapsed times move.  An
+        # unchanged frame is not sent again (``_draw``).
+        if self._dirty or now - self._drawn_at >= 1.0:
             self._dirty = False
+            self._drawn_at = now
             self._draw()
         return True
 

@@ -187,3 +187,19 @@ def test_stalled_and_resumed_rows_show_as_the_console_shows_them() -> None:
     wait_for(lambda: "stalled" not in output.text)
     sink.close()
     tracker.close()
+
+
+def test_a_silent_stall_is_drawn_without_any_event() -> None:
+    from mpprogress.events import Worker
+
+    tracker = BaseProgressTracker()
+    sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, width=140)
+    output = RecordedOutput.made[-1]
+    op = tracker.start_operation("op", "Op")
+    remote = op.start_phase("remote", "Remote", total=100, worker=Worker("box", 11))
+    remote.update(40)
+    wait_for(lambda: "40/100" in output.text)
+    remote.stalled = True  # the applier sends no event for a stall: only the periodic redraw shows it
+    wait_for(lambda: "stalled — no news from its worker" in output.text)
+    sink.close()
+    tracker.close()
