@@ -82,6 +82,8 @@ __all__ = ["ClientLink", "Outbox"]
 _log = logging.getLogger("mpprogress.remote")
 
 MAX_QUEUED_LOGS = 1000
+_IDLE_POLL = 0.25  # longest the link sleeps with no phase open: resends and heartbeats are due
+# every 0.5 s and 1 s, and nothing else changes without a wake-up (``send``) or a frame
 
 
 class Outbox(Protocol):
@@ -89,6 +91,9 @@ class Outbox(Protocol):
 
     def hello(self) -> wire.Hello:
         """The hello message (its seq is ignored)."""
+
+    def active(self) -> bool:
+        """Whether some phase is open (only then can a state change between two frames)."""
 
     def changed_states(self) -> list[wire.PhaseState]:
         """The states of the phases that changed since the last call."""
@@ -207,11 +212,14 @@ class ClientLink:
             while self._queue or self._unacked:
                 now = time.monotonic()
                 grace = 0.1 if self._unresponsive else timeout
-                if self._reach.refusal is not None or now - max(self._alive_at, started) >= grace \
-                        or now - started >= cap:
+                alive_at = now if self._reach.connected else self._alive_at  # up now: alive now
+                left = min(max(alive_at, started) + grace, started + cap) - now
+                if self._reach.refusal is not None or left <= 0:
                     self._unresponsive = True
                     break
-                self._cond.wait(0.05)
+                # An acknowledgement or a refusal wakes this wait; the receiver showing life
+                # moves the deadline, looked at again at least every 0.2 s.
+                self._cond.wait(min(left, 0.2))
             else:
                 return True
         if warn:
@@ -252,6 +260,8 @@ class ClientLink:
         try:
             while not self._stopping:
                 timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
+                    timeout = _IDLE_POLL
                 ready = dict(poller.poll(int(timeout * 1000.0)))
                 if self._waker.fd in ready:
                     self._waker.drain()

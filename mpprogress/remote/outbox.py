@@ -79,6 +79,10 @@ class ClientOutbox:
         """The hello message the link sends first and on every resync."""
         return self._hello
 
+    def active(self) -> bool:
+        """Whether some phase is open."""
+        return bool(self.open)
+
     def changed_states(self) -> list[wire.PhaseState]:
         """The absolute state of every open phase that changed since it was last sent."""
         with self.lock:
