@@ -58,7 +58,8 @@ def mpprogress_worker(operation_id: str, out: Any) -> None:
     tracker.close()  # type: ignore[attr-defined]
     mark()
     names = ("connect", "start", "finish", "close")
-    stages = {name: ((b[0] - a[0]) * 1e3, (b[1] - a[1]) * 1e3) for name, a, b in zip(names, marks, marks[1:])}
+    spans = zip(names, marks, marks[1:], strict=False)
+    stages = {name: ((b[0] - a[0]) * 1e3, (b[1] - a[1]) * 1e3) for name, a, b in spans}
     stages["total"] = ((marks[-1][0] - marks[0][0]) * 1e3, (marks[-1][1] - marks[0][1]) * 1e3)
     out.send(stages)
 
