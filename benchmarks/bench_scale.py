@@ -249,7 +249,10 @@ def _in_fresh_process(case: str, tool: str, args: argparse.Namespace) -> dict[st
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
         command = [sys.executable, __file__, "--one", case, tool, "--out", out.name, "--method", args.method,
                    "--phases", str(args.phases), "--updates", str(args.updates)]
-        subprocess.run(command, check=True, timeout=1800)
+        try:
+            subprocess.run(command, check=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:  # atpbar's 10,000-task executor run once never ended
+            return {"timeout": args.timeout}
         return dict(json.load(out))
 
 
@@ -277,15 +280,19 @@ def _label(case: str, method: str) -> str:
 
 def _row(case: str, method: str, runs: dict[str, list[dict[str, Any]]]) -> str:
     def wall(tool: str) -> str:
-        return f"{min(r['wall'] for r in runs[tool]):.2f}" if runs.get(tool) else "-"
+        done = [r["wall"] for r in runs.get(tool, []) if "wall" in r]
+        if not done:
+            return f"> {runs[tool][0]['timeout']} (timed out)" if runs.get(tool) else "-"
+        return f"{min(done):.2f}"
 
-    mine = runs.get("mpprogress", [])
+    mine = [r for r in runs.get("mpprogress", []) if "wall" in r]
     if not mine:
         return f"| {_label(case, method)} | - | {wall('tqdm')} | {wall('atpbar')} |" + " - |" * 9
     best = min(mine, key=lambda r: r["wall"])
     exact = f"{min(r['exact'] for r in mine)}/{best['expected']}" + (f" ({len(mine)} runs)" if len(mine) > 1 else "")
     frame = f"{best['frame_p99']:.0f}" if best["frame_p99"] is not None else "-"
-    ratio = f" ({best['wall'] / min(r['wall'] for r in runs['tqdm']):.2f}x)" if runs.get("tqdm") else ""
+    tqdm_walls = [r["wall"] for r in runs.get("tqdm", []) if "wall" in r]
+    ratio = f" ({best['wall'] / min(tqdm_walls):.2f}x)" if tqdm_walls else ""
     return (f"| {_label(case, method)} | {best['wall']:.2f}{ratio} | {wall('tqdm')} | {wall('atpbar')} | {exact} "
             f"| {max(r['lost'] for r in mine)} | {max(r['missing'] for r in mine)} | {best['parent_cpu']:.2f} "
             f"| {best['display_cpu']:.3f} | {best['frames']:.1f} | {best['event_p99']:.0f} | {frame} "
@@ -307,6 +314,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--method", choices=["fork", "spawn", "forkserver"], default="fork")
     parser.add_argument("--tools", nargs="+", default=["mpprogress", "tqdm", "atpbar"])
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is given up")
     parser.add_argument("--one", nargs=2, metavar=("CASE", "TOOL"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -327,6 +335,7 @@ def main() -> None:
                 shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}
                 print(f"  {case} round {round_} {tool}: {shown}", flush=True)
         rows.append(_row(case, args.method, runs))
+        print(rows[-1], flush=True)
     print(HEADER)
     print("\n".join(rows))
 
