@@ -3,7 +3,9 @@
 Run: ``python benchmarks/bench_scale.py`` (defaults: 16, 64 and 256 workers at once, a
 ``Pool(maxtasksperchild=1)`` of 2,000 tasks and a ``ProcessPoolExecutor`` of 10,000 tasks, one
 round, ``fork``; about three minutes).  ``--method spawn|forkserver``, ``--rounds``,
-``--workers``, ``--pool-tasks``/``--executor-tasks`` (0 skips), ``--tools``.
+``--workers``, ``--pool-tasks``/``--executor-tasks`` (0 skips), ``--tools``.  For exactness
+alone, many times over: ``--tools mpprogress --rounds 5`` (one line per run is printed as it
+ends; this replaces ``scale_workers.py``).
 
 The cases (issue 11):
 
