@@ -38,6 +38,7 @@ import multiprocessing as mp
 import multiprocessing.util
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def _pool_map(context: Any, kind: str, method: str, fn: Callable[..., int], task
 
 def run_one(case: str, tool: str, method: str, phases: int, updates: int) -> dict[str, Any]:
     """One run of ``tool`` on ``case`` (``"N"`` workers at once, ``"pool:T"``, ``"executor:T"``)."""
+    mp.set_start_method(method, force=True)  # atpbar's reporter queue uses the default context
     context = mp.get_context(method)
     kind, _, size = case.partition(":")
     started, cpu = time.perf_counter(), _cpu()
@@ -251,11 +253,14 @@ def _in_fresh_process(case: str, tool: str, args: argparse.Namespace) -> dict[st
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
         command = [sys.executable, __file__, "--one", case, tool, "--out", out.name, "--method", args.method,
                    "--phases", str(args.phases), "--updates", str(args.updates)]
+        run = subprocess.Popen(command, start_new_session=True)  # its pool's workers too, on a timeout
         try:
-            subprocess.run(command, check=True, timeout=args.timeout)
-        except subprocess.TimeoutExpired:  # atpbar's 10,000-task executor run once never ended
+            code = run.wait(args.timeout)
+        except subprocess.TimeoutExpired:  # atpbar's 10,000-task executor run never ends here
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
             return {"timeout": args.timeout}
-        return dict(json.load(out))
+        return dict(json.load(out)) if code == 0 else {"failed": code}
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -284,7 +289,8 @@ def _row(case: str, method: str, runs: dict[str, list[dict[str, Any]]]) -> str:
     def wall(tool: str) -> str:
         done = [r["wall"] for r in runs.get(tool, []) if "wall" in r]
         if not done:
-            return f"> {runs[tool][0]['timeout']} (timed out)" if runs.get(tool) else "-"
+            first = runs.get(tool, [{}])[0]
+            return f"> {first['timeout']:.0f} (timed out)" if "timeout" in first else "failed" if first else "-"
         return f"{min(done):.2f}"
 
     mine = [r for r in runs.get("mpprogress", []) if "wall" in r]
@@ -325,6 +331,9 @@ def main() -> None:
         with open(args.out, "w") as out:
             json.dump(result, out)
         os._exit(0)  # without atpbar's exit-time complaints from its leftover thread
+    if args.method != "fork" and "atpbar" in args.tools:  # its reporter holds a lock: no pickling
+        args.tools.remove("atpbar")
+        print("atpbar left out: its reporter cannot be sent to spawn or forkserver workers")
     print(f"{args.method}; workers at once do {args.phases} phases x {args.updates} updates; "
           f"{os.cpu_count()} CPUs; mpprogress from {os.path.dirname(mpprogress.__file__)}", flush=True)
     rows = []
