@@ -72,9 +72,11 @@ class AggregatorConfig:
     Args:
         poll_interval: longest the thread sleeps while no frame comes (it also wakes at once
             for a cancellation or ``close()``, and for each liveness check).
-        batch_interval: shortest time between two passes over the received frames: frames
-            arriving meanwhile wait (in ZeroMQ's queue) and are applied together, so that 32
-            workers sending 20 times a second cost at most 200 wake-ups a second, not 640.
+        batch_interval: shortest time between a pass that read states or logs and the next
+            pass: frames arriving meanwhile wait (in ZeroMQ's queue) and are applied together,
+            so that 32 workers sending 20 times a second cost at most 200 wake-ups a second,
+            not 640.  A pass of only hellos, starts, finishes and heartbeats is not followed
+            by a wait: their senders wait for the acknowledgement (a short task's finish).
         liveness_interval: seconds between two liveness checks.
         heartbeat_timeout: silence after which a client on another host is lost.
         local_silence_timeout: silence after which a client on this host whose process still

@@ -12,9 +12,13 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   it applied to that phase, so a reordered or repeated state can never move a count back.
 - **Absolute, coalesced state.** Every ``flush_interval`` the link asks the outbox for the
   phases that changed and sends their absolute state (``current``, ``total``, message, new
-  metadata) in ``STATE`` frames.  States are not acknowledged: the next change supersedes a lost
-  one, and a phase's final state travels in its ``PHASE_FINISH``, which is reliable.  A state the
-  socket refused (its queue was full) is handed back to the outbox (``unsent``) and sent again.
+  metadata) in ``STATE`` frames; a phase's start carries its first state (0, its total), so a
+  phase that never changed sends none.  With no phase open nothing can change: the link then
+  wakes for frames and sends only, and every 0.25 s for resends and heartbeats (hundreds of
+  workers waiting for acknowledgements cost few wake-ups).  States are not acknowledged: the
+  next change supersedes a lost one, and a phase's final state travels in its
+  ``PHASE_FINISH``, which is reliable.  A state the socket refused (its queue was full) is
+  handed back to the outbox (``unsent``) and sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
   finishes, and ``BYE`` are kept until the aggregator acknowledges their ``seq`` in an ``ACK``
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
