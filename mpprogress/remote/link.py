@@ -12,9 +12,13 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   it applied to that phase, so a reordered or repeated state can never move a count back.
 - **Absolute, coalesced state.** Every ``flush_interval`` the link asks the outbox for the
   phases that changed and sends their absolute state (``current``, ``total``, message, new
-  metadata) in ``STATE`` frames.  States are not acknowledged: the next change supersedes a lost
-  one, and a phase's final state travels in its ``PHASE_FINISH``, which is reliable.  A state the
-  socket refused (its queue was full) is handed back to the outbox (``unsent``) and sent again.
+  metadata) in ``STATE`` frames; a phase's start carries its first state (0, its total), so a
+  phase that never changed sends none.  With no phase open nothing can change: the link then
+  wakes for frames and sends only, and every 0.25 s for resends and heartbeats (hundreds of
+  workers waiting for acknowledgements cost few wake-ups).  States are not acknowledged: the
+  next change supersedes a lost one, and a phase's final state travels in its
+  ``PHASE_FINISH``, which is reliable.  A state the socket refused (its queue was full) is
+  handed back to the outbox (``unsent``) and sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
   finishes, and ``BYE`` are kept until the aggregator acknowledges their ``seq`` in an ``ACK``
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
@@ -82,6 +86,8 @@ __all__ = ["ClientLink", "Outbox"]
 _log = logging.getLogger("mpprogress.remote")
 
 MAX_QUEUED_LOGS = 1000
+_IDLE_POLL = 0.25  # longest the link sleeps with no phase open: resends and heartbeats are due
+# every 0.5 s and 1 s, and nothing else changes without a wake-up (``send``) or a frame
 
 
 class Outbox(Protocol):
@@ -89,6 +95,9 @@ class Outbox(Protocol):
 
     def hello(self) -> wire.Hello:
         """The hello message (its seq is ignored)."""
+
+    def active(self) -> bool:
+        """Whether some phase is open (only then can a state change between two frames)."""
 
     def changed_states(self) -> list[wire.PhaseState]:
         """The states of the phases that changed since the last call."""
@@ -210,11 +219,14 @@ class ClientLink:
             while self._queue or self._unacked:
                 now = time.monotonic()
                 grace = 0.1 if self._unresponsive else timeout
-                if self._reach.refusal is not None or now - max(self._alive_at, started) >= grace \
-                        or now - started >= cap:
+                alive_at = now if self._reach.connected else self._alive_at  # up now: alive now
+                left = min(max(alive_at, started) + grace, started + cap) - now
+                if self._reach.refusal is not None or left <= 0:
                     self._unresponsive = True
                     break
-                self._cond.wait(0.05)
+                # An acknowledgement or a refusal wakes this wait; the receiver showing life
+                # moves the deadline, looked at again at least every 0.2 s.
+                self._cond.wait(min(left, 0.2))
             else:
                 return True
         if warn:
@@ -255,6 +267,8 @@ class ClientLink:
         try:
             while not self._stopping:
                 timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
+                    timeout = _IDLE_POLL
                 ready = dict(poller.poll(int(timeout * 1000.0)))
                 if self._waker.fd in ready:
                     self._waker.drain()

@@ -44,7 +44,8 @@ class ClientOutbox:
         self._hello = hello
         self._live: dict[int, ClientPhase] = {}  # started, and not yet acknowledged as finished
         self._finishes: dict[int, wire.PhaseFinish] = {}  # sent, not yet acknowledged
-        # (current, total, message) last sent, by handle; read and written on the link's thread only
+        # (current, total, message) last sent, by handle; read and written on the link's thread
+        # only, apart from a new phase's first entry
         self._sent: dict[int, tuple[Any, ...]] = {}
         self._cancelled_operations: dict[str, None] = {}  # oldest first
 
@@ -52,6 +53,9 @@ class ClientOutbox:
 
     def phase_started(self, phase: ClientPhase) -> wire.PhaseStart:
         """Record a new phase; return the message that announces it."""
+        # Its start carries its first state: no state frame until it changes (the link has not
+        # seen the handle yet, so this one write from the client's thread races with nothing).
+        self._sent[phase.handle] = (0, phase.total, None)
         self._live[phase.handle] = phase
         self.open[phase.handle] = phase
         return start_message(phase)
@@ -78,6 +82,10 @@ class ClientOutbox:
     def hello(self) -> wire.Hello:
         """The hello message the link sends first and on every resync."""
         return self._hello
+
+    def active(self) -> bool:
+        """Whether some phase is open."""
+        return bool(self.open)
 
     def changed_states(self) -> list[wire.PhaseState]:
         """The absolute state of every open phase that changed since it was last sent."""
@@ -125,7 +133,9 @@ class ClientOutbox:
     def acked(self, message: wire.Message) -> None:
         """Forget what the aggregator has: finished phases and finished operations."""
         if isinstance(message, wire.PhaseStart):
-            self._sent.pop(message.handle, None)  # states sent before the start was applied were dropped
+            # The receiver has the state the start carried; a state sent before the start was
+            # applied was dropped, and differs from it unless nothing changed: sent again then.
+            self._sent[message.handle] = (0, message.total, None)
         elif isinstance(message, wire.PhaseFinish):
             self._sent.pop(message.handle, None)
             with self.lock:

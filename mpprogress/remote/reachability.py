@@ -26,11 +26,10 @@ import sys
 import threading
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from ..forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
-from .transport import close_monitor, open_monitor
+from .transport import close_monitor, open_monitor, recv_monitor_event
 
 __all__ = ["Reachability", "warn_undelivered"]
 
@@ -77,10 +76,9 @@ class Reachability:
         refused = False
         while self.monitor is not None:
             try:
-                event = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+                kind, value = recv_monitor_event(self.monitor, zmq.NOBLOCK)
             except zmq.ZMQError:  # Again: nothing more; anything else: stop watching
                 return refused
-            kind, value = event["event"], event["value"]
             if kind == zmq.EVENT_CONNECTED:  # its handshake may take a while on a busy receiver
                 self.connected = True
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:

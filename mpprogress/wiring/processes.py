@@ -103,6 +103,7 @@ def session(
         The parent's local tracker; ``add_callback`` works on it as usual.
     """
     global _session_log_handler, _session_pid
+    from ..remote import client  # noqa: F401  forked workers inherit it: 5 ms less per worker
     from ..remote.aggregator import Aggregator
 
     if resume and journal is None:

@@ -52,7 +52,10 @@ def test_only_changed_phases_are_reported_and_unsent_ones_again() -> None:
     op = owner.operation("op")
     a = op.start_phase("a", "A", total=10)
     b = op.start_phase("b", "B")
-    assert outbox.changed_states() == [wire.PhaseState(1, 0, 10, None), wire.PhaseState(2, 0, None, None)]
+    assert outbox.changed_states() == []  # their starts carry their first states
+    a.update(0, "zero")
+    b.set_total(4)
+    assert outbox.changed_states() == [wire.PhaseState(1, 0, 10, "zero"), wire.PhaseState(2, 0, 4, None)]
     assert outbox.changed_states() == []
     a.update(3, "three", url="u")
     states = outbox.changed_states()
@@ -61,7 +64,7 @@ def test_only_changed_phases_are_reported_and_unsent_ones_again() -> None:
     assert outbox.changed_states() == [wire.PhaseState(1, 3, 10, "three")]  # the metadata went with the first
     b.update(1)
     op.finish_phase("a")
-    assert outbox.changed_states() == [wire.PhaseState(2, 1, None, None)]  # finished: its finish carries it
+    assert outbox.changed_states() == [wire.PhaseState(2, 1, 4, None)]  # finished: its finish carries it
     assert outbox.hello() == HELLO
 
 
@@ -93,15 +96,29 @@ def test_acknowledgements_let_the_outbox_forget() -> None:
     own = owner.operation("own")
     phase = own.start_phase("p", "P", total=1)
     start = owner.sent[0]
-    outbox.changed_states()
+    phase.set_progress(0, "early")
+    assert outbox.changed_states() == [wire.PhaseState(1, 0, 1, "early")]
     outbox.acked(start)  # states sent before the start was applied were dropped: send again
-    assert outbox.changed_states() == [wire.PhaseState(1, 0, 1, None)]
+    assert outbox.changed_states() == [wire.PhaseState(1, 0, 1, "early")]
     phase.update(1)
     own.finish_phase("p")
     outbox.acked(owner.sent[-1])
     own._finished = True
     outbox.acked(wire.OperationFinish(0, "own", True))
     assert outbox.resync_messages() == [] and outbox.operations == {}
+
+
+def test_a_phase_unchanged_since_its_start_is_not_sent_again_when_the_start_is_acknowledged() -> None:
+    """The start carries the phase's first state (0, total, no message): a short task's phase
+    sends no state frame of its own, and its finish is not held up behind one."""
+    outbox, owner = make()
+    own = owner.operation("own")
+    phase = own.start_phase("p", "P", total=5)
+    assert outbox.changed_states() == []  # before the acknowledgement
+    outbox.acked(owner.sent[0])
+    assert outbox.changed_states() == []
+    phase.update(1)
+    assert outbox.changed_states() == [wire.PhaseState(1, 1, 5, None)]
 
 
 def test_cancellations_set_flags_and_are_remembered_for_operations_not_seen_yet() -> None:
