@@ -9,8 +9,7 @@ sender reconnected) gets a ``RESYNC`` reply.  Every ``liveness_interval`` it ask
 how each client stands: a stalled client's open phases show as stalled (in doubt: nothing is
 finished; its next frame clears it), a lost one's finish with ``success=False`` and
 ``reason="lost"`` (``registry`` says when; logged on ``mpprogress.remote``).  Cancellations
-from the tracker (``cancels.CancelRequests``) go out as ``CANCEL`` messages.  The protocol as
-a whole is described in ``link``.
+from the tracker (``cancels.CancelRequests``) go out as ``CANCEL`` messages (protocol: ``link``).
 
 Nothing a frame, a handler or the liveness check raises can end the loop: the error is
 contained, counted in ``stats().dropped`` by reason (``handler_error``, ``liveness_error``,
@@ -19,11 +18,8 @@ contained, counted in ``stats().dropped`` by reason (``handler_error``, ``livene
 it says so loudly: an error is logged, ``failure`` holds the exception and ``check()`` raises
 ``AggregatorStopped``; the relay polls it and exits non-zero, a session asks on exit.
 
-Time: ``get_time`` decides everything in the protocol (when a client was last seen, when it is
-lost, how often a sender is asked to resync, when liveness is checked), so tests move a fake
-clock.  Pacing (how long frames wait to be read together, how long one pass may last before
-acknowledgements go out) follows the real monotonic clock: it is about CPU and latency, and a
-frozen clock would stall the reads.
+Time: ``get_time`` decides the protocol (last seen, stalled, lost, resync, liveness), so tests
+move a fake clock; pacing (batching reads, a pass's length) follows the real monotonic clock.
 """
 
 from __future__ import annotations
@@ -42,6 +38,7 @@ from ..port import ProgressError
 from ..tracker import BaseProgressTracker
 from . import wire
 from .addresses import IpcFile, private_ipc_address, remove_private_dir
+from .aggregator_config import AggregatorConfig
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
 from .registry import ClientRegistry, process_alive
@@ -57,48 +54,6 @@ _LONGEST_PASS = 0.1  # then cancellations and liveness get their turn
 _FRAMES_PER_PASS = 1000
 _ACKED = (wire.Hello, wire.Heartbeat, wire.OperationStart, wire.OperationFinish, wire.PhaseStart,
           wire.PhaseFinish, wire.Bye)
-
-
-@dataclass(frozen=True)
-class AggregatorConfig:
-    """Timing settings of the aggregator.
-
-    Args:
-        poll_interval: longest the thread sleeps while no frame comes (it also wakes at once
-            for a cancellation or ``close()``, and for each liveness check).
-        batch_interval: shortest time between a pass that read states or logs and the next
-            pass: frames arriving meanwhile wait (in ZeroMQ's queue) and are applied together,
-            so that 32 workers sending 20 times a second cost at most 200 wake-ups a second,
-            not 640.  A pass of only hellos, starts, finishes and heartbeats is not followed
-            by a wait: their senders wait for the acknowledgement (a short task's finish).
-        liveness_interval: seconds between two liveness checks.
-        stall_timeout: silence after which a client's open phases show as stalled (in doubt,
-            not final: a long GIL-holding call, a stopped process or a network link down for a
-            while; a worker sends a heartbeat every second when it has nothing else to say).
-        lost_timeout: silence after which a client on another host is lost (final: its open
-            phases finish as ``lost``).  A client on this host is lost as soon as its process
-            is gone, whatever this says.
-        local_lost_timeout: silence after which a client on this host whose process still
-            exists is lost anyway; ``None`` (the default): never, it stays stalled.
-        max_clients: clients tracked at once; hellos beyond are dropped.
-        max_phases_per_client: phases one client may have open at once; starts beyond are
-            dropped (a runaway or hostile worker cannot exhaust the parent's memory).
-        max_operations_per_client: operations of its own one client may have open at once;
-            starts beyond are dropped and counted (``too_many_operations``), as are its phases.
-        max_logger_names: distinct logger names created for worker records; records under
-            further new names are re-emitted through the ``mpprogress.worker`` logger.
-    """
-
-    poll_interval: float = 0.25
-    batch_interval: float = 0.005
-    liveness_interval: float = 0.25
-    stall_timeout: float = 5.0
-    lost_timeout: float = 60.0
-    local_lost_timeout: float | None = None
-    max_clients: int = 4096
-    max_phases_per_client: int = 10_000
-    max_operations_per_client: int = 1000
-    max_logger_names: int = 1000
 
 
 class AggregatorStopped(ProgressError, RuntimeError):
