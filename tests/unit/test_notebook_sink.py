@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -163,15 +164,23 @@ def test_notebook_tracker_owns_its_sink(monkeypatch: pytest.MonkeyPatch) -> None
     assert "2/2" in output.text
 
 
-def test_stalled_and_resumed_rows_show_as_the_console_shows_them() -> None:
+@pytest.fixture
+def remote_phase() -> Iterator[tuple[Any, Any, RecordedOutput]]:
+    """A notebook display of a tracker holding a worker's phase at 40/100: (op, phase, output)."""
     from mpprogress.events import Worker
 
     tracker = BaseProgressTracker()
     sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, width=140)
-    output = RecordedOutput.made[-1]
     op = tracker.start_operation("op", "Op")
     remote = op.start_phase("remote", "Remote", total=100, worker=Worker("box", 11))
     remote.update(40)
+    yield op, remote, RecordedOutput.made[-1]
+    sink.close()
+    tracker.close()
+
+
+def test_stalled_and_resumed_rows_show_as_the_console_shows_them(remote_phase: Any) -> None:
+    op, remote, output = remote_phase
     resumed = op.start_phase("resumed", "Resumed", total=1000)
     resumed.resumed_from = 400  # as a tracker resuming an earlier run's journal sets it
     resumed.current = 400
@@ -185,21 +194,10 @@ def test_stalled_and_resumed_rows_show_as_the_console_shows_them() -> None:
     remote.stalled = False  # heard from again
     remote.update(1)
     wait_for(lambda: "stalled" not in output.text)
-    sink.close()
-    tracker.close()
 
 
-def test_a_silent_stall_is_drawn_without_any_event() -> None:
-    from mpprogress.events import Worker
-
-    tracker = BaseProgressTracker()
-    sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, width=140)
-    output = RecordedOutput.made[-1]
-    op = tracker.start_operation("op", "Op")
-    remote = op.start_phase("remote", "Remote", total=100, worker=Worker("box", 11))
-    remote.update(40)
+def test_a_silent_stall_is_drawn_without_any_event(remote_phase: Any) -> None:
+    _, remote, output = remote_phase
     wait_for(lambda: "40/100" in output.text)
     remote.stalled = True  # the applier sends no event for a stall: only the periodic redraw shows it
     wait_for(lambda: "stalled — no news from its worker" in output.text)
-    sink.close()
-    tracker.close()
