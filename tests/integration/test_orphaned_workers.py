@@ -23,21 +23,11 @@ from mpprogress.remote.client import ClientConfig, ClientTracker
 from mpprogress.remote.settings import ADDRESS_ENV, SESSION_PID_ENV, export_settings
 from mpprogress.remote.transport import host_identity
 from tests.integration.conftest import START_METHODS, wait_for
+from tests.integration.test_multiprocess_faults import _alive
 
 pytestmark = pytest.mark.processes
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _orphan(method: str, directory: Path, mode: str) -> int:
