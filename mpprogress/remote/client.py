@@ -38,6 +38,7 @@ from . import wire
 from .client_phases import ClientOperation, ClientPhase, checked_id
 from .link import ClientLink
 from .outbox import ClientOutbox
+from .settings import session_pid
 from .transport import ClientConfig, SocketSecurity, host_identity
 
 __all__ = ["ClientConfig", "ClientOperation", "ClientPhase", "ClientTracker", "ForwardingLogHandler"]
@@ -67,7 +68,8 @@ class ClientTracker(ProgressTracker):
         self._closed = False
         self.resume_timeout = 0.0
         """Seconds a phase start waits to hear where it resumes (set when the session resumes)."""
-        self._link = ClientLink(address, self._outbox, self.config, security)
+        session = session_pid(address, self._outbox.hello().host)
+        self._link = ClientLink(address, self._outbox, self.config, security, session_pid=session)
         _register_for_exit(self)
 
     @property

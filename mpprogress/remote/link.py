@@ -36,6 +36,8 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   aggregator answers with an ``ACK`` and loses a client on another host that stays silent.
 - **Cancellation.** A ``CANCEL`` from the aggregator goes to the outbox (``cancel_received``),
   which sets the cancelled flag of the operation or the phase.
+- **Orphans.** No life for ``orphan_grace`` and the session's process (``session_pid``) gone:
+  the outbox cancels every operation it knows (``orphaned``).  A relay's workers have no pid.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
   records waiting, new ones are dropped and counted (``logs_dropped``).
 - **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
@@ -47,8 +49,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
-  states.  The wait goes on as long as the receiver shows life (``reachability``: its
-  connection is up, which ZMTP heartbeats check every second, or it sent a frame), up to
+  states.  The wait goes on as long as the receiver shows life (``reachability``: its ZMTP
+  handshake completed and heartbeats check it every second, or it sent a frame; a bare connect
+  is none: a forked worker holds its dead session's listening ipc socket), up to
   ``delivery_cap``: a busy parent with hundreds of workers is slow to acknowledge, not gone.
   It gives up ``timeout`` seconds after the receiver last showed life (its process died: the
   connection drops at once; it hangs: the heartbeats drop it within 3 s), and at once when
@@ -78,7 +81,7 @@ from typing import Protocol
 import zmq
 
 from . import wire
-from .reachability import Reachability, warn_undelivered
+from .reachability import Reachability, process_gone, warn_undelivered
 from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
 
 __all__ = ["ClientLink", "Outbox"]
@@ -114,6 +117,9 @@ class Outbox(Protocol):
     def cancel_received(self, message: wire.Cancel) -> None:
         """The receiver asks to cancel an operation or a phase."""
 
+    def orphaned(self) -> None:
+        """The session that started this worker is gone: cancel everything."""
+
     def resumed(self, message: wire.Resumed) -> None:
         """The receiver says where a phase resumes an earlier run."""
 
@@ -133,6 +139,7 @@ class ClientLink:
         outbox: the client's outbox, asked on the link's thread.
         config: timing and queue settings.
         security: applied to the socket before it connects.
+        session_pid: the pid of the session (on this host) whose worker this is, if it is one.
         get_time: the clock that decides flushes, heartbeats and resends.
 
     Raises:
@@ -146,6 +153,7 @@ class ClientLink:
         config: ClientConfig,
         security: SocketSecurity | None = None,
         *,
+        session_pid: int | None = None,
         get_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.address = address
@@ -173,6 +181,7 @@ class ClientLink:
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False
+        self._session_pid = session_pid  # None once the session was found gone
         self._introduced = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
@@ -300,6 +309,10 @@ class ClientLink:
             self._unresponsive = False
         elif mono - self._alive_at >= self.config.delivery_timeout and (self._unacked or self._queue):
             warn_undelivered(self.address, self._reach.cause())
+        pid = self._session_pid
+        if pid is not None and mono - self._alive_at >= self.config.orphan_grace and process_gone(pid):
+            self._session_pid = None
+            self._outbox.orphaned()
 
     def _next_seq(self) -> int:
         self._seq += 1

@@ -147,6 +147,13 @@ class ClientOutbox:
                 if op is not None and op._finished:
                     del self.operations[message.operation_id]
 
+    def orphaned(self) -> None:
+        """The session that started this worker is gone: cancel every operation known here,
+        as a ``CANCEL`` from it would (its phases, and theirs, then read ``cancelled``)."""
+        with self.lock:
+            for operation_id in list(self.operations):
+                self.cancel_received(wire.Cancel(0, operation_id, None))
+
     def cancel_received(self, message: wire.Cancel) -> None:
         """Set the cancelled flag the aggregator asked for."""
         with self.lock:

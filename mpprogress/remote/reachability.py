@@ -2,10 +2,14 @@
 when its reports cannot be delivered.
 
 ``Reachability`` reads the ZeroMQ socket monitor of the client's socket (on the link's thread,
-which owns the socket): whether the connection is up (established, and not dropped since: the
-receiving *process* is alive, its I/O thread answers the ZMTP handshake and heartbeats even
-while its aggregator thread is busy; under load a handshake can take seconds), and if not,
-the likely cause.
+which owns the socket): whether the connection is up (its ZMTP handshake completed, and it was
+not dropped since: the receiving *process* is alive, its I/O thread answers the handshake and
+heartbeats even while its aggregator thread is busy), and if not, the likely cause.
+
+A connection whose handshake has not completed is no sign of life: connecting succeeds as
+soon as some process holds the listening socket, and a worker forked by a session inherits
+the session's ipc listening socket, so after the session was killed the worker can still
+connect (to itself, in effect) although nobody will ever answer.
 
 ``warn_undelivered`` prints one line on standard error, at most once per process, naming the
 cause; the same line goes to the ``mpprogress`` logger as a warning when logging is configured
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 
@@ -31,7 +36,7 @@ from ..forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 from .transport import close_monitor, open_monitor, recv_monitor_event
 
-__all__ = ["Reachability", "warn_undelivered"]
+__all__ = ["Reachability", "process_gone", "warn_undelivered"]
 
 _EVENTS = (
     zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
@@ -67,6 +72,7 @@ class Reachability:
         """Why the receiver refused the last handshake (final: ZeroMQ stops trying), if it did."""
         self._keyed = keyed
         self._retrying = False  # a connect attempt was refused since the connection was last up
+        self._pending = False  # connected, handshake not completed yet (no sign of life)
         self._sock = sock
         self.monitor = open_monitor(sock, _EVENTS)
         """The monitor socket, to poll for events (``None`` if ZeroMQ refused one)."""
@@ -79,14 +85,14 @@ class Reachability:
                 kind, value = recv_monitor_event(self.monitor, zmq.NOBLOCK)
             except zmq.ZMQError:  # Again: nothing more; anything else: stop watching
                 return refused
-            if kind == zmq.EVENT_CONNECTED:  # its handshake may take a while on a busy receiver
-                self.connected = True
+            if kind == zmq.EVENT_CONNECTED:  # someone holds the listening socket: maybe nobody alive
+                self._pending = True
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.connected, self.refusal, self._retrying = True, None, False
+                self.connected, self.refusal, self._retrying, self._pending = True, None, False, False
             elif kind == zmq.EVENT_DISCONNECTED:
-                self.connected = False
+                self.connected = self._pending = False
             elif kind == zmq.EVENT_CONNECT_RETRIED:
-                self.connected, self._retrying = False, True
+                self.connected, self._retrying, self._pending = False, True, False
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.connected, self.refusal, refused = False, NOT_ALLOWED, True
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -94,19 +100,19 @@ class Reachability:
                 self.refusal = (NO_CURVE_THERE if self._keyed else NEEDS_KEYS) if mismatch else HANDSHAKE_FAILED
                 self.connected, refused = False, True
             else:  # no detail: often a passing failure (the receiver closing); ZeroMQ tries again
-                self.connected, self._retrying = False, True
+                self.connected, self._retrying, self._pending = False, True, False
         return refused
 
     @property
     def unreachable(self) -> bool:
         """Whether the receiver refused the handshake, or connecting to it is refused now."""
-        return self.refusal is not None or (self._retrying and not self.connected)
+        return self.refusal is not None or (self._retrying and not self.connected and not self._pending)
 
     def cause(self) -> str:
         """The likely reason nothing is acknowledged now (see the module docstring)."""
         if self.refusal is not None:
             return self.refusal
-        if not self.connected and self._retrying:
+        if not self.connected and self._retrying and not self._pending:
             return NOTHING_LISTENS
         return TIMED_OUT
 
@@ -114,6 +120,17 @@ class Reachability:
         """Stop monitoring (before the socket closes). Idempotent."""
         monitor, self.monitor = self.monitor, None
         close_monitor(self._sock, monitor)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` exists on this host (a pid taken again cannot be told apart)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. another user's process: someone lives there
+        return False
+    return False
 
 
 class _Warning:

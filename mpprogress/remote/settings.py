@@ -19,9 +19,11 @@ __all__ = [
     "CURVE_DIR_ENV",
     "FORWARD_LOGS_ENV",
     "RESUME_ENV",
+    "SESSION_PID_ENV",
     "env_client_security",
     "export_settings",
     "inherited_setting",
+    "session_pid",
 ]
 
 ADDRESS_ENV = "MPPROGRESS_ADDRESS"
@@ -30,6 +32,10 @@ FORWARD_LOGS_ENV = "MPPROGRESS_FORWARD_LOGS"
 """``1`` when a session wants its workers' ``logging`` records."""
 RESUME_ENV = "MPPROGRESS_RESUME"
 """``1`` when a session resumes an earlier run: a worker's phase start then waits for where it resumes."""
+SESSION_PID_ENV = "MPPROGRESS_SESSION_PID"
+"""``PID HOST`` of the session (``HOST``: ``transport.host_identity()``): a worker whose receiver
+shows no life for ``ClientConfig.orphan_grace`` while that process is gone on its host cancels
+its operations (a relay exports none: its workers are never cancelled this way)."""
 CURVE_DIR_ENV = "MPPROGRESS_CURVE_DIR"
 """Directory of keys made by ``mpprogress keys``: set it in a worker to reach a CURVE relay."""
 CURVE_CLIENT_ENV = "MPPROGRESS_CURVE_CLIENT"
@@ -53,6 +59,19 @@ def inherited_setting(name: str) -> str | None:
     if value is not None:
         return value or None
     return os.environ.get(name) or None
+
+
+def session_pid(address: str, host: str) -> int | None:
+    """The pid of the session whose worker connects to ``address`` on host ``host``, if known.
+
+    ``None`` unless the session exported its pid for this very address (an explicit client of
+    a relay, inside a session's child, is no worker of that session) on this very host.
+    """
+    exported = inherited_setting(SESSION_PID_ENV)
+    if exported is None or inherited_setting(ADDRESS_ENV) != address:
+        return None
+    pid, _, its_host = exported.partition(" ")
+    return int(pid) if pid.isdigit() and its_host == host else None
 
 
 class _Environment:

@@ -110,6 +110,9 @@ class ClientConfig:
         introduction_timeout: longest wait, once per client, for the acknowledgement of its
             hello and its first phase start (so even a worker that ends at once with
             ``os._exit`` has been seen).
+        orphan_grace: in a worker of a session on this host, how long the receiver may show no
+            life before the client looks whether the session's process is gone; if it is, the
+            client cancels every operation it knows (``phase.cancelled`` turns true).
         sndhwm: frames queued towards the receiver before sends are dropped (and counted).
         linger_ms: ZeroMQ LINGER of the socket (bounded: never -1).
     """
@@ -120,6 +123,7 @@ class ClientConfig:
     delivery_timeout: float = 2.0
     delivery_cap: float = 30.0
     introduction_timeout: float = 1.0
+    orphan_grace: float = 10.0
     sndhwm: int = 1000
     linger_ms: int = 2000
 

@@ -16,6 +16,7 @@ from ..remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
     RESUME_ENV,
+    SESSION_PID_ENV,
     env_client_security,
     export_settings,
     inherited_setting,
@@ -105,6 +106,7 @@ def session(
     global _session_log_handler, _session_pid
     from ..remote import client  # noqa: F401  forked workers inherit it: 5 ms less per worker
     from ..remote.aggregator import Aggregator
+    from ..remote.transport import host_identity
 
     if resume and journal is None:
         raise ValueError("resume=True needs a journal to resume from: session(journal=PATH, resume=True)")
@@ -141,7 +143,8 @@ def session(
         aggregator = Aggregator(local, address, config=config, security=security)
         restore_settings = export_settings(
             {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None,
-             RESUME_ENV: "1" if recorder is not None and recorder.resumed_run is not None else None}
+             RESUME_ENV: "1" if recorder is not None and recorder.resumed_run is not None else None,
+             SESSION_PID_ENV: f"{os.getpid()} {host_identity()}"}
         )
         previous = replace_tracker(local)
         try:
