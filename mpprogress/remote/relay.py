@@ -131,6 +131,11 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
         except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
             return _refuse(err, str(exc))
+        if config.announce is not None:  # before "listening on": whoever reads that finds the file
+            try:
+                announce(config.announce, reachable_address(aggregator.address))
+            except OSError as exc:
+                return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
         err.write(
             f"mpprogress relay: listening on {aggregator.address}"
             f"{' (CURVE)' if security is not None else ''}\n"
@@ -138,11 +143,6 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
         )
         if security is not None and config.curve_dir is not None:
             err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
-        if config.announce is not None:
-            try:
-                announce(config.announce, reachable_address(aggregator.address))
-            except OSError as exc:
-                return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
         err.flush()
         while not stop.wait(0.2) and aggregator.failure is None:
             pass
