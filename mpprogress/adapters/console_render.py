@@ -51,7 +51,8 @@ def _header_columns(op: OperationSnapshot, config: ConsoleConfig, closing: bool)
     columns = [(format_duration(op.elapsed), "yellow")]
     if op.finished:
         return columns
-    if config.show_time_remaining and not closing:
+    # No ETA while a worker's phase is stalled: its remaining work has no known pace.
+    if config.show_time_remaining and not closing and not any(p.stalled for p in op.all_phases()):
         columns.append((f"eta {format_duration(op.eta)}", "cyan"))
     rate = format_rate(op.rate) if config.show_rate and op.rate else ""  # none while nothing moves
     if rate:

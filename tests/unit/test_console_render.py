@@ -368,3 +368,16 @@ def test_a_stalled_row_says_so_without_a_spinner_or_an_eta(tracker: BaseProgress
     assert "500/800" in line and "eta" not in line
     phase.stalled = False  # heard from again
     assert row(frame_text(tracker), "Remote Phase").startswith("  ⠋ Remote Phase ")
+
+
+def test_a_stalled_phase_takes_the_eta_off_its_operation_header() -> None:
+    clock = FakeClock()
+    tracker = BaseProgressTracker(get_time=clock, auto_flush=False)
+    op = tracker.start_operation("op", "Crawl")
+    phase = op.start_phase("p", "Pages", 100)
+    clock.advance(5.0)
+    phase.update(40)
+    assert "eta 0:00:07" in frame_text(tracker).splitlines()[0]
+    phase.stalled = True  # as the aggregator's applier flags it while its worker is silent
+    header = frame_text(tracker).splitlines()[0]
+    assert header.startswith("● Crawl  0:00:05") and "eta" not in header
