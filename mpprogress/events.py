@@ -120,6 +120,7 @@ class PhaseStarted:
     description: str | None = None
     total: int | None = None
     worker: Worker | None = None
+    resumed_from: int | float | None = None  # the count it resumed at from an earlier run
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""

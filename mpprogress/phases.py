@@ -76,7 +76,9 @@ class _LocalContainer:
             point = _resume_point(self, phase) if core.resume is not None and core.resume.resuming else None
             if point is not None:
                 phase._resume_at_locked(point)
-            core.dispatcher.queue(PhaseStarted(*phase._identity(), total=phase.total, worker=worker))
+            core.dispatcher.queue(
+                PhaseStarted(*phase._identity(), total=phase.total, worker=worker, resumed_from=phase.resumed_from)
+            )
             if point is not None:
                 phase._report_locked()  # where it resumed, at once: sinks (the journal) see it
         core.dispatcher.drain()

@@ -88,11 +88,7 @@ class ConsoleSink(EventSink):
         self._get_time = get_time
         self._live_mode = self.console.is_terminal and not self.console.is_dumb_terminal
         self._plain = (
-            None
-            if self._live_mode
-            else PlainLines(
-                self.console, self.config.plain_interval, get_time=get_time, resumed_from=self._resumed_from
-            )
+            None if self._live_mode else PlainLines(self.console, self.config.plain_interval, get_time=get_time)
         )
         self._lock = threading.RLock()  # start/stop of the display; taken before Live's own lock
         self._live: Live | None = None
@@ -101,11 +97,6 @@ class ConsoleSink(EventSink):
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.operations):
             self._start_display()
-
-    def _resumed_from(self, phase_id: str) -> int | float | None:
-        """Where a phase resumed an earlier run (for the plain start line); ``None`` if it did not."""
-        phase = self.tracker.get_phase(phase_id)  # delivery holds no tracker lock: taking it is safe
-        return None if phase is None else phase.resumed_from
 
     # --- events -----------------------------------------------------------------------------
 

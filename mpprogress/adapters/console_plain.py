@@ -68,8 +68,6 @@ class PlainLines(EventSink):
         wall_clock: gives the timestamp of each line; inject a fixed one in tests.
         get_time: monotonic clock for how long a phase has printed nothing; inject a fake one
             in tests.
-        resumed_from: the count a phase (by id) resumed at from an earlier run, or ``None``:
-            read when the phase starts (the tracker sets it before the start event).
     """
 
     def __init__(
@@ -78,7 +76,6 @@ class PlainLines(EventSink):
         interval: float,
         wall_clock: Callable[[], datetime] = datetime.now,
         get_time: Callable[[], float] = time.monotonic,
-        resumed_from: Callable[[str], int | float | None] | None = None,
     ) -> None:
         self._console = console
         self._interval = interval
@@ -91,7 +88,6 @@ class PlainLines(EventSink):
         self._printed_at: dict[str, float] = {}  # id -> get_time() at its (or a sub-phase's) latest line
         self._outcomes: dict[str, Counter[str]] = {}  # operation id -> how its finished phases ended
         self._children: dict[str, tuple[float, int | None]] = {}  # id -> its finished sub-phases' sums
-        self._resumed_from = resumed_from
         self._heard: dict[str, float] = {}  # a worker's phase -> get_time() at its latest event
         self._stalled: set[str] = set()  # phases last seen stalled, until seen otherwise
 
@@ -169,9 +165,8 @@ class PlainLines(EventSink):
             if event.worker is not None:
                 self._heard[phase_id] = self._get_time()
             detail = f"started (total {'unknown' if event.total is None else format_count(event.total)})"
-            resumed = self._resumed_from(phase_id) if self._resumed_from is not None else None
-            if resumed is not None:
-                detail += f", resumed at {_counted(resumed, event.total)}"
+            if event.resumed_from is not None:
+                detail += f", resumed at {_counted(event.resumed_from, event.total)}"
             self._phase_line(phase_id, Text("▸", "cyan"), detail)
         elif isinstance(event, PhaseFinished):
             self._phase_finished(event)
