@@ -9,6 +9,7 @@ updates each, optionally sleeping between updates, and prints ``done`` when it r
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import mpprogress
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     for _ in range(args.items):
                         update(1)
-    print("done", flush=True)
+    sys.stdout.write("done\n")  # one write: two workers share the pipe
+    sys.stdout.flush()
     return 0
 
 

@@ -218,7 +218,7 @@ def test_mpprogress_run_collects_a_job_spread_over_hosts(lan: Lan, tmp_path: Pat
         own_pids=False,
     )
     assert run.wait(120) == 7, run.err
-    assert sum("done" in line for line in run.out) == 2, (run.out, run.err)
+    assert "".join(run.out).count("done") == 2, (run.out, run.err)
     report = json.loads(subprocess.run(
         [*_python(), "-m", "mpprogress", "report", str(journal), "--format", "json"],
         capture_output=True, text=True, check=True,
