@@ -39,7 +39,7 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
 - **Orphans.** No life for ``orphan_grace`` and the session's process (``session_pid``) gone:
   the outbox cancels every operation it knows (``orphaned``).  A relay's workers have no pid.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
-  records waiting, new ones are dropped and counted (``logs_dropped``).
+  records waiting, new ones are dropped and counted (``SendQueue.logs_dropped``).
 - **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
   link, at most ``introduction_timeout``) until the aggregator acknowledged it and the hello:
   the connection is up and the parent knows the worker, even one that ends right after with
@@ -61,7 +61,10 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   seconds with no connection, prints one warning per process naming the likely cause.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
   towards the aggregator is full, or nobody listens) is dropped and counted
-  (``frames_dropped``); reliable ones are resent later, states are marked unsent.
+  (``frames_dropped``); states are marked unsent.  A refused reliable message is retried on
+  the link's next pass and the messages queued after it wait until it is taken: reliable
+  messages reach the receiver in order (a phase's start before its children's, which the
+  receiver could not apply otherwise).
 
 Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends; a test can
 pass a fake clock.
@@ -69,26 +72,23 @@ pass a fake clock.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import zmq
 
 from . import wire
 from .reachability import Reachability, process_gone, warn_undelivered
+from .sendqueue import SendQueue
 from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
 
 __all__ = ["ClientLink", "Outbox"]
 
 _log = logging.getLogger("mpprogress.remote")
 
-MAX_QUEUED_LOGS = 1000
 _IDLE_POLL = 0.25  # longest the link sleeps with no phase open: resends and heartbeats are due
 # every 0.5 s and 1 s, and nothing else changes without a wake-up (``send``) or a frame
 
@@ -124,13 +124,6 @@ class Outbox(Protocol):
         """The receiver says where a phase resumes an earlier run."""
 
 
-@dataclass
-class _Pending:
-    message: wire.Message
-    frame: bytes
-    sent_at: float
-
-
 class ClientLink:
     """Owns a DEALER socket and the one thread that touches it (see the module docstring).
 
@@ -161,7 +154,6 @@ class ClientLink:
         self.frames_sent = 0
         self.frames_dropped = 0
         self.bad_frames = 0
-        self.logs_dropped = 0
         self._outbox = outbox
         self._get_time = get_time
         self._sock = client_socket(config, security)
@@ -175,9 +167,7 @@ class ClientLink:
         self._alive_at = time.monotonic()  # when the receiver last showed life (or the link started)
         self._waker = WakePipe()
         self._cond = threading.Condition()
-        self._queue: deque[wire.Message] = deque([outbox.hello()])  # the hello always goes first
-        self._queued_logs = 0
-        self._unacked: dict[int, _Pending] = {}
+        self._out = SendQueue(outbox.hello())  # the hello always goes first; guarded by _cond
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False
@@ -192,7 +182,7 @@ class ClientLink:
     def send(self, message: wire.Message) -> None:
         """Queue a reliable message (its seq is assigned when sent) and wake the link."""
         with self._cond:
-            self._queue.append(message)
+            self._out.put(message)
         self._waker.wake()
 
     def send_log(self, record: wire.LogRecord) -> None:
@@ -201,11 +191,7 @@ class ClientLink:
         Best effort: past 1,000 records waiting to be sent, new ones are dropped and counted.
         """
         with self._cond:
-            if self._queued_logs >= MAX_QUEUED_LOGS:
-                self.logs_dropped += 1
-                return
-            self._queued_logs += 1
-            self._queue.append(record)
+            self._out.put_log(record)
         self._waker.wake()
 
     def wait_delivered(self, timeout: float, cap: float | None = None, *, warn: bool = True) -> bool:
@@ -225,7 +211,7 @@ class ClientLink:
         started = time.monotonic()
         cap = self.config.delivery_cap if cap is None else cap
         with self._cond:
-            while self._queue or self._unacked:
+            while not self._out.settled:
                 now = time.monotonic()
                 grace = 0.1 if self._unresponsive else timeout
                 alive_at = now if self._reach.connected else self._alive_at  # up now: alive now
@@ -251,7 +237,7 @@ class ClientLink:
         self._introduced = True
         deadline = time.monotonic() + timeout
         with self._cond:  # nobody to be seen by (refused, or nothing listens): no use waiting
-            while (self._queue or self._unacked) and not self._reach.unreachable and time.monotonic() < deadline:
+            while not self._out.settled and not self._reach.unreachable and time.monotonic() < deadline:
                 self._cond.wait(0.05)
 
     def close(self, timeout: float = 1.0) -> None:
@@ -307,7 +293,7 @@ class ClientLink:
         if self._reach.connected:
             self._alive_at = mono
             self._unresponsive = False
-        elif mono - self._alive_at >= self.config.delivery_timeout and (self._unacked or self._queue):
+        elif mono - self._alive_at >= self.config.delivery_timeout and not self._out.settled:
             warn_undelivered(self.address, self._reach.cause())
         pid = self._session_pid
         if pid is not None and mono - self._alive_at >= self.config.orphan_grace and process_gone(pid):
@@ -329,19 +315,27 @@ class ClientLink:
         return True
 
     def _send_queued(self, now: float) -> None:
+        with self._cond:
+            refused = self._out.refused()
+        for early in refused:  # in order or not at all (``sendqueue``)
+            if not self._send_frame(early.frame, now):
+                with self._cond:
+                    self._out.refuse(early)
+                return
+            early.refused, early.sent_at = False, now
         while True:
             with self._cond:
-                if not self._queue:
-                    if not self._unacked:
+                taken = self._out.take(self._seq + 1, now)
+                if taken is None:
+                    if self._out.settled:
                         self._cond.notify_all()  # what was left were log records
                     return
-                message = dataclasses.replace(self._queue.popleft(), seq=self._next_seq())
-                frame = wire.encode(message)
-                if isinstance(message, wire.LogRecord):
-                    self._queued_logs -= 1
-                else:
-                    self._unacked[message.seq] = _Pending(message, frame, now)
-            self._send_frame(frame, now)
+                self._seq += 1
+            frame, pending = taken
+            if not self._send_frame(frame, now) and pending is not None:
+                with self._cond:
+                    self._out.refuse(pending)
+                return
 
     def _send_states(self, now: float) -> None:
         states = self._outbox.changed_states()
@@ -353,7 +347,7 @@ class ClientLink:
 
     def _resend(self, now: float) -> None:
         with self._cond:
-            due = [p for p in self._unacked.values() if now - p.sent_at >= self.config.resend_interval]
+            due = self._out.due(now, self.config.resend_interval)
         for pending in due:
             pending.sent_at = now
             if not self._send_frame(pending.frame, now):
@@ -382,12 +376,11 @@ class ClientLink:
     def _apply(self, message: wire.Message, now: float) -> None:
         if isinstance(message, wire.Ack):
             with self._cond:
-                done = [self._unacked.pop(seq, None) for seq in message.acked]
-                if not self._unacked and not self._queue:
+                done = self._out.acknowledge(message.acked)
+                if self._out.settled:
                     self._cond.notify_all()
-            for pending in done:
-                if pending is not None:
-                    self._outbox.acked(pending.message)
+            for acked in done:
+                self._outbox.acked(acked)
         elif isinstance(message, wire.Cancel):
             self._outbox.cancel_received(message)
         elif isinstance(message, wire.Resumed):
@@ -395,6 +388,5 @@ class ClientLink:
         elif isinstance(message, wire.Resync):
             rebuild = [self._outbox.hello(), *self._outbox.resync_messages()]
             with self._cond:
-                self._unacked.clear()
-                self._queue.extendleft(reversed(rebuild))
+                self._out.restart(rebuild)
             self._send_queued(now)
