@@ -1,0 +1,271 @@
+"""The floor under N concurrent worker processes: what ZeroMQ alone costs, beside mpprogress and tqdm.
+
+Run: ``python benchmarks/bench_floor.py`` (defaults: 256 workers, 5 phases x 2,000 updates each,
+3 interleaved rounds, ``fork``; about a minute).  ``--workers``, ``--rounds``, ``--method``.
+
+Every variant does the same counting in N processes started at once, each run in a fresh
+interpreter, rounds interleaved; the table gives the best wall time of each and its ratio to
+tqdm+lock's:
+
+- ``bare``: the counting alone (no progress at all): what forking N processes costs here.
+- ``tqdm+lock``: one tqdm bar per phase sharing a multiprocessing lock (as ``bench_scale``).
+- ``zmq floor``: the least any ZeroMQ reporter can do.  Each worker makes a context (ZeroMQ's
+  I/O thread) and a DEALER connected to the parent's ROUTER over ipc, and sends from its own
+  thread one small msgpack frame per phase start, per 500 updates and per phase finish, then a
+  last frame it waits to hear acknowledged; the parent has one thread that reads and answers.
+  No reliability, no coalescing thread, no display, no events.
+- ``zmq + thread``: the same frames sent by a second thread of the worker that wakes every
+  50 ms, as mpprogress's link thread does (the worker's own thread only counts).
+- ``mpprogress``: ``session()`` with the Rich display on a forced terminal on /dev/null, each
+  worker ``get_tracker().get_operation(...)`` and ``op.phase(...)``.
+
+Columns: wall (best round) and ratio to tqdm+lock; the parent's and the workers' CPU seconds
+(in that round; the workers' from ``RUSAGE_CHILDREN``, the zmq variants' include no display, no
+events, no acknowledgement per phase); p99 latency from a
+frame's send in the worker to its receipt in the parent (zmq variants; for mpprogress, from an
+``update`` to the parent's event).  On 2 cores with N runnable processes, that latency is bounded
+below by the scheduler: a waiting thread runs again only after the others had their turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+import msgpack
+import zmq
+from rich.console import Console
+from tqdm import tqdm
+
+import mpprogress
+
+VARIANTS = ["bare", "tqdm+lock", "zmq floor", "zmq + thread", "mpprogress"]
+SEND_EVERY = 500
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+def bare_worker(phases: int, updates: int) -> None:
+    count = 0
+    for _ in range(phases):
+        for _ in range(updates):
+            count += 1
+
+
+def tqdm_worker(lock: Any, position: int, phases: int, updates: int) -> None:
+    tqdm.set_lock(lock)
+    with open(os.devnull, "w") as devnull:
+        for _ in range(phases):
+            with tqdm(total=updates, position=position % 40, file=devnull) as bar:
+                for _ in range(updates):
+                    bar.update(1)
+
+
+def _frames(phases: int, updates: int, send: Any) -> None:
+    """The counting, calling ``send(kind, phase, count)`` where a reporter would send a frame."""
+    for phase in range(phases):
+        send(0, phase, 0)
+        count = 0
+        for _ in range(updates):
+            count += 1
+            if count % SEND_EVERY == 0:
+                send(1, phase, count)
+        send(2, phase, count)
+
+
+def zmq_worker(address: str, phases: int, updates: int) -> None:
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 2000)
+    sock.connect(address)
+    pack = msgpack.packb
+    _frames(phases, updates, lambda kind, phase, count: sock.send(pack((kind, phase, count, time.time()))))
+    sock.send(pack((3, 0, 0, time.time())))
+    sock.recv()  # the acknowledgement of the last frame
+    sock.close()
+    context.term()
+
+
+def zmq_thread_worker(address: str, phases: int, updates: int) -> None:
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 2000)
+    sock.connect(address)
+    pending: list[bytes] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def link() -> None:  # owns the socket: wakes every 50 ms and sends what came
+        while True:
+            finished = done.wait(0.05)
+            with lock:
+                frames, pending[:] = list(pending), []
+            for frame in frames:
+                sock.send(frame)
+            if finished:
+                sock.send(msgpack.packb((3, 0, 0, time.time())))
+                sock.recv()
+                return
+
+    thread = threading.Thread(target=link)
+    thread.start()
+
+    def send(kind: int, phase: int, count: int) -> None:
+        with lock:
+            pending.append(msgpack.packb((kind, phase, count, time.time())))
+
+    _frames(phases, updates, send)
+    done.set()
+    thread.join()
+    sock.close()
+    context.term()
+
+
+def mpprogress_worker(operation_id: str, phases: int, updates: int) -> None:
+    op = mpprogress.get_tracker().get_operation(operation_id)
+    for k in range(phases):
+        with op.phase(f"{os.getpid()}-{k}", total=updates) as phase:
+            update = phase.update
+            for count in range(1, updates + 1):
+                if count % SEND_EVERY == 0:
+                    update(1, f"{time.time():.6f}")
+                else:
+                    update(1)
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+class _Receiver:
+    """The parent's end of the zmq variants: reads every frame, acknowledges the last ones."""
+
+    def __init__(self, workers: int) -> None:
+        self.address = f"ipc://{tempfile.mkdtemp()}/floor.sock"
+        self.latencies: list[float] = []
+        self._workers = workers
+        self._sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.RCVHWM, 0)
+        self._sock.bind(self.address)
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        ended = 0
+        while ended < self._workers:
+            routing_id, frame = self._sock.recv_multipart()
+            kind, _, _, sent = msgpack.unpackb(frame)
+            self.latencies.append(time.time() - sent)
+            if kind == 3:
+                self._sock.send_multipart([routing_id, b"ack"])
+                ended += 1
+
+    def join(self) -> None:
+        self._thread.join()
+        self._sock.close(linger=0)
+
+
+class _Stamps:
+    """A sink: latency from a worker's stamped update to the parent's event."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    def __call__(self, *, event_type: str, **data: Any) -> None:
+        if event_type == "progress_update" and data.get("message"):
+            self.latencies.append(time.time() - float(data["message"]))
+
+
+def _start_all(context: Any, target: Any, argsets: list[tuple[Any, ...]]) -> None:
+    procs = [context.Process(target=target, args=args) for args in argsets]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    assert [proc.exitcode for proc in procs] == [0] * len(procs)
+
+
+def run_one(variant: str, method: str, workers: int, phases: int, updates: int) -> dict[str, Any]:
+    context = mp.get_context(method)
+    started, cpu = time.perf_counter(), _cpu()
+    latencies: list[float] = []
+    if variant == "bare":
+        _start_all(context, bare_worker, [(phases, updates)] * workers)
+    elif variant == "tqdm+lock":
+        lock = context.RLock()
+        _start_all(context, tqdm_worker, [(lock, k, phases, updates) for k in range(workers)])
+    elif variant in ("zmq floor", "zmq + thread"):
+        receiver = _Receiver(workers)
+        target = zmq_worker if variant == "zmq floor" else zmq_thread_worker
+        _start_all(context, target, [(receiver.address, phases, updates)] * workers)
+        receiver.join()
+        latencies = receiver.latencies
+    else:
+        stamps = _Stamps()
+        console = Console(file=open(os.devnull, "w"), force_terminal=True, width=120, height=40)  # noqa: SIM115
+        with mpprogress.session(console=console, sinks=(stamps,)) as tracker, tracker.operation("floor") as op:
+            _start_all(context, mpprogress_worker, [(op.operation_id, phases, updates)] * workers)
+        latencies = stamps.latencies
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall": time.perf_counter() - started, "parent_cpu": _cpu() - cpu,
+        "workers_cpu": children.ru_utime + children.ru_stime,
+        "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1e3 if len(latencies) > 1 else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=256)
+    parser.add_argument("--phases", type=int, default=5)
+    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--method", choices=["fork", "spawn", "forkserver"], default="fork")
+    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        result = run_one(args.one, args.method, args.workers, args.phases, args.updates)
+        with open(args.out, "w") as out:
+            json.dump(result, out)
+        return
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in args.variants}
+    print(f"{args.method}; {args.workers} workers at once, each {args.phases} phases x {args.updates} updates; "
+          f"{os.cpu_count()} CPUs; {args.rounds} interleaved rounds", flush=True)
+    for _ in range(args.rounds):
+        for variant in args.variants:
+            with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+                subprocess.run([sys.executable, __file__, "--one", variant, "--out", out.name, "--method", args.method,
+                                "--workers", str(args.workers), "--phases", str(args.phases),
+                                "--updates", str(args.updates)], check=True)
+                runs[variant].append(json.load(out))
+    tqdm_wall = min(r["wall"] for r in runs["tqdm+lock"]) if "tqdm+lock" in runs else None
+    print("| variant | wall s (best) | x tqdm+lock | parent CPU s | workers' CPU s "
+          "| p99 send->parent ms (median of rounds) |")
+    print("|---|---|---|---|---|---|")
+    for variant, results in runs.items():
+        best = min(results, key=lambda r: r["wall"])
+        ratio = f"{best['wall'] / tqdm_wall:.2f}x" if tqdm_wall else "-"
+        p99 = f"{statistics.median(r['p99_ms'] for r in results):.0f}" if best["p99_ms"] is not None else "-"
+        print(f"| {variant} | {best['wall']:.2f} | {ratio} | {best['parent_cpu']:.2f} "
+              f"| {best['workers_cpu']:.2f} | {p99} |")
+
+
+if __name__ == "__main__":
+    main()
