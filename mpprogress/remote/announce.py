@@ -4,8 +4,10 @@ A relay or a ``mpprogress run`` session started with ``--announce FILE`` writes 
 workers should connect to into ``FILE`` (atomically: a reader sees the old address or the new
 one, never half of one), and writes it again when it is restarted, on whatever port or host.  A
 worker whose environment has ``MPPROGRESS_ADDRESS_FILE=FILE`` (and no ``MPPROGRESS_ADDRESS``)
-reads it when it first connects.  On a cluster ``FILE`` lives on the shared file system the
-job's nodes already see (the job's working directory).  No zmq here.
+reads it when it first connects, and again while the connection is down (``follow``: at most
+once a second), so a running worker follows its relay to a new port or host.  On a
+cluster ``FILE`` lives on the shared file system the job's nodes already see (the job's working
+directory).  No zmq here.
 """
 
 from __future__ import annotations
@@ -72,3 +74,4 @@ def announced_address(path: str | os.PathLike[str] | None = None) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return text.splitlines()[0].strip() if text else None
+

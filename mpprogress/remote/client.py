@@ -36,6 +36,7 @@ from ..port import ProgressError, ProgressTracker
 from ..tree import fold
 from . import wire
 from .client_phases import ClientOperation, ClientPhase, checked_id
+from .follow import AddressFollower
 from .link import ClientLink
 from .outbox import ClientOutbox
 from .settings import session_pid
@@ -69,7 +70,8 @@ class ClientTracker(ProgressTracker):
         self.resume_timeout = 0.0
         """Seconds a phase start waits to hear where it resumes (set when the session resumes)."""
         session = session_pid(address, self._outbox.hello().host)
-        self._link = ClientLink(address, self._outbox, self.config, security, session_pid=session)
+        follow = AddressFollower.for_address(address)  # found in an address file: follow it
+        self._link = ClientLink(address, self._outbox, self.config, security, session_pid=session, follow=follow)
         _register_for_exit(self)
 
     @property

@@ -38,6 +38,8 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   which sets the cancelled flag of the operation or the phase.
 - **Orphans.** No life for ``orphan_grace`` and the session's process (``session_pid``) gone:
   the outbox cancels every operation it knows (``orphaned``).  A relay's workers have no pid.
+- **Moves.** While the connection is down, a client that found its receiver in an address
+  file connects to the address announced there now, if it moved (``follow``); then ``RESYNC``.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
   records waiting, new ones are dropped and counted (``SendQueue.logs_dropped``).
 - **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
@@ -81,6 +83,7 @@ from typing import Protocol
 import zmq
 
 from . import wire
+from .follow import AddressFollower
 from .reachability import Reachability, process_gone, warn_undelivered
 from .sendqueue import SendQueue
 from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
@@ -133,6 +136,7 @@ class ClientLink:
         config: timing and queue settings.
         security: applied to the socket before it connects.
         session_pid: the pid of the session (on this host) whose worker this is, if it is one.
+        follow: where to look for the receiver's new address while the connection is down.
         get_time: the clock that decides flushes, heartbeats and resends.
 
     Raises:
@@ -147,6 +151,7 @@ class ClientLink:
         security: SocketSecurity | None = None,
         *,
         session_pid: int | None = None,
+        follow: AddressFollower | None = None,
         get_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.address = address
@@ -172,6 +177,7 @@ class ClientLink:
         self._sent_at = 0.0
         self._unresponsive = False
         self._session_pid = session_pid  # None once the session was found gone
+        self._follow = follow
         self._introduced = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
@@ -295,6 +301,8 @@ class ClientLink:
             self._unresponsive = False
         elif mono - self._alive_at >= self.config.delivery_timeout and not self._out.settled:
             warn_undelivered(self.address, self._reach.cause())
+        if self._follow is not None and not self._reach.connected:  # see "Moves" above
+            self.address = self._follow.follow(self._sock, self.address)
         pid = self._session_pid
         if pid is not None and mono - self._alive_at >= self.config.orphan_grace and process_gone(pid):
             self._session_pid = None

@@ -203,6 +203,20 @@ def test_a_relay_restarted_on_another_port_is_found_through_its_announcement(lan
     assert all((p["current"], p["success"]) == (300, True) for p in lan.finished("after"))
 
 
+def test_a_running_worker_follows_its_relay_to_another_port(lan: Lan, tmp_path: Path) -> None:
+    board = tmp_path / "relay.address"
+    first = lan.start_relay(PORT, "--announce", str(board))
+    lan.address = ""  # the worker knows the file only
+    worker = lan.worker(lan.a, "moving", "--items", "600", "--sleep", "0.01", MPPROGRESS_ADDRESS_FILE=str(board))
+    assert wait_for(lambda: lan.progressed("moving-"), 30)
+    first.kill()  # mid-phase; the new relay listens elsewhere and says so in the same file
+    lan.start_relay(PORT + 1, "--announce", str(board))
+    assert _done(worker), worker.err
+    assert wait_for(lambda: lan.finished("moving-"), 30)
+    phase, = lan.finished("moving-")
+    assert (phase["current"], phase["success"]) == (600, True), phase
+
+
 def test_mpprogress_run_collects_a_job_spread_over_hosts(lan: Lan, tmp_path: Path) -> None:
     # The batch-script pattern: `mpprogress run` on the first node, the job's launcher (here
     # `ip netns exec`, on a cluster srun or mpirun) passes the environment on to the other nodes.
