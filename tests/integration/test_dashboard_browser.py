@@ -109,9 +109,7 @@ def page_of(browser: Any, url: str) -> Any:
     return page
 
 
-# fork and spawn only: the forkserver's server process would keep this session's address in its
-# environment for every later test of the run that starts workers with forkserver.
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
 def test_the_page_shows_the_trackers_numbers_within_a_second_and_hostile_text_as_text(
     browser: Any, tmp_path: Path, start_method: str
 ) -> None:
