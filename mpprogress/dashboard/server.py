@@ -10,7 +10,8 @@ Routes: ``/`` the page, ``/static/*`` its script and style (shipped in the packa
 as JSON), ``timeline.svg`` and ``cancel`` (POST).  Every request is checked, in order: its
 ``Host`` (DNS rebinding), then the token when one is required (a loopback bind needs none),
 then for ``cancel`` the page's CSRF secret and origin.  Answers carry a strict Content Security
-Policy: the page runs only its own script and loads nothing from elsewhere.
+Policy: the page runs only its own script and loads nothing from elsewhere.  With a certificate
+(``DashboardConfig.certfile``) it serves HTTPS only, and the token's cookie is ``Secure``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -53,6 +55,8 @@ class DashboardConfig:
         interval: seconds at least between two pushes (0.1: at most ten a second).
         max_queued: pushes waiting per viewer before it drops to a fresh snapshot.
         max_viewers: event streams open at once; more are refused (503).
+        certfile: a PEM certificate (chain) to serve HTTPS with; plain HTTP when ``None``.
+        keyfile: its private key, when not in ``certfile``.
     """
 
     bind: str = "127.0.0.1:0"
@@ -61,6 +65,8 @@ class DashboardConfig:
     interval: float = 0.1
     max_queued: int = 16
     max_viewers: int = 100
+    certfile: str | None = None
+    keyfile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,10 @@ class DashboardServer:
         self.hub = Hub(source, extra={"csrf": self.access.csrf}, interval=self.config.interval,
                        max_queued=self.config.max_queued)
         self.port = 0
+        self._tls: ssl.SSLContext | None = None
+        if self.config.certfile is not None:  # ssl.SSLError (an OSError): unreadable or mismatched
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(self.config.certfile, self.config.keyfile)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -128,7 +138,8 @@ class DashboardServer:
             host = socket.gethostname()
         shown = f"[{host}]" if ":" in host else host
         token = f"?token={self.access.token}" if self.access.token else ""
-        return f"http://{shown}:{self.port}/{token}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{shown}:{self.port}/{token}"
 
     def stats(self) -> DashboardStats:
         """Viewers, pushes, snapshots sent to late viewers, bytes sent and the thread's CPU time."""
@@ -180,7 +191,7 @@ class DashboardServer:
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self._bind.host, self._bind.port, reuse_address=True)
+            site = web.TCPSite(runner, self._bind.host, self._bind.port, reuse_address=True, ssl_context=self._tls)
             await site.start()
             self.port = int(runner.addresses[0][1])
             self.access = replace(self.access, cookie=f"mpprogress_{self.port}")
@@ -209,7 +220,7 @@ class DashboardServer:
             # keep the token out of the address bar and history: a cookie carries it from now on
             response: web.StreamResponse = web.Response(status=303, headers={**_HEADERS, "Location": "/"})
             response.set_cookie(self.access.cookie, str(request.query["token"]), httponly=True, samesite="Strict",
-                                path="/")
+                                path="/", secure=self._tls is not None)
             return response
         response = await handler(request)
         for name, value in _HEADERS.items():

@@ -4,6 +4,8 @@
 tracker, starts the server (``mpprogress.dashboard.server``, on its own thread) and prints its
 address once; ``Dashboard.close()`` undoes all of it.  ``serve_journal(path, bind)`` is
 ``mpprogress dashboard PATH``.  aiohttp (``mpprogress[web]``) is imported only here, on use.
+Every entry point serves HTTPS when ``MPPROGRESS_DASHBOARD_CERT`` names a PEM certificate (and
+``MPPROGRESS_DASHBOARD_KEY`` its key, unless the certificate file holds it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from ..tracker import BaseProgressTracker
 
 __all__ = ["Dashboard", "DashboardUnavailable", "check_bind", "dashboard_url", "open_dashboard", "serve_journal"]
+
+CERT_ENV = "MPPROGRESS_DASHBOARD_CERT"
+"""A PEM certificate (chain) file: the dashboard serves HTTPS with it."""
+KEY_ENV = "MPPROGRESS_DASHBOARD_KEY"
+"""The certificate's private key file, when it is not in the certificate file."""
 
 _OPEN: weakref.WeakKeyDictionary[Any, Dashboard] = weakref.WeakKeyDictionary()
 
@@ -89,7 +96,10 @@ class Dashboard:
 def _start(source: Source, bind: str, out: TextIO | None) -> DashboardServer:
     server_module = _server_module()
     try:
-        server: DashboardServer = server_module.DashboardServer(source, server_module.DashboardConfig(bind=bind))
+        config = server_module.DashboardConfig(
+            bind=bind, certfile=os.environ.get(CERT_ENV) or None, keyfile=os.environ.get(KEY_ENV) or None
+        )
+        server: DashboardServer = server_module.DashboardServer(source, config)
         server.start()
     except (OSError, ValueError) as exc:
         source.close()
