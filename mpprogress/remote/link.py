@@ -75,6 +75,7 @@ pass a fake clock.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -92,8 +93,7 @@ __all__ = ["ClientLink", "Outbox"]
 
 _log = logging.getLogger("mpprogress.remote")
 
-_IDLE_POLL = 0.25  # longest the link sleeps with no phase open: resends and heartbeats are due
-# every 0.5 s and 1 s, and nothing else changes without a wake-up (``send``) or a frame
+_IDLE_POLL = 0.25  # no phase open: resends (0.5 s) and heartbeats (1 s) are all that falls due
 
 
 class Outbox(Protocol):
@@ -270,7 +270,7 @@ class ClientLink:
                 timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
                 if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
                     timeout = _IDLE_POLL
-                ready = dict(poller.poll(int(timeout * 1000.0)))
+                ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
                 if self._waker.fd in ready:
                     self._waker.drain()
                 if monitor in ready and self._reach.pump():  # refused: final, say so now

@@ -149,3 +149,32 @@ def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link
     waiting, result = wait_in_thread(link, timeout=0.3, cap=1.0)
     waiting.join(20)
     assert result == [False]
+
+
+def test_a_link_with_a_phase_open_wakes_about_once_per_flush_interval() -> None:
+    # The poll timeout is rounded up to whole milliseconds: rounded down, the last fraction of
+    # a millisecond before each flush was spent in polls that return at once (hundreds a second).
+    from mpprogress.remote.aggregator import Aggregator
+    from mpprogress.remote.client import ClientTracker
+    from mpprogress.tracker import BaseProgressTracker
+
+    with Aggregator(BaseProgressTracker()) as aggregator, ClientTracker(aggregator.address) as client:
+        op = client.start_operation("op", "op")
+        with op.phase("open", total=None) as phase:
+            link = client._link
+            passes = [0]
+            watch = link._watch_receiver
+
+            def counted() -> None:
+                passes[0] += 1
+                watch()
+
+            link._watch_receiver = counted  # type: ignore[method-assign]  # called once per pass
+            held = time.monotonic()
+            while time.monotonic() - held < 1.0:
+                phase.update(1)
+                time.sleep(0.01)
+            held = time.monotonic() - held
+            seen = passes[0]
+    flushes = held / client.config.flush_interval
+    assert seen <= 2 * flushes + 5, f"{seen} passes in {held:.2f} s ({flushes:.0f} flush intervals)"
