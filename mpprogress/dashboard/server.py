@@ -102,7 +102,7 @@ class DashboardServer:
         self._tls: ssl.SSLContext | None = None
         if self.config.certfile is not None:  # ssl.SSLError (an OSError): unreadable or mismatched
             self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self._tls.load_cert_chain(self.config.certfile, self.config.keyfile)
+            self._tls.load_cert_chain(self.config.certfile, self.config.keyfile, password=_no_passphrase)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -300,6 +300,12 @@ class DashboardServer:
 
 async def _thread_cpu() -> float:
     return time.thread_time()
+
+
+def _no_passphrase() -> str:
+    """Asked for an encrypted key's passphrase (OpenSSL would prompt on the terminal): refuse."""
+    raise ssl.SSLError("the private key is encrypted: give the dashboard an unencrypted key file, "
+                       "readable by this user only")
 
 
 def _refusal(status: int, text: str) -> web.Response:

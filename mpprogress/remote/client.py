@@ -52,13 +52,16 @@ class ClientTracker(ProgressTracker):
         address: the aggregator's address (``ipc://...`` or ``tcp://...``).
         config: timing and queue settings.
         security: applied to the socket before it connects (e.g. CURVE client keys).
+        follow: the address file ``address`` was read from: while the connection is down the
+            client reads it again and follows the receiver to a new address (``follow``).
 
     Raises:
         ValueError: the address cannot be connected (``transport.AddressError``).
     """
 
     def __init__(
-        self, address: str, *, config: ClientConfig | None = None, security: SocketSecurity | None = None
+        self, address: str, *, config: ClientConfig | None = None, security: SocketSecurity | None = None,
+        follow: str | None = None,
     ) -> None:
         self.config = config or ClientConfig()
         self.client_id = uuid.uuid4().hex
@@ -70,8 +73,8 @@ class ClientTracker(ProgressTracker):
         self.resume_timeout = 0.0
         """Seconds a phase start waits to hear where it resumes (set when the session resumes)."""
         session = session_pid(address, self._outbox.hello().host)
-        follow = AddressFollower.for_address(address)  # found in an address file: follow it
-        self._link = ClientLink(address, self._outbox, self.config, security, session_pid=session, follow=follow)
+        follower = AddressFollower(follow) if follow else None
+        self._link = ClientLink(address, self._outbox, self.config, security, session_pid=session, follow=follower)
         _register_for_exit(self)
 
     @property

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 
 import zmq
 
-from .announce import ADDRESS_FILE_ENV, announced_address
+from .addresses import check_tcp_address
+from .announce import announced_address
 from .transport import AddressError, connect_socket
 
 __all__ = ["AddressFollower"]
@@ -39,40 +39,47 @@ class AddressFollower:
         self._interval = interval
         self._get_time = get_time
         self._next_read = get_time() + interval
-
-    @classmethod
-    def for_address(cls, address: str) -> AddressFollower | None:
-        """A follower of ``MPPROGRESS_ADDRESS_FILE`` if ``address`` is the one announced there."""
-        path = os.environ.get(ADDRESS_FILE_ENV)
-        return cls(path) if path and announced_address(path) == address else None
+        self._refused: str | None = None  # an announced address ZeroMQ would not take
 
     def moved(self, current: str) -> str | None:
         """The address announced now, if it is not ``current`` (the file is read at most once per
-        ``interval``; ``None`` between reads, and while the file is missing or empty)."""
+        ``interval``; ``None`` between reads, while the file is missing or empty, and while it
+        holds an address already refused)."""
         now = self._get_time()
         if now < self._next_read:
             return None
         self._next_read = now + self._interval
         address = announced_address(self.path)
-        return address if address and address != current else None
+        return address if address and address not in (current, self._refused) else None
 
     def follow(self, sock: zmq.Socket[bytes], current: str) -> str:
         """Connect ``sock`` to the address announced now if it moved; return where it is connected.
 
         It disconnects from ``current`` first (a DEALER shares its messages among all its
-        peers); an address ZeroMQ refuses is logged and ``sock`` stays with ``current``.
+        peers).  An address that cannot be used is logged once and skipped until the file
+        announces another one; ``sock`` stays with ``current``.
         """
         moved = self.moved(current)
         if moved is None:
+            return current
+        try:
+            check_tcp_address(moved, bind=False)
+        except AddressError as exc:
+            self._refuse(moved, exc)
             return current
         with contextlib.suppress(zmq.ZMQError):
             sock.disconnect(current)
         try:
             connect_socket(sock, moved)
         except AddressError as exc:
-            _log.warning("mpprogress: cannot follow the receiver to %r (announced in %s): %s", moved, self.path, exc)
             with contextlib.suppress(AddressError):
                 connect_socket(sock, current)
+            self._refuse(moved, exc)
             return current
         _log.info("mpprogress: the receiver moved from %s to %s (announced in %s)", current, moved, self.path)
         return moved
+
+    def _refuse(self, address: str, error: AddressError) -> None:
+        """Say once why ``address`` cannot be followed, and skip it from now on."""
+        self._refused = address
+        _log.warning("mpprogress: cannot follow the receiver to %r (announced in %s): %s", address, self.path, error)

@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .announce import ADDRESS_FILE_ENV, announced_address
+
 if TYPE_CHECKING:
     from .security import CurveClientKeys
 
@@ -22,6 +24,7 @@ __all__ = [
     "SESSION_PID_ENV",
     "env_client_security",
     "export_settings",
+    "inherited_address",
     "inherited_setting",
     "session_pid",
 ]
@@ -59,6 +62,21 @@ def inherited_setting(name: str) -> str | None:
     if value is not None:
         return value or None
     return os.environ.get(name) or None
+
+
+def inherited_address() -> tuple[str | None, str | None]:
+    """Where a worker reports, and the address file to follow if the address came from one.
+
+    ``MPPROGRESS_ADDRESS`` (``inherited_setting``) when set; else the address announced in the
+    file ``MPPROGRESS_ADDRESS_FILE`` names, with that file's path (a running client follows the
+    relay there when it moves: ``follow``); else ``(None, None)``.
+    """
+    address = inherited_setting(ADDRESS_ENV)
+    if address:
+        return address, None
+    path = os.environ.get(ADDRESS_FILE_ENV)
+    announced = announced_address(path) if path else None
+    return (announced, path) if announced else (None, None)
 
 
 def session_pid(address: str, host: str) -> int | None:

@@ -95,10 +95,11 @@ class Dashboard:
 
 def _start(source: Source, bind: str, out: TextIO | None) -> DashboardServer:
     server_module = _server_module()
+    certfile, keyfile = os.environ.get(CERT_ENV) or None, os.environ.get(KEY_ENV) or None
     try:
-        config = server_module.DashboardConfig(
-            bind=bind, certfile=os.environ.get(CERT_ENV) or None, keyfile=os.environ.get(KEY_ENV) or None
-        )
+        if keyfile is not None and certfile is None:  # never plain HTTP where TLS was meant
+            raise ValueError(f"{KEY_ENV} is set but {CERT_ENV} is not: name the certificate too")
+        config = server_module.DashboardConfig(bind=bind, certfile=certfile, keyfile=keyfile)
         server: DashboardServer = server_module.DashboardServer(source, config)
         server.start()
     except (OSError, ValueError) as exc:

@@ -10,11 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..current import get_or_make
 from ..events import Sink
 from ..port import ProgressTracker
-from ..remote.announce import announced_address
-from ..remote.settings import (
-    ADDRESS_ENV,
-    inherited_setting,
-)
+from ..remote.settings import inherited_address
 from ..tracker import BaseProgressTracker
 from ..tracking import DetachedTracker, track_loop
 from .processes import journal_sink, worker_client
@@ -51,9 +47,9 @@ def get_tracker() -> ProgressTracker:
 
 
 def _tracker_for_this_process() -> ProgressTracker:
-    address = inherited_setting(ADDRESS_ENV) or announced_address()
+    address, follow = inherited_address()
     if address:
-        return worker_client(address)
+        return worker_client(address, follow)
     # A multiprocessing child with no address was started outside any session: keep its loops
     # running and say so (DetachedTracker), rather than hand it None for its operation.
     tracker = DetachedTracker() if multiprocessing.parent_process() is not None else BaseProgressTracker()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..current import replace_tracker
 from ..events import ProgressCallback
-from ..remote.announce import announced_address
 from ..remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
@@ -19,6 +18,7 @@ from ..remote.settings import (
     SESSION_PID_ENV,
     env_client_security,
     export_settings,
+    inherited_address,
     inherited_setting,
 )
 from ..signals import cancel_on_signals, cancel_open_operations
@@ -222,16 +222,19 @@ def connect(
     """
     from ..remote.client import ClientTracker
 
-    address = address or inherited_setting(ADDRESS_ENV) or announced_address()
+    follow = None
+    if not address:
+        address, follow = inherited_address()
     if not address:
         raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
     if security is None:
         security = env_client_security()
-    return ClientTracker(address, config=config, security=security)
+    return ClientTracker(address, config=config, security=security, follow=follow)
 
 
-def worker_client(address: str) -> ClientTracker:
-    """The process-wide client ``get_tracker()`` makes in a worker, with logging set up.
+def worker_client(address: str, follow: str | None = None) -> ClientTracker:
+    """The process-wide client ``get_tracker()`` makes in a worker, with logging set up
+    (``follow``: the address file ``address`` came from, if it did).
 
     A handler inherited from a forking session parent is taken off the root logger; with
     ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.  With
@@ -239,7 +242,7 @@ def worker_client(address: str) -> ClientTracker:
     """
     from ..remote.client import ClientTracker, ForwardingLogHandler
 
-    client = ClientTracker(address, security=env_client_security())
+    client = ClientTracker(address, security=env_client_security(), follow=follow)
     if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
         client.resume_timeout = RESUME_TIMEOUT
     root = logging.getLogger()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
 import ssl
@@ -65,6 +66,29 @@ def test_an_unusable_certificate_stops_the_session_with_the_reason(
 ) -> None:
     monkeypatch.setenv(CERT_ENV, str(tmp_path / "missing.pem"))
     with pytest.raises(DashboardUnavailable, match="No such file"), mpprogress.session(
+        dashboard="127.0.0.1:0", console=False
+    ):
+        pass
+
+
+def test_an_encrypted_key_stops_the_start_instead_of_asking_for_a_passphrase(
+    certificate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked.pem"
+    subprocess.run(["openssl", "pkey", "-in", os.environ[KEY_ENV], "-aes256", "-passout", "pass:secret",
+                    "-out", str(locked)], check=True, capture_output=True)
+    monkeypatch.setenv(KEY_ENV, str(locked))
+    with pytest.raises(DashboardUnavailable, match="the private key is encrypted"), mpprogress.session(
+        dashboard="127.0.0.1:0", console=False
+    ):
+        pass
+
+
+def test_a_key_without_its_certificate_is_refused_rather_than_served_in_the_clear(
+    certificate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CERT_ENV)
+    with pytest.raises(DashboardUnavailable, match=f"{KEY_ENV} is set but {CERT_ENV} is not"), mpprogress.session(
         dashboard="127.0.0.1:0", console=False
     ):
         pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import zmq
 
 from mpprogress.remote.announce import ADDRESS_FILE_ENV, announce
 from mpprogress.remote.follow import AddressFollower
+from mpprogress.remote.settings import ADDRESS_ENV, inherited_address
 
 
 class Clock:
@@ -36,20 +38,20 @@ def test_the_file_is_read_at_most_once_a_second_and_only_a_new_address_counts(tm
     assert follower.moved("tcp://127.0.0.1:5001") is None  # no file (yet): stay
 
 
-def test_only_a_client_whose_address_came_from_the_file_follows_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_an_address_read_from_the_file_is_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     board = tmp_path / "relay.address"
-    announce(board, "tcp://127.0.0.1:5001")
-    monkeypatch.delenv(ADDRESS_FILE_ENV, raising=False)
-    assert AddressFollower.for_address("tcp://127.0.0.1:5001") is None
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
     monkeypatch.setenv(ADDRESS_FILE_ENV, str(board))
-    assert AddressFollower.for_address("tcp://127.0.0.1:9999") is None  # given elsewhere: kept
-    follower = AddressFollower.for_address("tcp://127.0.0.1:5001")
-    assert follower is not None and follower.path == str(board)
+    assert inherited_address() == (None, None)  # nothing announced yet
+    announce(board, "tcp://127.0.0.1:5001")
+    assert inherited_address() == ("tcp://127.0.0.1:5001", str(board))
+    monkeypatch.setenv(ADDRESS_ENV, "tcp://127.0.0.1:9999")  # given outright: kept, not followed
+    assert inherited_address() == ("tcp://127.0.0.1:9999", None)
 
 
-def test_the_socket_moves_and_an_unusable_address_leaves_it_where_it_was(tmp_path: Path) -> None:
+def test_the_socket_moves_and_an_unusable_address_leaves_it_where_it_was(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     board, clock = tmp_path / "relay.address", Clock()
     context = zmq.Context.instance()
     old, new = context.socket(zmq.ROUTER), context.socket(zmq.ROUTER)
@@ -62,7 +64,14 @@ def test_the_socket_moves_and_an_unusable_address_leaves_it_where_it_was(tmp_pat
         follower = AddressFollower(str(board), get_time=clock)
         announce(board, "tcp://127.0.0.1:99999")  # a port out of range: refused
         clock.now += 1.0
-        assert follower.follow(client, current) == current
+        with caplog.at_level(logging.WARNING, logger="mpprogress.remote"):
+            assert follower.follow(client, current) == current
+            clock.now += 1.0
+            assert follower.follow(client, current) == current  # skipped: said once
+        assert [r.getMessage() for r in caplog.records if "cannot follow" in r.getMessage()] == [
+            f"mpprogress: cannot follow the receiver to 'tcp://127.0.0.1:99999' (announced in {board}): "
+            "progress address 'tcp://127.0.0.1:99999': port 99999 is not a port number (1 to 65535)"
+        ]
         client.send(b"still here")
         assert old.poll(5000) and old.recv_multipart()[1] == b"still here"
         announce(board, f"tcp://127.0.0.1:{new_port}")
