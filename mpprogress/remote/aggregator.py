@@ -41,7 +41,8 @@ from .addresses import IpcFile, private_ipc_address, remove_private_dir
 from .aggregator_config import AggregatorConfig
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
-from .registry import ClientRegistry, process_alive
+from .pids import process_alive
+from .registry import ClientRegistry
 from .replies import Replies
 from .transport import HandshakeMonitor, ServerSecurity, WakePipe, bind_server, host_identity, process_context, readable
 
@@ -89,7 +90,8 @@ class Aggregator:
         security: applied to the socket before it binds (e.g. ``CurveServerKeys``); what its
             ``start`` starts (a ZAP handler) runs until ``close()``.
         get_time: the clock of the protocol's decisions (see the module docstring).
-        process_alive: whether a pid names a live process on this host.
+        process_alive: whether a pid names a live process on this host (the one that started
+            at the given time, if known).
 
     Raises:
         ValueError: the address is refused or cannot be bound (see ``transport.bind_server``).
@@ -103,7 +105,7 @@ class Aggregator:
         config: AggregatorConfig | None = None,
         security: ServerSecurity | None = None,
         get_time: Callable[[], float] = time.monotonic,
-        process_alive: Callable[[int], bool] = process_alive,
+        process_alive: Callable[[int, int | None], bool] = process_alive,
     ) -> None:
         self.tracker = tracker
         self.config = config = config or AggregatorConfig()

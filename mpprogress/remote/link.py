@@ -36,8 +36,8 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   aggregator answers with an ``ACK`` and loses a client on another host that stays silent.
 - **Cancellation.** A ``CANCEL`` from the aggregator goes to the outbox (``cancel_received``),
   which sets the cancelled flag of the operation or the phase.
-- **Orphans.** No life for ``orphan_grace`` and the session's process (``session_pid``) gone:
-  the outbox cancels every operation it knows (``orphaned``).  A relay's workers have no pid.
+- **Orphans.** No life for ``orphan_grace`` and the session's process gone (``pids``: or a
+  zombie, or its pid reused): the outbox cancels all it knows.  A relay's workers have no pid.
 - **Moves.** While the connection is down, a client that found its receiver in an address
   file connects to the address announced there now, if it moved (``follow``); then ``RESYNC``.
 - **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
@@ -68,8 +68,7 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   messages reach the receiver in order (a phase's start before its children's, which the
   receiver could not apply otherwise).
 
-Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends; a test can
-pass a fake clock.
+Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends (tests: a fake).
 """
 
 from __future__ import annotations
@@ -85,7 +84,8 @@ import zmq
 
 from . import wire
 from .follow import AddressFollower
-from .reachability import Reachability, process_gone, warn_undelivered
+from .pids import process_alive, process_start
+from .reachability import Reachability, warn_undelivered
 from .sendqueue import SendQueue
 from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
 
@@ -176,7 +176,7 @@ class ClientLink:
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False
-        self._session_pid = session_pid  # None once the session was found gone
+        self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
         self._introduced = False
         self._stopping = False
@@ -303,9 +303,9 @@ class ClientLink:
             warn_undelivered(self.address, self._reach.cause())
         if self._follow is not None and not self._reach.connected:  # see "Moves" above
             self.address = self._follow.follow(self._sock, self.address)
-        pid = self._session_pid
-        if pid is not None and mono - self._alive_at >= self.config.orphan_grace and process_gone(pid):
-            self._session_pid = None
+        session = self._session
+        if session is not None and mono - self._alive_at >= self.config.orphan_grace and not process_alive(*session):
+            self._session = None
             self._outbox.orphaned()
 
     def _next_seq(self) -> int:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 
@@ -36,7 +35,7 @@ from ..forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 from .transport import close_monitor, open_monitor, recv_monitor_event
 
-__all__ = ["Reachability", "process_gone", "warn_undelivered"]
+__all__ = ["Reachability", "warn_undelivered"]
 
 _EVENTS = (
     zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
@@ -120,17 +119,6 @@ class Reachability:
         """Stop monitoring (before the socket closes). Idempotent."""
         monitor, self.monitor = self.monitor, None
         close_monitor(self._sock, monitor)
-
-
-def process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` exists on this host (a pid taken again cannot be told apart)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. another user's process: someone lives there
-        return False
-    return False
 
 
 class _Warning:

@@ -27,7 +27,6 @@ anyway (it was only silent, longer than ``lost_timeout``) its id is remembered (
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +34,9 @@ from typing import Literal, NamedTuple
 
 from ..phases import BaseProgressOperation, BaseProgressPhase
 from . import wire
+from .pids import process_alive, process_start
 
-__all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "Verdict", "process_alive"]
+__all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "Verdict"]
 
 _MAX_RESYNC_ASKED = 1024  # routing ids remembered for the resync rate limit
 _RESYNC_EVERY = 1.0  # seconds between two resync requests to one sender
@@ -44,27 +44,6 @@ _MAX_LOST_IDS = 1024  # ids of lost clients remembered, to recognise one that co
 
 Verdict = Literal["running", "stalled", "lost"]
 """What ``ClientRegistry.judge`` makes of a client (see the module docstring)."""
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host and is not a zombie.
-
-    Never raises: a pid no process can have (``ValueError``, ``OverflowError``) is not alive.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: it exists
-    except (OSError, ValueError, OverflowError):
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(pid, 0) is all we know
-    return state not in (b"Z", b"X")
 
 
 @dataclass
@@ -93,6 +72,7 @@ class RemoteClient:
     joined: dict[str, None] = field(default_factory=dict)  # operations it started phases in, newest last
     stalled: bool = False  # silent past the stall timeout, and its phases shown so
     returned: bool = False  # its id was lost before: its old phases stay lost
+    started: int | None = None  # a local client's process start time (a pid taken again is another)
 
     @property
     def name(self) -> str:
@@ -135,7 +115,8 @@ class ClientRegistry:
         lost_timeout: silence after which a client on another host is ``lost`` (final).
         local_lost_timeout: silence after which a client on this host whose process still
             exists is ``lost`` anyway; ``None``: never (it stays stalled while its pid lives).
-        process_alive: whether a pid names a live process here (``process_alive`` by default).
+        process_alive: whether a pid names a live process here, the one that started at the
+            given time if known (``pids.process_alive`` by default).
         connected: whether ZeroMQ still has a connection under a routing id (by default
             always: no client is ever taken over by another connection).
     """
@@ -148,7 +129,7 @@ class ClientRegistry:
         stall_timeout: float = 5.0,
         lost_timeout: float = 60.0,
         local_lost_timeout: float | None = None,
-        process_alive: Callable[[int], bool] = process_alive,
+        process_alive: Callable[[int, int | None], bool] = process_alive,
         connected: Callable[[bytes], bool] = lambda routing_id: True,
     ) -> None:
         self.host = host
@@ -202,6 +183,8 @@ class ClientRegistry:
         if len(self._clients) >= self.max_clients:
             return Admission(None, displaced, "too_many_clients")
         client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id, hello.host)
+        if client.local:
+            client.started = process_start(client.pid)
         if hello.client_id in self._lost_ids:
             del self._lost_ids[hello.client_id]
             client.returned = True
@@ -227,7 +210,7 @@ class ClientRegistry:
         module docstring).  Changes nothing."""
         silent = now - client.last_seen
         if client.local:
-            if not self._process_alive(client.pid):
+            if not self._process_alive(client.pid, client.started):
                 return "lost"
             if self.local_lost_timeout is not None and silent > self.local_lost_timeout:
                 return "lost"

@@ -272,7 +272,7 @@ class BrittleTracker(BaseProgressTracker):
 def test_handler_and_liveness_errors_are_contained_counted_and_logged_once(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def process_alive(pid: int) -> bool:
+    def process_alive(pid: int, started: int | None) -> bool:
         if pid == 4242:
             raise RuntimeError("a liveness check that fails")
         return True

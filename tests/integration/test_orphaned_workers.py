@@ -114,3 +114,28 @@ def test_only_a_worker_of_a_gone_session_on_this_host_cancels(exported: str) -> 
         op.finish_phase("p")
     finally:
         client.close()
+
+
+def test_a_worker_whose_session_is_an_unreaped_zombie_cancels() -> None:
+    # The session's process died but its own parent has not reaped it yet: kill(pid, 0) still
+    # succeeds on a zombie, which must count as gone.
+    address = "tcp://127.0.0.1:9"  # nobody listens: the receiver never shows life
+    session = os.fork()
+    if session == 0:  # the "session": alive while the client records it, then gone
+        time.sleep(1.0)
+        os._exit(0)
+    restore = export_settings({ADDRESS_ENV: address, SESSION_PID_ENV: f"{session} {host_identity()}"})
+    try:
+        client = ClientTracker(address, config=ClientConfig(orphan_grace=0.3, delivery_timeout=0.2))
+    finally:
+        restore()
+    try:
+        op = client.get_operation("parent-op")
+        phase = op.start_phase("p", "p", total=10)
+        assert wait_for(lambda: phase.cancelled, timeout=15)
+        with open(f"/proc/{session}/stat") as stat:  # it was cancelled while still unreaped
+            assert stat.read().rpartition(")")[2].split()[0] == "Z"
+        op.finish_phase("p")
+    finally:
+        client.close()
+        os.waitpid(session, 0)

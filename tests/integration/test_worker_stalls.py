@@ -183,7 +183,9 @@ def test_a_worker_on_this_host_is_stalled_while_its_process_lives_and_lost_when_
 ) -> None:
     alive = {4242}
     config = AggregatorConfig(liveness_interval=0.01)
-    with Aggregator(tracker, config=config, get_time=clock, process_alive=alive.__contains__) as aggregator:
+    with Aggregator(
+        tracker, config=config, get_time=clock, process_alive=lambda pid, started: pid in alive
+    ) as aggregator:
         client = RawClient(aggregator.address)
         try:
             client.send(wire.Hello(1, "near", 4242, host_identity()), wire.OperationStart(2, "op", "work", None),

@@ -11,7 +11,8 @@ import msgpack
 import pytest
 
 from mpprogress.remote import wire
-from mpprogress.remote.registry import Admission, ClientRegistry, RemoteClient, RemotePhase, process_alive
+from mpprogress.remote.pids import process_alive
+from mpprogress.remote.registry import Admission, ClientRegistry, RemoteClient, RemotePhase
 from mpprogress.testing import FakeClock
 from mpprogress.tracker import BaseProgressTracker
 
@@ -25,7 +26,7 @@ class Pids:
         self.alive = set(alive)
         self.asked: list[int] = []
 
-    def __call__(self, pid: int) -> bool:
+    def __call__(self, pid: int, started: int | None = None) -> bool:
         self.asked.append(pid)
         return pid in self.alive
 
