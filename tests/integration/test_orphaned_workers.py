@@ -86,6 +86,15 @@ def _gone_pid() -> int:
     return proc.pid
 
 
+def _client_under(address: str, settings: dict[str, str | None]) -> ClientTracker:
+    """A client made while ``settings`` are exported, as a session's worker would be."""
+    restore = export_settings(settings)
+    try:
+        return ClientTracker(address, config=ClientConfig(orphan_grace=0.3, delivery_timeout=0.2))
+    finally:
+        restore()
+
+
 @pytest.mark.parametrize("exported", ["session", "none", "other address", "other host"])
 def test_only_a_worker_of_a_gone_session_on_this_host_cancels(exported: str) -> None:
     address = "tcp://127.0.0.1:9"  # nobody listens: the receiver never shows life
@@ -97,11 +106,7 @@ def test_only_a_worker_of_a_gone_session_on_this_host_cancels(exported: str) -> 
             "other host": f"{pid} elsewhere",
         }[exported],
     }
-    restore = export_settings(settings)
-    try:
-        client = ClientTracker(address, config=ClientConfig(orphan_grace=0.3, delivery_timeout=0.2))
-    finally:
-        restore()
+    client = _client_under(address, settings)
     try:
         op = client.get_operation("parent-op")
         phase = op.start_phase("p", "p", total=10)
@@ -124,11 +129,7 @@ def test_a_worker_whose_session_is_an_unreaped_zombie_cancels() -> None:
     if session == 0:  # the "session": alive while the client records it, then gone
         time.sleep(1.0)
         os._exit(0)
-    restore = export_settings({ADDRESS_ENV: address, SESSION_PID_ENV: f"{session} {host_identity()}"})
-    try:
-        client = ClientTracker(address, config=ClientConfig(orphan_grace=0.3, delivery_timeout=0.2))
-    finally:
-        restore()
+    client = _client_under(address, {ADDRESS_ENV: address, SESSION_PID_ENV: f"{session} {host_identity()}"})
     try:
         op = client.get_operation("parent-op")
         phase = op.start_phase("p", "p", total=10)
