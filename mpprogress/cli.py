@@ -220,8 +220,8 @@ def _add_http_option(parser: argparse.ArgumentParser, default: str | None) -> No
     parser.add_argument(
         "--http", default=default, metavar="HOST:PORT",
         help="serve the live web dashboard there (needs mpprogress[web]); loopback needs no token, any other "
-        "address gets a random one, printed once in the dashboard's address"
-        + (f" (default: {default})" if default else ""),
+        "address gets a random one, printed once in the dashboard's address; HTTPS when MPPROGRESS_DASHBOARD_CERT "
+        "(and MPPROGRESS_DASHBOARD_KEY) name a PEM certificate and key" + (f" (default: {default})" if default else ""),
     )
 
 
@@ -308,7 +308,7 @@ def _add_announce_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--announce", default=None, metavar="FILE",
         help="write the address workers should use into FILE (again on every restart); workers "
-        "started with MPPROGRESS_ADDRESS_FILE=FILE read it when they connect",
+        "started with MPPROGRESS_ADDRESS_FILE=FILE read it when they connect and follow it when it changes",
     )
 
 
