@@ -23,7 +23,10 @@ def _stat_fields(pid: int) -> list[bytes] | None:
 
 def process_start(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot), or ``None`` where unknown."""
-    fields = _stat_fields(pid)
+    return _start(_stat_fields(pid))
+
+
+def _start(fields: list[bytes] | None) -> int | None:
     try:
         return int(fields[19]) if fields else None
     except (IndexError, ValueError):
@@ -49,4 +52,4 @@ def process_alive(pid: int, started: int | None = None) -> bool:
         return True  # no /proc (macOS): kill(pid, 0) is all we know
     if fields[0] in (b"Z", b"X"):
         return False
-    return started is None or process_start(pid) in (started, None)
+    return started is None or _start(fields) in (started, None)  # one read of /proc per check
