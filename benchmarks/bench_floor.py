@@ -16,6 +16,10 @@ tqdm+lock's:
   No reliability, no coalescing thread, no display, no events.
 - ``zmq + thread``: the same frames sent by a second thread of the worker that wakes every
   50 ms, as mpprogress's link thread does (the worker's own thread only counts).
+- ``zmq + thread + acks``: the same, plus mpprogress's acknowledgement waits: the worker's
+  thread waits until the parent acknowledged its first phase start (the introduction) and each
+  phase finish (nothing open: delivered before the worker goes on), as a mpprogress worker does.
+  The difference from ``zmq + thread`` is what those guarantees cost in the transport.
 - ``mpprogress``: ``session()`` with the Rich display on a forced terminal on /dev/null, each
   worker ``get_tracker().get_operation(...)`` and ``op.phase(...)``.
 
@@ -51,7 +55,7 @@ from tqdm import tqdm
 
 import mpprogress
 
-VARIANTS = ["bare", "tqdm+lock", "zmq floor", "zmq + thread", "mpprogress"]
+VARIANTS = ["bare", "tqdm+lock", "zmq floor", "zmq + thread", "zmq + thread + acks", "mpprogress"]
 SEND_EVERY = 500
 
 
@@ -139,6 +143,61 @@ def zmq_thread_worker(address: str, phases: int, updates: int) -> None:
     context.term()
 
 
+def zmq_acks_worker(address: str, phases: int, updates: int) -> None:
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 2000)
+    sock.connect(address)
+    pending: list[bytes] = []
+    lock = threading.Condition()
+    acked = [0]  # how many acknowledgements arrived
+    done = threading.Event()
+    wake_r, wake_w = os.pipe()
+
+    def link() -> None:  # owns the socket: wakes every 50 ms, or at once for a start or finish
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(wake_r, zmq.POLLIN)
+        while True:
+            ready = dict(poller.poll(50))
+            if wake_r in ready:
+                os.read(wake_r, 4096)
+            while sock.poll(0):
+                sock.recv()
+                with lock:
+                    acked[0] += 1
+                    lock.notify_all()
+            with lock:
+                frames, pending[:] = list(pending), []
+            for frame in frames:
+                sock.send(frame)
+            if done.is_set() and not frames:
+                sock.send(msgpack.packb((3, 0, 0, time.time())))
+                sock.recv()
+                return
+
+    thread = threading.Thread(target=link)
+    thread.start()
+    waits = [0]
+
+    def send(kind: int, phase: int, count: int) -> None:
+        with lock:
+            pending.append(msgpack.packb((kind, phase, count, time.time())))
+        if kind != 1:
+            os.write(wake_w, b"\0")
+        if (kind == 0 and phase == 0) or kind == 2:  # introduction; delivered before going on
+            waits[0] += 1
+            with lock:
+                lock.wait_for(lambda: acked[0] >= waits[0])
+
+    _frames(phases, updates, send)
+    done.set()
+    os.write(wake_w, b"\0")
+    thread.join()
+    sock.close()
+    context.term()
+
+
 def mpprogress_worker(operation_id: str, phases: int, updates: int) -> None:
     op = mpprogress.get_tracker().get_operation(operation_id)
     for k in range(phases):
@@ -157,7 +216,8 @@ def mpprogress_worker(operation_id: str, phases: int, updates: int) -> None:
 class _Receiver:
     """The parent's end of the zmq variants: reads every frame, acknowledges the last ones."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, acks: bool = False) -> None:
+        self._acks = acks
         self.address = f"ipc://{tempfile.mkdtemp()}/floor.sock"
         self.latencies: list[float] = []
         self._workers = workers
@@ -171,11 +231,13 @@ class _Receiver:
         ended = 0
         while ended < self._workers:
             routing_id, frame = self._sock.recv_multipart()
-            kind, _, _, sent = msgpack.unpackb(frame)
+            kind, phase, count, sent = msgpack.unpackb(frame)
             self.latencies.append(time.time() - sent)
             if kind == 3:
                 self._sock.send_multipart([routing_id, b"ack"])
                 ended += 1
+            elif self._acks and (kind == 2 or (kind == 0 and count == 0 and phase == 0)):
+                self._sock.send_multipart([routing_id, b"ack"])
 
     def join(self) -> None:
         self._thread.join()
@@ -234,9 +296,9 @@ def run_one(variant: str, method: str, workers: int, phases: int, updates: int) 
     elif variant == "tqdm+lock":
         lock = context.RLock()
         _start_all(context, tqdm_worker, [(lock, k, phases, updates) for k in range(workers)])
-    elif variant in ("zmq floor", "zmq + thread"):
-        receiver = _Receiver(workers)
-        target = zmq_worker if variant == "zmq floor" else zmq_thread_worker
+    elif variant.startswith("zmq"):
+        receiver = _Receiver(workers, acks=variant == "zmq + thread + acks")
+        target = {"zmq floor": zmq_worker, "zmq + thread": zmq_thread_worker}.get(variant, zmq_acks_worker)
         _start_all(context, target, [(receiver.address, phases, updates)] * workers)
         receiver.join()
         latencies = receiver.latencies

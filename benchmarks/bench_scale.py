@@ -2,7 +2,8 @@
 
 Run: ``python benchmarks/bench_scale.py`` (defaults: 16, 64 and 256 workers at once, a
 ``Pool(maxtasksperchild=1)`` of 2,000 tasks and a ``ProcessPoolExecutor`` of 10,000 tasks, one
-round, ``fork``; about three minutes).  ``--method spawn|forkserver``, ``--rounds``,
+round, ``fork``; about ten minutes a round, most of it waiting out atpbar's executor run, which
+does not end here and is given up after ``--timeout``).  ``--method spawn|forkserver``, ``--rounds``,
 ``--workers``, ``--pool-tasks``/``--executor-tasks`` (0 skips), ``--tools``.  For exactness
 alone, many times over: ``--tools mpprogress --rounds 5`` (one line per run is printed as it
 ends; this replaces ``scale_workers.py``).
@@ -23,7 +24,8 @@ The cases (issue 11):
 Every run happens in a fresh interpreter (its peak RSS is the run's own).  Columns: wall time
 of each tool (best round); for mpprogress, in every round: phases exact / expected, false
 "lost" (every worker exited normally), phases never seen; the parent's CPU seconds; the display
-thread's CPU per wall second; frames each worker process sent; p99 latency from a worker's
+thread's CPU per wall second; frames each worker process sent (and, for the pool and the
+executor, per task: under ``fork`` the executor's few processes run many tasks each); p99 latency from a worker's
 update to the parent's event, and to the first terminal frame showing it (rows on screen only:
 hundreds of phases fold into a bounded frame); the parent's peak RSS.
 """
@@ -226,6 +228,7 @@ def run_one(case: str, tool: str, method: str, phases: int, updates: int) -> dic
             "exact": exact, "expected": expected, "lost": sum(1 for d in finishes.done if d[1] == "lost"),
             "missing": expected - len(finishes.done), "display_cpu": display / display_wall,
             "frames": frames[0] / max(1, frames[1]),
+            "frames_per_task": None if kind == "workers" else frames[0] / int(size),
             "event_p99": statistics.quantiles(finishes.latencies, n=100)[98] * 1e3,
             "frame_p99": statistics.quantiles(screen.latencies, n=100)[98] * 1e3 if len(screen.latencies) > 1 else None,
         }
@@ -294,21 +297,24 @@ def _row(case: str, method: str, runs: dict[str, list[dict[str, Any]]]) -> str:
         return f"{min(done):.2f}"
 
     mine = [r for r in runs.get("mpprogress", []) if "wall" in r]
+    broken = len(runs.get("mpprogress", [])) - len(mine)  # failed or timed out: never hidden
     if not mine:
         return f"| {_label(case, method)} | - | {wall('tqdm')} | {wall('atpbar')} |" + " - |" * 9
     best = min(mine, key=lambda r: r["wall"])
     exact = f"{min(r['exact'] for r in mine)}/{best['expected']}" + (f" ({len(mine)} runs)" if len(mine) > 1 else "")
+    exact += f", {broken} run(s) failed" if broken else ""
+    frames = f"{best['frames']:.1f}" + (f" ({best['frames_per_task']:.1f}/task)" if best.get("frames_per_task") else "")
     frame = f"{best['frame_p99']:.0f}" if best["frame_p99"] is not None else "-"
     tqdm_walls = [r["wall"] for r in runs.get("tqdm", []) if "wall" in r]
     ratio = f" ({best['wall'] / min(tqdm_walls):.2f}x)" if tqdm_walls else ""
     return (f"| {_label(case, method)} | {best['wall']:.2f}{ratio} | {wall('tqdm')} | {wall('atpbar')} | {exact} "
             f"| {max(r['lost'] for r in mine)} | {max(r['missing'] for r in mine)} | {best['parent_cpu']:.2f} "
-            f"| {best['display_cpu']:.3f} | {best['frames']:.1f} | {best['event_p99']:.0f} | {frame} "
+            f"| {best['display_cpu']:.3f} | {frames} | {best['event_p99']:.0f} | {frame} "
             f"| {best['rss_mb']:.0f} |")
 
 
 HEADER = ("| case | mpprogress s | tqdm+lock s | atpbar s | exact (worst run) | false lost | missing "
-          "| parent CPU s | display CPU/s | frames/worker | p99 event ms | p99 frame ms | parent RSS MB |\n"
+          "| parent CPU s | display CPU/s | frames/process | p99 event ms | p99 frame ms | parent RSS MB |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
@@ -326,6 +332,8 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("CASE", "TOOL"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.updates < 2 * STAMP_EVERY or args.updates % STAMP_EVERY:
+        parser.error(f"--updates must be a multiple of {STAMP_EVERY}, at least {2 * STAMP_EVERY}")
     if args.one:
         result = run_one(args.one[0], args.one[1], args.method, args.phases, args.updates)
         with open(args.out, "w") as out:

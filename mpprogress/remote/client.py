@@ -12,9 +12,9 @@ finishing thread waits until every start and finish was acknowledged, so a worke
 killed right after its task, as ``Pool.terminate()`` does, has already delivered its final
 states.  It waits as long as the aggregator is alive (connected, or answering), at most
 ``delivery_cap``, and gives up ``delivery_timeout`` after it stopped showing life (see
-"Delivery on close" in ``link``).  A client's first phase start waits (at most
-``introduction_timeout``, once) until the aggregator has it, so a worker is seen even if it
-ends at once with ``os._exit`` (see "Introduction" in ``link``).  In a worker, ``get_operation(id)`` returns a view of
+"Delivery on close" in ``link``).  A client's first phase start waits (once, while the
+aggregator shows life) until the aggregator has it, so a worker is seen even if it ends at
+once with ``os._exit`` (see "Introduction" in ``link``).  In a worker, ``get_operation(id)`` returns a view of
 the parent's operation ``id`` (it is never ``None``: the worker cannot ask the parent without a
 round trip); the aggregator drops phases of operations it does not know, and counts them.
 """

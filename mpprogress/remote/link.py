@@ -10,15 +10,12 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
 - **Sequence numbers.** Every frame a link sends carries ``seq``, one more than the previous
   frame's, whatever its kind.  The aggregator ignores a phase state older than the newest one
   it applied to that phase, so a reordered or repeated state can never move a count back.
-- **Absolute, coalesced state.** Every ``flush_interval`` the link asks the outbox for the
-  phases that changed and sends their absolute state (``current``, ``total``, message, new
-  metadata) in ``STATE`` frames; a phase's start carries its first state (0, its total), so a
-  phase that never changed sends none.  With no phase open nothing can change: the link then
-  wakes for frames and sends only, and every 0.25 s for resends and heartbeats (hundreds of
-  workers waiting for acknowledgements cost few wake-ups).  States are not acknowledged: the
-  next change supersedes a lost one, and a phase's final state travels in its
-  ``PHASE_FINISH``, which is reliable.  A state the socket refused (its queue was full) is
-  handed back to the outbox (``unsent``) and sent again.
+- **Absolute, coalesced state.** Every ``flush_interval`` the link sends the absolute state
+  (``current``, ``total``, message, new metadata) of the phases that changed in ``STATE``
+  frames; a phase's start carries its first state.  With no phase open nothing can change:
+  the link then wakes for frames and sends, and every 0.25 s for resends and heartbeats.
+  States are not acknowledged: the next change supersedes a lost one, a phase's final state
+  travels in its reliable ``PHASE_FINISH``, and a state the socket refused is sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
   finishes, and ``BYE`` are kept until the aggregator acknowledges their ``seq`` in an ``ACK``
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
@@ -40,33 +37,28 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   zombie, or its pid reused): the outbox cancels all it knows.  A relay's workers have no pid.
 - **Moves.** While the connection is down, a client that found its receiver in an address
   file connects to the address announced there now, if it moved (``follow``); then ``RESYNC``.
-- **Logs.** ``LOG`` records travel in order with the rest but are never resent; past 1,000
-  records waiting, new ones are dropped and counted (``SendQueue.logs_dropped``).
-- **Introduction.** The first phase start of a client waits (``wait_introduced``, once per
-  link, at most ``introduction_timeout``) until the aggregator acknowledged it and the hello:
-  the connection is up and the parent knows the worker, even one that ends right after with
-  ``os._exit``.  Later starts are sent at once (the link wakes for them) but not waited for,
-  so ``os._exit`` right after one may still lose it, and ``os._exit`` always loses the counts
-  since the last flush and the phases' finishes (the parent then marks them ``lost``).
+- **Logs.** ``LOG`` records travel in order, never resent; past 1,000 waiting, new ones are dropped.
+- **Introduction.** A client's first phase start waits once (``wait_introduced``) until the
+  aggregator acknowledged it and the hello, so the parent knows the worker even if it ends
+  right after with ``os._exit``: as long as the receiver shows life (below), giving up
+  ``introduction_timeout`` after it last did.  Later starts are not waited for: ``os._exit``
+  right after one may lose it, and always loses the counts since the last flush and the
+  phases' finishes (the parent then marks them ``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
-  states.  The wait goes on as long as the receiver shows life (``reachability``: its ZMTP
-  handshake completed and heartbeats check it every second, or it sent a frame; a bare connect
-  is none: a forked worker holds its dead session's listening ipc socket), up to
-  ``delivery_cap``: a busy parent with hundreds of workers is slow to acknowledge, not gone.
-  It gives up ``timeout`` seconds after the receiver last showed life (its process died: the
-  connection drops at once; it hangs: the heartbeats drop it within 3 s), and at once when
-  the receiver refused the handshake.  Once a wait gave up, later waits last at most 0.1 s
-  until the receiver shows life again: a worker whose parent is gone is held up once, not per
-  phase.  A wait that gives up, or a refused handshake, or reports stuck for ``timeout``
-  seconds with no connection, prints one warning per process naming the likely cause.
-- **Sends never block.** A frame the socket will not take at once (``zmq.Again``: the queue
-  towards the aggregator is full, or nobody listens) is dropped and counted
-  (``frames_dropped``); states are marked unsent.  A refused reliable message is retried on
-  the link's next pass and the messages queued after it wait until it is taken: reliable
-  messages reach the receiver in order (a phase's start before its children's, which the
-  receiver could not apply otherwise).
+  states.  It waits as long as the receiver shows life (``reachability``: a completed ZMTP
+  handshake, checked by heartbeats every second, or a frame from it; not a bare connect: a
+  forked worker holds its dead session's listening ipc socket), up to ``delivery_cap``: a busy
+  parent with hundreds of workers is slow, not gone.  It gives up ``timeout`` seconds after
+  the receiver last showed life (dead: the connection drops at once; hung: the heartbeats drop
+  it within 3 s), at once when it refused the handshake; after that, 0.1 s per wait until it
+  shows life again (a worker whose parent is gone is held up once, not per phase).  Giving
+  up, a refusal, or reports stuck ``timeout`` s with no connection: one warning per process.
+- **Sends never block.** A frame the socket will not take at once (``zmq.Again``: its queue is
+  full, or nobody listens) is dropped and counted (``frames_dropped``); states are marked
+  unsent; a refused reliable message is retried on the next pass before anything queued after
+  it: reliable messages arrive in order (a phase's start before its children's).
 
 Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends (tests: a fake).
 """
@@ -94,6 +86,13 @@ __all__ = ["ClientLink", "Outbox"]
 _log = logging.getLogger("mpprogress.remote")
 
 _IDLE_POLL = 0.25  # no phase open: resends (0.5 s) and heartbeats (1 s) are all that falls due
+
+
+def _time_left(started: float, grace: float, cap: float, connected: bool, alive_at: float) -> float:
+    """What is left of a wait begun at ``started`` that gives up ``grace`` seconds after the
+    receiver last showed life (now, if ``connected``; else ``alive_at``), ``cap`` after it began."""
+    now = time.monotonic()
+    return min(max(now if connected else alive_at, started) + grace, started + cap) - now
 
 
 class Outbox(Protocol):
@@ -218,10 +217,8 @@ class ClientLink:
         cap = self.config.delivery_cap if cap is None else cap
         with self._cond:
             while not self._out.settled:
-                now = time.monotonic()
                 grace = 0.1 if self._unresponsive else timeout
-                alive_at = now if self._reach.connected else self._alive_at  # up now: alive now
-                left = min(max(alive_at, started) + grace, started + cap) - now
+                left = _time_left(started, grace, cap, self._reach.connected, self._alive_at)
                 if self._reach.refusal is not None or left <= 0:
                     self._unresponsive = True
                     break
@@ -235,16 +232,19 @@ class ClientLink:
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: wait at most ``timeout`` until everything sent so far was
-        acknowledged (see "Introduction" above).  Giving up here judges nothing: a busy
-        receiver may take longer, and later waits are not shortened."""
+        """The first time only: wait until everything sent so far was acknowledged, giving up
+        ``timeout`` seconds after the receiver last showed life (see "Introduction" above).
+        Giving up here judges nothing: later waits are not shortened."""
         if self._introduced or threading.current_thread() is self._thread:
             return
         self._introduced = True
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         with self._cond:  # nobody to be seen by (refused, or nothing listens): no use waiting
-            while not self._out.settled and not self._reach.unreachable and time.monotonic() < deadline:
-                self._cond.wait(0.05)
+            while not self._out.settled and not self._reach.unreachable:
+                left = _time_left(started, timeout, self.config.delivery_cap, self._reach.connected, self._alive_at)
+                if left <= 0:
+                    return
+                self._cond.wait(min(left, 0.05))
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""

@@ -107,9 +107,10 @@ class ClientConfig:
             connection is down and it sent nothing); 0.1 s once a wait has given up, until
             it shows life again.
         delivery_cap: the longest such a wait lasts, however alive the receiver is.
-        introduction_timeout: longest wait, once per client, for the acknowledgement of its
-            hello and its first phase start (so even a worker that ends at once with
-            ``os._exit`` has been seen).
+        introduction_timeout: how long the wait, once per client, for the acknowledgement of
+            its hello and its first phase start (so even a worker that ends at once with
+            ``os._exit`` has been seen) goes on once the receiver shows no sign of life; it
+            lasts at most ``delivery_cap``.
         orphan_grace: in a worker of a session on this host, how long the receiver may show no
             life before the client looks whether the session's process is gone; if it is, the
             client cancels every operation it knows (``phase.cancelled`` turns true).

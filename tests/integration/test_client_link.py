@@ -151,6 +151,37 @@ def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link
     assert result == [False]
 
 
+def introduce_in_thread(link: ClientLink, timeout: float) -> tuple[threading.Thread, list[bool]]:
+    """``wait_introduced`` on another thread; the list gets ``True`` once it returned."""
+    returned: list[bool] = []
+    thread = threading.Thread(target=lambda: (link.wait_introduced(timeout), returned.append(True)))
+    thread.start()
+    return thread, returned
+
+
+def test_the_introduction_waits_for_a_busy_receiver_past_its_timeout(live_link: tuple[ClientLink, Receiver]) -> None:
+    """With 256 workers the parent acknowledged hellos after more than the introduction's 1 s:
+    the wait gave up, so a worker ending with ``os._exit`` right after could go unseen."""
+    link, receiver = live_link
+    hello = receiver.receive()
+    waiting, returned = introduce_in_thread(link, timeout=0.2)
+    time.sleep(1.0)  # five times the timeout without an answer, while the connection is up
+    assert waiting.is_alive() and returned == []
+    receiver.reply(wire.Ack(0, (hello.seq,)))
+    waiting.join(20)
+    assert returned == [True]
+
+
+def test_the_introduction_gives_up_on_a_receiver_that_is_gone(live_link: tuple[ClientLink, Receiver]) -> None:
+    link, receiver = live_link
+    receiver.receive()
+    receiver.close()  # the parent died before answering: the connection drops
+    started = time.monotonic()
+    waiting, returned = introduce_in_thread(link, timeout=0.3)
+    waiting.join(20)
+    assert returned == [True] and time.monotonic() - started < 10
+
+
 def test_a_link_with_a_phase_open_wakes_about_once_per_flush_interval() -> None:
     # The poll timeout is rounded up to whole milliseconds: rounded down, the last fraction of
     # a millisecond before each flush was spent in polls that return at once (hundreds a second).
