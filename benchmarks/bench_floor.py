@@ -24,8 +24,9 @@ tqdm+lock's:
   worker ``get_tracker().get_operation(...)`` and ``op.phase(...)``.
 
 Columns: wall (best round) and ratio to tqdm+lock; the parent's and the workers' CPU seconds
-(in that round; the workers' from ``RUSAGE_CHILDREN``, the zmq variants' include no display, no
-events, no acknowledgement per phase); p99 latency from a
+(in that round; the workers' from ``RUSAGE_CHILDREN``, the zmq variants' include no display and
+no events); the context switches (voluntary and not) and minor page faults per worker (copy-on-write
+after fork, first touches); p99 latency from a
 frame's send in the worker to its receipt in the parent (zmq variants; for mpprogress, from an
 ``update`` to the parent's event); the last column, the p99 of how late a parent thread sleeping
 5 ms at a time wakes during the run (medians of the rounds): on 2 cores with N runnable
@@ -312,6 +313,7 @@ def run_one(variant: str, method: str, workers: int, phases: int, updates: int) 
     return {
         "wall": time.perf_counter() - started, "parent_cpu": _cpu() - cpu,
         "workers_cpu": children.ru_utime + children.ru_stime,
+        "switches": (children.ru_nvcsw + children.ru_nivcsw) / workers, "faults": children.ru_minflt / workers,
         "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1e3 if len(latencies) > 1 else None,
         "wake_p99_ms": oversleep.p99_ms(),
     }
@@ -345,15 +347,15 @@ def main() -> None:
                 runs[variant].append(json.load(out))
     tqdm_wall = min(r["wall"] for r in runs["tqdm+lock"]) if "tqdm+lock" in runs else None
     print("| variant | wall s (best) | x tqdm+lock | parent CPU s | workers' CPU s "
-          "| p99 send->parent ms | p99 parent wake-up delay ms |")
-    print("|---|---|---|---|---|---|---|")
+          "| context switches / worker | page faults / worker | p99 send->parent ms | p99 parent wake-up delay ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for variant, results in runs.items():
         best = min(results, key=lambda r: r["wall"])
         ratio = f"{best['wall'] / tqdm_wall:.2f}x" if tqdm_wall else "-"
         p99 = f"{statistics.median(r['p99_ms'] for r in results):.0f}" if best["p99_ms"] is not None else "-"
         wake = statistics.median(r["wake_p99_ms"] for r in results)
         print(f"| {variant} | {best['wall']:.2f} | {ratio} | {best['parent_cpu']:.2f} "
-              f"| {best['workers_cpu']:.2f} | {p99} | {wake:.0f} |")
+              f"| {best['workers_cpu']:.2f} | {best['switches']:.0f} | {best['faults']:.0f} | {p99} | {wake:.0f} |")
 
 
 if __name__ == "__main__":

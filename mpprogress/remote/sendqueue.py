@@ -11,7 +11,6 @@ a phase's start always arrives before its children's.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,8 +69,8 @@ class SendQueue:
         it is reliable; ``None`` when the queue is empty."""
         if not self._queue:
             return None
-        message = dataclasses.replace(self._queue.popleft(), seq=seq)
-        frame = wire.encode(message)
+        message = self._queue.popleft()  # kept with its own seq: only the frame carries ``seq``
+        frame = wire.encode(message, seq)
         if isinstance(message, wire.LogRecord):
             self._queued_logs -= 1
             return frame, None

@@ -5,11 +5,10 @@ dataclasses) and their limits are in ``messages``, re-exported here.  One messag
 
     [VERSION, kind, seq, *fields]
 
-``seq`` is the sender's sequence number, one more per message; progress is carried as
-absolute state (current, total, latest message), so a lost or repeated frame never corrupts a count.
-
-The kinds, and which are acknowledged and resent, are described in ``link`` (the protocol);
-phases are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
+``seq`` is the sender's sequence number, one more per message; progress is carried as absolute
+state (current, total, latest message), so a lost or repeated frame never corrupts a count.  The
+kinds, and which are acknowledged and resent, are described in ``link`` (the protocol); phases
+are named on the wire by a small per-client integer ``handle`` given in ``PHASE_START``.
 
 ``decode`` validates every field (types, lengths, finite non-negative numbers, a pid a process
 can have), strips control characters from strings with ``mpprogress.text.strip_controls``, and
@@ -162,8 +161,8 @@ def _state_entry(entry: PhaseState) -> list[Any]:
     return fields if not entry.keys else [*fields, list(entry.keys)]  # item keys: a sixth field, when any
 
 
-def encode(message: Message) -> bytes:
-    """Pack one message into one frame.
+def encode(message: Message, seq: int | None = None) -> bytes:
+    """Pack one message into one frame (numbered ``seq`` if given, else its own ``seq``).
 
     Text is clipped to the wire's limits; ids are not (an id that is too long would change
     meaning if cut, so clients refuse such ids when they are created).
@@ -172,7 +171,8 @@ def encode(message: Message) -> bytes:
         ProtocolError: the packed frame is larger than ``MAX_FRAME`` (e.g. a ``State`` with
             too many entries: use ``encode_state``).
     """
-    frame: bytes = msgpack.packb([VERSION, message.KIND, message.seq, *_body(message)], use_bin_type=True)
+    number = message.seq if seq is None else seq
+    frame: bytes = msgpack.packb([VERSION, message.KIND, number, *_body(message)], use_bin_type=True)
     if len(frame) > MAX_FRAME:
         raise ProtocolError("oversize", f"{type(message).__name__} packs to {len(frame)} bytes")
     return frame

@@ -24,8 +24,8 @@ def test_a_refused_message_goes_again_before_anything_queued_after_it() -> None:
     queue.put(_start(2, parent=1))
     _, hello = _take(queue, 1)
     frame, start = _take(queue, 2)
-    assert start is not None and start.message == dataclasses.replace(_start(1), seq=2)
-    assert wire.decode(frame) == start.message
+    assert start is not None and start.message == _start(1)  # as queued: the frame carries the seq
+    assert wire.decode(frame) == dataclasses.replace(start.message, seq=2)
     queue.refuse(start)
     assert queue.refused() == [start]
     assert queue.refused() == []  # handed out once: refused again only if the socket says so
@@ -42,7 +42,7 @@ def test_acknowledged_messages_are_forgotten_and_settle_the_queue() -> None:
     _take(queue, 2)
     assert queue.take(3, now=0.0) is None
     assert not queue.settled
-    assert queue.acknowledge([1, 2, 99]) == [wire.Heartbeat(1), dataclasses.replace(_start(1), seq=2)]
+    assert queue.acknowledge([1, 2, 99]) == [wire.Heartbeat(0), _start(1)]
     assert queue.settled
 
 
@@ -67,5 +67,5 @@ def test_log_records_are_bounded_and_never_kept_for_acknowledgement() -> None:
     _take(queue, 1)  # the first message
     frame, pending = _take(queue, 2)
     assert pending is None and wire.decode(frame) == dataclasses.replace(record, seq=2)
-    assert queue.acknowledge([1]) == [wire.Heartbeat(1)]
+    assert queue.acknowledge([1]) == [wire.Heartbeat(0)]
     assert not queue.settled  # 999 records still queued
