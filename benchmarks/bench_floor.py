@@ -1,7 +1,10 @@
 """The floor under N concurrent worker processes: what ZeroMQ alone costs, beside mpprogress and tqdm.
 
 Run: ``python benchmarks/bench_floor.py`` (defaults: 256 workers, 5 phases x 2,000 updates each,
-3 interleaved rounds, ``fork``; about a minute).  ``--workers``, ``--rounds``, ``--method``.
+3 interleaved rounds, ``fork``; about a minute).  ``--workers``, ``--rounds``, ``--method``;
+``--gate`` starts every worker first and releases them together (the wall then counts from the
+release): the parent's main thread is not forking while the workers report, which shows what
+the fork loop (``os.fork`` holds the GIL) costs the parent's threads in latency.
 
 Every variant does the same counting in N processes started at once, each run in a fresh
 interpreter, rounds interleaved; the table gives the best wall time of each and its ratio to
@@ -256,10 +259,23 @@ class _Stamps:
             self.latencies.append(time.time() - float(data["message"]))
 
 
-def _start_all(context: Any, target: Any, argsets: list[tuple[Any, ...]]) -> None:
-    procs = [context.Process(target=target, args=args) for args in argsets]
+def _gated(go: Any, target: Any, *args: Any) -> None:
+    go.wait()
+    target(*args)
+
+
+_released: list[float] = []  # with --gate: when the workers were released
+
+
+def _start_all(context: Any, target: Any, argsets: list[tuple[Any, ...]], gate: bool = False) -> None:
+    go = context.Event() if gate else None
+    procs = [context.Process(target=_gated, args=(go, target, *args)) if gate else
+             context.Process(target=target, args=args) for args in argsets]
     for proc in procs:
         proc.start()
+    if go is not None:  # every worker started: the parent's main thread forks no more
+        _released.append(time.perf_counter())
+        go.set()
     for proc in procs:
         proc.join()
     assert [proc.exitcode for proc in procs] == [0] * len(procs)
@@ -287,31 +303,31 @@ class _Oversleep:
         return statistics.quantiles(self.delays, n=100)[98] * 1e3
 
 
-def run_one(variant: str, method: str, workers: int, phases: int, updates: int) -> dict[str, Any]:
+def run_one(variant: str, method: str, workers: int, phases: int, updates: int, gate: bool = False) -> dict[str, Any]:
     context = mp.get_context(method)
     oversleep = _Oversleep()
     started, cpu = time.perf_counter(), _cpu()
     latencies: list[float] = []
     if variant == "bare":
-        _start_all(context, bare_worker, [(phases, updates)] * workers)
+        _start_all(context, bare_worker, [(phases, updates)] * workers, gate)
     elif variant == "tqdm+lock":
         lock = context.RLock()
-        _start_all(context, tqdm_worker, [(lock, k, phases, updates) for k in range(workers)])
+        _start_all(context, tqdm_worker, [(lock, k, phases, updates) for k in range(workers)], gate)
     elif variant.startswith("zmq"):
         receiver = _Receiver(workers, acks=variant == "zmq + thread + acks")
         target = {"zmq floor": zmq_worker, "zmq + thread": zmq_thread_worker}.get(variant, zmq_acks_worker)
-        _start_all(context, target, [(receiver.address, phases, updates)] * workers)
+        _start_all(context, target, [(receiver.address, phases, updates)] * workers, gate)
         receiver.join()
         latencies = receiver.latencies
     else:
         stamps = _Stamps()
         console = Console(file=open(os.devnull, "w"), force_terminal=True, width=120, height=40)  # noqa: SIM115
         with mpprogress.session(console=console, sinks=(stamps,)) as tracker, tracker.operation("floor") as op:
-            _start_all(context, mpprogress_worker, [(op.operation_id, phases, updates)] * workers)
+            _start_all(context, mpprogress_worker, [(op.operation_id, phases, updates)] * workers, gate)
         latencies = stamps.latencies
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
-        "wall": time.perf_counter() - started, "parent_cpu": _cpu() - cpu,
+        "wall": time.perf_counter() - (_released[0] if _released else started), "parent_cpu": _cpu() - cpu,
         "workers_cpu": children.ru_utime + children.ru_stime,
         "switches": (children.ru_nvcsw + children.ru_nivcsw) / workers, "faults": children.ru_minflt / workers,
         "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1e3 if len(latencies) > 1 else None,
@@ -326,24 +342,27 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--method", choices=["fork", "spawn", "forkserver"], default="fork")
+    parser.add_argument("--gate", action="store_true",
+                        help="start every worker first, then release them together (wall from the release)")
     parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        result = run_one(args.one, args.method, args.workers, args.phases, args.updates)
+        result = run_one(args.one, args.method, args.workers, args.phases, args.updates, args.gate)
         with open(args.out, "w") as out:
             json.dump(result, out)
         return
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in args.variants}
     print(f"{args.method}; {args.workers} workers at once, each {args.phases} phases x {args.updates} updates; "
-          f"{os.cpu_count()} CPUs; {args.rounds} interleaved rounds", flush=True)
+          f"{os.cpu_count()} CPUs; {args.rounds} interleaved rounds"
+          + ("; workers started first, then released together" if args.gate else ""), flush=True)
     for _ in range(args.rounds):
         for variant in args.variants:
             with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
                 subprocess.run([sys.executable, __file__, "--one", variant, "--out", out.name, "--method", args.method,
                                 "--workers", str(args.workers), "--phases", str(args.phases),
-                                "--updates", str(args.updates)], check=True)
+                                "--updates", str(args.updates), *(["--gate"] if args.gate else [])], check=True)
                 runs[variant].append(json.load(out))
     tqdm_wall = min(r["wall"] for r in runs["tqdm+lock"]) if "tqdm+lock" in runs else None
     print("| variant | wall s (best) | x tqdm+lock | parent CPU s | workers' CPU s "
