@@ -21,27 +21,26 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
   ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
   acknowledged has its state sent again (states sent before the start arrived were dropped).
-- **Resend.** An unacknowledged message is sent again, the same frame with the same ``seq``,
-  every ``resend_interval``.  Applying one twice is harmless: the aggregator knows the phase
-  handles it has started and finished, and acknowledges a repeat without applying it.
+- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) every
+  ``resend_interval``; the aggregator acknowledges a repeat without applying it again.
 - **Resync.** An aggregator that does not know the sender (it restarted, or the routing id
   changed) answers ``RESYNC`` (at most once a second per sender).  The link forgets what awaited
   an acknowledgement and puts in front of its queue a new ``HELLO`` and the outbox's
   ``resync_messages``: every start of the client's own operations and live phases, the finishes
   not yet acknowledged, with fresh seqs; every live phase's state is sent again at the next flush.
-- **Heartbeats.** After ``heartbeat_interval`` without sending, the link sends ``HEARTBEAT``; the
-  aggregator answers with an ``ACK`` and loses a client on another host that stays silent.
-- **Cancellation.** A ``CANCEL`` from the aggregator goes to the outbox (``cancel_received``),
-  which sets the cancelled flag of the operation or the phase.
-- **Orphans.** No life for ``orphan_grace`` and the session's process gone (``pids``: or a
-  zombie, or its pid reused): the outbox cancels all it knows.  A relay's workers have no pid.
-- **Moves.** While the connection is down, a client that found its receiver in an address
-  file connects to the address announced there now, if it moved (``follow``); then ``RESYNC``.
+- **Heartbeats.** After ``heartbeat_interval`` without sending, the link sends ``HEARTBEAT``
+  (answered with an ``ACK``); a client on another host that stays silent is lost.
+- **Cancellation.** A ``CANCEL`` goes to the outbox (``cancel_received``), which flags it.
+- **Orphans.** No life for ``orphan_grace`` and the session's process gone (``pids``: zombies and
+  reused pids too): the outbox cancels all it knows.  A relay's workers have no session pid.
+- **Moves.** While the connection is down, a client whose address came from a file connects
+  to the one announced there now, if it moved (``follow``); then ``RESYNC``.
 - **Logs.** ``LOG`` records travel in order, never resent; past 1,000 waiting, new ones are dropped.
 - **Introduction.** A client's first phase start waits once (``wait_introduced``) until the
   aggregator acknowledged it and the hello, so the parent knows the worker even if it ends
-  right after with ``os._exit``: as long as the receiver shows life (below), giving up
-  ``introduction_timeout`` after it last did.  Later starts are not waited for: ``os._exit``
+  right after with ``os._exit``: while the receiver shows life (below), at most
+  ``introduction_cap``, giving up ``introduction_timeout`` after it last did, and at once if it
+  answers ``RESYNC`` (it dropped the hello).  Later starts are not waited for: ``os._exit``
   right after one may lose it, and always loses the counts since the last flush and the
   phases' finishes (the parent then marks them ``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
@@ -59,8 +58,7 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   full, or nobody listens) is dropped and counted (``frames_dropped``); states are marked
   unsent; a refused reliable message is retried on the next pass before anything queued after
   it: reliable messages arrive in order (a phase's start before its children's).
-
-Time: ``get_time`` (monotonic seconds) decides flushes, heartbeats and resends (tests: a fake).
+- **Time.** ``get_time`` (monotonic seconds) decides flushes, heartbeats, resends (tests: fake).
 """
 
 from __future__ import annotations
@@ -177,7 +175,7 @@ class ClientLink:
         self._unresponsive = False
         self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
-        self._introduced = False
+        self._introduced = self._resynced = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
@@ -239,9 +237,9 @@ class ClientLink:
             return
         self._introduced = True
         started = time.monotonic()
-        with self._cond:  # nobody to be seen by (refused, or nothing listens): no use waiting
-            while not self._out.settled and not self._reach.unreachable:
-                left = _time_left(started, timeout, self.config.delivery_cap, self._reach.connected, self._alive_at)
+        with self._cond:  # nobody to be seen by (refused, nothing listens, the hello dropped, no link)
+            while not (self._out.settled or self._reach.unreachable or self._resynced) and self._thread.is_alive():
+                left = _time_left(started, timeout, self.config.introduction_cap, self._reach.connected, self._alive_at)
                 if left <= 0:
                     return
                 self._cond.wait(min(left, 0.05))
@@ -397,4 +395,6 @@ class ClientLink:
             rebuild = [self._outbox.hello(), *self._outbox.resync_messages()]
             with self._cond:
                 self._out.restart(rebuild)
+                self._resynced = True  # the receiver did not know this client: introductions end
+                self._cond.notify_all()
             self._send_queued(now)

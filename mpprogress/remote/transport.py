@@ -109,8 +109,9 @@ class ClientConfig:
         delivery_cap: the longest such a wait lasts, however alive the receiver is.
         introduction_timeout: how long the wait, once per client, for the acknowledgement of
             its hello and its first phase start (so even a worker that ends at once with
-            ``os._exit`` has been seen) goes on once the receiver shows no sign of life; it
-            lasts at most ``delivery_cap``.
+            ``os._exit`` has been seen) goes on once the receiver shows no sign of life.
+        introduction_cap: the longest that wait lasts, however alive the receiver is (a
+            receiver that hangs still completes handshakes).
         orphan_grace: in a worker of a session on this host, how long the receiver may show no
             life before the client looks whether the session's process is gone; if it is, the
             client cancels every operation it knows (``phase.cancelled`` turns true).
@@ -124,6 +125,7 @@ class ClientConfig:
     delivery_timeout: float = 2.0
     delivery_cap: float = 30.0
     introduction_timeout: float = 1.0
+    introduction_cap: float = 5.0
     orphan_grace: float = 10.0
     sndhwm: int = 1000
     linger_ms: int = 2000

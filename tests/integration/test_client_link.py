@@ -172,6 +172,45 @@ def test_the_introduction_waits_for_a_busy_receiver_past_its_timeout(live_link: 
     assert returned == [True]
 
 
+def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -> None:
+    """A receiver that hangs still completes handshakes: the wait must not follow it for ever."""
+    receiver = Receiver()
+    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=1.0))
+    try:
+        receiver.receive()
+        started = time.monotonic()
+        waiting, returned = introduce_in_thread(link, timeout=0.2)
+        time.sleep(0.5)  # past the timeout, within the cap: still waiting
+        assert waiting.is_alive()
+        waiting.join(20)
+        assert returned == [True] and 0.9 <= time.monotonic() - started < 10
+    finally:
+        link.close()
+        receiver.close()
+
+
+def test_a_resync_ends_the_introduction_at_once(live_link: tuple[ClientLink, Receiver]) -> None:
+    """A receiver that dropped the hello (it refused the client) answers RESYNC: no use waiting."""
+    link, receiver = live_link
+    receiver.receive()
+    waiting, returned = introduce_in_thread(link, timeout=30.0)
+    time.sleep(0.3)
+    assert waiting.is_alive()
+    receiver.reply(wire.Resync(0))
+    waiting.join(2)  # well within the 5 s cap
+    assert returned == [True]
+    assert isinstance(receiver.receive(), wire.Hello)  # and the link introduces itself again
+
+
+def test_the_introduction_does_not_wait_for_a_link_that_stopped(live_link: tuple[ClientLink, Receiver]) -> None:
+    link, receiver = live_link
+    receiver.receive()
+    link.close()  # the link's thread is gone: nothing will ever be acknowledged
+    started = time.monotonic()
+    link.wait_introduced(30.0)
+    assert time.monotonic() - started < 1.0
+
+
 def test_the_introduction_gives_up_on_a_receiver_that_is_gone(live_link: tuple[ClientLink, Receiver]) -> None:
     link, receiver = live_link
     receiver.receive()
