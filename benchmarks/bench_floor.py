@@ -2,9 +2,9 @@
 
 Run: ``python benchmarks/bench_floor.py`` (defaults: 256 workers, 5 phases x 2,000 updates each,
 3 interleaved rounds, ``fork``; about a minute).  ``--workers``, ``--rounds``, ``--method``;
-``--gate`` starts every worker first and releases them together (the wall then counts from the
-release): the parent's main thread is not forking while the workers report, which shows what
-the fork loop (``os.fork`` holds the GIL) costs the parent's threads in latency.
+``--gate`` starts every worker and waits until all of them wait at a barrier, then releases them
+together (the wall then counts from the release): the parent's main thread is not forking while
+the workers report, which shows what the fork loop (``os.fork`` holds the GIL) costs.
 
 Every variant does the same counting in N processes started at once, each run in a fresh
 interpreter, rounds interleaved; the table gives the best wall time of each and its ratio to
@@ -259,8 +259,9 @@ class _Stamps:
             self.latencies.append(time.time() - float(data["message"]))
 
 
-def _gated(go: Any, target: Any, *args: Any) -> None:
-    go.wait()
+def _gated(ready: Any, go: Any, target: Any, *args: Any) -> None:
+    ready.wait()  # every worker started (and imported, under spawn)...
+    go.wait()  # ...then the parent releases them all at once
     target(*args)
 
 
@@ -268,12 +269,13 @@ _released: list[float] = []  # with --gate: when the workers were released
 
 
 def _start_all(context: Any, target: Any, argsets: list[tuple[Any, ...]], gate: bool = False) -> None:
-    go = context.Event() if gate else None
-    procs = [context.Process(target=_gated, args=(go, target, *args)) if gate else
+    ready, go = (context.Barrier(len(argsets) + 1), context.Event()) if gate else (None, None)
+    procs = [context.Process(target=_gated, args=(ready, go, target, *args)) if gate else
              context.Process(target=target, args=args) for args in argsets]
     for proc in procs:
         proc.start()
-    if go is not None:  # every worker started: the parent's main thread forks no more
+    if ready is not None and go is not None:  # all started: the parent's main thread forks no more
+        ready.wait()
         _released.append(time.perf_counter())
         go.set()
     for proc in procs:
