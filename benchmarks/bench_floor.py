@@ -99,11 +99,17 @@ def _frames(phases: int, updates: int, send: Any) -> None:
         send(2, phase, count)
 
 
-def zmq_worker(address: str, phases: int, updates: int) -> None:
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
+def _dealer(address: str) -> tuple[zmq.Context[Any], zmq.Socket[bytes]]:
+    """A worker's own context (its I/O thread) and a DEALER connected to the parent."""
+    context: zmq.Context[Any] = zmq.Context()
+    sock: zmq.Socket[bytes] = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 2000)
     sock.connect(address)
+    return context, sock
+
+
+def zmq_worker(address: str, phases: int, updates: int) -> None:
+    context, sock = _dealer(address)
     pack = msgpack.packb
     _frames(phases, updates, lambda kind, phase, count: sock.send(pack((kind, phase, count, time.time()))))
     sock.send(pack((3, 0, 0, time.time())))
@@ -113,10 +119,7 @@ def zmq_worker(address: str, phases: int, updates: int) -> None:
 
 
 def zmq_thread_worker(address: str, phases: int, updates: int) -> None:
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 2000)
-    sock.connect(address)
+    context, sock = _dealer(address)
     pending: list[bytes] = []
     lock = threading.Lock()
     done = threading.Event()
@@ -148,10 +151,7 @@ def zmq_thread_worker(address: str, phases: int, updates: int) -> None:
 
 
 def zmq_acks_worker(address: str, phases: int, updates: int) -> None:
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 2000)
-    sock.connect(address)
+    context, sock = _dealer(address)
     pending: list[bytes] = []
     lock = threading.Condition()
     acked = [0]  # how many acknowledgements arrived

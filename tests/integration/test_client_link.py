@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import zmq
@@ -111,19 +111,33 @@ def live_link() -> Iterator[tuple[ClientLink, Receiver]]:
     receiver.close()
 
 
-def wait_in_thread(link: ClientLink, timeout: float, cap: float | None = None) -> tuple[threading.Thread, list[bool]]:
-    result: list[bool] = []
-    thread = threading.Thread(target=lambda: result.append(link.wait_delivered(timeout, cap, warn=False)))
+def in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run ``call`` on another thread; the list gets what it returned."""
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(call()))
     thread.start()
     return thread, result
 
 
-def test_a_busy_receiver_that_answers_late_is_waited_for(live_link: tuple[ClientLink, Receiver]) -> None:
+def wait_in_thread(link: ClientLink, timeout: float, cap: float | None = None) -> tuple[threading.Thread, list[object]]:
+    return in_thread(lambda: link.wait_delivered(timeout, cap, warn=False))
+
+
+def introduce_in_thread(link: ClientLink, timeout: float) -> tuple[threading.Thread, list[object]]:
+    """``wait_introduced`` on another thread; the list gets ``True`` once it returned."""
+    return in_thread(lambda: link.wait_introduced(timeout) or True)
+
+
+@pytest.mark.parametrize("start", [wait_in_thread, introduce_in_thread], ids=["delivery", "introduction"])
+def test_a_busy_receiver_that_answers_late_is_waited_for(
+    live_link: tuple[ClientLink, Receiver], start: Callable[[ClientLink, float], tuple[threading.Thread, list[object]]],
+) -> None:
     """A parent with hundreds of workers acknowledged after more than the delivery timeout; the
-    worker gave up, closed with linger 0, and its final states were lost (issue 11)."""
+    worker gave up, closed with linger 0, and its final states were lost (issue 11).  The
+    introduction (a first phase start waits until the parent has it) follows the same rule."""
     link, receiver = live_link
     hello = receiver.receive()
-    waiting, result = wait_in_thread(link, timeout=0.2)
+    waiting, result = start(link, 0.2)
     time.sleep(1.0)  # five times the timeout without an answer, while the connection is up
     assert waiting.is_alive() and result == []
     receiver.reply(wire.Ack(0, (hello.seq,)))
@@ -149,27 +163,6 @@ def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link
     waiting, result = wait_in_thread(link, timeout=0.3, cap=1.0)
     waiting.join(20)
     assert result == [False]
-
-
-def introduce_in_thread(link: ClientLink, timeout: float) -> tuple[threading.Thread, list[bool]]:
-    """``wait_introduced`` on another thread; the list gets ``True`` once it returned."""
-    returned: list[bool] = []
-    thread = threading.Thread(target=lambda: (link.wait_introduced(timeout), returned.append(True)))
-    thread.start()
-    return thread, returned
-
-
-def test_the_introduction_waits_for_a_busy_receiver_past_its_timeout(live_link: tuple[ClientLink, Receiver]) -> None:
-    """With 256 workers the parent acknowledged hellos after more than the introduction's 1 s:
-    the wait gave up, so a worker ending with ``os._exit`` right after could go unseen."""
-    link, receiver = live_link
-    hello = receiver.receive()
-    waiting, returned = introduce_in_thread(link, timeout=0.2)
-    time.sleep(1.0)  # five times the timeout without an answer, while the connection is up
-    assert waiting.is_alive() and returned == []
-    receiver.reply(wire.Ack(0, (hello.seq,)))
-    waiting.join(20)
-    assert returned == [True]
 
 
 def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -> None:
