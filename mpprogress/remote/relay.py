@@ -13,16 +13,14 @@ dies (``Aggregator.failure``), the relay stops too, says so on standard error an
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Literal, TextIO
 
 from ..events import Sink
+from ..stopping import StopSignals
 from ..tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
 from .announce import announce, reachable_address
@@ -117,44 +115,37 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
         if config.bind.startswith("ipc://") and ipc_in_use(config.bind):
             return _refuse(err, f"another relay already listens on {config.bind}")
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    tracker = BaseProgressTracker()
-    sink = make_sink(tracker)
-    aggregator = None
-    try:
+    with StopSignals() as stop:  # SIGINT and SIGTERM end the loop below
+        tracker = BaseProgressTracker()
+        sink = make_sink(tracker)
+        aggregator = None
         try:
-            aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
-        except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
-            return _refuse(err, str(exc))
-        if config.announce is not None:  # before "listening on": whoever reads that finds the file
             try:
-                announce(config.announce, reachable_address(aggregator.address))
-            except OSError as exc:
-                return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
-        err.write(
-            f"mpprogress relay: listening on {aggregator.address}"
-            f"{' (CURVE)' if security is not None else ''}\n"
-            f"export {ADDRESS_ENV}={aggregator.address}\n"
-        )
-        if security is not None and config.curve_dir is not None:
-            err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
-        err.flush()
-        while not stop.wait(0.2) and aggregator.failure is None:
-            pass
-    finally:
-        try:
-            if aggregator is not None:
-                aggregator.close()
-            tracker.close()
+                aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
+            except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
+                return _refuse(err, str(exc))
+            if config.announce is not None:  # before "listening on": whoever reads that finds the file
+                try:
+                    announce(config.announce, reachable_address(aggregator.address))
+                except OSError as exc:
+                    return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
+            err.write(
+                f"mpprogress relay: listening on {aggregator.address}"
+                f"{' (CURVE)' if security is not None else ''}\n"
+                f"export {ADDRESS_ENV}={aggregator.address}\n"
+            )
+            if security is not None and config.curve_dir is not None:
+                err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
+            err.flush()
+            while not stop.wait(0.2) and aggregator.failure is None:
+                pass
         finally:
-            sink.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            try:
+                if aggregator is not None:
+                    aggregator.close()
+                tracker.close()
+            finally:
+                sink.close()
     err.write(format_status(aggregator.stats()) + "\n")
     err.flush()
     if aggregator.failure is not None:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 import weakref
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..current import current_tracker
+from ..stopping import StopSignals
 
 if TYPE_CHECKING:
     from ..dashboard.hub import Source
@@ -173,22 +171,15 @@ def serve_journal(path: str | os.PathLike[str], bind: str, *, out: TextIO | None
     from ..dashboard.journal import JournalSource
 
     err = sys.stderr if out is None else out
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
     try:
         server = _start(JournalSource(path), bind, err)
     except DashboardUnavailable as exc:
         err.write(f"mpprogress dashboard: error: {exc}\n")
         return 2
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.2):
-            pass
+        with StopSignals() as stop:
+            while not stop.wait(0.2):
+                pass
     finally:
         server.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0
