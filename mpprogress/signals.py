@@ -26,6 +26,11 @@ signal wakeup fd (``signal.set_wakeup_fd``), which the C-level handler writes on
 thread the signal lands: the watcher cancels the open operations at once, the workers stop,
 the main thread's wait ends and the pending handler does the rest.  Bytes for a wakeup fd set
 before (asyncio's) are passed on to it.
+
+While the watcher runs, the handler itself cancels nothing: it runs in the main thread between
+two bytecodes, wherever that thread was, possibly holding a callback's plain lock that
+cancelling (which delivers ``cancel_requested`` to the callbacks) would take again: a deadlock.
+The watcher's thread can wait for such a lock; the handler only raises.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
         return
     previous: dict[int, Any] = {}
     owner = os.getpid()
+    watcher: _Watcher | None = None
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         before = previous.get(signum)
@@ -85,7 +91,10 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             signal.signal(signum, before)
             os.kill(os.getpid(), signum)
             return
-        cancel_open_operations(tracker)
+        if watcher is None or not watcher.running:
+            # Only without the watcher: this runs in the main thread wherever it was, maybe
+            # holding a callback's lock that cancelling would take again (a deadlock).
+            cancel_open_operations(tracker)
         if callable(before):
             before(signum, frame)  # SIGINT's default raises KeyboardInterrupt here
         elif signum == signal.SIGTERM and before == signal.SIG_DFL:
@@ -140,10 +149,15 @@ class _Watcher:
             if any(signum in self._signals for signum in data):
                 try:
                     cancel_open_operations(self._tracker)
-                except Exception:  # the handler tries again when the main thread runs it
+                except Exception:  # the session's exit still ends the operations, as failed
                     _log.exception("mpprogress: cancelling the open operations on a signal failed")
             if not data or _STOP in data:
                 return
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread still reads the pipe (it cancels on the next watched signal)."""
+        return self._thread.is_alive()
 
     def restore(self) -> bool:
         """Put the previous wakeup fd back, unless someone replaced ours meanwhile.

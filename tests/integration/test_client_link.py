@@ -17,6 +17,7 @@ from mpprogress.remote.link import ClientLink
 from mpprogress.remote.outbox import ClientOutbox
 from mpprogress.remote.transport import ClientConfig
 from mpprogress.testing import FakeClock
+from tests.integration.conftest import wait_for
 
 HELLO = wire.Hello(0, "client", 4242, "host")
 
@@ -137,6 +138,7 @@ def test_a_busy_receiver_that_answers_late_is_waited_for(
     introduction (a first phase start waits until the parent has it) follows the same rule."""
     link, receiver = live_link
     hello = receiver.receive()
+    assert wait_for(lambda: link._reach.connected)  # the link's thread has seen the handshake
     waiting, result = start(link, 0.2)
     time.sleep(1.0)  # five times the timeout without an answer, while the connection is up
     assert waiting.is_alive() and result == []
@@ -152,9 +154,10 @@ def test_a_receiver_that_is_gone_is_given_up_on(live_link: tuple[ClientLink, Rec
     waiting, result = wait_in_thread(link, timeout=0.3)
     waiting.join(20)
     assert result == [False]
-    again, result = wait_in_thread(link, timeout=5.0)  # later waits: 0.1 s until it shows life
-    again.join(2.5)
-    assert result == [False]
+    started = time.monotonic()
+    again, result = wait_in_thread(link, timeout=60.0)  # later waits: 0.1 s until it shows life
+    again.join(60)
+    assert result == [False] and time.monotonic() - started < 30
 
 
 def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link: tuple[ClientLink, Receiver]) -> None:
@@ -171,6 +174,7 @@ def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -
     link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=1.0))
     try:
         receiver.receive()
+        assert wait_for(lambda: link._reach.connected)
         started = time.monotonic()
         waiting, returned = introduce_in_thread(link, timeout=0.2)
         time.sleep(0.5)  # past the timeout, within the cap: still waiting
@@ -182,26 +186,35 @@ def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -
         receiver.close()
 
 
-def test_a_resync_ends_the_introduction_at_once(live_link: tuple[ClientLink, Receiver]) -> None:
+def test_a_resync_ends_the_introduction_at_once() -> None:
     """A receiver that dropped the hello (it refused the client) answers RESYNC: no use waiting."""
-    link, receiver = live_link
-    receiver.receive()
-    waiting, returned = introduce_in_thread(link, timeout=30.0)
-    time.sleep(0.3)
-    assert waiting.is_alive()
-    receiver.reply(wire.Resync(0))
-    waiting.join(2)  # well within the 5 s cap
-    assert returned == [True]
-    assert isinstance(receiver.receive(), wire.Hello)  # and the link introduces itself again
+    receiver = Receiver()
+    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=120.0))
+    try:
+        receiver.receive()
+        waiting, returned = introduce_in_thread(link, timeout=120.0)  # only the RESYNC can end it
+        time.sleep(0.3)
+        assert waiting.is_alive()
+        receiver.reply(wire.Resync(0))
+        waiting.join(60)
+        assert returned == [True]
+        assert isinstance(receiver.receive(), wire.Hello)  # and the link introduces itself again
+    finally:
+        link.close()
+        receiver.close()
 
 
-def test_the_introduction_does_not_wait_for_a_link_that_stopped(live_link: tuple[ClientLink, Receiver]) -> None:
-    link, receiver = live_link
-    receiver.receive()
-    link.close()  # the link's thread is gone: nothing will ever be acknowledged
-    started = time.monotonic()
-    link.wait_introduced(30.0)
-    assert time.monotonic() - started < 1.0
+def test_the_introduction_does_not_wait_for_a_link_that_stopped() -> None:
+    receiver = Receiver()
+    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=120.0))
+    try:
+        receiver.receive()
+        link.close()  # the link's thread is gone: nothing will ever be acknowledged
+        started = time.monotonic()
+        link.wait_introduced(60.0)
+        assert time.monotonic() - started < 20  # not the 60 s it would wait for a receiver seen alive
+    finally:
+        receiver.close()
 
 
 def test_the_introduction_gives_up_on_a_receiver_that_is_gone(live_link: tuple[ClientLink, Receiver]) -> None:

@@ -43,7 +43,7 @@ def dies_once(operation_id: str, marker: str, items: int) -> str:
             phase.update(1)
             if i + 1 == items // 2 and not os.path.exists(marker):
                 Path(marker).touch()
-                time.sleep(0.5)  # the half count reaches the session (flushed every 50 ms)
+                time.sleep(2.0)  # the half count reaches the session (flushed every 50 ms; slack for load)
                 os.kill(os.getpid(), signal.SIGKILL)  # the nanny starts a new worker process
     return "ok"
 

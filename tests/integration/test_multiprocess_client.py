@@ -133,8 +133,9 @@ def test_client_without_a_receiver_never_hangs(tmp_path: object) -> None:
         for k in range(5):
             with op.phase(f"phase {k}", total=10) as phase:
                 phase.update(10)
-    # One bounded wait (0.5 s), then 0.1 s at most for each later finish and for close.
-    assert time.monotonic() - started < 5.0
+    # One bounded wait (0.5 s), then 0.1 s at most for each later finish and for close: ~1 s,
+    # never the 30 s delivery cap (the bound leaves slack for a loaded machine).
+    assert time.monotonic() - started < 15.0
 
 
 def test_phases_of_unknown_operations_are_dropped_and_counted() -> None:

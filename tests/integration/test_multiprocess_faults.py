@@ -46,14 +46,16 @@ def test_killed_worker_is_lost_while_others_finish(recorded_session: Recorded, m
         others = [mp_context.Process(target=workers.report_phases, args=(op.operation_id, 2, 20)) for _ in range(2)]
         for proc in others:
             proc.start()
-        assert wait_for(lambda: finished(events, title="hang"), timeout=10)
+        assert wait_for(lambda: finished(events, title="hang"), timeout=40)
         lost_after = time.monotonic() - killed_at
         for proc in others:
             proc.join(60)
         victim.join(10)
     lost = finished(events, title="hang")[0].data
     assert (lost["success"], lost["reason"], lost["current"]) == (False, "lost", 5)
-    assert lost_after < 8.0  # "within a few seconds" (the check itself runs 4 times a second)
+    # "within a few seconds" (its pid is looked at 4 times a second), not the 60 s after which
+    # silence alone makes a client lost: the bound leaves slack for a loaded machine
+    assert lost_after < 20.0
     ok = [e.data for e in events.of_type("phase_finished") if e.data["title"] != "hang"]
     assert len(ok) == 4 and all(d["success"] and d["current"] == 20 for d in ok)
 
@@ -100,8 +102,8 @@ def test_worker_whose_parent_is_gone_exits_promptly() -> None:
     killed_at = time.monotonic()
     # 20 phases of ~0.1 s of work each; without the parent every finish may wait, but only
     # the first up to the delivery timeout (2 s), the others 0.1 s.
-    assert wait_for(lambda: not _alive(child_pid), timeout=20)
-    assert time.monotonic() - killed_at < 12.0
+    assert wait_for(lambda: not _alive(child_pid), timeout=60)
+    assert time.monotonic() - killed_at < 25.0  # ~6 s; each finish waiting 2 s would take 40 s
 
 
 @pytest.mark.parametrize("method", START_METHODS)
@@ -119,8 +121,8 @@ def test_ctrl_c_in_the_parent(method: str) -> None:
     pids = [int(pid) for pid in found.groups()]
     os.killpg(parent.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
     interrupted_at = time.monotonic()
-    out, err = parent.communicate(timeout=15)
-    assert time.monotonic() - interrupted_at < 6.0
+    out, err = parent.communicate(timeout=90)
+    assert time.monotonic() - interrupted_at < 30.0  # not the 60 s the workers run uncancelled
     assert parent.returncode != 0 and "KeyboardInterrupt" in err
     assert "\x1b[?25h" in out  # the cursor is shown again: the terminal was restored
     assert wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=5), "orphaned workers"

@@ -57,7 +57,7 @@ def test_worker_of_a_killed_parent_finishes_its_phase_promptly(method: str, tmp_
         phase_exited = float((tmp_path / "phase-exited").read_text())
         # The phase's exit gives up within the delivery timeout (2 s) of the receiver's last
         # sign of life, not after the delivery cap (30 s).
-        assert phase_exited - loop_ended < 5.0
+        assert phase_exited - loop_ended < 15.0  # ~2 s; slack for a loaded machine
         assert wait_for(lambda: not _alive(worker), timeout=10)
     finally:
         if _alive(worker):

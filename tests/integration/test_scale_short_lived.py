@@ -30,6 +30,7 @@ def titles(events: RecordingCallback) -> list[str]:
 
 
 @pytest.mark.processes
+@pytest.mark.timeout(300)  # 500 spawned interpreters: ~40 s idle here, more on a loaded machine
 def test_a_pool_of_one_process_per_task_delivers_every_phase_exactly_under_spawn() -> None:
     tasks = 500
     events = RecordingCallback()

@@ -15,6 +15,7 @@ import pytest
 
 from mpprogress.adapters.notebook import NotebookProgressTracker, NotebookSink
 from mpprogress.adapters.notebook_kernel import in_notebook
+from mpprogress.testing import FakeClock
 from mpprogress.tracker import BaseProgressTracker
 
 
@@ -63,8 +64,9 @@ def test_final_output_keeps_exact_counts_and_summary() -> None:
 
 
 def test_redraws_live_only_when_something_changed() -> None:
-    tracker = BaseProgressTracker()
-    sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50)
+    clock = FakeClock()  # elapsed time, rate and spinner stand still: only the count can change
+    tracker = BaseProgressTracker(get_time=clock)
+    sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, get_time=clock)
     output = RecordedOutput.made[-1]
     with tracker.operation("Live") as op, op.phase("step", total=5) as phase:
         phase.update(3)
