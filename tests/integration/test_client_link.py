@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import zmq
@@ -102,14 +103,22 @@ def test_a_resync_sends_the_hello_and_the_outbox_again_and_a_cancel_reaches_the_
 # --- delivery waits last as long as the receiver is alive (issue 11) ---------------------------
 
 
-@pytest.fixture
-def live_link() -> Iterator[tuple[ClientLink, Receiver]]:
+@contextmanager
+def linked(**config: float) -> Iterator[tuple[ClientLink, Receiver]]:
     """A link on the real clock (its heartbeats and flushes run) and its receiver."""
     receiver = Receiver()
-    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0))
-    yield link, receiver
-    link.close()
-    receiver.close()
+    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, **config))  # type: ignore[arg-type]
+    try:
+        yield link, receiver
+    finally:
+        link.close()
+        receiver.close()
+
+
+@pytest.fixture
+def live_link() -> Iterator[tuple[ClientLink, Receiver]]:
+    with linked() as pair:
+        yield pair
 
 
 def in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
@@ -170,9 +179,7 @@ def test_a_wait_for_a_live_receiver_that_never_answers_ends_at_the_cap(live_link
 
 def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -> None:
     """A receiver that hangs still completes handshakes: the wait must not follow it for ever."""
-    receiver = Receiver()
-    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=1.0))
-    try:
+    with linked(introduction_cap=1.0) as (link, receiver):
         receiver.receive()
         assert wait_for(lambda: link._reach.connected)
         started = time.monotonic()
@@ -181,16 +188,11 @@ def test_the_introduction_ends_at_its_cap_when_a_live_receiver_never_answers() -
         assert waiting.is_alive()
         waiting.join(20)
         assert returned == [True] and 0.9 <= time.monotonic() - started < 10
-    finally:
-        link.close()
-        receiver.close()
 
 
 def test_a_resync_ends_the_introduction_at_once() -> None:
     """A receiver that dropped the hello (it refused the client) answers RESYNC: no use waiting."""
-    receiver = Receiver()
-    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=120.0))
-    try:
+    with linked(introduction_cap=120.0) as (link, receiver):
         receiver.receive()
         waiting, returned = introduce_in_thread(link, timeout=120.0)  # only the RESYNC can end it
         time.sleep(0.3)
@@ -199,22 +201,15 @@ def test_a_resync_ends_the_introduction_at_once() -> None:
         waiting.join(60)
         assert returned == [True]
         assert isinstance(receiver.receive(), wire.Hello)  # and the link introduces itself again
-    finally:
-        link.close()
-        receiver.close()
 
 
 def test_the_introduction_does_not_wait_for_a_link_that_stopped() -> None:
-    receiver = Receiver()
-    link = ClientLink(receiver.address, ClientOutbox(HELLO), ClientConfig(linger_ms=0, introduction_cap=120.0))
-    try:
+    with linked(introduction_cap=120.0) as (link, receiver):
         receiver.receive()
         link.close()  # the link's thread is gone: nothing will ever be acknowledged
         started = time.monotonic()
         link.wait_introduced(60.0)
         assert time.monotonic() - started < 20  # not the 60 s it would wait for a receiver seen alive
-    finally:
-        receiver.close()
 
 
 def test_the_introduction_gives_up_on_a_receiver_that_is_gone(live_link: tuple[ClientLink, Receiver]) -> None:
