@@ -7,7 +7,7 @@ they finished (28 s in a trial).  SIGTERM's default is to die at once: no cleanu
 cursor stays hidden, the private socket directory stays, workers are never told).
 
 ``cancel_on_signals`` (used by ``mpprogress.session()`` in the main thread) puts a handler in
-front for the block's duration: it cancels every open operation at once (the aggregator sends
+front for the block's duration: it has every open operation cancelled at once (the aggregator sends
 the cancellations to the workers, whose ``phase.cancelled`` becomes true within a flush
 interval), then does what the signal would have done: the previous handler's work, which for
 SIGINT is raising ``KeyboardInterrupt``, and for SIGTERM with the default disposition raising
@@ -30,7 +30,8 @@ before (asyncio's) are passed on to it.
 While the watcher runs, the handler itself cancels nothing: it runs in the main thread between
 two bytecodes, wherever that thread was, possibly holding a callback's plain lock that
 cancelling (which delivers ``cancel_requested`` to the callbacks) would take again: a deadlock.
-The watcher's thread can wait for such a lock; the handler only raises.
+It writes a byte to the watcher's pipe instead (the watcher's thread may wait for such a
+lock), then does what the signal would have done.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _STOP = b"\0"  # no signal has number 0: tells the watcher to end
+_CANCEL = b"\xff"  # nor 255: the handler asks the watcher to cancel (whoever owns the wakeup fd)
 
 _log = logging.getLogger("mpprogress")
 
@@ -91,9 +93,11 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             signal.signal(signum, before)
             os.kill(os.getpid(), signum)
             return
-        if watcher is None or not watcher.running:
-            # Only without the watcher: this runs in the main thread wherever it was, maybe
-            # holding a callback's lock that cancelling would take again (a deadlock).
+        if watcher is not None and watcher.running:
+            # Not here: this runs in the main thread wherever it was, maybe holding a callback's
+            # lock that cancelling would take again (a deadlock).  The watcher's thread may wait.
+            watcher.request_cancel()
+        else:
             cancel_open_operations(tracker)
         if callable(before):
             before(signum, frame)  # SIGINT's default raises KeyboardInterrupt here
@@ -143,21 +147,32 @@ class _Watcher:
                 data = os.read(self._read, 512)
             except OSError:
                 return
-            if self.previous >= 0:  # asyncio's, say: it must still hear of its signals
+            signals = data.replace(_STOP, b"").replace(_CANCEL, b"")
+            if self.previous >= 0 and signals:  # asyncio's, say: it must still hear of its signals
                 with contextlib.suppress(OSError):
-                    os.write(self.previous, data.replace(_STOP, b""))
-            if any(signum in self._signals for signum in data):
+                    os.write(self.previous, signals)
+            if _CANCEL in data or any(signum in self._signals for signum in signals):
                 try:
                     cancel_open_operations(self._tracker)
-                except Exception:  # the session's exit still ends the operations, as failed
+                except Exception:  # logged; the session cancels what is open again as it exits
                     _log.exception("mpprogress: cancelling the open operations on a signal failed")
             if not data or _STOP in data:
                 return
 
     @property
     def running(self) -> bool:
-        """Whether the thread still reads the pipe (it cancels on the next watched signal)."""
+        """Whether the thread still reads the pipe."""
         return self._thread.is_alive()
+
+    def request_cancel(self) -> None:
+        """Have the thread cancel the open operations (safe in a signal handler: no lock).
+
+        The signal's own byte reaches the pipe only while it is the wakeup fd, and code inside
+        the block may set another one (an asyncio loop with signal handlers does, and its
+        closing sets none): the handler asks through the pipe as well.
+        """
+        with contextlib.suppress(OSError):  # a full pipe already holds a request
+            os.write(self.write, _CANCEL)
 
     def restore(self) -> bool:
         """Put the previous wakeup fd back, unless someone replaced ours meanwhile.

@@ -6,7 +6,8 @@ signal lands while the main thread is inside ``Event.wait()`` holding the event'
 relay then never stopped on SIGINT (seen once in a full test run; a loop of ``Event.wait(0)``
 with ``set()`` in the handler hung in 36 of 60 trials).  So the handler here takes no lock: it
 notes the signal and writes one byte to a non-blocking pipe, and the main thread waits on the
-pipe with ``select``, which the byte ends at once.
+pipe, which the byte ends at once (or within the wait's timeout if the signal landed on another
+thread and the main thread's wait was not interrupted: the note is read then).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import os
 import select
 import signal
+import time
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -67,17 +69,31 @@ class StopSignals:
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a stop signal; return whether one has arrived."""
-        if self.received is None and self._read >= 0:
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self._read], [], [], max(0.0, timeout))
+        if self.received is None:
+            try:
+                poller = select.poll()  # not select(): any fd number
+                poller.register(self._read, select.POLLIN)
+                poller.poll(max(0, round(timeout * 1000)))
+            except (OSError, ValueError):  # no pipe (outside the block): a plain wait
+                time.sleep(max(0.0, timeout))
         return self.received is not None
 
     def _restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-        for fd in (self._read, self._write):
+        # Taken first: ``signal.signal`` runs the handlers still pending, which may raise (a
+        # second Ctrl-C); what is left is still restored and closed.
+        previous, self._previous = self._previous, {}
+        fds, (self._read, self._write) = (self._read, self._write), (-1, -1)
+        raised: BaseException | None = None
+        for signum, handler in previous.items():
+            for _ in range(2):  # a pending handler that raised ran first and set nothing
+                try:
+                    signal.signal(signum, handler)
+                    break
+                except BaseException as exc:  # raised again below, once all is restored
+                    raised = raised or exc
+        for fd in fds:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._read = self._write = -1
+        if raised is not None:
+            raise raised

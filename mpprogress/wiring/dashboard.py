@@ -177,9 +177,12 @@ def serve_journal(path: str | os.PathLike[str], bind: str, *, out: TextIO | None
         err.write(f"mpprogress dashboard: error: {exc}\n")
         return 2
     try:
-        with StopSignals() as stop:
-            while not stop.wait(0.2):
-                pass
+        with StopSignals() as stop:  # restored after the close: a second Ctrl-C does not cut it short
+            try:
+                while not stop.wait(0.2):
+                    pass
+            finally:
+                server.close()
     finally:
-        server.close()
+        server.close()  # also when StopSignals refused (not the main thread); idempotent
     return 0

@@ -13,6 +13,7 @@ import pytest
 
 from mpprogress.signals import cancel_on_signals
 from mpprogress.tracker import BaseProgressTracker
+from tests.integration.conftest import wait_for
 
 
 def ignore(signum: int, frame: object) -> None:
@@ -91,3 +92,13 @@ def test_a_signal_while_the_main_thread_holds_a_callbacks_lock_cancels_without_d
             assert not cancelled.is_set()
         assert cancelled.wait(10)  # the watcher's thread delivered it once the lock was free
     assert op.cancelled
+
+
+def test_a_signal_still_cancels_after_code_inside_replaced_the_wakeup_fd(quiet_sigterm: object) -> None:
+    """An asyncio loop with signal handlers sets its own wakeup fd, and none once it closes."""
+    tracker = BaseProgressTracker()
+    op = tracker.start_operation("op", "op")
+    with cancel_on_signals(tracker):
+        signal.set_wakeup_fd(-1)  # the watcher's pipe no longer hears of signals by itself
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert wait_for(lambda: op.cancelled)

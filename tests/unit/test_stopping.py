@@ -23,6 +23,7 @@ trials = int(sys.argv[1])
 for _ in range(trials):
     pid = os.fork()
     if pid == 0:
+        signal.alarm(20)  # a deadlocked trial dies (SIGALRM's default) instead of lingering
         with StopSignals() as stop:
             delay = random.uniform(0.0, 0.01)
             threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
