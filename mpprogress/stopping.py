@@ -12,13 +12,13 @@ thread and the main thread's wait was not interrupted: the note is read then).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import select
 import signal
 import time
 from types import FrameType, TracebackType
 from typing import Any
+
+from .wakepipe import WakePipe
 
 __all__ = ["StopSignals"]
 
@@ -39,14 +39,12 @@ class StopSignals:
     def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
         self._signals = signals
         self._previous: dict[int, Any] = {}
-        self._read = self._write = -1
+        self._pipe: WakePipe | None = None
         self.received: int | None = None
         """The first signal that asked for the stop, or ``None``."""
 
     def __enter__(self) -> StopSignals:
-        self._read, self._write = os.pipe()
-        os.set_blocking(self._read, False)
-        os.set_blocking(self._write, False)
+        self._pipe = WakePipe()
         try:
             for signum in self._signals:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
@@ -64,25 +62,25 @@ class StopSignals:
         # No lock here, not even a logging call: see the module's docstring.
         if self.received is None:
             self.received = signum
-        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
-            os.write(self._write, b"\0")
+        if self._pipe is not None:
+            self._pipe.wake()
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a stop signal; return whether one has arrived."""
-        if self.received is None:
-            try:
-                poller = select.poll()  # not select(): any fd number
-                poller.register(self._read, select.POLLIN)
-                poller.poll(max(0, round(timeout * 1000)))
-            except (OSError, ValueError):  # no pipe (outside the block): a plain wait
-                time.sleep(max(0.0, timeout))
+        pipe = self._pipe
+        if self.received is None and pipe is not None:
+            poller = select.poll()  # not select(): any fd number
+            poller.register(pipe.fd, select.POLLIN)
+            poller.poll(max(0, round(timeout * 1000)))
+        elif self.received is None:  # outside the block: nothing can wake it
+            time.sleep(max(0.0, timeout))
         return self.received is not None
 
     def _restore(self) -> None:
         # Taken first: ``signal.signal`` runs the handlers still pending, which may raise (a
         # second Ctrl-C); what is left is still restored and closed.
         previous, self._previous = self._previous, {}
-        fds, (self._read, self._write) = (self._read, self._write), (-1, -1)
+        pipe, self._pipe = self._pipe, None
         raised: BaseException | None = None
         for signum, handler in previous.items():
             for _ in range(2):  # a pending handler that raised ran first and set nothing
@@ -91,9 +89,7 @@ class StopSignals:
                     break
                 except BaseException as exc:  # raised again below, once all is restored
                     raised = raised or exc
-        for fd in fds:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if pipe is not None:
+            pipe.close()
         if raised is not None:
             raise raised

@@ -36,6 +36,7 @@ import zmq
 
 from ..port import ProgressError
 from ..tracker import BaseProgressTracker
+from ..wakepipe import WakePipe
 from . import wire
 from .addresses import IpcFile, private_ipc_address, remove_private_dir
 from .aggregator_config import AggregatorConfig
@@ -44,7 +45,7 @@ from .cancels import CancelRequests
 from .pids import process_alive
 from .registry import ClientRegistry
 from .replies import Replies
-from .transport import HandshakeMonitor, ServerSecurity, WakePipe, bind_server, host_identity, process_context, readable
+from .transport import HandshakeMonitor, ServerSecurity, bind_server, host_identity, process_context, readable
 
 __all__ = ["Aggregator", "AggregatorConfig", "AggregatorStats", "AggregatorStopped"]
 

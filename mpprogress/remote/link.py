@@ -40,9 +40,8 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   aggregator acknowledged it and the hello, so the parent knows the worker even if it ends
   right after with ``os._exit``: while the receiver shows life (below), at most
   ``introduction_cap``, giving up ``introduction_timeout`` after it last did, and at once if it
-  answers ``RESYNC`` (it dropped the hello).  Later starts are not waited for: ``os._exit``
-  right after one may lose it, and always loses the counts since the last flush and the
-  phases' finishes (the parent then marks them ``lost``).
+  answers ``RESYNC`` (it dropped the hello).  Later starts are not waited for: ``os._exit`` right
+  after one may lose it, and always loses the counts since the last flush and the finishes (``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
@@ -72,12 +71,13 @@ from typing import Protocol
 
 import zmq
 
+from ..wakepipe import WakePipe
 from . import wire
 from .follow import AddressFollower
 from .pids import process_alive, process_start
 from .reachability import Reachability, warn_undelivered
 from .sendqueue import SendQueue
-from .transport import AddressError, ClientConfig, SocketSecurity, WakePipe, client_socket, connect_socket, readable
+from .transport import AddressError, ClientConfig, SocketSecurity, client_socket, connect_socket, readable
 
 __all__ = ["ClientLink", "Outbox"]
 

@@ -46,7 +46,6 @@ __all__ = [
     "IpcFile",
     "ServerSecurity",
     "SocketSecurity",
-    "WakePipe",
     "bind_server",
     "check_bind_address",
     "check_tcp_address",
@@ -264,31 +263,6 @@ _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: flag enums co
 def readable(sock: zmq.Socket[bytes]) -> bool:
     """Whether a frame waits on ``sock``: cheaper than a non-blocking read raising ``zmq.Again``."""
     return bool(cast(int, sock.getsockopt(_EVENTS)) & _POLLIN)
-
-
-class WakePipe:
-    """A self-pipe that ends a ZeroMQ poll at once: register ``fd``, call ``wake()`` from any thread."""
-
-    def __init__(self) -> None:
-        self.fd, self._write_fd = os.pipe()
-        os.set_blocking(self.fd, False)
-        os.set_blocking(self._write_fd, False)
-
-    def wake(self) -> None:
-        """Make the next (or current) poll on ``fd`` return."""
-        with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
-            os.write(self._write_fd, b"\0")
-
-    def drain(self) -> None:
-        """Consume the pending wake-ups (call when ``fd`` polled readable)."""
-        with contextlib.suppress(OSError):
-            os.read(self.fd, 4096)
-
-    def close(self) -> None:
-        """Close both ends. Idempotent."""
-        for fd in (self.fd, self._write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def open_monitor(sock: zmq.Socket[bytes], events: int) -> zmq.Socket[bytes] | None:

@@ -177,12 +177,10 @@ def serve_journal(path: str | os.PathLike[str], bind: str, *, out: TextIO | None
         err.write(f"mpprogress dashboard: error: {exc}\n")
         return 2
     try:
-        with StopSignals() as stop:  # restored after the close: a second Ctrl-C does not cut it short
-            try:
-                while not stop.wait(0.2):
-                    pass
-            finally:
-                server.close()
+        with StopSignals() as stop:
+            while not stop.wait(0.2):
+                pass
+            server.close()  # while the handlers are ours: a second Ctrl-C does not cut it short
     finally:
-        server.close()  # also when StopSignals refused (not the main thread); idempotent
+        server.close()  # when StopSignals refused (not the main thread); idempotent
     return 0
