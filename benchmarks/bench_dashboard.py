@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import mpprogress
-from mpprogress.wiring.dashboard import _OPEN
+from mpprogress._wiring.dashboard import _OPEN
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -157,9 +157,9 @@ def screenshot(path: Path) -> None:
     """Run the demo in a session with the dashboard and a journal; save the page midway."""
     from playwright.sync_api import sync_playwright
 
-    from mpprogress.demo.run import DemoConfig, _research_companies
-    from mpprogress.demo.server import SiteServer
-    from mpprogress.demo.site import generate_site
+    from mpprogress._demo.run import DemoConfig, _research_companies
+    from mpprogress._demo.server import SiteServer
+    from mpprogress._demo.site import generate_site
 
     config = DemoConfig(workers=4, companies=6, pages=400)
     site = generate_site(config.seed, config.companies, config.pages)

@@ -38,7 +38,7 @@ from atpbar import atpbar, find_reporter, flushing, register_reporter
 from tqdm import tqdm  # imported here, as a script would: forked workers do not import it again
 
 import mpprogress
-from mpprogress.frontends.tqdm import tqdm as mpprogress_tqdm
+from mpprogress._frontends.tqdm import tqdm as mpprogress_tqdm
 
 BLOCK = os.urandom(1024)
 

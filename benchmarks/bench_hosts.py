@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import mpprogress  # noqa: E402
-from mpprogress.remote.security import CurveServerKeys, generate_keys  # noqa: E402
+from mpprogress.security import CurveServerKeys, generate_keys  # noqa: E402
 
 PORT = 5600
 
 
 def serve(address: str, curve: str | None) -> None:
     """The session in the relay host: until standard input closes, then print its frames applied."""
-    from mpprogress.remote import transport
+    from mpprogress._remote import transport
 
     if curve is None:
         transport.check_bind_address = lambda address, curve: None  # measuring plain TCP on purpose
@@ -55,7 +55,7 @@ def serve(address: str, curve: str | None) -> None:
 
 def work(address: str, curve: str | None, phases: int, round_trips: int) -> None:
     """The worker: the three measurements, as one JSON line."""
-    from mpprogress.remote.security import CurveClientKeys
+    from mpprogress.security import CurveClientKeys
 
     security = CurveClientKeys.load(curve, "bench") if curve else None
     with mpprogress.connect(address, security=security) as client:

@@ -36,8 +36,7 @@ from typing import Any
 from bench_fanin import _run_processes, calibrate, latency_worker, mpprogress_worker
 
 import mpprogress
-from mpprogress.adapters.journal import JournalConfig, JournalSink
-from mpprogress.events import (
+from mpprogress._base.events import (
     OperationFinished,
     OperationStarted,
     PhaseFinished,
@@ -45,7 +44,8 @@ from mpprogress.events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from mpprogress.report import load_run, render
+from mpprogress._report import load_run, render
+from mpprogress.adapters.journal import JournalConfig, JournalSink
 from mpprogress.testing import FakeClock
 
 OPERATION = str(uuid.UUID(int=2**100))  # ids as the library makes them (UUIDs)

@@ -57,7 +57,7 @@ from rich.console import Console
 from tqdm import tqdm
 
 import mpprogress
-from mpprogress.current import current_tracker
+from mpprogress._core.current import current_tracker
 
 STAMP_EVERY = 100
 TASK_UPDATES = 100

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 import mpprogress
-from mpprogress.frontends.tqdm import tqdm as mpprogress_tqdm
+from mpprogress._frontends.tqdm import tqdm as mpprogress_tqdm
 
 
 class _NoOp:

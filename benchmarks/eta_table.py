@@ -27,7 +27,7 @@ import argparse
 import statistics
 from collections.abc import Callable
 
-from mpprogress.snapshot import OperationSnapshot, PhaseSnapshot
+from mpprogress._base.snapshot import OperationSnapshot, PhaseSnapshot
 from mpprogress.testing import Reading, ScriptedWorker, replay
 
 WORKERS = (

@@ -13,8 +13,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from mpprogress._base.port import ProgressTracker
 from mpprogress.adapters.logs import LoggingProgressTracker
-from mpprogress.port import ProgressTracker
 
 __all__ = ["main"]
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .current import set_tracker
-from .errors import DuplicateIdError, PhaseDepthError
-from .events import EventSink, ProgressCallback, ProgressEvent, ProgressEventSerializer, Sink
-from .noop import NoOpProgressTracker
-from .port import (
+from ._base.errors import DuplicateIdError, PhaseDepthError
+from ._base.events import EventSink, ProgressCallback, ProgressEvent, ProgressEventSerializer, Sink
+from ._base.port import (
     PhaseFinishedError,
     ProgressCancelled,
     ProgressError,
@@ -21,9 +19,11 @@ from .port import (
     ProgressPhase,
     ProgressTracker,
 )
-from .snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
-from .tracker import BaseProgressOperation, BaseProgressPhase, BaseProgressTracker
-from .wiring import connect, get_tracker, session, track
+from ._base.snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from ._core.current import set_tracker
+from ._core.noop import NoOpProgressTracker
+from ._core.tracker import BaseProgressOperation, BaseProgressPhase, BaseProgressTracker
+from ._wiring import connect, get_tracker, session, track
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
@@ -37,24 +37,24 @@ _LAZY: dict[str, str] = {
     "LoggingSink": ".adapters.logs",
     "WebSocketProgressTracker": ".adapters.web",
     "EventStream": ".adapters.web",
-    "create_progress_tracker": ".config",
+    "create_progress_tracker": "._config",
     "ConsoleConfig": ".adapters.console",
-    "ConfigError": ".config",
+    "ConfigError": "._config",
     "TrackerWithSinks": ".adapters",
-    "ClientTracker": ".remote.client",
+    "ClientTracker": "._remote.client",
     "JournalSink": ".adapters.journal",
     "OpenTelemetrySink": ".adapters.otel",
-    "tqdm": ".frontends.tqdm",
-    "trange": ".frontends.tqdm",
-    "process_map": ".frontends.maps",
-    "thread_map": ".frontends.maps",
-    "patch_tqdm": ".frontends.patch",
-    "shared_operation": ".frontends.placement",
-    "ClientConfig": ".remote.client",
-    "ForwardingLogHandler": ".remote.client",
-    "Aggregator": ".remote.aggregator",
-    "AggregatorConfig": ".remote.aggregator",
-    "dashboard_url": ".wiring.dashboard",
+    "tqdm": "._frontends.tqdm",
+    "trange": "._frontends.tqdm",
+    "process_map": "._frontends.maps",
+    "thread_map": "._frontends.maps",
+    "patch_tqdm": "._frontends.patch",
+    "shared_operation": "._frontends.placement",
+    "ClientConfig": "._remote.client",
+    "ForwardingLogHandler": "._remote.client",
+    "Aggregator": "._remote.aggregator",
+    "AggregatorConfig": "._remote.aggregator",
+    "dashboard_url": "._wiring.dashboard",
 }
 
 __all__ = [

@@ -6,6 +6,6 @@ mpprogress's one display and usable inside worker processes.  See ``frontends/ri
 
 from __future__ import annotations
 
-from .frontends.rich import Progress, Task, TaskID, track
+from ._frontends.rich import Progress, Task, TaskID, track
 
 __all__ = ["Progress", "Task", "TaskID", "track"]

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .snapshot import OperationSnapshot
-from .tracker import BaseProgressTracker
+from ._base.snapshot import OperationSnapshot
+from ._core.tracker import BaseProgressTracker
 
 __all__ = [
     "FakeClock",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from ..events import Sink
-from ..tracker import BaseProgressTracker
+from .._base.events import Sink
+from .._core.tracker import BaseProgressTracker
 
 __all__ = ["TrackerWithSinks"]
 

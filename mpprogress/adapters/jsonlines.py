@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import TextIO
 
-from ..events import EventSink, ProgressEvent, ProgressEventSerializer
+from .._base.events import EventSink, ProgressEvent, ProgressEventSerializer
 
 __all__ = ["JsonLinesSink"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..events import (
+from .._base.events import (
     CancelRequested,
     EventSink,
     OperationFinished,

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from ..events import EventSink, ProgressEvent, ProgressEventSerializer
+from .._base.events import EventSink, ProgressEvent, ProgressEventSerializer
 from . import TrackerWithSinks
 
 __all__ = [

@@ -17,17 +17,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..current import current_tracker, replace_tracker
-from ..remote.announce import announced_address, reachable_address
-from ..remote.client import ClientTracker
-from ..remote.settings import (
-    ADDRESS_ENV,
-    CURVE_CLIENT_ENV,
-    CURVE_DIR_ENV,
-    export_settings,
-    inherited_setting,
-)
-from ..wiring.command import curve_client_name
+from .._core.current import current_tracker, replace_tracker
+from .._remote.announce import announced_address, reachable_address
+from .._remote.client import ClientTracker
+from .._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, export_settings, inherited_setting
+from .._wiring.command import curve_client_name
 
 __all__ = ["WorkerSettings"]
 

@@ -27,8 +27,8 @@ from distributed import Client, Future, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.worker import thread_state  # type: ignore[attr-defined]
 
-from ..port import ProgressOperation, ProgressPhase, failure_reason
-from ..wiring import get_tracker
+from .._base.port import ProgressOperation, ProgressPhase, failure_reason
+from .._wiring import get_tracker
 from .carry import WorkerSettings
 
 __all__ = ["LOST_GRACE", "PLUGIN_NAME", "ProgressPlugin", "completed", "report_to", "task_attempt", "task_phase"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import ray
 
-from ..remote.settings import ADDRESS_ENV
+from .._remote.settings import ADDRESS_ENV
 from .carry import WorkerSettings
 
 __all__ = ["init", "runtime_env"]

@@ -10,8 +10,8 @@ from multiprocessing.context import BaseContext
 import pytest
 
 import mpprogress
+from mpprogress._core.tracker import BaseProgressTracker
 from mpprogress.testing import RecordedEvent, RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 
 START_METHODS = ["fork", "spawn", "forkserver"]
 

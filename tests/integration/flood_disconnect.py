@@ -13,9 +13,9 @@ import time
 
 import zmq
 
-from mpprogress.remote import wire
-from mpprogress.remote.aggregator import Aggregator
-from mpprogress.tracker import BaseProgressTracker
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.aggregator import Aggregator
 
 SENDERS, FRAMES = 3, 4000
 

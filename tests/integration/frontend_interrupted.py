@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from mpprogress.frontends.maps import process_map
+from mpprogress._frontends.maps import process_map
 from tests.integration.frontend_workers import slow_item
 
 

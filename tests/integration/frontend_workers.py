@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from mpprogress.frontends.rich import Progress
-from mpprogress.frontends.tqdm import tqdm
+from mpprogress._frontends.rich import Progress
+from mpprogress._frontends.tqdm import tqdm
 
 __all__ = ["die_on", "library_loop", "rich_tasks", "slow_item", "square", "tqdm_loop", "write_line"]
 

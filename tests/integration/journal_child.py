@@ -10,8 +10,8 @@ import logging
 import sys
 import time
 
+from mpprogress._core.tracker import BaseProgressTracker
 from mpprogress.adapters.journal import JournalSink
-from mpprogress.tracker import BaseProgressTracker
 
 
 def main(path: str) -> None:

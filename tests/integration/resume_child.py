@@ -18,7 +18,7 @@ import time
 from rich.console import Console
 
 import mpprogress
-from mpprogress.port import ProgressTracker
+from mpprogress._base.port import ProgressTracker
 
 CHUNKS, PER_CHUNK = 4, 60
 ITEM_SECONDS = 0.02

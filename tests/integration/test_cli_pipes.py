@@ -12,7 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mpprogress.cli import EXIT_BROKEN_PIPE
+from mpprogress._cli import EXIT_BROKEN_PIPE
 
 ROOT = Path(__file__).resolve().parents[2]
 

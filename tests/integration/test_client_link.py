@@ -13,10 +13,10 @@ from contextlib import contextmanager
 import pytest
 import zmq
 
-from mpprogress.remote import wire
-from mpprogress.remote.link import ClientLink
-from mpprogress.remote.outbox import ClientOutbox
-from mpprogress.remote.transport import ClientConfig
+from mpprogress._remote import wire
+from mpprogress._remote.link import ClientLink
+from mpprogress._remote.outbox import ClientOutbox
+from mpprogress._remote.transport import ClientConfig
 from mpprogress.testing import FakeClock
 from tests.integration.conftest import wait_for
 
@@ -225,9 +225,9 @@ def test_the_introduction_gives_up_on_a_receiver_that_is_gone(live_link: tuple[C
 def test_a_link_with_a_phase_open_wakes_about_once_per_flush_interval() -> None:
     # The poll timeout is rounded up to whole milliseconds: rounded down, the last fraction of
     # a millisecond before each flush was spent in polls that return at once (hundreds a second).
-    from mpprogress.remote.aggregator import Aggregator
-    from mpprogress.remote.client import ClientTracker
-    from mpprogress.tracker import BaseProgressTracker
+    from mpprogress._core.tracker import BaseProgressTracker
+    from mpprogress._remote.aggregator import Aggregator
+    from mpprogress._remote.client import ClientTracker
 
     with Aggregator(BaseProgressTracker()) as aggregator, ClientTracker(aggregator.address) as client:
         op = client.start_operation("op", "op")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import mpprogress
-from mpprogress.events import Worker
+from mpprogress._base.events import Worker
 from tests.integration.conftest import wait_for
 from tests.integration.dashboard_workers import HOSTILE, cancellable, hang, steady
 from tests.integration.test_relay import Relay, _free_port, _worker
@@ -296,7 +296,7 @@ def test_twenty_viewers_see_the_same_run(chromium: Any) -> None:
             worker.start()
         try:
             assert wait_for(lambda: finished_phases(tracker) == 2, timeout=60)
-            from mpprogress.wiring.dashboard import _OPEN
+            from mpprogress._wiring.dashboard import _OPEN
 
             assert _OPEN[tracker].stats().viewers == 20
 

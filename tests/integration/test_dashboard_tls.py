@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import mpprogress
-from mpprogress.wiring.dashboard import CERT_ENV, KEY_ENV, DashboardUnavailable
+from mpprogress._wiring.dashboard import CERT_ENV, KEY_ENV, DashboardUnavailable
 from tests.integration.test_dashboard_browser import LIVE, browser, chromium  # noqa: F401 (fixtures)
 from tests.unit.test_dashboard_server import non_loopback_address
 

@@ -23,7 +23,7 @@ from distributed import Client, LocalCluster
 import mpprogress
 from mpprogress.integrations.carry import WorkerSettings
 from mpprogress.integrations.dask import completed, report_to, task_phase
-from mpprogress.remote.security import CurveServerKeys, generate_keys
+from mpprogress.security import CurveServerKeys, generate_keys
 from mpprogress.testing import RecordingCallback
 from tests.integration.conftest import wait_for
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from mpprogress import BaseProgressTracker
-from mpprogress.cli import build_parser, main
-from mpprogress.demo.pipeline import CompanyTarget, PipelineConfig, research_company, select_pages
-from mpprogress.demo.server import SiteServer
-from mpprogress.demo.site import MIN_PAGES, CompanySite, generate_site
+from mpprogress._cli import build_parser, main
+from mpprogress._demo.pipeline import CompanyTarget, PipelineConfig, research_company, select_pages
+from mpprogress._demo.server import SiteServer
+from mpprogress._demo.site import MIN_PAGES, CompanySite, generate_site
 from mpprogress.testing import RecordingCallback
 
 PHASES = ["Link Discovery", "Page Selection", "Content Extraction", "Analysis"]

@@ -10,7 +10,7 @@ from multiprocessing.context import BaseContext
 import pytest
 
 import mpprogress
-from mpprogress.tracking import DetachedWorkerWarning
+from mpprogress._core.tracking import DetachedWorkerWarning
 
 
 def readme_worker(operation_id: str) -> tuple[int | float, list[str]]:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from mpprogress.frontends.maps import process_map
-from mpprogress.frontends.patch import patch_tqdm
-from mpprogress.frontends.placement import WRITE_LOGGER, shared_operation
-from mpprogress.frontends.tqdm import tqdm
+from mpprogress._frontends.maps import process_map
+from mpprogress._frontends.patch import patch_tqdm
+from mpprogress._frontends.placement import WRITE_LOGGER, shared_operation
+from mpprogress._frontends.tqdm import tqdm
 from tests.integration import frontend_workers
 from tests.integration.conftest import Recorded, finished, wait_for
 
@@ -138,8 +138,8 @@ def test_ctrl_c_in_process_map_cancels_the_workers(method: str, tmp_path: Path) 
 
 def test_a_tqdm_script_ported_by_its_import(tmp_path: Path) -> None:
     source = Path(__file__).with_name("tqdm_script.py").read_text()
-    ported = source.replace("from tqdm import tqdm, trange", "from mpprogress.frontends.tqdm import tqdm, trange")
-    assert set(ported.splitlines()) - set(source.splitlines()) == {"from mpprogress.frontends.tqdm import tqdm, trange"}
+    ported = source.replace("from tqdm import tqdm, trange", "from mpprogress import tqdm, trange")
+    assert set(ported.splitlines()) - set(source.splitlines()) == {"from mpprogress import tqdm, trange"}
     Path(tmp_path, "ported.py").write_text(ported)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
     env["PYTHONPATH"] = str(ROOT)

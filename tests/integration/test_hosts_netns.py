@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from mpprogress.remote.aggregator import AggregatorConfig
-from mpprogress.remote.security import generate_keys
+from mpprogress._remote.aggregator import AggregatorConfig
+from mpprogress.security import generate_keys
 from tests.integration.conftest import wait_for
 from tests.integration.netns import Host, Network, Process, clean_env, network
 

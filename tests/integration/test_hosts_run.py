@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.remote.security import generate_keys
+from mpprogress.security import generate_keys
 from tests.integration.netns import ROOT, clean_env
 
 pytestmark = pytest.mark.processes

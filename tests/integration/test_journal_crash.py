@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.report import load_run
+from mpprogress._report import load_run
 
 CHILD = Path(__file__).with_name("journal_child.py")
 ROUNDS = 10  # two processes killed each round, both writing the same file

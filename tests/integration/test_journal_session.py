@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import mpprogress
+from mpprogress._report import load_run, render
 from mpprogress.adapters.journal import JournalSink
-from mpprogress.report import load_run, render
 from tests.integration import workers
 from tests.integration.conftest import wait_for
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import mpprogress
-from mpprogress.report import load_run
+from mpprogress._report import load_run
 from tests.integration import workers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,13 +18,13 @@ import pytest
 import zmq
 
 import mpprogress
-from mpprogress.events import Worker
-from mpprogress.phases import BaseProgressOperation
-from mpprogress.remote import wire
-from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
-from mpprogress.remote.transport import host_identity
+from mpprogress._base.events import Worker
+from mpprogress._core.phases import BaseProgressOperation
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.aggregator import Aggregator, AggregatorConfig
+from mpprogress._remote.transport import host_identity
 from mpprogress.testing import FakeClock, RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
 
 

@@ -13,11 +13,11 @@ import zmq
 from rich.console import Console
 
 import mpprogress
-from mpprogress.remote.aggregator import Aggregator
-from mpprogress.remote.client import ClientTracker
-from mpprogress.remote.transport import ClientConfig
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote.aggregator import Aggregator
+from mpprogress._remote.client import ClientTracker
+from mpprogress._remote.transport import ClientConfig
 from mpprogress.testing import RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 from tests.integration import workers
 from tests.integration.conftest import Recorded, finished, wait_for
 

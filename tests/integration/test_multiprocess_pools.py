@@ -137,7 +137,7 @@ def test_fork_inside_a_worker_gets_its_own_context(recorded_session: Recorded, m
 
 def test_get_tracker_and_environment_inside_and_after_a_session() -> None:
     import mpprogress
-    from mpprogress.remote.transport import ADDRESS_ENV
+    from mpprogress._remote.transport import ADDRESS_ENV
 
     before = os.environ.get(ADDRESS_ENV)
     with mpprogress.session(console=False) as tracker:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.remote.client import ClientConfig, ClientTracker
-from mpprogress.remote.settings import ADDRESS_ENV, SESSION_PID_ENV, export_settings
-from mpprogress.remote.transport import host_identity
+from mpprogress._remote.client import ClientConfig, ClientTracker
+from mpprogress._remote.settings import ADDRESS_ENV, SESSION_PID_ENV, export_settings
+from mpprogress._remote.transport import host_identity
 from tests.integration.conftest import START_METHODS, wait_for
 from tests.integration.test_multiprocess_faults import _alive
 

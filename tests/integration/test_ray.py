@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")
 import mpprogress  # noqa: E402
 from mpprogress.integrations.carry import WorkerSettings  # noqa: E402
 from mpprogress.integrations.ray import init  # noqa: E402
-from mpprogress.remote.security import CurveServerKeys, generate_keys  # noqa: E402
+from mpprogress.security import CurveServerKeys, generate_keys  # noqa: E402
 from mpprogress.testing import RecordingCallback  # noqa: E402
 from tests.integration.conftest import wait_for  # noqa: E402
 from tests.integration.netns import ROOT  # noqa: E402

@@ -24,9 +24,9 @@ import pytest
 import zmq
 import zmq.auth
 
-from mpprogress.remote import wire
-from mpprogress.remote.security import CurveClientKeys
-from mpprogress.wiring import connect
+from mpprogress._remote import wire
+from mpprogress._wiring import connect
+from mpprogress.security import CurveClientKeys
 from tests.integration.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,14 +27,14 @@ import zmq
 import zmq.auth
 
 import mpprogress
-from mpprogress.remote import wire
-from mpprogress.remote.aggregator import Aggregator, AggregatorStopped
-from mpprogress.remote.relay import EXIT_FAILED, RelayConfig, serve
-from mpprogress.remote.security import CurveClientKeys, CurveServerKeys, generate_keys
-from mpprogress.remote.settings import CURVE_CLIENT_ENV, CURVE_DIR_ENV
-from mpprogress.remote.transport import MAX_RECEIVE, AddressError
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.aggregator import Aggregator, AggregatorStopped
+from mpprogress._remote.relay import EXIT_FAILED, RelayConfig, serve
+from mpprogress._remote.settings import CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from mpprogress._remote.transport import MAX_RECEIVE, AddressError
+from mpprogress.security import CurveClientKeys, CurveServerKeys, generate_keys
 from mpprogress.testing import RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 from tests.integration import workers
 from tests.integration.conftest import Recorded, finished, wait_for
 from tests.integration.test_multiprocess_aggregator import RawClient

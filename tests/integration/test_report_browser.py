@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mpprogress.report import write_report
-from mpprogress.report.units import OUTCOME_COLOURS
+from mpprogress._report import write_report
+from mpprogress._report.units import OUTCOME_COLOURS
 from tests.unit.journal_runs import CRAWL, Planned, write_run
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     import multiprocessing
     import os
     import mpprogress
-    from mpprogress.remote.settings import ADDRESS_ENV, inherited_setting
+    from mpprogress._remote.settings import ADDRESS_ENV, inherited_setting
 
     def address(_):
         return inherited_setting(ADDRESS_ENV)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.signals import EXIT_TERMINATED
+from mpprogress._core.signals import EXIT_TERMINATED
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOW_CURSOR = "\x1b[?25h"

@@ -155,7 +155,7 @@ def test_a_forked_child_gets_a_working_tracker_even_if_a_thread_held_the_lock() 
 
 
 def test_finishing_waits_for_events_another_thread_is_still_delivering(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("mpprogress.phases", "mpprogress.tracker"):  # a loaded machine: no early give-up
+    for module in ("mpprogress._core.phases", "mpprogress._core.tracker"):  # a loaded machine: no early give-up
         monkeypatch.setattr(f"{module}.SETTLE_TIMEOUT", 60.0)
     tracker = BaseProgressTracker()
     events = RecordingCallback()

@@ -19,11 +19,11 @@ import time
 import pytest
 
 import mpprogress
-from mpprogress.remote import wire
-from mpprogress.remote.aggregator import Aggregator, AggregatorConfig
-from mpprogress.remote.transport import host_identity
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.aggregator import Aggregator, AggregatorConfig
+from mpprogress._remote.transport import host_identity
 from mpprogress.testing import FakeClock, RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
 from tests.integration.test_multiprocess_aggregator import RawClient
 

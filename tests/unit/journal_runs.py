@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpprogress._base.events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate
 from mpprogress.adapters.journal import JournalConfig, JournalSink
-from mpprogress.events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate
 from mpprogress.testing import FakeClock
 
 START = 1_000_000.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.remote.announce import ADDRESS_FILE_ENV, announce, announced_address, reachable_address
+from mpprogress._remote.announce import ADDRESS_FILE_ENV, announce, announced_address, reachable_address
 
 
 def test_an_announcement_replaces_the_last_one_whole(tmp_path: Path) -> None:

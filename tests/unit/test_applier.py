@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
-from mpprogress.remote import wire
-from mpprogress.remote.applier import Applier, WorkerLogs
-from mpprogress.remote.cancels import CancelRequests
-from mpprogress.remote.registry import RemoteClient
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.applier import Applier, WorkerLogs
+from mpprogress._remote.cancels import CancelRequests
+from mpprogress._remote.registry import RemoteClient
 from mpprogress.testing import FakeClock, RecordingCallback
-from mpprogress.tracker import BaseProgressTracker
 
 
 class Setup:

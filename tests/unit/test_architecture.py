@@ -1,21 +1,22 @@
 """The house's shape, read from the code: imports point one way, modules and classes stay small.
 
-The layers (ARCHITECTURE.md), bottom up:
+The layers (ARCHITECTURE.md), bottom up, each a folder so that a file's path tells its layer:
 
-1. ``port``, ``events``, ``snapshot``, ``metrics``, ``text``, ``forksafe``: the standard
-   library only (and each other);
-2. the local tracker core: never imports ``adapters``, ``remote``, ``wiring``, ``demo``;
-3. ``adapters/`` (sinks) and ``remote/``: never import each other, ``wiring`` or ``demo``;
-   sinks do not import each other, except within a family (``console*``, ``journal*``) and
-   the package's base;
-4. ``wiring``: the one module that imports both sides;
-5. ``cli``, ``config``, ``demo``, ``frontends`` (tqdm/Rich-style front ends), ``report`` (reads
-   journals), ``integrations`` (Dask, Ray: each engine's one home) and the package's
-   ``__init__``: the top.
+1. ``_base/`` (the port, events, snapshots, errors, metrics, the sanitiser, fork safety, resume
+   keys): the standard library only (and each other);
+2. ``_core/``, the local tracker core: never imports ``adapters``, ``_remote``, ``_wiring``,
+   ``_demo``;
+3. ``adapters/`` (sinks; a family of modules is a package: ``adapters/console/``) and
+   ``_remote/``: never import each other, ``_wiring`` or ``_demo``; sinks do not import each
+   other, except within a family and the package's base;
+4. ``_wiring/``: the one package that imports both sides;
+5. the top: ``_cli``, ``_config``, ``_demo/``, ``_frontends/`` (tqdm/Rich-style front ends),
+   ``_report/`` (reads journals), ``integrations/`` (Dask, Ray: each engine's one home), and the
+   public modules at the root (the package's ``__init__``, ``rich``, ``testing``).
 
-Beside them, ``dashboard/`` (the live web page, an output started by ``wiring`` alone) uses the
+Beside them, ``_dashboard/`` (the live web page, an output started by ``_wiring`` alone) uses the
 core, the sinks' ``EventStream`` and journal schema, and the report's timeline drawing; it never
-imports ``wiring``, ``remote``, the demo or the command line.
+imports ``_wiring``, ``_remote``, the demo or the command line.
 
 Every import counts, including those inside functions and under ``TYPE_CHECKING``: a circle
 that only type checkers see still ties two modules together.
@@ -32,27 +33,28 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mpprogress"
 
-BOTTOM = {"port", "errors", "events", "snapshot", "metrics", "text", "forksafe", "resume"}
-TOP = {"cli", "config", "rich", "__init__", "__main__"}
+# The modules at the package root: the public surface and the command line; every other module
+# lives in the folder of its layer.
+ROOT_MODULES = {"__init__", "__main__", "_cli", "_config", "rich", "security", "testing"}
 THIRD_PARTY_HOME = {
-    "rich": ("adapters.console", "adapters.notebook", "report"),  # the console and notebook families, the report
+    "rich": ("adapters.console", "adapters.notebook", "_report"),  # the console and notebook families, the report
     "IPython": ("adapters.notebook",),
-    "zmq": ("remote.",),
-    "msgpack": ("remote.wire",),
+    "zmq": ("_remote.",),
+    "msgpack": ("_remote.wire",),
     "opentelemetry": ("adapters.otel",),
-    "aiohttp": ("dashboard.server",),
+    "aiohttp": ("_dashboard.server",),
     "dask": ("integrations.dask",),
     "distributed": ("integrations.dask",),
     "ray": ("integrations.ray",),
 }
 # The console's pure parts the notebook display borrows: options, rendering, the refresh loop.
-CONSOLE_PARTS = {"adapters.console_config", "adapters.console_live", "adapters.console_render"}
+CONSOLE_PARTS = {"adapters.console._config", "adapters.console._live", "adapters.console._render"}
 MAX_MODULE_LINES = 400
 MAX_REMOTE_CLASS_METHODS = 15
 
 
 def _modules() -> dict[str, Path]:
-    """Dotted names relative to the package (``remote.wire``, ``adapters``) -> file."""
+    """Dotted names relative to the package (``_remote.wire``, ``adapters``) -> file."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
@@ -116,14 +118,15 @@ GRAPH = {module: {target for target, _ in _imports(module) if not target.startsw
 
 
 def _layer(module: str) -> str:
+    """A module's layer, read from its path alone."""
     head = module.split(".")[0]
-    if module in BOTTOM:
+    if head == "_base":
         return "bottom"
-    if module in TOP or head in ("demo", "frontends", "report", "integrations"):
+    if head == "_core":
+        return "core"
+    if module in ROOT_MODULES or head in ("_demo", "_frontends", "_report", "integrations"):
         return "top"
-    if head in ("adapters", "remote", "wiring", "dashboard"):
-        return head
-    return "core"
+    return {"adapters": "adapters", "_remote": "remote", "_wiring": "wiring", "_dashboard": "dashboard"}[head]
 
 
 def _violations() -> list[str]:
@@ -148,22 +151,22 @@ def _violations() -> list[str]:
             elif layer in ("adapters", "remote") and target_layer not in ("bottom", "core", layer):
                 found.append(f"{where}: {layer} never imports {target_layer}")
             elif layer == "dashboard" and not (target_layer in ("bottom", "core", "adapters", "dashboard")
-                                               or target.split(".")[0] == "report"):
+                                               or target.split(".")[0] == "_report"):
                 found.append(f"{where}: the dashboard never imports {target_layer}")
             elif target_layer == "dashboard" and layer not in ("dashboard", "wiring"):
                 found.append(f"{where}: only the wiring starts the dashboard")
             elif layer == "adapters" and target_layer == "adapters" and not _sinks_may_share(module, target):
                 found.append(f"{where}: sinks never import each other (within a family aside)")
-            elif target.split(".")[0] == "demo" and module != "cli" and layer != "top":
+            elif target.split(".")[0] == "_demo" and module != "_cli" and layer != "top":
                 found.append(f"{where}: production code never imports the demo")
     return found
 
 
 def _sinks_may_share(module: str, target: str) -> bool:
-    """A sink's own modules share: ``adapters.console_render`` is of the ``console`` family."""
+    """A sink's own modules share: ``adapters.console._render`` is of the ``console`` family."""
 
     def family(name: str) -> str:
-        return name.rpartition(".")[2].partition("_")[0]
+        return name.split(".")[1] if name.count(".") else name
 
     if family(module) == "notebook" and target in CONSOLE_PARTS:
         return True  # the notebook display draws the console's frame (never the console sink)
@@ -214,9 +217,17 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read() -> None:
     # A reader that saw nothing would pass every rule below.
-    assert {"wiring", "tracker", "remote.aggregator", "adapters.console", "events"} <= set(MODULES)
-    assert "remote.aggregator" in GRAPH["wiring.processes"]
-    assert "tracker" in GRAPH["wiring.local"]
+    assert {"_wiring", "_core.tracker", "_remote.aggregator", "adapters.console", "_base.events"} <= set(MODULES)
+    assert "_remote.aggregator" in GRAPH["_wiring.processes"]
+    assert "_core.tracker" in GRAPH["_wiring.local"]
+
+
+def test_every_module_lives_in_the_folder_of_its_layer() -> None:
+    # A new module at the root would have no layer: the root holds the public surface only.
+    at_root = {module for module in MODULES if "." not in module and MODULES[module].name != "__init__.py"}
+    assert at_root | {"__init__"} == ROOT_MODULES
+    assert {_layer(module) for module in MODULES} == {
+        "bottom", "core", "adapters", "remote", "wiring", "dashboard", "top"}
 
 
 def test_no_import_circles() -> None:
@@ -233,7 +244,7 @@ def test_modules_stay_small(module: str) -> None:
     assert lines <= MAX_MODULE_LINES, f"mpprogress/{MODULES[module].relative_to(PACKAGE)} has {lines} lines"
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("remote")))
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("_remote")))
 def test_remote_classes_have_one_job(module: str) -> None:
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -244,17 +255,17 @@ def test_remote_classes_have_one_job(module: str) -> None:
 
 def test_a_broken_rule_is_seen() -> None:
     # The checker itself: a core module importing the wiring is a layer break and a circle.
-    node = ast.parse("from .wiring.local import get_tracker").body[0]
+    node = ast.parse("from .._wiring.local import get_tracker").body[0]
     assert isinstance(node, ast.ImportFrom)
-    assert _resolve("tracker", node) == ["wiring.local"]
-    assert _layer("wiring.local") == "wiring" and _layer("tracker") == "core"
-    broken = {**GRAPH, "tracker": GRAPH["tracker"] | {"wiring.local"}}
-    assert any({"tracker", "wiring.local"} <= set(group) for group in _circles(broken))
+    assert _resolve("_core.tracker", node) == ["_wiring.local"]
+    assert _layer("_wiring.local") == "wiring" and _layer("_core.tracker") == "core"
+    broken = {**GRAPH, "_core.tracker": GRAPH["_core.tracker"] | {"_wiring.local"}}
+    assert any({"_core.tracker", "_wiring.local"} <= set(group) for group in _circles(broken))
 
 
 
 def test_the_dashboard_sits_beside_the_sinks_started_by_the_wiring_alone() -> None:
-    assert _layer("dashboard.server") == "dashboard"
-    assert "dashboard.server" in GRAPH["wiring.dashboard"]
-    users = {module for module, targets in GRAPH.items() if any(t.startswith("dashboard") for t in targets)}
-    assert {module.split(".")[0] for module in users} == {"wiring", "dashboard"}
+    assert _layer("_dashboard.server") == "dashboard"
+    assert "_dashboard.server" in GRAPH["_wiring.dashboard"]
+    users = {module for module, targets in GRAPH.items() if any(t.startswith("_dashboard") for t in targets)}
+    assert {module.split(".")[0] for module in users} == {"_wiring", "_dashboard"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from mpprogress.remote import wire
-from mpprogress.remote.client_phases import ClientOperation, ClientPhase
-from mpprogress.remote.outbox import ClientOutbox
+from mpprogress._remote import wire
+from mpprogress._remote.client_phases import ClientOperation, ClientPhase
+from mpprogress._remote.outbox import ClientOutbox
 
 HELLO = wire.Hello(0, "client", 4242, "host")
 

@@ -13,10 +13,10 @@ import pytest
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker, NoOpProgressTracker
+from mpprogress._config import ConfigError, create_progress_tracker, load_config
 from mpprogress.adapters.console import ConsoleProgressTracker, ConsoleSink
 from mpprogress.adapters.logs import LoggingProgressTracker, LoggingSink
 from mpprogress.adapters.web import WebSocketProgressTracker, WebSocketSink
-from mpprogress.config import ConfigError, create_progress_tracker, load_config
 
 SEED_YAML = """\
 progress:
@@ -213,7 +213,7 @@ def test_performance_switches_map_onto_console_columns() -> None:
 
 
 def test_a_journal_alone_records_the_run(tmp_path: Path) -> None:
-    from mpprogress.report import load_run
+    from mpprogress._report import load_run
 
     path = tmp_path / "configured.db"
     env = {"MPPROGRESS_CONSOLE_ENABLED": "0", "MPPROGRESS_JOURNAL_PATH": str(path)}

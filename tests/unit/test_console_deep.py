@@ -13,10 +13,10 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
+from mpprogress._base.snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
-from mpprogress.adapters.console_plain import PlainLines
-from mpprogress.adapters.console_render import plan_frame, render_frame, render_summary
-from mpprogress.snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot
+from mpprogress.adapters.console._plain import PlainLines
+from mpprogress.adapters.console._render import plan_frame, render_frame, render_summary
 from mpprogress.testing import FakeClock
 
 DEPTH = 2_000  # well past the interpreter's recursion limit

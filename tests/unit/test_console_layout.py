@@ -9,8 +9,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
-from mpprogress.adapters.console_render import ConsoleConfig, render_frame
-from mpprogress.adapters.console_text import format_rate
+from mpprogress.adapters.console._render import ConsoleConfig, render_frame
+from mpprogress.adapters.console._text import format_rate
 from mpprogress.testing import FakeClock
 
 

@@ -10,10 +10,10 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
+from mpprogress._base.snapshot import OperationSnapshot, TrackerSnapshot
 from mpprogress.adapters.console import ConsoleSink
-from mpprogress.adapters.console_render import ConsoleConfig, render_frame
-from mpprogress.adapters.console_text import format_count, format_duration, format_rate
-from mpprogress.snapshot import OperationSnapshot, TrackerSnapshot
+from mpprogress.adapters.console._render import ConsoleConfig, render_frame
+from mpprogress.adapters.console._text import format_count, format_duration, format_rate
 from mpprogress.testing import FakeClock
 
 

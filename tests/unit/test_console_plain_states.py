@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
+from mpprogress._base.events import Worker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
 from mpprogress.adapters.journal import JournalSink
-from mpprogress.events import Worker
 from mpprogress.testing import FakeClock
 from tests.unit.test_console_plain_timer import plain_console
 from tests.unit.test_console_sink import output, wait_for

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
-from mpprogress.adapters.console_plain import PlainLines
+from mpprogress.adapters.console._plain import PlainLines
 from mpprogress.testing import FakeClock
 from tests.unit.test_console_sink import output, wait_for
 

@@ -6,10 +6,11 @@ import io
 
 from rich.console import Console, RenderableType
 
-from mpprogress import BaseProgressTracker, snapshot
-from mpprogress.adapters import console_text
-from mpprogress.adapters.console_render import ConsoleConfig, plan_frame, render_frame, render_summary
-from mpprogress.adapters.console_text import format_duration, format_rate
+from mpprogress import BaseProgressTracker
+from mpprogress._base import snapshot
+from mpprogress.adapters.console import _text as console_text
+from mpprogress.adapters.console._render import ConsoleConfig, plan_frame, render_frame, render_summary
+from mpprogress.adapters.console._text import format_duration, format_rate
 from mpprogress.testing import FakeClock
 
 
@@ -129,7 +130,7 @@ def test_the_header_follows_the_column_options() -> None:
 
 
 def test_a_finished_operation_shows_no_eta_in_its_last_rows() -> None:
-    from mpprogress.adapters.console_render import render_final
+    from mpprogress.adapters.console._render import render_final
 
     tracker, _ = eta_tracker()
     tracker.finish_operation("op")

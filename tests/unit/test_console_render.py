@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console, RenderableType
 
 from mpprogress import BaseProgressTracker
-from mpprogress.adapters.console_render import ConsoleConfig, plan_frame, render_frame, render_summary
-from mpprogress.adapters.console_text import clean_text, fold_text, format_duration, format_rate
+from mpprogress.adapters.console._render import ConsoleConfig, plan_frame, render_frame, render_summary
+from mpprogress.adapters.console._text import clean_text, fold_text, format_duration, format_rate
 from mpprogress.testing import FakeClock
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
-from mpprogress.adapters.console_render import render_summary
+from mpprogress.adapters.console._render import render_summary
 from mpprogress.testing import FakeClock
 
 

@@ -10,8 +10,8 @@ from rich.console import Console
 
 from mpprogress import BaseProgressTracker
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
-from mpprogress.adapters.console_render import render_summary
-from mpprogress.adapters.console_text import Verdict, verdict
+from mpprogress.adapters.console._render import render_summary
+from mpprogress.adapters.console._text import Verdict, verdict
 from mpprogress.testing import FakeClock
 
 Script = Callable[[BaseProgressTracker, FakeClock], None]

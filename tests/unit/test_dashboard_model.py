@@ -8,12 +8,12 @@ import logging
 from pathlib import Path
 
 from mpprogress import BaseProgressTracker
+from mpprogress._base.events import OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate, Worker
+from mpprogress._dashboard.hub import RESYNC, Hub, Viewer
+from mpprogress._dashboard.journal import JournalSource
+from mpprogress._dashboard.live import TrackerSource, WorkerBook
+from mpprogress._dashboard.model import LogBook, State, diff, rounded
 from mpprogress.adapters.web import EventStream
-from mpprogress.dashboard.hub import RESYNC, Hub, Viewer
-from mpprogress.dashboard.journal import JournalSource
-from mpprogress.dashboard.live import TrackerSource, WorkerBook
-from mpprogress.dashboard.model import LogBook, State, diff, rounded
-from mpprogress.events import OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate, Worker
 from tests.unit.journal_runs import CRAWL, write_run
 
 

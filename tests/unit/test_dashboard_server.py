@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("aiohttp")
 
 from mpprogress import BaseProgressTracker
-from mpprogress.dashboard.access import CSRF_HEADER, host_allowed, is_loopback, parse_bind
-from mpprogress.wiring.dashboard import Dashboard, dashboard_url, open_dashboard
+from mpprogress._dashboard.access import CSRF_HEADER, host_allowed, is_loopback, parse_bind
+from mpprogress._wiring.dashboard import Dashboard, dashboard_url, open_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "a-test-token-that-is-long-enough-1234567890"
@@ -136,9 +136,9 @@ def test_cancel_needs_the_pages_csrf_secret_and_origin(board: Any) -> None:
 
 
 def test_with_a_token_nothing_is_served_without_it() -> None:
+    from mpprogress._dashboard.live import TrackerSource
+    from mpprogress._dashboard.server import DashboardConfig, DashboardServer
     from mpprogress.adapters.web import EventStream
-    from mpprogress.dashboard.live import TrackerSource
-    from mpprogress.dashboard.server import DashboardConfig, DashboardServer
 
     tracker = BaseProgressTracker()
     stream = EventStream()
@@ -182,7 +182,7 @@ def test_a_non_loopback_bind_gets_a_random_token() -> None:
 
 
 def test_a_port_in_use_is_said_plainly() -> None:
-    from mpprogress.wiring.dashboard import DashboardUnavailable, check_bind
+    from mpprogress._wiring.dashboard import DashboardUnavailable, check_bind
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -213,13 +213,13 @@ def test_closing_undoes_everything(board: Any) -> None:
 def test_importing_mpprogress_and_a_session_without_dashboard_import_no_web_library() -> None:
     code = (
         "import sys, mpprogress\n"
-        "assert 'aiohttp' not in sys.modules and 'mpprogress.dashboard' not in sys.modules\n"
+        "assert 'aiohttp' not in sys.modules and 'mpprogress._dashboard' not in sys.modules\n"
         "with mpprogress.session(console=False) as tracker:\n"
         "    with tracker.operation('op') as op, op.phase('p', total=1) as phase:\n"
         "        phase.update(1)\n"
         "    assert mpprogress.dashboard_url() is None\n"
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'multidict', 'yarl')\n"
-        "                or m.startswith('mpprogress.dashboard'))\n"
+        "                or m.startswith('mpprogress._dashboard'))\n"
         "assert not leaked, leaked\n"
         "print('light')\n"
     )

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from mpprogress import BaseProgressTracker, ProgressError
-from mpprogress.errors import PhaseDepthError
-from mpprogress.phases import BaseProgressOperation, BaseProgressPhase
+from mpprogress._base.errors import PhaseDepthError
+from mpprogress._core.phases import BaseProgressOperation, BaseProgressPhase
 from mpprogress.testing import FakeClock, RecordingCallback, recorded_tracker
 
 DEPTH = 2_000  # well past the interpreter's recursion limit (1,000)
@@ -102,7 +102,7 @@ def test_a_bad_depth_limit_is_refused() -> None:
 
 
 def test_the_silent_tracker_takes_a_deep_nest_too() -> None:
-    from mpprogress.noop import NoOpProgressTracker
+    from mpprogress._core.noop import NoOpProgressTracker
 
     tracker = NoOpProgressTracker()
     op = tracker.start_operation("op", "Op")

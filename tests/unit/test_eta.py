@@ -8,7 +8,7 @@ import math
 import pytest
 
 from mpprogress import BaseProgressTracker
-from mpprogress.metrics import GRACE_GAPS, MAX_WINDOW, MIN_WINDOW, STALL_WINDOWS, Outlook, RateMeter, Speed
+from mpprogress._base.metrics import GRACE_GAPS, MAX_WINDOW, MIN_WINDOW, STALL_WINDOWS, Outlook, RateMeter, Speed
 from mpprogress.testing import FakeClock, Reading, ScriptedWorker, replay
 
 # --- the rate meter ----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from mpprogress import BaseProgressTracker, NoOpProgressTracker, ProgressEventSerializer
-from mpprogress.dispatch import EventDispatcher
-from mpprogress.events import ProgressUpdate
+from mpprogress._base.events import ProgressUpdate
+from mpprogress._core.dispatch import EventDispatcher
 
 
 def test_serializer_matches_the_seed_format() -> None:

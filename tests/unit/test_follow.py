@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import zmq
 
-from mpprogress.remote.announce import ADDRESS_FILE_ENV, announce
-from mpprogress.remote.follow import AddressFollower
-from mpprogress.remote.settings import ADDRESS_ENV, inherited_address
+from mpprogress._remote.announce import ADDRESS_FILE_ENV, announce
+from mpprogress._remote.follow import AddressFollower
+from mpprogress._remote.settings import ADDRESS_ENV, inherited_address
 
 
 class Clock:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mpprogress.frontends.maps import thread_map
-from mpprogress.frontends.patch import patch_tqdm
-from mpprogress.frontends.tqdm import tqdm as ours
+from mpprogress._frontends.maps import thread_map
+from mpprogress._frontends.patch import patch_tqdm
+from mpprogress._frontends.tqdm import tqdm as ours
 
 
 def test_thread_map_keeps_order_and_shows_a_row_per_thread(frontend_tracker: Any) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 import mpprogress
-from mpprogress.frontends.output import plain_text
-from mpprogress.frontends.rich import Progress, track
-from mpprogress.frontends.tqdm import tqdm
-from mpprogress.snapshot import PhaseSnapshot
+from mpprogress._base.snapshot import PhaseSnapshot
+from mpprogress._frontends.output import plain_text
+from mpprogress._frontends.rich import Progress, track
+from mpprogress._frontends.tqdm import tqdm
 from mpprogress.testing import FakeClock
 
 

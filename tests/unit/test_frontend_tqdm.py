@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 import mpprogress
-from mpprogress.frontends import placement
-from mpprogress.frontends.placement import OPERATION_ENV, shared_operation
-from mpprogress.frontends.tqdm import tqdm, trange
-from mpprogress.snapshot import PhaseSnapshot
+from mpprogress._base.snapshot import PhaseSnapshot
+from mpprogress._frontends import placement
+from mpprogress._frontends.placement import OPERATION_ENV, shared_operation
+from mpprogress._frontends.tqdm import tqdm, trange
 from mpprogress.testing import FakeClock
 
 

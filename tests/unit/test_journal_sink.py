@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+from mpprogress._base.errors import ProgressCancelled
+from mpprogress._base.events import OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate
+from mpprogress._core.tracker import BaseProgressTracker
 from mpprogress.adapters.journal import JournalConfig, JournalSink
-from mpprogress.adapters.journal_schema import (
+from mpprogress.adapters.journal._schema import (
     SCHEMA_VERSION,
     JournalError,
     JournalVersionError,
@@ -23,10 +26,7 @@ from mpprogress.adapters.journal_schema import (
     phase_key,
     stable_key,
 )
-from mpprogress.errors import ProgressCancelled
-from mpprogress.events import OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate
 from mpprogress.testing import FakeClock
-from mpprogress.tracker import BaseProgressTracker
 
 # The writer only writes when flushed (or closed): every test decides when.
 MANUAL = JournalConfig(flush_interval=3600.0)

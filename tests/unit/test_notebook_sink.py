@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from mpprogress._core.tracker import BaseProgressTracker
 from mpprogress.adapters.notebook import NotebookProgressTracker, NotebookSink
-from mpprogress.adapters.notebook_kernel import in_notebook
+from mpprogress.adapters.notebook._kernel import in_notebook
 from mpprogress.testing import FakeClock
-from mpprogress.tracker import BaseProgressTracker
 
 
 class RecordedOutput:
@@ -143,7 +143,8 @@ def test_in_notebook_only_for_a_kernel_shell(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_session_picks_the_notebook_display_in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     import mpprogress
-    from mpprogress.adapters import notebook, notebook_kernel
+    from mpprogress.adapters import notebook
+    from mpprogress.adapters.notebook import _kernel as notebook_kernel
 
     monkeypatch.setattr(notebook_kernel, "in_notebook", lambda: True)
     monkeypatch.setattr(notebook, "ipython_output", RecordedOutput)
@@ -169,7 +170,7 @@ def test_notebook_tracker_owns_its_sink(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.fixture
 def remote_phase() -> Iterator[tuple[Any, Any, RecordedOutput]]:
     """A notebook display of a tracker holding a worker's phase at 40/100: (op, phase, output)."""
-    from mpprogress.events import Worker
+    from mpprogress._base.events import Worker
 
     tracker = BaseProgressTracker()
     sink = NotebookSink(tracker, output=RecordedOutput, max_rate=50, width=140)

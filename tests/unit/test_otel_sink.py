@@ -20,8 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from mpprogress.adapters.otel import OpenTelemetrySink
-from mpprogress.events import (
+from mpprogress._base.events import (
     CancelRequested,
     OperationFinished,
     OperationStarted,
@@ -30,7 +29,8 @@ from mpprogress.events import (
     ProgressUpdate,
     Worker,
 )
-from mpprogress.tracker import BaseProgressTracker
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress.adapters.otel import OpenTelemetrySink
 
 
 @dataclass

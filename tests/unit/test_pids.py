@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from mpprogress.remote.pids import process_alive, process_start
+from mpprogress._remote.pids import process_alive, process_start
 
 
 def test_a_live_process_is_alive_and_a_later_one_under_its_pid_is_not() -> None:

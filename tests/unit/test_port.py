@@ -8,7 +8,7 @@ import pytest
 
 import mpprogress
 from mpprogress import BaseProgressTracker, NoOpProgressTracker, PhaseFinishedError, ProgressError
-from mpprogress.port import DuplicateIdError, ensure_open, failure_reason, finish_outcome, validate_total
+from mpprogress._base.port import DuplicateIdError, ensure_open, failure_reason, finish_outcome, validate_total
 from mpprogress.testing import RecordingCallback
 
 

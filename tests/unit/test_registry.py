@@ -10,11 +10,11 @@ from typing import Any
 import msgpack
 import pytest
 
-from mpprogress.remote import wire
-from mpprogress.remote.pids import process_alive
-from mpprogress.remote.registry import Admission, ClientRegistry, RemoteClient, RemotePhase
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.pids import process_alive
+from mpprogress._remote.registry import Admission, ClientRegistry, RemoteClient, RemotePhase
 from mpprogress.testing import FakeClock
-from mpprogress.tracker import BaseProgressTracker
 
 HOST = "boot-id pid:[4026531836]"
 

@@ -10,7 +10,7 @@ import os
 import threading
 hooks = []
 os.register_at_fork = lambda **kw: hooks.extend(getattr(f, "__module__", "") for f in kw.values())
-import mpprogress.remote.aggregator, mpprogress.remote.client, mpprogress.remote.link, mpprogress.remote.transport
+import mpprogress._remote.aggregator, mpprogress._remote.client, mpprogress._remote.link, mpprogress._remote.transport
 print(sum(module.startswith("mpprogress") for module in hooks), threading.active_count())
 """
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress.cli import main
-from mpprogress.report import ReportError, load_run, render, write_report
-from mpprogress.report.figures import PhaseFigures, throughput
-from mpprogress.report.lanes import layout, merge
-from mpprogress.report.text import sparkline
-from mpprogress.report.units import OUTCOME_COLOURS
+from mpprogress._cli import main
+from mpprogress._report import ReportError, load_run, render, write_report
+from mpprogress._report.figures import PhaseFigures, throughput
+from mpprogress._report.lanes import layout, merge
+from mpprogress._report.text import sparkline
+from mpprogress._report.units import OUTCOME_COLOURS
 from tests.unit.journal_runs import CRAWL, START, Planned, write_run
 
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
+from mpprogress._base.metrics import RateMeter
+from mpprogress._base.resume import MAX_ITEM_KEY, ResumePoint, item_key
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._report import load_run, render
 from mpprogress.adapters.console import ConsoleProgressTracker
-from mpprogress.adapters.console_config import ConsoleConfig
+from mpprogress.adapters.console._config import ConsoleConfig
 from mpprogress.adapters.journal import JournalConfig, JournalSink
-from mpprogress.metrics import RateMeter
-from mpprogress.report import load_run, render
-from mpprogress.resume import MAX_ITEM_KEY, ResumePoint, item_key
 from mpprogress.testing import FakeClock
-from mpprogress.tracker import BaseProgressTracker
 
 from .screen import screen, terminal, wait_for
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mpprogress.remote import wire
-from mpprogress.remote.client_phases import ItemKeys
-from mpprogress.remote.resumes import MAX_RESUME_FRAMES, resume_replies
-from mpprogress.resume import MAX_ITEM_KEY, ResumePoint
-from mpprogress.tracker import BaseProgressTracker
+from mpprogress._base.resume import MAX_ITEM_KEY, ResumePoint
+from mpprogress._core.tracker import BaseProgressTracker
+from mpprogress._remote import wire
+from mpprogress._remote.client_phases import ItemKeys
+from mpprogress._remote.resumes import MAX_RESUME_FRAMES, resume_replies
 
 
 def test_state_entries_carry_item_keys_and_old_entries_still_decode() -> None:

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from mpprogress.adapters.console_plain import PlainLines
+from mpprogress.adapters.console._plain import PlainLines
 from mpprogress.testing import recorded_tracker
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from mpprogress.remote.security import (
+from mpprogress._remote.security import (
     CurveClientKeys,
     CurveServerKeys,
     InsecureBindError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from mpprogress.remote import wire
-from mpprogress.remote.sendqueue import MAX_QUEUED_LOGS, Pending, SendQueue
+from mpprogress._remote import wire
+from mpprogress._remote.sendqueue import MAX_QUEUED_LOGS, Pending, SendQueue
 
 
 def _start(handle: int, parent: int | None = None) -> wire.PhaseStart:

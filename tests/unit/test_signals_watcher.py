@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from mpprogress.signals import cancel_on_signals
-from mpprogress.tracker import BaseProgressTracker
+from mpprogress._core.signals import cancel_on_signals
+from mpprogress._core.tracker import BaseProgressTracker
 from tests.integration.conftest import wait_for
 
 

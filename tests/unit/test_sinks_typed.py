@@ -14,13 +14,13 @@ import pytest
 from rich.console import Console
 
 from mpprogress import BaseProgressTracker
-from mpprogress import events as events_module
+from mpprogress._base import events as events_module
+from mpprogress._base.events import EventSink, ProgressEvent, event_from
 from mpprogress.adapters.console import ConsoleConfig, ConsoleSink
-from mpprogress.adapters.console_plain import PlainLines
+from mpprogress.adapters.console._plain import PlainLines
 from mpprogress.adapters.jsonlines import JsonLinesSink
 from mpprogress.adapters.logs import LoggingSink
 from mpprogress.adapters.web import EventStream, WebSocketSink
-from mpprogress.events import EventSink, ProgressEvent, event_from
 from mpprogress.testing import FakeClock
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpprogress.stopping import StopSignals
+from mpprogress._core.stopping import StopSignals
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # such trials hung).
 _RACE = """
 import os, random, signal, sys, threading
-from mpprogress.stopping import StopSignals
+from mpprogress._core.stopping import StopSignals
 
 trials = int(sys.argv[1])
 for _ in range(trials):

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from mpprogress import BaseProgressTracker, PhaseFinishedError
+from mpprogress._core.throttle import Throttle
 from mpprogress.testing import FakeClock, RecordingCallback
-from mpprogress.throttle import Throttle
 
 
 def make(rate: float = 10.0, burst: int = 3) -> tuple[BaseProgressTracker, RecordingCallback, FakeClock]:

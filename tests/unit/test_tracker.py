@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mpprogress import BaseProgressTracker, ProgressCancelled
-from mpprogress.events import (
+from mpprogress._base.events import (
     CancelRequested,
     EventSink,
     OperationFinished,
@@ -19,7 +19,7 @@ from mpprogress.events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from mpprogress.metrics import MIN_WINDOW
+from mpprogress._base.metrics import MIN_WINDOW
 from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback, recorded_tracker
 
 

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpprogress.port import ProgressError
-from mpprogress.remote import wire
-from mpprogress.remote.wire import ProtocolError
-from mpprogress.text import strip_controls
+from mpprogress._base.port import ProgressError
+from mpprogress._base.text import strip_controls
+from mpprogress._remote import wire
+from mpprogress._remote.wire import ProtocolError
 
 
 def test_importing_the_wire_does_not_import_zmq() -> None:
-    code = "import mpprogress.remote.wire, sys; print('zmq' in sys.modules)"
+    code = "import mpprogress._remote.wire, sys; print('zmq' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

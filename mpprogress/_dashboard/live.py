@@ -1,0 +1,182 @@
+"""The dashboard of a running tracker: its snapshots, and its events for who is working.
+
+``TrackerSource`` is what the server asks for a fresh ``State`` (on its own thread, never the
+tracker's): it drains the events an ``EventStream`` kept for it, and when something happened it
+takes one ``tracker.snapshot()`` (a read that changes nothing) and turns it into rows.  The
+workers come from the events (``worker`` on every start; a phase finished as ``lost`` marks its
+worker lost; any event of a worker's phase says it was heard from), and from the snapshot: a
+worker whose running phases are all stalled is ``stalled`` (its "last heard" stays the time of
+its newest event here: the aggregator's own clock of it is not in the snapshot).  Cancelling an operation
+from the page is ``operation.cancel()``: the same cooperative cancellation the aggregator sends
+on to the workers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .._base.events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressEvent
+from .._base.text import clean_line
+from .model import LogBook, Row, State, state_of
+
+if TYPE_CHECKING:
+    from .._core.tracker import BaseProgressTracker
+    from ..adapters.web import EventStream
+
+__all__ = ["TrackerSource", "WorkerBook"]
+
+_IDLE_REFRESH = 1.0  # seconds between snapshots when no event came (rates decay, ETAs move)
+
+
+class WorkerBook:
+    """The worker processes seen in a tracker's events.
+
+    Args:
+        keep: workers remembered at most; the ones not heard from for longest go first.
+        get_time: the wall clock (``time.time``), for "last heard".
+    """
+
+    def __init__(self, keep: int = 1000, get_time: Callable[[], float] = time.time) -> None:
+        self._keep = keep
+        self._get_time = get_time
+        self.phase_workers: dict[str, str] = {}
+        self._workers: dict[str, Row] = {}
+        self._running: dict[str, set[str]] = {}
+
+    def apply(self, events: Iterable[ProgressEvent]) -> None:
+        """Learn from ``events`` (in their order)."""
+        now = round(self._get_time(), 1)
+        for event in events:
+            if isinstance(event, (PhaseStarted, OperationStarted)):
+                if event.worker is None:
+                    continue
+                key = f"{event.worker.host}:{event.worker.pid}"
+                row = self._workers.get(key)
+                if row is None:
+                    row = {"host": clean_line(event.worker.host, 100), "pid": event.worker.pid, "state": "alive",
+                           "last": now, "phases": 0, "running": 0}
+                    self._running[key] = set()
+                self._workers[key] = row = {**row, "last": now}
+                if isinstance(event, PhaseStarted):
+                    self.phase_workers[event.phase_id] = key
+                    self._running[key].add(event.phase_id)
+                    self._workers[key] = {**row, "phases": row["phases"] + 1, "running": len(self._running[key]),
+                                          "state": "alive" if row["state"] != "lost" else "lost"}
+            elif isinstance(event, OperationFinished):
+                continue
+            else:
+                owner = self.phase_workers.get(getattr(event, "phase_id", None) or "")
+                if owner is None or owner not in self._workers:
+                    continue
+                row = {**self._workers[owner], "last": now}
+                if isinstance(event, PhaseFinished):
+                    self._running[owner].discard(event.phase_id)
+                    row["running"] = len(self._running[owner])
+                    if event.reason == "lost":
+                        row["state"] = "lost"
+                self._workers[owner] = row
+        self._forget()
+
+    def _forget(self) -> None:
+        if len(self._workers) <= self._keep:
+            return
+        for key in sorted(self._workers, key=lambda k: self._workers[k]["last"])[: len(self._workers) - self._keep]:
+            del self._workers[key]
+            for phase_id in self._running.pop(key, ()):
+                self.phase_workers.pop(phase_id, None)
+
+    def retain(self, phase_ids: set[str]) -> None:
+        """Forget the worker of phases the tracker no longer holds (the map stays bounded)."""
+        for phase_id in [p for p in self.phase_workers if p not in phase_ids]:
+            del self.phase_workers[phase_id]
+
+    def rows(self, stalled: Collection[str] = ()) -> dict[str, Row]:
+        """The workers, by ``host:pid``.
+
+        Args:
+            stalled: the ids of the phases shown as stalled now; a worker not lost whose running
+                phases all are is ``stalled`` (the aggregator has not heard from it for a while).
+        """
+        if not stalled:
+            return dict(self._workers)
+        return {key: {**row, "state": "stalled"} if self._stalled(key, row, stalled) else row
+                for key, row in self._workers.items()}
+
+    def _stalled(self, key: str, row: Row, stalled: Collection[str]) -> bool:
+        running = self._running.get(key, ())
+        return row["state"] != "lost" and bool(running) and all(phase_id in stalled for phase_id in running)
+
+
+class TrackerSource:
+    """A running tracker as dashboard states (see the module's note).
+
+    Args:
+        tracker: the tracker to show.
+        stream: the ``EventStream`` subscribed to it (the source watches it).
+        logs: the log records to show, if any.
+        meta: facts the page shows in its header (``title``, ``source``).
+        timeline: returns the timeline picture (SVG bytes) when a journal is attached.
+    """
+
+    def __init__(
+        self,
+        tracker: BaseProgressTracker,
+        stream: EventStream,
+        *,
+        logs: LogBook | None = None,
+        meta: Row | None = None,
+        timeline: Callable[[], tuple[int, bytes] | None] | None = None,
+    ) -> None:
+        self._tracker = tracker
+        self._buffer = stream.watch()
+        self._logs = logs
+        self._meta = {"source": "session", "title": "mpprogress", "live": True, "can_cancel": True, **(meta or {})}
+        self._timeline = timeline
+        self.workers = WorkerBook()
+        self._last_at = 0.0
+        self._last_logs = -1
+        self._last_timeline: int | None = None
+
+    def collect(self, force: bool = False) -> State | None:
+        """A fresh state, or ``None`` when nothing happened since the last one."""
+        events, overflowed = self._buffer.drain()
+        self.workers.apply(events)
+        now = time.monotonic()
+        logs_seq = self._logs.seq if self._logs is not None else 0
+        timeline = self.timeline_version()
+        if not (force or events or overflowed or logs_seq != self._last_logs or timeline != self._last_timeline
+                or now - self._last_at >= _IDLE_REFRESH):
+            return None
+        self._last_at, self._last_logs, self._last_timeline = now, logs_seq, timeline
+        snapshot = self._tracker.snapshot()
+        state = state_of(snapshot, self.workers.phase_workers, {**self._meta, "timeline": timeline})
+        self.workers.retain(set(state.phases))
+        state.workers = self.workers.rows({phase_id for phase_id, row in state.phases.items() if row["stalled"]})
+        state.logs = self._logs.entries() if self._logs is not None else []
+        return state
+
+    def timeline_version(self) -> int | None:
+        """The version of the timeline picture (``None`` without a journal)."""
+        if self._timeline is None:
+            return None
+        found = self._timeline()
+        return None if found is None else found[0]
+
+    def timeline_svg(self) -> bytes | None:
+        """The timeline picture, when a journal is attached."""
+        found = self._timeline() if self._timeline is not None else None
+        return None if found is None else found[1]
+
+    def cancel(self, operation_id: str) -> bool:
+        """Cancel a running operation as ``operation.cancel()`` does; ``False`` if there is none."""
+        operation: Any = self._tracker.get_operation(operation_id)
+        if operation is None or operation.finished:
+            return False
+        operation.cancel()
+        return True
+
+    def close(self) -> None:
+        """Stop watching the tracker's events. Idempotent."""
+        self._buffer.close()

@@ -1,0 +1,153 @@
+"""What a client knows of its connection to the aggregator, and the one warning a worker gives
+when its reports cannot be delivered.
+
+``Reachability`` reads the ZeroMQ socket monitor of the client's socket (on the link's thread,
+which owns the socket): whether the connection is up (its ZMTP handshake completed, and it was
+not dropped since: the receiving *process* is alive, its I/O thread answers the handshake and
+heartbeats even while its aggregator thread is busy), and if not, the likely cause.
+
+A connection whose handshake has not completed is no sign of life: connecting succeeds as
+soon as some process holds the listening socket, and a worker forked by a session inherits
+the session's ipc listening socket, so after the session was killed the worker can still
+connect (to itself, in effect) although nobody will ever answer.
+
+``warn_undelivered`` prints one line on standard error, at most once per process, naming the
+cause; the same line goes to the ``mpprogress`` logger as a warning when logging is configured
+(unconfigured, logging's last resort would print it a second time).  The causes:
+
+- *refused*: the handshake failed; under CURVE that is a worker without keys
+  (``MPPROGRESS_CURVE_DIR``) facing a CURVE relay, a key not on the relay's allow-list, or
+  keys facing a relay without CURVE.  ZeroMQ gives up on such a connection, so it is final.
+- *nothing listens*: connecting is refused (no session or relay at that address).
+- *timed out*: connected, but the receiver acknowledged nothing in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+
+import zmq
+
+from .._base.forksafe import PerProcess
+from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from .transport import close_monitor, open_monitor, recv_monitor_event
+
+__all__ = ["Reachability", "warn_undelivered"]
+
+_EVENTS = (
+    zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+NOTHING_LISTENS = f"nothing listens there (is the session or relay running, and {ADDRESS_ENV} right?)"
+TIMED_OUT = "timed out: connected, but the receiver acknowledged nothing in time"
+NOT_ALLOWED = (
+    f"refused: this worker's CURVE key is not on the relay's allow-list (check {CURVE_CLIENT_ENV}, or "
+    "add its public key to the relay's clients/ directory)"
+)
+NEEDS_KEYS = (
+    f"refused: the relay requires CURVE keys (set {CURVE_DIR_ENV} to the directory made by `mpprogress keys` "
+    f"and {CURVE_CLIENT_ENV} to a client name in it)"
+)
+NO_CURVE_THERE = f"refused: this worker has CURVE keys ({CURVE_DIR_ENV}) but the receiver does not use CURVE"
+HANDSHAKE_FAILED = "refused: the handshake failed (not an mpprogress receiver, or mismatched CURVE keys)"
+
+
+class Reachability:
+    """The state of a client socket's connection, from its monitor (use on the socket's thread).
+
+    Args:
+        sock: the client's socket, before it connects.
+        keyed: whether the socket uses CURVE keys (to name the cause of a refusal).
+    """
+
+    def __init__(self, sock: zmq.Socket[bytes], *, keyed: bool) -> None:
+        self.connected = False
+        """Whether the connection is up now."""
+        self.refusal: str | None = None
+        """Why the receiver refused the last handshake (final: ZeroMQ stops trying), if it did."""
+        self._keyed = keyed
+        self._retrying = False  # a connect attempt was refused since the connection was last up
+        self._pending = False  # connected, handshake not completed yet (no sign of life)
+        self._sock = sock
+        self.monitor = open_monitor(sock, _EVENTS)
+        """The monitor socket, to poll for events (``None`` if ZeroMQ refused one)."""
+
+    def pump(self) -> bool:
+        """Take in the events that came; whether the receiver has just refused the handshake."""
+        refused = False
+        while self.monitor is not None:
+            try:
+                kind, value = recv_monitor_event(self.monitor, zmq.NOBLOCK)
+            except zmq.ZMQError:  # Again: nothing more; anything else: stop watching
+                return refused
+            if kind == zmq.EVENT_CONNECTED:  # someone holds the listening socket: maybe nobody alive
+                self._pending = True
+            elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.connected, self.refusal, self._retrying, self._pending = True, None, False, False
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self.connected = self._pending = False
+            elif kind == zmq.EVENT_CONNECT_RETRIED:
+                self.connected, self._retrying, self._pending = False, True, False
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.connected, self.refusal, refused = False, NOT_ALLOWED, True
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                mismatch = value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                self.refusal = (NO_CURVE_THERE if self._keyed else NEEDS_KEYS) if mismatch else HANDSHAKE_FAILED
+                self.connected, refused = False, True
+            else:  # no detail: often a passing failure (the receiver closing); ZeroMQ tries again
+                self.connected, self._retrying, self._pending = False, True, False
+        return refused
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the receiver refused the handshake, or connecting to it is refused now."""
+        return self.refusal is not None or (self._retrying and not self.connected and not self._pending)
+
+    def cause(self) -> str:
+        """The likely reason nothing is acknowledged now (see the module docstring)."""
+        if self.refusal is not None:
+            return self.refusal
+        if not self.connected and self._retrying and not self._pending:
+            return NOTHING_LISTENS
+        return TIMED_OUT
+
+    def close(self) -> None:
+        """Stop monitoring (before the socket closes). Idempotent."""
+        monitor, self.monitor = self.monitor, None
+        close_monitor(self._sock, monitor)
+
+
+class _Warning:
+    """This process's one warning: whether it was given, and the lock its giving holds."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.given = False
+
+
+_warning: PerProcess[_Warning] = PerProcess(_Warning)  # a forked child may give its own
+
+
+def warn_undelivered(address: str, cause: str) -> None:
+    """Say once per process, on standard error (and to the ``mpprogress`` logger if logging is
+    configured), that progress reports to ``address`` are not delivered, and why.
+
+    Thread-safe: a second caller waits until the first has given the warning (the link's
+    thread may be giving it while the main thread leaves the interpreter).
+    """
+    warning = _warning.get()
+    with warning.lock:
+        if warning.given:
+            return
+        line = f"mpprogress: warning: progress reports to {address} are not delivered: {cause}"
+        with contextlib.suppress(Exception):  # a closed or missing stderr: the log record remains
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        logger = logging.getLogger("mpprogress")
+        if logger.hasHandlers():
+            logger.warning(line)
+        warning.given = True

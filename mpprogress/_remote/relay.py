@@ -1,0 +1,155 @@
+"""The standalone relay: ``mpprogress relay`` renders whatever connects, until interrupted.
+
+One local tracker, one aggregator bound on ``--bind`` (a private ``ipc://`` path by default,
+printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``, with the
+``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` lines under ``--curve``), and one sink, which
+the caller makes (``wiring.run_relay``: the Rich display, or one JSON event per line on standard
+output with ``--format json``).  SIGINT and
+SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
+applied and the frames dropped per reason goes to standard error.  If the aggregator's thread
+dies (``Aggregator.failure``), the relay stops too, says so on standard error and exits with
+``EXIT_FAILED`` (1) rather than going on showing nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+
+from .._base.events import Sink
+from .._core.stopping import StopSignals
+from .._core.tracker import BaseProgressTracker
+from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
+from .announce import announce, reachable_address
+from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
+from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+
+__all__ = ["EXIT_FAILED", "EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
+
+EXIT_FAILED = 1
+"""Exit status when the relay's aggregator stopped while it ran (progress after it was lost)."""
+EXIT_REFUSED = 2
+"""Exit status when the relay refuses to start (insecure bind, address in use, bad keys)."""
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """What ``run_relay`` listens on and how it shows what arrives.
+
+    Args:
+        bind: the address to listen on; a private ``ipc://`` path when ``None``.
+        output: ``"display"`` (Rich) or ``"json"`` (one event per line on ``stdout``).
+        curve_dir: a directory made by ``mpprogress keys``: the relay becomes a CURVE server
+            that lets in only the allow-listed client keys.
+        stdout: where JSON lines go (``sys.stdout`` when ``None``).
+        stderr: where the address and the status line go (``sys.stderr`` when ``None``).
+        aggregator: the aggregator's settings, e.g. when a silent worker shows as stalled and
+            when it is lost (``AggregatorConfig.stall_timeout``, ``lost_timeout``).
+        announce: a file to write the address workers should use into (``announce``), for
+            workers started with ``MPPROGRESS_ADDRESS_FILE``.
+    """
+
+    bind: str | None = None
+    output: Literal["display", "json"] = "display"
+    curve_dir: str | None = None
+    stdout: TextIO | None = None
+    stderr: TextIO | None = None
+    aggregator: AggregatorConfig | None = None
+    announce: str | None = None
+
+
+def format_status(stats: AggregatorStats) -> str:
+    """The relay's one-line status: frames applied, drops per reason, clients, lost clients."""
+    drops = ", ".join(f"{reason}={count}" for reason, count in sorted(stats.dropped.items())) or "none"
+    return (
+        f"mpprogress relay: frames applied={stats.frames} dropped={stats.total_dropped} ({drops}) "
+        f"clients={stats.clients} lost={stats.lost}"
+    )
+
+
+def _refuse(err: TextIO, message: str, status: int = EXIT_REFUSED) -> int:
+    err.write(f"mpprogress relay: error: {message}\n")
+    err.flush()
+    return status
+
+
+def _curve_hint(keys: Path, allowed: Path) -> str:
+    """The lines a worker's shell needs besides the address to reach a CURVE relay."""
+    names = sorted(key.stem for key in allowed.glob("*.key"))
+    usable = [name for name in names if (keys / f"{name}.key_secret").exists()] or names or ["client"]
+    hint = f"export {CURVE_DIR_ENV}={keys.resolve()}\nexport {CURVE_CLIENT_ENV}={usable[0]}\n"
+    if len(names) > 1:
+        hint += f"# allowed clients: {', '.join(names)}\n"
+    return hint
+
+
+def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink]) -> int:
+    """Run the relay in this process until SIGINT or SIGTERM (call it from the main thread).
+
+    Args:
+        config: where to listen and with which keys.
+        make_sink: subscribes the relay's output to its tracker and returns it (closed at the
+            end); called only once the address and keys were accepted.
+
+    Returns:
+        0 after a clean stop; ``EXIT_FAILED`` (1) when the aggregator's thread died (the relay
+        stops at once, within 0.2 s); ``EXIT_REFUSED`` (2) when the address is refused (a
+        non-loopback TCP bind without CURVE, an ``ipc://`` path a live process listens on) or
+        the keys cannot be read.
+    """
+    err = config.stderr if config.stderr is not None else sys.stderr
+    security = None
+    if config.curve_dir is not None:
+        try:
+            security = CurveServerKeys.load(config.curve_dir)
+        except (OSError, ValueError) as exc:
+            return _refuse(err, f"cannot load CURVE keys from {config.curve_dir}: {exc}")
+    if config.bind is not None:
+        try:
+            check_bind_address(config.bind, curve=security is not None)
+        except InsecureBindError as exc:
+            return _refuse(err, str(exc))
+        if config.bind.startswith("ipc://") and ipc_in_use(config.bind):
+            return _refuse(err, f"another relay already listens on {config.bind}")
+
+    with StopSignals() as stop:  # SIGINT and SIGTERM end the loop below
+        tracker = BaseProgressTracker()
+        sink = make_sink(tracker)
+        aggregator = None
+        try:
+            try:
+                aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
+            except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
+                return _refuse(err, str(exc))
+            if config.announce is not None:  # before "listening on": whoever reads that finds the file
+                try:
+                    announce(config.announce, reachable_address(aggregator.address))
+                except OSError as exc:
+                    return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
+            err.write(
+                f"mpprogress relay: listening on {aggregator.address}"
+                f"{' (CURVE)' if security is not None else ''}\n"
+                f"export {ADDRESS_ENV}={aggregator.address}\n"
+            )
+            if security is not None and config.curve_dir is not None:
+                err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
+            err.flush()
+            while not stop.wait(0.2) and aggregator.failure is None:
+                pass
+        finally:
+            try:
+                if aggregator is not None:
+                    aggregator.close()
+                tracker.close()
+            finally:
+                sink.close()
+    err.write(format_status(aggregator.stats()) + "\n")
+    err.flush()
+    if aggregator.failure is not None:
+        return _refuse(err, f"the aggregator stopped ({aggregator.failure!r}); progress sent after it was lost",
+                       EXIT_FAILED)
+    return 0
+

@@ -1,0 +1,209 @@
+"""The console's words: durations, counts, rates and phase outcomes.
+
+Shared by the live frame (``console_render``) and the plain lines (``console_plain``).  Text
+from outside is made safe by ``mpprogress._base.text.clean_line``, the sanitiser the wire uses too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from ..._base.snapshot import PhaseSnapshot, outcome_of
+from ..._base.text import clean_line
+
+__all__ = [
+    "STALLED",
+    "Verdict",
+    "clean_text",
+    "deeper_text",
+    "fold_text",
+    "format_count",
+    "format_duration",
+    "format_rate",
+    "outcome",
+    "outcome_label",
+    "outcome_mark",
+    "outcome_of",
+    "outcome_text",
+    "verdict",
+]
+
+# outcome -> (mark, style, label shown next to the title)
+_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "finished": ("✔", "green", ""),
+    "failed": ("✘", "bold red", "failed"),
+    "cancelled": ("⊘", "yellow", "cancelled"),
+    "interrupted": ("⊗", "yellow", "interrupted"),
+    "lost": ("⚠", "bold magenta", "lost — worker died"),
+}
+
+
+clean_text = clean_line
+"""The name this module gave ``mpprogress._base.text.clean_line`` (the one sanitiser) before there was one."""
+
+
+def format_duration(seconds: float | None) -> str:
+    """``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "-:--:--"
+    if seconds >= 100 * 3600:
+        days = seconds / 86400
+        return f"{int(days)}d {int(seconds // 3600 % 24):02d}h" if days < 10_000 else ">9999d"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+_EXACT_BELOW = 10_000_000  # counts of up to seven digits are shown exactly
+_UNITS = ((1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"), (1e18, "E"))
+
+
+def _compact(value: float, smallest: float) -> str:
+    """``12.3M``, ``9.2E``: one decimal and an SI prefix from ``smallest`` up; ``1.8e308`` beyond."""
+    for divisor, unit in _UNITS:
+        if divisor >= smallest and abs(value) / divisor < 999.95:
+            return f"{value / divisor:.1f}{unit}"
+    return f"{value:.1e}".replace("e+", "e")
+
+
+def format_count(value: float) -> str:
+    """A count: exact without a pointless ``.0`` up to seven digits (``12``, ``2.5``,
+    ``9999999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= _EXACT_BELOW:
+        return _compact(value, 1e6)
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def format_rate(rate: float | None) -> str:
+    """Items per second, compact: ``12.3/s``, ``4.5k/s``, ``1.2M/s``; empty when unknown."""
+    if rate is None or rate != rate:
+        return ""
+    if rate == float("inf"):
+        return "inf/s"
+    return f"{rate:.1f}/s" if rate < 999.95 else f"{_compact(rate, 1e3)}/s"
+
+
+def outcome(phase: PhaseSnapshot) -> str:
+    """How a phase stands: ``running``, ``finished`` (success) or its kind of failure."""
+    return outcome_of(phase.success, phase.reason) if phase.finished else "running"
+
+
+def outcome_label(name: str, reason: str | None = None) -> str:
+    """Words for an outcome (``"lost — worker died"``); an unknown failure reason as given."""
+    if name == "failed" and reason not in (None, "failed"):
+        return clean_line(reason, 40)
+    return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
+
+
+def outcome_mark(name: str) -> Text:
+    """The mark of a finished phase's outcome, styled (``✔`` green, ``✘`` red...)."""
+    mark, style, _ = _OUTCOMES.get(name, _OUTCOMES["failed"])
+    return Text(mark, style=style)
+
+
+STALLED = ("?", "magenta", "stalled — no news from its worker")
+"""Mark, style and label of a running remote phase whose worker went silent (not final)."""
+
+
+def outcome_text(phase: PhaseSnapshot) -> Text:
+    """The words shown next to a phase's title: its failure, "cancelling…" or "stalled — …";
+    empty otherwise."""
+    name = outcome(phase)
+    if name == "running" and phase.stalled:
+        return Text(STALLED[2], style=STALLED[1])
+    if name in ("running", "finished"):
+        return Text("cancelling…", style="yellow") if phase.cancelled and name == "running" else Text()
+    return Text(outcome_label(name, phase.reason), style=_OUTCOMES[name][1])
+
+
+def fold_text(counts: Counter[str], running: int = 0) -> str:
+    """``"950 more running, 12 finished, 1 failed"``: what a fold line stands for."""
+    parts = [f"{running} more running"] if running else []
+    parts += [f"{counts[name]} {name}" for name in _OUTCOMES if counts[name]]
+    return ", ".join(parts)
+
+
+def deeper_text(counts: Counter[str], levels: int, more: str = "") -> str:
+    """``"1990 phases nested deeper than 10 levels: 1990 running"``: phases not drawn for depth."""
+    running = f"{counts['running']} running" if counts["running"] else ""
+    states = ", ".join(part for part in (running, fold_text(counts)) if part)
+    return f"{sum(counts.values())} {more}phases nested deeper than {levels} levels: {states}"
+
+
+# How an operation ended, the one table of its words.  Kind -> (summary panel's heading, mark,
+# verb, style).  "partial": it succeeded, yet some of its phases did not.
+_VERDICTS: dict[str, tuple[str, str, str, str]] = {
+    "completed": ("Operation Complete", "✔", "Completed", "green"),
+    "partial": ("Operation Finished", "⚠", "Completed", "yellow"),
+    "cancelled": ("Operation Cancelled", "⊘", "Cancelled", "yellow"),
+    "interrupted": ("Operation Interrupted", "⊗", "Interrupted", "yellow"),
+    "failed": ("Operation Failed", "✘", "Failed", "red"),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an operation ended, in the words the summary panel and the plain lines use.
+
+    ``kind`` is a key of the table above; ``detail`` counts the phases that did not succeed
+    (``"1 failed, 1 cancelled, 1 lost"``), leaving out the kind the verdict already names.
+    """
+
+    kind: str
+    detail: str = ""
+
+    @property
+    def heading(self) -> str:
+        """The summary panel's title: ``Operation Complete``, ``Operation Interrupted``..."""
+        return _VERDICTS[self.kind][0]
+
+    @property
+    def style(self) -> str:
+        """The colour of the verdict's words and of the panel's border."""
+        return _VERDICTS[self.kind][3]
+
+    def mark(self) -> Text:
+        """``✔``, ``⚠``, ``⊘``, ``⊗`` or ``✘``, styled."""
+        return Text(_VERDICTS[self.kind][1], style=self.style)
+
+    @property
+    def verb(self) -> str:
+        """``Completed``, ``Cancelled``, ``Interrupted`` or ``Failed``."""
+        return _VERDICTS[self.kind][2]
+
+    @property
+    def suffix(self) -> str:
+        """What follows the title: `` with 1 failed, 1 lost`` (partial), `` (1 lost)``, or nothing."""
+        if not self.detail:
+            return ""
+        return f" with {self.detail}" if self.kind == "partial" else f" ({self.detail})"
+
+
+def verdict(success: bool | None, reason: str | None, phases: Counter[str]) -> Verdict:
+    """How an operation ended, from its own outcome and its phases' outcomes.
+
+    Args:
+        success: the operation's success.
+        reason: why it failed, if it did (``"cancelled"``, ``"failed"``...).
+        phases: outcome name (``outcome_of``) -> number of its phases that ended so.
+
+    Returns:
+        ``completed`` (everything succeeded), ``partial`` (it succeeded but some phases did not),
+        ``interrupted`` (a phase was interrupted, e.g. by Ctrl-C), ``cancelled``, or ``failed``.
+    """
+    if success:
+        kind = "partial" if any(phases[name] for name in _OUTCOMES if name != "finished") else "completed"
+    elif phases["interrupted"] or reason == "interrupted":
+        kind = "interrupted"
+    elif reason == "cancelled":
+        kind = "cancelled"
+    else:
+        kind = "failed"
+    problems = [f"{phases[name]} {name}" for name in _OUTCOMES if name not in ("finished", kind) and phases[name]]
+    return Verdict(kind, ", ".join(problems))
