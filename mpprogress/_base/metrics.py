@@ -7,25 +7,33 @@ often sees the same numbers as one that refreshes rarely.
 
 How the rate is estimated, and why:
 
-- **Recent, not since the start.**  The rate is an average of the speeds between samples,
-  weighted in *time*: a speed measured over ``span`` seconds weighs ``1 - exp(-span / window)``
-  against the older average, so how often a phase reports does not change how far back the
-  rate looks.
-- **A window that adapts.**  ``window`` is ``WINDOW_GAPS`` times the usual time between samples
-  (itself smoothed; a single long gap counts at most ``GAP_OUTLIER`` times the usual one),
-  between ``MIN_WINDOW`` and ``MAX_WINDOW`` seconds.  A count reported 20 times a second is
-  averaged over about 5 s; one that moves in chunks every 10 s over about 40 s, so its rate does
-  not swing with every chunk; none looks back more than a minute.  There is always a rate once
-  the count has moved, however long the phase runs (a fixed look-back window empties on long
-  steps and the ETA vanishes).
+- **Recent, not since the start, and settled within two seconds.**  The rate is the items
+  counted over a short window before the last sample over the window's length.  Between two
+  samples the count is read on the straight line joining them, so a count reported in bursts
+  (a chunk of results every half second, a worker's state every 50 ms) reads as the steady
+  pace it is, and how often a phase reports does not change the rate.  A window of a fixed
+  length forgets an old pace entirely once it has passed: after a change of pace the rate is
+  right once the window has filled with the new one, however different the old one was (an
+  average that only decays, exponentially, needs a short time constant to forget a fast pace
+  and then swings with every sample).
+- **A window that adapts.**  It spans ``MIN_WINDOW`` seconds, or the last ``WINDOW_ITEMS``
+  items, or ``WINDOW_GAPS`` usual gaps between samples (itself smoothed; a single long gap
+  counts at most ``GAP_OUTLIER`` times the usual one), whichever is longest, and at most
+  ``MAX_WINDOW``: a fast count is measured over 1.5 s, one item every 2 s over its last 16
+  items, a count that moves in chunks every 10 s over three chunks, so the rate does not swing
+  with every item or chunk.  There is always a rate once the count has moved, however long the
+  phase runs.
+- **The time before the first report is setup.**  Until a second sample arrives, the only rate
+  is the first count over the time since the start; from then on the span before the first
+  sample (a loop's first slow item, a pool starting) is left out, so a slow start does not hold
+  the rate down afterwards.
 - **A stall decays the rate at read time.**  A count that has not moved for longer than
-  ``GRACE_GAPS`` usual gaps is stalling: its rate is read as
-  ``rate * exp(-(silence - grace) / window)``, so it falls the longer nothing happens and the
-  ETA grows; once the silence passes ``grace + STALL_WINDOWS * window`` (the rate is down to
-  13%; 10 s for a phase that moves 10 times a second) the phase is *stalled* and its ETA is
-  ``None`` (unknown) rather than a guess.  The next
-  sample then measures the speed over the whole silence, so the rate recovers within a window
-  or two of steady work.
+  ``GRACE_GAPS`` usual gaps is stalling: its rate is read as ``rate * exp(-(silence - grace) /
+  scale)`` (``scale``: the window, at least ``SILENCE_SCALE``), so it falls the longer nothing
+  happens and the ETA grows; once the silence passes ``grace + STALL_WINDOWS * scale`` (the
+  rate is down to 13%; 10 s for a phase that moves 10 times a second) the phase is *stalled*
+  and its ETA is ``None`` (unknown) rather than a guess.  When the work resumes the window
+  fills with the new pace and the rate is right again within a window.
 
 The outlook of work running in parallel (``Outlook``): the items left over the running phases
 that have totals, the sum of their recent rates, and the longest single-phase ETA among them.
@@ -38,7 +46,7 @@ while any running phase has no total or has stalled, or while nothing is moving 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -46,27 +54,37 @@ __all__ = [
     "GRACE_GAPS",
     "MAX_WINDOW",
     "MIN_WINDOW",
+    "SILENCE_SCALE",
     "STALL_WINDOWS",
     "WINDOW_GAPS",
+    "WINDOW_ITEMS",
     "Outlook",
     "RateMeter",
     "Speed",
     "per_second",
 ]
 
-WINDOW_GAPS = 4.0
-"""The averaging window, in usual gaps between samples."""
-MIN_WINDOW = 5.0
-"""Shortest averaging window, in seconds."""
+MIN_WINDOW = 1.5
+"""Shortest window the rate is measured over, in seconds."""
+WINDOW_ITEMS = 16
+"""The window spans at least the time of this many items."""
+WINDOW_GAPS = 3.0
+"""The window spans at least this many usual gaps between samples."""
 MAX_WINDOW = 60.0
-"""Longest averaging window, in seconds."""
+"""Longest window, in seconds."""
 GAP_OUTLIER = 4.0
 """A gap between samples counts towards the usual gap as at most this many usual gaps."""
 GRACE_GAPS = 2.0
 """Silence up to this many usual gaps is normal; beyond it the rate decays."""
+SILENCE_SCALE = 5.0
+"""A silent count's rate decays over the window, but never over less than this many seconds."""
 STALL_WINDOWS = 2.0
-"""Windows of decay after which a silent phase is stalled (its ETA unknown)."""
+"""Decay scales after which a silent phase is stalled (its ETA unknown)."""
 _GAP_SMOOTHING = 0.3
+_MAX_POINTS = 64  # samples kept at most, whatever the window
+
+Point = tuple[float, float]
+"""(clock reading, count) of one sample."""
 
 
 class Speed(NamedTuple):
@@ -95,11 +113,12 @@ class RateMeter:
 
     __slots__ = (
         "_gap",
-        "_last_count",
-        "_last_time",
         "_min_interval",
+        "_points",
         "_seen_count",
         "_seen_time",
+        "_setup",
+        "_window",
         "baseline",
         "peak",
         "rate",
@@ -112,17 +131,19 @@ class RateMeter:
         self.rate: float | None = None
         self.peak: float | None = None
         self._min_interval = min_interval
-        self._last_time = start_time  # of the last sample: the count was _last_count then
-        self._last_count: float = baseline
+        # (clock reading, count) of the samples the window may still need, oldest first; the
+        # first is the start until a second sample lets it go (``_setup``).
+        self._points: list[Point] = [(start_time, baseline)]
+        self._setup = True
+        self._window = MIN_WINDOW  # the window of the last sample
         self._seen_time = start_time  # when the count last moved, sampled or not
         self._seen_count: float = baseline
         self._gap: float | None = None  # the usual time between samples
 
     @property
     def window(self) -> float:
-        """The averaging window now, in seconds."""
-        gap = self._gap if self._gap is not None else 0.0
-        return min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_GAPS * gap))
+        """The span, in seconds, the rate of the last sample was measured over."""
+        return self._window
 
     def sample(self, now: float, count: float, total: int | None) -> Speed:
         """Take the count reported at clock reading ``now`` into the rate.
@@ -134,19 +155,27 @@ class RateMeter:
         Returns:
             The figures at ``now``, as ``speed(now, count, total)`` gives them from now on.
         """
+        points = self._points
         if count < self._seen_count:
-            self._last_time = self._seen_time = now
-            self._last_count = self._seen_count = count
+            points.clear()
+            points.append((now, count))
+            self._setup = True
+            self._seen_time, self._seen_count = now, count
         elif count > self._seen_count:
             self._seen_time, self._seen_count = now, count
-            span = now - self._last_time
+            span = now - points[-1][0]
             if span >= self._min_interval and span > 0:
-                self.rate = self._blend(span, count)
+                points.append((now, count))
+                gap = self._gap
+                if self._setup and len(points) > 2:  # the start's span held the setup: let it go
+                    del points[0]
+                    self._setup, gap = False, None
+                self._gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
+                self.rate, self._window = _measure(points, self._gap)
                 if self.peak is None or self.rate > self.peak:
                     self.peak = self.rate
-                gap = self._gap
-                self._gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
-                self._last_time, self._last_count = now, count
+                while len(points) > _MAX_POINTS or (len(points) > 2 and points[1][0] <= now - self._window):
+                    del points[0]
         return self.speed(now, count, total)
 
     def speed(self, now: float, count: float, total: int | None) -> Speed:
@@ -158,18 +187,19 @@ class RateMeter:
             total: the count's total, or ``None`` when unknown.
         """
         moved_at = now if count > self._seen_count else self._seen_time  # a count not yet reported moved now
-        span = moved_at - self._last_time
-        rate = self.rate
-        if count > self._last_count and span >= self._min_interval:
-            rate = self._blend(span, count)  # what a sample then would make of it
+        last_time, last_count = self._points[-1]
+        rate, window = self.rate, self._window
+        if count > last_count and moved_at - last_time >= self._min_interval:
+            rate, window = _measure([*self._points, (moved_at, count)], self._gap)  # what a sample then would say
         elif rate is None:
-            return Speed(self.average(now, count), None, _eta(count, total, self.average(now, count)))
+            average = self.average(now, count)
+            return Speed(average, None, _eta(count, total, average))
         silence = now - moved_at - GRACE_GAPS * (self._gap or 0.0)
         stalled = False
         if silence > 0:
-            window = self.window
-            rate *= math.exp(-silence / window)
-            stalled = silence > STALL_WINDOWS * window
+            scale = max(window, SILENCE_SCALE)
+            rate *= math.exp(-silence / scale)
+            stalled = silence > STALL_WINDOWS * scale
         return Speed(rate, self.peak, None if stalled else _eta(count, total, rate))
 
     def final(self, end: float, count: float) -> Speed:
@@ -179,13 +209,6 @@ class RateMeter:
     def average(self, now: float, count: float) -> float | None:
         """Items per second since the start (beyond ``baseline``), or ``None`` before any time has passed."""
         return per_second(count - self.baseline, now - self.start_time)
-
-    def _blend(self, span: float, count: float) -> float:
-        speed = (count - self._last_count) / span
-        if self.rate is None:
-            return speed
-        weight = 1.0 - math.exp(-span / self.window)
-        return self.rate + weight * (speed - self.rate)
 
 
 class Outlook(NamedTuple):
@@ -258,3 +281,35 @@ def _eta(count: float, total: int | None, rate: float | None) -> float | None:
     if remaining <= 0:
         return 0.0
     return remaining / rate if rate else None
+
+
+def _measure(points: Sequence[Point], gap: float | None) -> tuple[float, float]:
+    """(rate, window) at the last of ``points`` (two at least): the items over the window
+    before it, the count between samples read on the straight line joining them."""
+    end_time, end_count = points[-1]
+    items_span = end_time - _time_at(points, end_count - WINDOW_ITEMS)
+    window = min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_GAPS * (gap or 0.0), items_span))
+    begin = max(end_time - window, points[0][0])  # no further back than the oldest point kept
+    return (end_count - _count_at(points, begin)) / (end_time - begin), window
+
+
+def _time_at(points: Sequence[Point], count: float) -> float:
+    """When the count passed ``count`` (the oldest point's time if before it)."""
+    later_time, later_count = points[-1]
+    for index in range(len(points) - 2, -1, -1):
+        time, value = points[index]
+        if value <= count:
+            return time + (later_time - time) * (count - value) / (later_count - value)
+        later_time, later_count = time, value
+    return later_time
+
+
+def _count_at(points: Sequence[Point], time: float) -> float:
+    """The count at ``time`` (the oldest point's count if before it)."""
+    later_time, later_count = points[-1]
+    for index in range(len(points) - 2, -1, -1):
+        at, value = points[index]
+        if at <= time:
+            return value + (later_count - value) * (time - at) / (later_time - at)
+        later_time, later_count = at, value
+    return later_count

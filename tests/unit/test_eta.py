@@ -8,7 +8,16 @@ import math
 import pytest
 
 from mpprogress import BaseProgressTracker
-from mpprogress._base.metrics import GRACE_GAPS, MAX_WINDOW, MIN_WINDOW, STALL_WINDOWS, Outlook, RateMeter, Speed
+from mpprogress._base.metrics import (
+    GRACE_GAPS,
+    MAX_WINDOW,
+    MIN_WINDOW,
+    SILENCE_SCALE,
+    STALL_WINDOWS,
+    Outlook,
+    RateMeter,
+    Speed,
+)
 from mpprogress.testing import FakeClock, Reading, ScriptedWorker, replay
 
 # --- the rate meter ----------------------------------------------------------------------------
@@ -30,7 +39,7 @@ def test_the_window_adapts_to_how_often_the_count_moves() -> None:
     assert fast.window == MIN_WINDOW  # 10 samples a second: a short window
     chunky = RateMeter(0.0)
     steady(chunky, 0.0, 10.0, 20, per_step=50)
-    assert chunky.window == pytest.approx(40.0)  # a chunk every 10 s: four chunks
+    assert chunky.window == pytest.approx(30.0)  # a chunk every 10 s: three chunks
     rare = RateMeter(0.0)
     steady(rare, 0.0, 45.0, 10, per_step=50)
     assert rare.window == MAX_WINDOW  # never more than a minute back
@@ -70,8 +79,8 @@ def test_a_stalled_count_decays_then_loses_its_eta_and_recovers() -> None:
     assert meter.speed(now + grace, count, total).rate == pytest.approx(10.0)  # a normal gap
     etas = [meter.speed(now + grace + wait, count, total).eta for wait in (0.5, 1.0, 2.0, 4.0, 8.0)]
     assert etas == sorted(etas)  # the longer nothing happens, the later the ETA
-    assert meter.speed(now + grace + MIN_WINDOW, count, total).rate == pytest.approx(10.0 * math.exp(-1.0))
-    silent = meter.speed(now + grace + STALL_WINDOWS * MIN_WINDOW + 0.1, count, total)
+    assert meter.speed(now + grace + SILENCE_SCALE, count, total).rate == pytest.approx(10.0 * math.exp(-1.0))
+    silent = meter.speed(now + grace + STALL_WINDOWS * SILENCE_SCALE + 0.1, count, total)
     assert silent.eta is None and silent.rate is not None and silent.rate < 1.5  # stalled: unknown
     now += 30.0  # the work resumes after 30 s
     for _ in range(round(20 * MIN_WINDOW)):  # two windows of steady work
