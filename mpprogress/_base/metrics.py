@@ -11,11 +11,13 @@ How the rate is estimated, and why:
   counted over a short window before the last sample over the window's length.  Between two
   samples the count is read on the straight line joining them, so a count reported in bursts
   (a chunk of results every half second, a worker's state every 50 ms) reads as the steady
-  pace it is, and how often a phase reports does not change the rate.  A window of a fixed
-  length forgets an old pace entirely once it has passed: after a change of pace the rate is
-  right once the window has filled with the new one, however different the old one was (an
-  average that only decays, exponentially, needs a short time constant to forget a fast pace
-  and then swings with every sample).
+  pace it is, and how often a phase reports does not change the rate.  Samples less than
+  ``min_interval`` apart make one point, the later moving the earlier: a burst whose first
+  update is reported at once and the rest by the throttle 50 ms later lands whole.  A window
+  of a fixed length forgets an old pace entirely once it has passed: after a change of pace
+  the rate is right once the window has filled with the new one, however different the old
+  one was (an average that only decays, exponentially, needs a short time constant to forget
+  a fast pace and then swings with every sample).
 - **A window that adapts.**  It spans ``MIN_WINDOW`` seconds, or the last ``WINDOW_ITEMS``
   items, or ``WINDOW_GAPS`` usual gaps between samples (itself smoothed; a single long gap
   counts at most ``GAP_OUTLIER`` times the usual one), whichever is longest, and at most
@@ -105,13 +107,14 @@ class RateMeter:
 
     Args:
         start_time: the clock reading when counting started.
-        min_interval: shortest span, in seconds, that makes a new sample (closer samples are
-            too noisy to mean anything).
+        min_interval: samples closer than this, in seconds, make one point: the later moves
+            the earlier (a burst of updates, the throttle's next report, lands whole).
         baseline: the count when counting started: a phase resumed at 400 items measures its
             rate and ETA from the items done since (``average`` too), never from the 400.
     """
 
     __slots__ = (
+        "_anchor",
         "_gap",
         "_min_interval",
         "_points",
@@ -135,47 +138,42 @@ class RateMeter:
         # first is the start until a second sample lets it go (``_setup``).
         self._points: list[Point] = [(start_time, baseline)]
         self._setup = True
+        self._anchor = start_time  # when the last point was added (a later sample may move it)
+        self._gap: float | None = None  # the usual time between points
         self._window = MIN_WINDOW  # the window of the last sample
-        self._seen_time = start_time  # when the count last moved, sampled or not
+        self._seen_time = start_time  # when the count last moved
         self._seen_count: float = baseline
-        self._gap: float | None = None  # the usual time between samples
 
     @property
     def window(self) -> float:
-        """The span, in seconds, the rate of the last sample was measured over."""
+        """The window, in seconds, the rate of the last sample was measured over."""
         return self._window
 
     def sample(self, now: float, count: float, total: int | None) -> Speed:
         """Take the count reported at clock reading ``now`` into the rate.
 
-        A count that moved less than ``min_interval`` after the last sample is noted (it ends a
-        silence) but waits for a later sample; a count that did not move is no sample (the
-        silence is read as such by ``speed``); a count that went back restarts the measurement.
+        A count that did not move is no sample (the silence is read as such by ``speed``); a
+        count that went back restarts the measurement.
 
         Returns:
             The figures at ``now``, as ``speed(now, count, total)`` gives them from now on.
         """
-        points = self._points
         if count < self._seen_count:
-            points.clear()
-            points.append((now, count))
-            self._setup = True
+            self._points, self._setup, self._anchor = [(now, count)], True, now
             self._seen_time, self._seen_count = now, count
         elif count > self._seen_count:
             self._seen_time, self._seen_count = now, count
-            span = now - points[-1][0]
-            if span >= self._min_interval and span > 0:
-                points.append((now, count))
-                gap = self._gap
-                if self._setup and len(points) > 2:  # the start's span held the setup: let it go
-                    del points[0]
-                    self._setup, gap = False, None
-                self._gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
+            after = self._after(now, count)
+            if after is not None:
+                points, self._gap, self._anchor, self._setup = after
                 self.rate, self._window = _measure(points, self._gap)
                 if self.peak is None or self.rate > self.peak:
                     self.peak = self.rate
-                while len(points) > _MAX_POINTS or (len(points) > 2 and points[1][0] <= now - self._window):
-                    del points[0]
+                begin = now - self._window
+                drop = 0
+                while len(points) - drop > _MAX_POINTS or (len(points) - drop > 2 and points[drop + 1][0] <= begin):
+                    drop += 1
+                self._points = points[drop:] if drop else points
         return self.speed(now, count, total)
 
     def speed(self, now: float, count: float, total: int | None) -> Speed:
@@ -186,21 +184,37 @@ class RateMeter:
             count: the count at ``now``.
             total: the count's total, or ``None`` when unknown.
         """
-        moved_at = now if count > self._seen_count else self._seen_time  # a count not yet reported moved now
-        last_time, last_count = self._points[-1]
-        rate, window = self.rate, self._window
-        if count > last_count and moved_at - last_time >= self._min_interval:
-            rate, window = _measure([*self._points, (moved_at, count)], self._gap)  # what a sample then would say
-        elif rate is None:
+        moved_at, rate, window, gap = self._seen_time, self.rate, self._window, self._gap
+        if count > self._seen_count:  # moved since it was last reported: what a sample now would say
+            moved_at = now
+            after = self._after(now, count)
+            if after is not None:
+                gap = after[1]
+                rate, window = _measure(after[0], gap)
+        if rate is None:
             average = self.average(now, count)
             return Speed(average, None, _eta(count, total, average))
-        silence = now - moved_at - GRACE_GAPS * (self._gap or 0.0)
+        silence = now - moved_at - GRACE_GAPS * (gap or 0.0)
         stalled = False
         if silence > 0:
             scale = max(window, SILENCE_SCALE)
             rate *= math.exp(-silence / scale)
             stalled = silence > STALL_WINDOWS * scale
         return Speed(rate, self.peak, None if stalled else _eta(count, total, rate))
+
+    def _after(self, now: float, count: float) -> tuple[list[Point], float | None, float, bool] | None:
+        """(points, usual gap, anchor, setup) once ``count`` (above the last point's) is taken
+        in at ``now``; ``None`` when no time has passed since the start."""
+        points, gap, anchor, setup = self._points, self._gap, self._anchor, self._setup
+        if len(points) > 1 and now - anchor < self._min_interval:
+            return [*points[:-1], (now, count)], gap, anchor, setup
+        if now <= points[-1][0]:
+            return None
+        span = now - anchor
+        if setup and len(points) > 1:  # a second point: the span before the first held the setup
+            points, gap, setup = points[1:], None, False
+        gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
+        return [*points, (now, count)], gap, now, setup
 
     def final(self, end: float, count: float) -> Speed:
         """The figures of a finished count: its average rate, the peak, no time remaining."""
