@@ -55,6 +55,7 @@ __all__ = [
     "GAP_OUTLIER",
     "GRACE_GAPS",
     "MAX_WINDOW",
+    "MIN_MEASURED",
     "MIN_WINDOW",
     "SILENCE_SCALE",
     "STALL_WINDOWS",
@@ -63,6 +64,7 @@ __all__ = [
     "Outlook",
     "RateMeter",
     "Speed",
+    "finished_rate",
     "per_second",
 ]
 
@@ -82,6 +84,9 @@ SILENCE_SCALE = 5.0
 """A silent count's rate decays over the window, but never over less than this many seconds."""
 STALL_WINDOWS = 2.0
 """Decay scales after which a silent phase is stalled (its ETA unknown)."""
+MIN_MEASURED = 0.1
+"""Finished work that lasted less than this many seconds has no rate (``finished_rate``): the
+shortest span a meter samples over (``RateMeter``'s ``min_interval``)."""
 _GAP_SMOOTHING = 0.3
 _MAX_POINTS = 64  # samples kept at most, whatever the window
 
@@ -128,7 +133,7 @@ class RateMeter:
         "start_time",
     )
 
-    def __init__(self, start_time: float, min_interval: float = 0.1, baseline: float = 0) -> None:
+    def __init__(self, start_time: float, min_interval: float = MIN_MEASURED, baseline: float = 0) -> None:
         self.start_time = start_time
         self.baseline = baseline
         self.rate: float | None = None
@@ -217,8 +222,10 @@ class RateMeter:
         return [*points, (now, count)], gap, now, setup
 
     def final(self, end: float, count: float) -> Speed:
-        """The figures of a finished count: its average rate, the peak, no time remaining."""
-        return Speed(self.average(end, count), self.peak, None)
+        """The figures of a finished count: its average rate and the peak, no time remaining;
+        no rate and no peak where none was measured (``finished_rate``)."""
+        rate = finished_rate(count - self.baseline, end - self.start_time)
+        return Speed(rate, None if rate is None else self.peak, None)
 
     def average(self, now: float, count: float) -> float | None:
         """Items per second since the start (beyond ``baseline``), or ``None`` before any time has passed."""
@@ -286,6 +293,14 @@ class Outlook(NamedTuple):
 def per_second(count: float, seconds: float) -> float | None:
     """``count`` over ``seconds``, or ``None`` when no time has passed."""
     return count / seconds if seconds > 0 else None
+
+
+def finished_rate(count: float, seconds: float) -> float | None:
+    """The rate of finished work: ``count`` over ``seconds``, or ``None`` when none was measured:
+    nothing counted (a phase an earlier run finished, resumed here done: not ``0.0/s``), or work
+    that ended within ``MIN_MEASURED`` seconds (before any sample: a rate from a few items
+    over a few milliseconds is noise)."""
+    return count / seconds if count > 0 and seconds >= MIN_MEASURED else None
 
 
 def _eta(count: float, total: int | None, rate: float | None) -> float | None:
