@@ -150,6 +150,11 @@ TRACES = {
     # 100/s, then one item every 0.5 s: the 20 items decide, not the 2 s.  tqdm: 3.9/s for
     # 2/s after the 20 items (94% off), for the same reason as the slow-down.
     "slow items": [Stretch(300, 0.01), Stretch(40, 0.5)],
+    # one item a second, then one every 5 s (each its own report, far apart).  tqdm is right.
+    "crawl": [Stretch(30, 1.0), Stretch(25, 5.0)],
+    # 1,000/s, then 5/s.  tqdm: 133/s 4 s (20 items) after the change (its miniters, grown to 100
+    # items at 1,000/s, wait for 100 items before its next step).
+    "fast then slow": [Stretch(2000, 0.001), Stretch(30, 0.2)],
 }
 
 
