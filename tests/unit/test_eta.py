@@ -1,5 +1,6 @@
 """Honest speed figures: a recent rate whose window adapts, stalls that decay it, and an
-operation ETA for uneven work running in parallel (issue 13)."""
+operation ETA for uneven work running in parallel (issues 13 and 25; the rate after a change of
+pace, against tqdm, is ``test_rate_traces.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mpprogress._base.metrics import (
     MIN_WINDOW,
     SILENCE_SCALE,
     STALL_WINDOWS,
+    WINDOW_ITEMS,
     Outlook,
     RateMeter,
     Speed,
@@ -43,6 +45,37 @@ def test_the_window_adapts_to_how_often_the_count_moves() -> None:
     rare = RateMeter(0.0)
     steady(rare, 0.0, 45.0, 10, per_step=50)
     assert rare.window == MAX_WINDOW  # never more than a minute back
+
+
+def test_a_slow_count_is_measured_over_its_last_items() -> None:
+    meter = RateMeter(0.0)
+    steady(meter, 0.0, 2.0, 40)  # one item every 2 s, each reported
+    assert meter.window == pytest.approx(2.0 * WINDOW_ITEMS)  # not 1.5 s: 16 items, not one
+
+
+def test_the_time_before_the_first_report_is_setup() -> None:
+    meter = RateMeter(0.0)
+    assert meter.sample(5.0, 10, None).rate == pytest.approx(2.0)  # all there is: 10 in 5 s
+    assert meter.sample(6.0, 20, None).rate == pytest.approx(10.0)  # from the first report on
+
+
+def test_a_count_that_goes_back_is_measured_afresh() -> None:
+    meter = RateMeter(0.0)
+    now, _ = steady(meter, 0.0, 0.1, 100, per_step=10)  # 100/s
+    meter.sample(now + 0.1, 5, None)  # set back to 5
+    later, count = now + 0.1, 5.0
+    for _ in range(30):  # then 10/s
+        later += 0.1
+        count += 1
+        meter.sample(later, count, None)
+    assert meter.speed(later, count, None).rate == pytest.approx(10.0)
+
+
+def test_a_meter_keeps_a_bounded_number_of_samples() -> None:
+    meter = RateMeter(0.0)
+    steady(meter, 0.0, 0.1, 20_000, per_step=0.001)  # a slow fractional count, for 2,000 s
+    assert len(meter._points) <= 64  # memory per phase does not grow with its run
+    assert meter.speed(2000.0, 20.0, None).rate == pytest.approx(0.01)
 
 
 def test_the_rate_is_recent_not_since_the_start() -> None:
