@@ -7,25 +7,35 @@ often sees the same numbers as one that refreshes rarely.
 
 How the rate is estimated, and why:
 
-- **Recent, not since the start.**  The rate is an average of the speeds between samples,
-  weighted in *time*: a speed measured over ``span`` seconds weighs ``1 - exp(-span / window)``
-  against the older average, so how often a phase reports does not change how far back the
-  rate looks.
-- **A window that adapts.**  ``window`` is ``WINDOW_GAPS`` times the usual time between samples
-  (itself smoothed; a single long gap counts at most ``GAP_OUTLIER`` times the usual one),
-  between ``MIN_WINDOW`` and ``MAX_WINDOW`` seconds.  A count reported 20 times a second is
-  averaged over about 5 s; one that moves in chunks every 10 s over about 40 s, so its rate does
-  not swing with every chunk; none looks back more than a minute.  There is always a rate once
-  the count has moved, however long the phase runs (a fixed look-back window empties on long
-  steps and the ETA vanishes).
+- **Recent, not since the start, and settled within two seconds.**  The rate is the items
+  counted over a short window before the last sample over the window's length.  Between two
+  samples the count is read on the straight line joining them, so a count reported in bursts
+  (a chunk of results every half second, a worker's state every 50 ms) reads as the steady
+  pace it is, and how often a phase reports does not change the rate.  Samples less than
+  ``min_interval`` apart make one point, the later moving the earlier: a burst whose first
+  update is reported at once and the rest by the throttle 50 ms later lands whole.  A window
+  of a fixed length forgets an old pace entirely once it has passed: after a change of pace
+  the rate is right once the window has filled with the new one, however different the old
+  one was (an average that only decays, exponentially, needs a short time constant to forget
+  a fast pace and then swings with every sample).
+- **A window that adapts.**  It spans ``MIN_WINDOW`` seconds, or the last ``WINDOW_ITEMS``
+  items, or ``WINDOW_GAPS`` usual gaps between samples (itself smoothed; a single long gap
+  counts at most ``GAP_OUTLIER`` times the usual one), whichever is longest, and at most
+  ``MAX_WINDOW``: a fast count is measured over 1.5 s, one item every 2 s over its last 16
+  items, a count that moves in chunks every 10 s over three chunks, so the rate does not swing
+  with every item or chunk.  There is always a rate once the count has moved, however long the
+  phase runs.
+- **The time before the first report is setup.**  Until a second sample arrives, the only rate
+  is the first count over the time since the start; from then on the span before the first
+  sample (a loop's first slow item, a pool starting) is left out, so a slow start does not hold
+  the rate down afterwards.
 - **A stall decays the rate at read time.**  A count that has not moved for longer than
-  ``GRACE_GAPS`` usual gaps is stalling: its rate is read as
-  ``rate * exp(-(silence - grace) / window)``, so it falls the longer nothing happens and the
-  ETA grows; once the silence passes ``grace + STALL_WINDOWS * window`` (the rate is down to
-  13%; 10 s for a phase that moves 10 times a second) the phase is *stalled* and its ETA is
-  ``None`` (unknown) rather than a guess.  The next
-  sample then measures the speed over the whole silence, so the rate recovers within a window
-  or two of steady work.
+  ``GRACE_GAPS`` usual gaps is stalling: its rate is read as ``rate * exp(-(silence - grace) /
+  scale)`` (``scale``: the window, at least ``SILENCE_SCALE``), so it falls the longer nothing
+  happens and the ETA grows; once the silence passes ``grace + STALL_WINDOWS * scale`` (the
+  rate is down to 13%; 10 s for a phase that moves 10 times a second) the phase is *stalled*
+  and its ETA is ``None`` (unknown) rather than a guess.  When the work resumes the window
+  fills with the new pace and the rate is right again within a window.
 
 The outlook of work running in parallel (``Outlook``): the items left over the running phases
 that have totals, the sum of their recent rates, and the longest single-phase ETA among them.
@@ -38,35 +48,50 @@ while any running phase has no total or has stalled, or while nothing is moving 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 __all__ = [
     "GAP_OUTLIER",
     "GRACE_GAPS",
     "MAX_WINDOW",
+    "MIN_MEASURED",
     "MIN_WINDOW",
+    "SILENCE_SCALE",
     "STALL_WINDOWS",
     "WINDOW_GAPS",
+    "WINDOW_ITEMS",
     "Outlook",
     "RateMeter",
     "Speed",
+    "finished_rate",
     "per_second",
 ]
 
-WINDOW_GAPS = 4.0
-"""The averaging window, in usual gaps between samples."""
-MIN_WINDOW = 5.0
-"""Shortest averaging window, in seconds."""
+MIN_WINDOW = 1.5
+"""Shortest window the rate is measured over, in seconds."""
+WINDOW_ITEMS = 16
+"""The window spans at least the time of this many items."""
+WINDOW_GAPS = 3.0
+"""The window spans at least this many usual gaps between samples."""
 MAX_WINDOW = 60.0
-"""Longest averaging window, in seconds."""
+"""Longest window, in seconds."""
 GAP_OUTLIER = 4.0
 """A gap between samples counts towards the usual gap as at most this many usual gaps."""
 GRACE_GAPS = 2.0
 """Silence up to this many usual gaps is normal; beyond it the rate decays."""
+SILENCE_SCALE = 5.0
+"""A silent count's rate decays over the window, but never over less than this many seconds."""
 STALL_WINDOWS = 2.0
-"""Windows of decay after which a silent phase is stalled (its ETA unknown)."""
+"""Decay scales after which a silent phase is stalled (its ETA unknown)."""
+MIN_MEASURED = 0.1
+"""Finished work that lasted less than this many seconds has no rate (``finished_rate``): the
+shortest span a meter samples over (``RateMeter``'s ``min_interval``)."""
 _GAP_SMOOTHING = 0.3
+_MAX_POINTS = 64  # samples kept at most, whatever the window
+
+Point = tuple[float, float]
+"""(clock reading, count) of one sample."""
 
 
 class Speed(NamedTuple):
@@ -87,66 +112,73 @@ class RateMeter:
 
     Args:
         start_time: the clock reading when counting started.
-        min_interval: shortest span, in seconds, that makes a new sample (closer samples are
-            too noisy to mean anything).
+        min_interval: samples closer than this, in seconds, make one point: the later moves
+            the earlier (a burst of updates, the throttle's next report, lands whole).
         baseline: the count when counting started: a phase resumed at 400 items measures its
             rate and ETA from the items done since (``average`` too), never from the 400.
     """
 
     __slots__ = (
+        "_anchor",
         "_gap",
-        "_last_count",
-        "_last_time",
         "_min_interval",
+        "_points",
         "_seen_count",
         "_seen_time",
+        "_setup",
+        "_window",
         "baseline",
         "peak",
         "rate",
         "start_time",
     )
 
-    def __init__(self, start_time: float, min_interval: float = 0.1, baseline: float = 0) -> None:
+    def __init__(self, start_time: float, min_interval: float = MIN_MEASURED, baseline: float = 0) -> None:
         self.start_time = start_time
         self.baseline = baseline
         self.rate: float | None = None
         self.peak: float | None = None
         self._min_interval = min_interval
-        self._last_time = start_time  # of the last sample: the count was _last_count then
-        self._last_count: float = baseline
-        self._seen_time = start_time  # when the count last moved, sampled or not
+        # (clock reading, count) of the samples the window may still need, oldest first; the
+        # first is the start until a second sample lets it go (``_setup``).
+        self._points: list[Point] = [(start_time, baseline)]
+        self._setup = True
+        self._anchor = start_time  # when the last point was added (a later sample may move it)
+        self._gap: float | None = None  # the usual time between points
+        self._window = MIN_WINDOW  # the window of the last sample
+        self._seen_time = start_time  # when the count last moved
         self._seen_count: float = baseline
-        self._gap: float | None = None  # the usual time between samples
 
     @property
     def window(self) -> float:
-        """The averaging window now, in seconds."""
-        gap = self._gap if self._gap is not None else 0.0
-        return min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_GAPS * gap))
+        """The window, in seconds, the rate of the last sample was measured over."""
+        return self._window
 
     def sample(self, now: float, count: float, total: int | None) -> Speed:
         """Take the count reported at clock reading ``now`` into the rate.
 
-        A count that moved less than ``min_interval`` after the last sample is noted (it ends a
-        silence) but waits for a later sample; a count that did not move is no sample (the
-        silence is read as such by ``speed``); a count that went back restarts the measurement.
+        A count that did not move is no sample (the silence is read as such by ``speed``); a
+        count that went back restarts the measurement.
 
         Returns:
             The figures at ``now``, as ``speed(now, count, total)`` gives them from now on.
         """
         if count < self._seen_count:
-            self._last_time = self._seen_time = now
-            self._last_count = self._seen_count = count
+            self._points, self._setup, self._anchor = [(now, count)], True, now
+            self._seen_time, self._seen_count = now, count
         elif count > self._seen_count:
             self._seen_time, self._seen_count = now, count
-            span = now - self._last_time
-            if span >= self._min_interval and span > 0:
-                self.rate = self._blend(span, count)
+            after = self._after(now, count)
+            if after is not None:
+                points, self._gap, self._anchor, self._setup = after
+                self.rate, self._window = _measure(points, self._gap)
                 if self.peak is None or self.rate > self.peak:
                     self.peak = self.rate
-                gap = self._gap
-                self._gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
-                self._last_time, self._last_count = now, count
+                begin = now - self._window
+                drop = 0
+                while len(points) - drop > _MAX_POINTS or (len(points) - drop > 2 and points[drop + 1][0] <= begin):
+                    drop += 1
+                self._points = points[drop:] if drop else points
         return self.speed(now, count, total)
 
     def speed(self, now: float, count: float, total: int | None) -> Speed:
@@ -157,35 +189,47 @@ class RateMeter:
             count: the count at ``now``.
             total: the count's total, or ``None`` when unknown.
         """
-        moved_at = now if count > self._seen_count else self._seen_time  # a count not yet reported moved now
-        span = moved_at - self._last_time
-        rate = self.rate
-        if count > self._last_count and span >= self._min_interval:
-            rate = self._blend(span, count)  # what a sample then would make of it
-        elif rate is None:
-            return Speed(self.average(now, count), None, _eta(count, total, self.average(now, count)))
-        silence = now - moved_at - GRACE_GAPS * (self._gap or 0.0)
+        moved_at, rate, window, gap = self._seen_time, self.rate, self._window, self._gap
+        if count > self._seen_count:  # moved since it was last reported: what a sample now would say
+            moved_at = now
+            after = self._after(now, count)
+            if after is not None:
+                gap = after[1]
+                rate, window = _measure(after[0], gap)
+        if rate is None:
+            average = self.average(now, count)
+            return Speed(average, None, _eta(count, total, average))
+        silence = now - moved_at - GRACE_GAPS * (gap or 0.0)
         stalled = False
         if silence > 0:
-            window = self.window
-            rate *= math.exp(-silence / window)
-            stalled = silence > STALL_WINDOWS * window
+            scale = max(window, SILENCE_SCALE)
+            rate *= math.exp(-silence / scale)
+            stalled = silence > STALL_WINDOWS * scale
         return Speed(rate, self.peak, None if stalled else _eta(count, total, rate))
 
+    def _after(self, now: float, count: float) -> tuple[list[Point], float | None, float, bool] | None:
+        """(points, usual gap, anchor, setup) once ``count`` (above the last point's) is taken
+        in at ``now``; ``None`` when no time has passed since the start."""
+        points, gap, anchor, setup = self._points, self._gap, self._anchor, self._setup
+        if len(points) > 1 and now - anchor < self._min_interval:
+            return [*points[:-1], (now, count)], gap, anchor, setup
+        if now <= points[-1][0]:
+            return None
+        span = now - anchor
+        if setup and len(points) > 1:  # a second point: the span before the first held the setup
+            points, gap, setup = points[1:], None, False
+        gap = span if gap is None else gap + _GAP_SMOOTHING * (min(span, GAP_OUTLIER * gap) - gap)
+        return [*points, (now, count)], gap, now, setup
+
     def final(self, end: float, count: float) -> Speed:
-        """The figures of a finished count: its average rate, the peak, no time remaining."""
-        return Speed(self.average(end, count), self.peak, None)
+        """The figures of a finished count: its average rate and the peak, no time remaining;
+        no rate and no peak where none was measured (``finished_rate``)."""
+        rate = finished_rate(count - self.baseline, end - self.start_time)
+        return Speed(rate, None if rate is None else self.peak, None)
 
     def average(self, now: float, count: float) -> float | None:
         """Items per second since the start (beyond ``baseline``), or ``None`` before any time has passed."""
         return per_second(count - self.baseline, now - self.start_time)
-
-    def _blend(self, span: float, count: float) -> float:
-        speed = (count - self._last_count) / span
-        if self.rate is None:
-            return speed
-        weight = 1.0 - math.exp(-span / self.window)
-        return self.rate + weight * (speed - self.rate)
 
 
 class Outlook(NamedTuple):
@@ -251,6 +295,14 @@ def per_second(count: float, seconds: float) -> float | None:
     return count / seconds if seconds > 0 else None
 
 
+def finished_rate(count: float, seconds: float) -> float | None:
+    """The rate of finished work: ``count`` over ``seconds``, or ``None`` when none was measured:
+    nothing counted (a phase an earlier run finished, resumed here done: not ``0.0/s``), or work
+    that ended within ``MIN_MEASURED`` seconds (before any sample: a rate from a few items
+    over a few milliseconds is noise)."""
+    return count / seconds if count > 0 and seconds >= MIN_MEASURED else None
+
+
 def _eta(count: float, total: int | None, rate: float | None) -> float | None:
     if total is None:
         return None
@@ -258,3 +310,35 @@ def _eta(count: float, total: int | None, rate: float | None) -> float | None:
     if remaining <= 0:
         return 0.0
     return remaining / rate if rate else None
+
+
+def _measure(points: Sequence[Point], gap: float | None) -> tuple[float, float]:
+    """(rate, window) at the last of ``points`` (two at least): the items over the window
+    before it, the count between samples read on the straight line joining them."""
+    end_time, end_count = points[-1]
+    items_span = end_time - _time_at(points, end_count - WINDOW_ITEMS)
+    window = min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_GAPS * (gap or 0.0), items_span))
+    begin = max(end_time - window, points[0][0])  # no further back than the oldest point kept
+    return (end_count - _count_at(points, begin)) / (end_time - begin), window
+
+
+def _time_at(points: Sequence[Point], count: float) -> float:
+    """When the count passed ``count`` (the oldest point's time if before it)."""
+    later_time, later_count = points[-1]
+    for index in range(len(points) - 2, -1, -1):
+        time, value = points[index]
+        if value <= count:
+            return time + (later_time - time) * (count - value) / (later_count - value)
+        later_time, later_count = time, value
+    return later_time
+
+
+def _count_at(points: Sequence[Point], time: float) -> float:
+    """The count at ``time`` (the oldest point's count if before it)."""
+    later_time, later_count = points[-1]
+    for index in range(len(points) - 2, -1, -1):
+        at, value = points[index]
+        if at <= time:
+            return value + (later_count - value) * (time - at) / (later_time - at)
+        later_time, later_count = at, value
+    return later_count

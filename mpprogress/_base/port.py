@@ -56,11 +56,7 @@ class _PhaseContainer(ABC):
 
     @abstractmethod
     def start_phase(
-        self,
-        phase_id: str,
-        title: str,
-        total: int | None = None,
-        description: str | None = None,
+        self, phase_id: str, title: str, total: int | None = None, description: str | None = None
     ) -> ProgressPhase:
         """Start a phase inside this container.
 
@@ -89,7 +85,7 @@ class _PhaseContainer(ABC):
 
     @contextmanager
     def phase(
-        self, title: str, total: int | None = None, description: str | None = None
+        self, title: str, total: int | None = None, description: str | None = None, *, phase_id: str | None = None
     ) -> Iterator[ProgressPhase]:
         """Open a phase for the duration of a ``with`` block.
 
@@ -100,11 +96,20 @@ class _PhaseContainer(ABC):
             title: short human title.
             total: expected number of items, or ``None`` when unknown.
             description: longer text, optional.
+            phase_id: the phase's id, unique within its tracker; a fresh UUID by default.  One
+                of your own is what a resumed run finds the phase by, whatever its title.
 
         Yields:
             The running phase.
+
+        Raises:
+            DuplicateIdError: the tracker already holds a phase with this id (a ``ValueError``).
+            ValueError: ``phase_id`` is not a non-empty string.
         """
-        phase_id = str(uuid.uuid4())
+        if phase_id is None:
+            phase_id = str(uuid.uuid4())
+        elif not isinstance(phase_id, str) or not phase_id:
+            raise ValueError(f"phase_id must be a non-empty string, got {phase_id!r}")
         started = self.start_phase(phase_id, title, total, description)
         try:
             yield started
@@ -128,13 +133,7 @@ class ProgressPhase(_PhaseContainer):
     resumed: ResumePoint | None = None
     resumed_from: int | float | None = None
 
-    def __init__(
-        self,
-        phase_id: str,
-        title: str,
-        total: int | None = None,
-        description: str | None = None,
-    ) -> None:
+    def __init__(self, phase_id: str, title: str, total: int | None = None, description: str | None = None) -> None:
         self.phase_id = phase_id
         self.title = title
         self.total: int | None = validate_total(total)
@@ -288,9 +287,7 @@ class ProgressTracker(ABC):
     _simple_operation_id: str | None = None
 
     @abstractmethod
-    def start_operation(
-        self, operation_id: str, title: str, description: str | None = None
-    ) -> ProgressOperation:
+    def start_operation(self, operation_id: str, title: str, description: str | None = None) -> ProgressOperation:
         """Start a top-level operation.
 
         Args:

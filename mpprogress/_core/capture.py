@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .._base.metrics import Outlook, per_second
+from .._base.metrics import Outlook, finished_rate, per_second
 from .._base.snapshot import NO_OUTCOMES, OperationSnapshot, PhaseSnapshot, outcome_of
 from .phases import BaseProgressOperation, BaseProgressPhase, rolled_up, sub_phases
 from .retention import Tally, add_outcomes
@@ -81,7 +81,7 @@ def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Buil
     else:
         outlook = Outlook.combine(outlook for _, outlook in built)
     if rolls_up:  # its speed is its sub-phases': their count over its time, their outlook
-        rate = per_second(current, elapsed)
+        rate = (finished_rate if phase.finished else per_second)(current, elapsed)
         eta = outlook.eta
     view = PhaseSnapshot(
         phase_id=phase.phase_id,

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from .._base.errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .._base.events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
-from .._base.metrics import Speed, per_second
+from .._base.metrics import Speed, finished_rate
 from .._base.port import ProgressOperation, ProgressPhase
 from .._base.resume import ResumePoint, phase_key, stable_key
 from .counting import LocalCount
@@ -168,7 +168,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self.reason = reason
         duration = now - self._started_time
         current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
-        rate = per_second(current, duration) if self.rolls_up else self._speed_locked(now).rate
+        rate = finished_rate(current, duration) if self.rolls_up else self._speed_locked(now).rate
         self._core.dispatcher.queue(
             PhaseFinished(
                 *self._identity(),

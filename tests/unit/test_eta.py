@@ -1,5 +1,6 @@
 """Honest speed figures: a recent rate whose window adapts, stalls that decay it, and an
-operation ETA for uneven work running in parallel (issue 13)."""
+operation ETA for uneven work running in parallel (issues 13 and 25; the rate after a change of
+pace, against tqdm, is ``test_rate_traces.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import math
 import pytest
 
 from mpprogress import BaseProgressTracker
-from mpprogress._base.metrics import GRACE_GAPS, MAX_WINDOW, MIN_WINDOW, STALL_WINDOWS, Outlook, RateMeter, Speed
+from mpprogress._base.metrics import (
+    GRACE_GAPS,
+    MAX_WINDOW,
+    MIN_WINDOW,
+    SILENCE_SCALE,
+    STALL_WINDOWS,
+    WINDOW_ITEMS,
+    Outlook,
+    RateMeter,
+    Speed,
+)
 from mpprogress.testing import FakeClock, Reading, ScriptedWorker, replay
 
 # --- the rate meter ----------------------------------------------------------------------------
@@ -30,10 +41,41 @@ def test_the_window_adapts_to_how_often_the_count_moves() -> None:
     assert fast.window == MIN_WINDOW  # 10 samples a second: a short window
     chunky = RateMeter(0.0)
     steady(chunky, 0.0, 10.0, 20, per_step=50)
-    assert chunky.window == pytest.approx(40.0)  # a chunk every 10 s: four chunks
+    assert chunky.window == pytest.approx(30.0)  # a chunk every 10 s: three chunks
     rare = RateMeter(0.0)
     steady(rare, 0.0, 45.0, 10, per_step=50)
     assert rare.window == MAX_WINDOW  # never more than a minute back
+
+
+def test_a_slow_count_is_measured_over_its_last_items() -> None:
+    meter = RateMeter(0.0)
+    steady(meter, 0.0, 2.0, 40)  # one item every 2 s, each reported
+    assert meter.window == pytest.approx(2.0 * WINDOW_ITEMS)  # not 1.5 s: 16 items, not one
+
+
+def test_the_time_before_the_first_report_is_setup() -> None:
+    meter = RateMeter(0.0)
+    assert meter.sample(5.0, 10, None).rate == pytest.approx(2.0)  # all there is: 10 in 5 s
+    assert meter.sample(6.0, 20, None).rate == pytest.approx(10.0)  # from the first report on
+
+
+def test_a_count_that_goes_back_is_measured_afresh() -> None:
+    meter = RateMeter(0.0)
+    now, _ = steady(meter, 0.0, 0.1, 100, per_step=10)  # 100/s
+    meter.sample(now + 0.1, 5, None)  # set back to 5
+    later, count = now + 0.1, 5.0
+    for _ in range(30):  # then 10/s
+        later += 0.1
+        count += 1
+        meter.sample(later, count, None)
+    assert meter.speed(later, count, None).rate == pytest.approx(10.0)
+
+
+def test_a_meter_keeps_a_bounded_number_of_samples() -> None:
+    meter = RateMeter(0.0)
+    steady(meter, 0.0, 0.1, 20_000, per_step=0.001)  # a slow fractional count, for 2,000 s
+    assert len(meter._points) <= 64  # memory per phase does not grow with its run
+    assert meter.speed(2000.0, 20.0, None).rate == pytest.approx(0.01)
 
 
 def test_the_rate_is_recent_not_since_the_start() -> None:
@@ -70,8 +112,8 @@ def test_a_stalled_count_decays_then_loses_its_eta_and_recovers() -> None:
     assert meter.speed(now + grace, count, total).rate == pytest.approx(10.0)  # a normal gap
     etas = [meter.speed(now + grace + wait, count, total).eta for wait in (0.5, 1.0, 2.0, 4.0, 8.0)]
     assert etas == sorted(etas)  # the longer nothing happens, the later the ETA
-    assert meter.speed(now + grace + MIN_WINDOW, count, total).rate == pytest.approx(10.0 * math.exp(-1.0))
-    silent = meter.speed(now + grace + STALL_WINDOWS * MIN_WINDOW + 0.1, count, total)
+    assert meter.speed(now + grace + SILENCE_SCALE, count, total).rate == pytest.approx(10.0 * math.exp(-1.0))
+    silent = meter.speed(now + grace + STALL_WINDOWS * SILENCE_SCALE + 0.1, count, total)
     assert silent.eta is None and silent.rate is not None and silent.rate < 1.5  # stalled: unknown
     now += 30.0  # the work resumes after 30 s
     for _ in range(round(20 * MIN_WINDOW)):  # two windows of steady work

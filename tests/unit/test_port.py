@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
 import mpprogress
 from mpprogress import BaseProgressTracker, NoOpProgressTracker, PhaseFinishedError, ProgressError
 from mpprogress._base.port import DuplicateIdError, ensure_open, failure_reason, finish_outcome, validate_total
+from mpprogress._base.resume import ResumePoint
 from mpprogress.testing import RecordingCallback
 
 
@@ -249,3 +251,58 @@ def test_module_level_track_reports_to_a_tracker_the_application_set() -> None:
     finally:
         mpprogress.set_tracker(None)
     assert events.of_type("phase_finished")[0].data["current"] == 3
+
+
+# --- a phase's id (issue 25, item 12) -----------------------------------------------------------
+
+
+def test_a_phase_takes_the_id_it_is_given(tracker: mpprogress.ProgressTracker) -> None:
+    with tracker.operation("Op") as op:
+        with op.phase("Fetch", total=2, phase_id="fetch") as phase:
+            assert phase.phase_id == "fetch" and op.phases["fetch"] is phase
+            with phase.phase("Page", phase_id="fetch-page") as page:
+                assert page.phase_id == "fetch-page" and phase.phases["fetch-page"] is page
+            with pytest.raises(DuplicateIdError), op.phase("Fetch again", phase_id="fetch"):
+                pass
+            phase.update(2)
+        assert phase.is_complete and phase.success
+        for bad in ("", 7):
+            refused = pytest.raises(ValueError, match="phase_id must be a non-empty string")
+            with refused, op.phase("Bad", phase_id=bad):  # type: ignore[arg-type]
+                pass
+        with op.phase("Generated") as generated:
+            assert generated.phase_id not in ("fetch", "fetch-page")
+
+
+def test_a_phase_id_of_ones_own_is_what_a_resumed_run_finds_the_phase_by() -> None:
+    class Keys:
+        """A resume source that notes the keys it is asked for and resumes only ``fetch``."""
+
+        resuming = True
+
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def resume_point(self, operation_key: str, phase_key: str) -> ResumePoint | None:
+            self.asked.append((operation_key, phase_key))
+            return ResumePoint(4, 10) if phase_key == "fetch" else None
+
+        def done_keys(self, operation_key: str, phase_key: str) -> frozenset[str]:
+            return frozenset()
+
+        def record_done(self, phase_id: str, keys: Sequence[str]) -> None:
+            pass
+
+        def __call__(self, *, event_type: str, **data: Any) -> None:
+            pass
+
+    source = Keys()
+    tracker = BaseProgressTracker(max_update_rate=None, journal=source)
+    with tracker.operation("Scrape", operation_id="scrape") as op:
+        with op.phase("Fetch, second try", phase_id="fetch") as fetch:  # renamed since the last run
+            assert (fetch.resumed_from, fetch.current, fetch.total) == (4, 4, 10)
+            assert tracker.get_phase("fetch") is fetch
+            fetch.update(6)
+        with op.phase("Parse") as parse:
+            assert parse.resumed_from is None
+    assert source.asked == [("scrape", "fetch"), ("scrape", "Parse")]

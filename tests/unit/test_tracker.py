@@ -19,7 +19,7 @@ from mpprogress._base.events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from mpprogress._base.metrics import MIN_WINDOW
+from mpprogress._base.metrics import SILENCE_SCALE
 from mpprogress.testing import FakeClock, RecordedEvent, RecordingCallback, recorded_tracker
 
 
@@ -321,11 +321,10 @@ def test_rates_are_smoothed_and_peak_is_kept() -> None:
         phase.update(100)  # 100/s
     rates = [e.data["rate"] for e in events.of_type("progress_update")]
     peaks = [e.data["peak_rate"] for e in events.of_type("progress_update")]
-    weight = 1 - math.exp(-1.0 / MIN_WINDOW)  # a 1 s span, weighed against a 5 s window
-    assert rates[0] == pytest.approx(100.0)
-    assert rates[1] == pytest.approx(weight * 300 + (1 - weight) * 100)
-    assert rates[2] == pytest.approx(weight * 100 + (1 - weight) * rates[1])
-    assert peaks[-1] == pytest.approx(rates[1])
+    # the first report's rate is all there is; from the second on, the time before the first
+    # report (setup) is left out, and a window of three usual gaps (3 s) reaches back to it
+    assert rates == pytest.approx([100.0, 300.0, 400 / 2])
+    assert peaks[-1] == pytest.approx(300.0)
     finished = events.of_type("phase_finished")[0].data
     assert finished["rate"] == pytest.approx(500 / 3)
 
@@ -390,7 +389,7 @@ def test_a_snapshot_rate_depends_on_the_time_not_on_earlier_snapshots() -> None:
     figures = (row.elapsed, row.rate, row.peak_rate, row.eta)
     assert figures == (other_row.elapsed, other_row.rate, other_row.peak_rate, other_row.eta)
     # silent for 3 s, 1 s past the grace of two usual gaps (1 s each): the rate decays
-    assert row.rate == pytest.approx(100 * math.exp(-1.0 / MIN_WINDOW))
+    assert row.rate == pytest.approx(100 * math.exp(-1.0 / SILENCE_SCALE))
     assert row.peak_rate == pytest.approx(100.0)
 
 
