@@ -1,17 +1,19 @@
-"""What a session does when its process is told to stop (SIGINT, SIGTERM).
+"""What a session does when its process is told to stop (SIGINT, SIGTERM, SIGHUP).
 
 Python's own reaction to SIGINT is a ``KeyboardInterrupt`` raised in the main thread, which
 unwinds through the user's ``with ProcessPoolExecutor(...)`` first: the pool waits for its
 running tasks before the session ever learns of it, so workers are told to cancel only after
 they finished (28 s in a trial).  SIGTERM's default is to die at once: no cleanup at all (the
-cursor stays hidden, the private socket directory stays, workers are never told).
+cursor stays hidden, the private socket directory stays, workers are never told), and so is
+SIGHUP's (the terminal was closed, an SSH connection dropped): it is handled as SIGTERM.
 
 ``cancel_on_signals`` (used by ``mpprogress.session()`` in the main thread) puts a handler in
 front for the block's duration: it has every open operation cancelled at once (the aggregator sends
 the cancellations to the workers, whose ``phase.cancelled`` becomes true within a flush
 interval), then does what the signal would have done: the previous handler's work, which for
 SIGINT is raising ``KeyboardInterrupt``, and for SIGTERM with the default disposition raising
-``SystemExit(143)`` (128 + SIGTERM, what a shell reports for a process SIGTERM killed), so every
+``SystemExit(143)`` (128 + SIGTERM, what a shell reports for a process SIGTERM killed; 129 for
+SIGHUP), so every
 ``finally`` and ``with`` runs: the display restores the terminal, the aggregator removes its
 private directory, pools shut down.
 
@@ -49,12 +51,15 @@ from typing import Any
 from .._base.forksafe import reinit_after_fork
 from .tracker import BaseProgressTracker
 
-__all__ = ["EXIT_TERMINATED", "cancel_on_signals", "cancel_open_operations"]
+__all__ = ["EXIT_HUNG_UP", "EXIT_TERMINATED", "cancel_on_signals", "cancel_open_operations"]
 
 EXIT_TERMINATED = 128 + signal.SIGTERM
 """The exit status after SIGTERM: 143."""
+EXIT_HUNG_UP = 128 + signal.SIGHUP
+"""The exit status after SIGHUP (terminal closed, SSH connection dropped): 129."""
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_EXITS = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HUNG_UP}
 _STOP = b"\0"  # no signal has number 0: tells the watcher to end
 _CANCEL = b"\xff"  # nor 255: the handler asks the watcher to cancel (whoever owns the wakeup fd)
 
@@ -70,7 +75,7 @@ def cancel_open_operations(tracker: BaseProgressTracker) -> None:
 
 @contextmanager
 def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM first cancel ``tracker``'s open operations.
+    """While inside, SIGINT, SIGTERM and SIGHUP first cancel ``tracker``'s open operations.
 
     Does nothing outside the main thread (only it may set signal handlers) or for a signal whose
     handler was set outside Python.
@@ -101,8 +106,8 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             cancel_open_operations(tracker)
         if callable(before):
             before(signum, frame)  # SIGINT's default raises KeyboardInterrupt here
-        elif signum == signal.SIGTERM and before == signal.SIG_DFL:
-            raise SystemExit(EXIT_TERMINATED)
+        elif signum in _EXITS and before == signal.SIG_DFL:
+            raise SystemExit(_EXITS[signum])
         elif signum == signal.SIGINT and before == signal.SIG_DFL:
             raise KeyboardInterrupt
 

@@ -1,4 +1,7 @@
-"""Waiting in the main thread until SIGINT or SIGTERM, for the commands that run until stopped.
+"""Waiting in the main thread until SIGINT, SIGTERM or SIGHUP, for the commands that run until stopped.
+
+SIGHUP (the terminal closed, an SSH connection dropped) stops them as SIGTERM does: its default
+action would end the process at once, leaving its socket file and no status line.
 
 A Python-level signal handler runs in the main thread between two bytecodes, possibly while
 that thread holds a lock.  ``threading.Event.set()`` in a handler therefore deadlocks when the
@@ -24,7 +27,7 @@ __all__ = ["StopSignals"]
 
 
 class StopSignals:
-    """While inside, SIGINT and SIGTERM ask the main thread to stop instead of ending it.
+    """While inside, SIGINT, SIGTERM and SIGHUP ask the main thread to stop instead of ending it.
 
     Use it from the main thread (only it may set signal handlers)::
 
@@ -36,7 +39,7 @@ class StopSignals:
         signals: the signals that ask for a stop.
     """
 
-    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)) -> None:
         self._signals = signals
         self._previous: dict[int, Any] = {}
         self._pipe: WakePipe | None = None
