@@ -59,7 +59,7 @@ EXIT_HUNG_UP = 128 + signal.SIGHUP
 """The exit status after SIGHUP (terminal closed, SSH connection dropped): 129."""
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_EXITS = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HUNG_UP}
+_EXITS: dict[int, int] = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HUNG_UP}
 _STOP = b"\0"  # no signal has number 0: tells the watcher to end
 _CANCEL = b"\xff"  # nor 255: the handler asks the watcher to cancel (whoever owns the wakeup fd)
 

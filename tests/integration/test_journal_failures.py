@@ -83,7 +83,8 @@ def test_a_disk_that_fills_during_a_run_is_said_on_stderr(small_disk: Path, meth
     result = _run_child(journal, method, 600)
     assert result.returncode == 0, result.stderr  # the work was done: the exit status is the job's
     assert result.stdout.split() == ["finished", "600"]
-    warnings = [line for line in result.stderr.splitlines() if line.startswith(f"mpprogress: warning: journal {journal}")]
+    prefix = f"mpprogress: warning: journal {journal}"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith(prefix)]
     assert warnings, result.stderr
     assert "the disk is full" in warnings[0]
     final = warnings[-1]
