@@ -49,7 +49,7 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
     if chosen not in runs:
         raise ReportError(f"journal {path} has no run {run_id} (its runs: {_ranges(runs)})")
     run = _run(conn, chosen)
-    phases = [phase_figures(row, run.end) for row in _phase_rows(conn, chosen)]
+    phases = [phase_figures(row, run.end, *resumed) for row, resumed in _phase_rows(conn, chosen, run.resumed_from)]
     operations = [
         operation_row(row)
         for row in conn.execute(
@@ -84,12 +84,19 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
     return build_figures(run, others, operations, phases, curves, (by_level, problems))
 
 
-def _phase_rows(conn: sqlite3.Connection, run_id: int) -> list[tuple[object, ...]]:
-    """The run's phase rows, each phase not finished successfully at the count a run resuming
-    this one starts it at (``load_chain``: the item keys recorded done, which the writer commits
-    every flush, while a progress sample is written about once a second): after a SIGKILL the
-    report and the next run's resume say the same number."""
+def _phase_rows(
+    conn: sqlite3.Connection, run_id: int, resumed_from: int | None,
+) -> list[tuple[tuple[object, ...], tuple[float, bool]]]:
+    """The run's phase rows, each with where it resumed: ``(count, done earlier)``.
+
+    A phase not finished successfully shows the count a run resuming this one starts it at
+    (``load_chain``: the item keys recorded done, which the writer commits every flush, while a
+    progress sample is written about once a second): after a SIGKILL the report and the next
+    run's resume say the same number.  Where a phase of a resumed run started is read the same
+    way, from the run it resumed: the first phase with those keys took that point.
+    """
     points = load_chain(conn, run_id).points
+    earlier = load_chain(conn, resumed_from).points if resumed_from is not None else {}
     rows = []
     for row in conn.execute(
         "SELECT p.phase_id, p.operation_id, p.parent_phase_id, p.phase_key, p.title, p.host, p.pid, p.started_at,"
@@ -98,10 +105,12 @@ def _phase_rows(conn: sqlite3.Connection, run_id: int) -> list[tuple[object, ...
         " WHERE p.run_id = ? ORDER BY p.started_at, p.phase_row", (run_id,),
     ):
         *fields, operation_key = row
-        point = points.get((operation_key, fields[3]))
+        keys = (operation_key, fields[3])
+        point = points.get(keys)
         if point is not None and point.done_keys and point.run_id == run_id and not point.finished:
             fields[12] = point.current
-        rows.append(tuple(fields))
+        start = earlier.pop(keys, None)
+        rows.append((tuple(fields), (0 if start is None else start.current, start is not None and start.finished)))
     return rows
 
 

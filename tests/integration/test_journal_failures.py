@@ -130,7 +130,7 @@ def test_a_write_ahead_log_truncated_during_the_run_is_said_and_resume_says_dama
     sink.close()
     err = capfd.readouterr().err
     assert f"mpprogress: warning: journal {path}: the run was written, but the file cannot be read back" in err
-    assert "a run resuming from this file fails" in err
+    assert "it was damaged from outside; a run resuming from it fails" in err
     assert sink.failure is not None
     with pytest.raises(JournalError, match=r"is damaged \(database disk image is malformed\).*move it aside"):
         JournalSink(path, resume=True)

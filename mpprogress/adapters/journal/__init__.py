@@ -249,7 +249,7 @@ class JournalSink(EventSink):
         if self.failure is None:
             self.failure = read_back(self.path, self.run_id, self._identity)
             if self.failure is not None:
-                self._warn(f"the run was written, but {self.failure}: a run resuming from this file fails")
+                self._warn(f"the run was written, but {self.failure}")
             return
         with self._lock:
             lost = unwritten(self._events)

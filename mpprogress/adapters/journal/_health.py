@@ -74,7 +74,7 @@ def read_back(path: Path, run_id: int, expected: Identity) -> str | None:
         finally:
             conn.close()
     except (JournalError, sqlite3.Error, OSError) as exc:
-        return f"the file cannot be read back ({exc}): it was damaged from outside"
+        return f"the file cannot be read back ({exc}): it was damaged from outside; a run resuming from it fails"
     if row is None or row[0] is None:
         return "the file read back does not hold this run as closed: it was changed from outside"
     return None
