@@ -1,7 +1,8 @@
 """Waiting in the main thread until SIGINT, SIGTERM or SIGHUP, for the commands that run until stopped.
 
 SIGHUP (the terminal closed, an SSH connection dropped) stops them as SIGTERM does: its default
-action would end the process at once, leaving its socket file and no status line.
+action would end the process at once, leaving its socket file and no status line.  A signal
+ignored when the block starts stays ignored: ``nohup mpprogress relay`` outlives its terminal.
 
 A Python-level signal handler runs in the main thread between two bytecodes, possibly while
 that thread holds a lock.  ``threading.Event.set()`` in a handler therefore deadlocks when the
@@ -50,6 +51,8 @@ class StopSignals:
         self._pipe = WakePipe()
         try:
             for signum in self._signals:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # ignored on purpose (nohup): leave it
                 self._previous[signum] = signal.signal(signum, self._on_signal)
         except BaseException:
             self._restore()

@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,3 +81,33 @@ def test_a_session_whose_terminal_hangs_up_cancels_its_workers_and_cleans_up(met
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+
+
+@pytest.mark.processes
+def test_under_nohup_a_relay_and_a_session_outlive_sighup(tmp_path: Path) -> None:
+    """``nohup`` ignores SIGHUP before the program starts: it stays ignored."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    relay = subprocess.Popen(["nohup", sys.executable, "-m", "mpprogress", "relay", "--format", "json"], cwd=tmp_path,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    session = subprocess.Popen(["nohup", sys.executable, str(Path(__file__).with_name("signal_parent.py")), "fork",
+                                str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert session.stdout is not None and relay.stderr is not None
+        address = session.stdout.readline().split()[1]
+        assert session.stdout.readline().strip() == "ready"
+        assert "listening on" in relay.stderr.readline()
+        relay.send_signal(signal.SIGHUP)
+        session.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert relay.poll() is None and session.poll() is None
+        assert not Path(tmp_path, "worker-0").exists()  # the workers were not cancelled
+        relay.send_signal(signal.SIGTERM)
+        session.send_signal(signal.SIGTERM)
+        assert relay.wait(30) == 0 and session.wait(45) == 143
+        assert not Path(address[len("ipc://"):]).parent.exists()
+    finally:
+        for proc in (relay, session):
+            proc.kill()
+            proc.wait()
