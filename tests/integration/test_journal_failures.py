@@ -170,3 +170,23 @@ def test_the_report_reads_a_journal_on_a_read_only_mount(read_only_view: tuple[P
     figures = load_run(view / "run.db")
     assert [(p.title, p.current) for p in figures.phases] == [(f"phase {i}", 3) for i in range(5)]
     assert sorted(os.listdir(view)) == ["run.db"]
+
+
+def test_a_relative_path_stays_the_same_file_when_the_process_changes_directory(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sink = JournalSink("run.db")
+    tracker = BaseProgressTracker()
+    tracker.add_callback(sink)
+    with tracker.operation("op", operation_id="op") as op:
+        with op.phase("before", total=1) as phase:
+            phase.update(1)
+        assert sink.flush()
+        monkeypatch.chdir("/")  # "run.db" names no file here: the journal is still tmp_path's
+        with op.phase("after", total=1) as phase:
+            phase.update(1)
+        assert sink.flush()
+    sink.close()
+    assert sink.failure is None and capfd.readouterr().err == ""
+    assert [p.title for p in load_run(tmp_path / "run.db").phases] == ["before", "after"]

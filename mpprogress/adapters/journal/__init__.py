@@ -102,13 +102,14 @@ class JournalSink(EventSink):
         get_time: Callable[[], float] = time.time, argv: Sequence[str] | None = None, resume: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._file = self.path.absolute()  # the same file if the process changes directory
         self._config = config or JournalConfig()
         self._get_time = get_time
         conn = open_journal(self.path)
         try:
             chain = load_chain(conn) if resume else Chain()
             self.run_id = start_run(conn, get_time(), argv, chain.previous)
-            self._identity = identity(self.path)
+            self._identity = identity(self._file)
         except (sqlite3.Error, OSError) as exc:
             conn.close()
             if isinstance(exc, OSError):
@@ -247,7 +248,7 @@ class JournalSink(EventSink):
             self._warn(f"not written within {self._config.close_timeout:.0f} s; the run stays marked as not closed")
             return
         if self.failure is None:
-            self.failure = read_back(self.path, self.run_id, self._identity)
+            self.failure = read_back(self._file, self.run_id, self._identity)
             if self.failure is not None:
                 self._warn(f"the run was written, but {self.failure}")
             return
@@ -307,7 +308,7 @@ class JournalSink(EventSink):
         waiting: dict[str, list[str]] = {}
         if events or samples or keys or force:
             try:
-                check_identity(self.path, self._identity)  # else the writes go to a file no one reads
+                check_identity(self._file, self._identity)  # else the writes go to a file no one reads
             except JournalError as exc:
                 with self._lock:
                     self._events[:0] = events
