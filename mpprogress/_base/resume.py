@@ -22,6 +22,7 @@ starts by stable keys and, when an earlier run recorded it, starts the phase whe
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ __all__ = [
     "remaining_items",
     "stable_key",
 ]
+
+_log = logging.getLogger("mpprogress")
 
 MAX_ITEM_KEY: Final = 120
 """Bytes of UTF-8 an item key keeps as it is; a longer one becomes ``"sha1:<hex digest>"``."""
@@ -92,6 +95,7 @@ class ResumingPhase(Protocol):
     """What ``remaining_items`` asks of a phase (every ``port.ProgressPhase`` has it)."""
 
     resumed: ResumePoint | None
+    title: str
 
     def update(self, increment: int | float = 1, message: str | None = None, **metadata: Any) -> None: ...
 
@@ -105,12 +109,15 @@ def remaining_items(
 ) -> Iterator[Any]:
     """The body of ``phase.track(iterable, key=key)`` in a resumed phase or with item keys.
 
-    Skips what an earlier run did: everything if the phase finished successfully then; the
-    items whose keys it recorded (with ``key``); else the first ``resumed.current`` items.
+    Skips what an earlier run did: everything if the phase finished successfully then (with
+    ``key``, a warning says so when items whose keys that run did not record are skipped too);
+    the items whose keys it recorded (with ``key``); else the first ``resumed.current`` items.
     Counts each item yielded once the caller's loop body ran for it, and records its key.
     """
     resumed = phase.resumed
     if resumed is not None and resumed.finished:
+        if key is not None:
+            _warn_if_new_keys(phase, iterable, key)
         return  # done in an earlier run
     if key is None:
         assert resumed is not None
@@ -127,6 +134,28 @@ def remaining_items(
             continue
         yield item
         item_done(name)
+
+
+def _warn_if_new_keys(phase: ResumingPhase, iterable: Iterable[Any], key: Callable[[Any], object]) -> None:
+    """Warn when a phase that finished earlier is given items whose keys it did not record.
+
+    Reads at most one item more than the keys recorded (among distinct keys one of those is new,
+    if any is), so a long or endless iterable costs no more.  Says nothing when the keys done are
+    not known here (a worker is told only that the phase finished).
+    """
+    done = phase._done_keys()
+    if not done:
+        return
+    for item in islice(iterable, len(done) + 1):
+        name = item_key(key(item))
+        if name not in done:
+            run = "" if phase.resumed is None or phase.resumed.run_id is None else f" (run {phase.resumed.run_id})"
+            _log.warning(
+                "phase %r finished in an earlier run%s, so its track() yields nothing on resume, not even items "
+                "whose keys that run did not record (such as %r): run them in a fresh run (resume=False) or in "
+                "a phase with another id", strip_controls(phase.title), run, name,
+            )
+            return
 
 
 def stable_key(identifier: str, title: str) -> str:

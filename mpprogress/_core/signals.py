@@ -1,17 +1,19 @@
-"""What a session does when its process is told to stop (SIGINT, SIGTERM).
+"""What a session does when its process is told to stop (SIGINT, SIGTERM, SIGHUP).
 
 Python's own reaction to SIGINT is a ``KeyboardInterrupt`` raised in the main thread, which
 unwinds through the user's ``with ProcessPoolExecutor(...)`` first: the pool waits for its
 running tasks before the session ever learns of it, so workers are told to cancel only after
 they finished (28 s in a trial).  SIGTERM's default is to die at once: no cleanup at all (the
-cursor stays hidden, the private socket directory stays, workers are never told).
+cursor stays hidden, the private socket directory stays, workers are never told), and so is
+SIGHUP's (the terminal was closed, an SSH connection dropped): it is handled as SIGTERM.
 
 ``cancel_on_signals`` (used by ``mpprogress.session()`` in the main thread) puts a handler in
 front for the block's duration: it has every open operation cancelled at once (the aggregator sends
 the cancellations to the workers, whose ``phase.cancelled`` becomes true within a flush
 interval), then does what the signal would have done: the previous handler's work, which for
 SIGINT is raising ``KeyboardInterrupt``, and for SIGTERM with the default disposition raising
-``SystemExit(143)`` (128 + SIGTERM, what a shell reports for a process SIGTERM killed), so every
+``SystemExit(143)`` (128 + SIGTERM, what a shell reports for a process SIGTERM killed; 129 for
+SIGHUP), so every
 ``finally`` and ``with`` runs: the display restores the terminal, the aggregator removes its
 private directory, pools shut down.
 
@@ -32,6 +34,11 @@ two bytecodes, wherever that thread was, possibly holding a callback's plain loc
 cancelling (which delivers ``cancel_requested`` to the callbacks) would take again: a deadlock.
 It writes a byte to the watcher's pipe instead (the watcher's thread may wait for such a
 lock), then does what the signal would have done.
+
+SIGKILL cannot be handled: a killed session leaves its private socket directory behind (and
+the cursor hidden: ``tput cnorm`` or ``reset`` shows it again).  ``remove_stale_private_dirs``
+removes such directories when the next session or relay starts: those of this user whose one
+socket no live process listens on.
 """
 
 from __future__ import annotations
@@ -40,7 +47,11 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import stat
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -49,12 +60,21 @@ from typing import Any
 from .._base.forksafe import reinit_after_fork
 from .tracker import BaseProgressTracker
 
-__all__ = ["EXIT_TERMINATED", "cancel_on_signals", "cancel_open_operations"]
+__all__ = [
+    "EXIT_HUNG_UP",
+    "EXIT_TERMINATED",
+    "cancel_on_signals",
+    "cancel_open_operations",
+    "remove_stale_private_dirs",
+]
 
 EXIT_TERMINATED = 128 + signal.SIGTERM
 """The exit status after SIGTERM: 143."""
+EXIT_HUNG_UP = 128 + signal.SIGHUP
+"""The exit status after SIGHUP (terminal closed, SSH connection dropped): 129."""
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_EXITS: dict[int, int] = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HUNG_UP}
 _STOP = b"\0"  # no signal has number 0: tells the watcher to end
 _CANCEL = b"\xff"  # nor 255: the handler asks the watcher to cancel (whoever owns the wakeup fd)
 
@@ -70,7 +90,7 @@ def cancel_open_operations(tracker: BaseProgressTracker) -> None:
 
 @contextmanager
 def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM first cancel ``tracker``'s open operations.
+    """While inside, SIGINT, SIGTERM and SIGHUP first cancel ``tracker``'s open operations.
 
     Does nothing outside the main thread (only it may set signal handlers) or for a signal whose
     handler was set outside Python.
@@ -101,8 +121,8 @@ def cancel_on_signals(tracker: BaseProgressTracker) -> Iterator[None]:
             cancel_open_operations(tracker)
         if callable(before):
             before(signum, frame)  # SIGINT's default raises KeyboardInterrupt here
-        elif signum == signal.SIGTERM and before == signal.SIG_DFL:
-            raise SystemExit(EXIT_TERMINATED)
+        elif signum in _EXITS and before == signal.SIG_DFL:
+            raise SystemExit(_EXITS[signum])
         elif signum == signal.SIGINT and before == signal.SIG_DFL:
             raise KeyboardInterrupt
 
@@ -229,3 +249,72 @@ class _InChild:
                     signal.signal(signum, before)
         if self.watcher is not None and self.watcher.restore():  # the child has the pipe, not its reader
             self.watcher.release()
+
+
+def remove_stale_private_dirs(
+    prefix: str, socket_name: str, *, directory: str | None = None, min_age: float = 5.0,
+) -> list[str]:
+    """Remove the private socket directories that killed processes (SIGKILL) left behind.
+
+    A directory is removed only when all of this holds: its name starts with ``prefix``; it is
+    a real directory of this user with mode 0700, older than ``min_age`` seconds; it holds
+    nothing but one socket file named ``socket_name``; and no process listens on that socket
+    (not among this network namespace's bound sockets, and connecting is refused).
+
+    Args:
+        prefix: the ``mkdtemp`` prefix of the directories (``"mpprogress-"``).
+        socket_name: the socket file's name inside them (``"progress.sock"``).
+        directory: where to look; the temporary directory by default.
+        min_age: seconds a directory must have existed (one being set up is left alone).
+
+    Returns:
+        The directories removed.
+    """
+    root = directory if directory is not None else tempfile.gettempdir()
+    bound = _bound_unix_paths()
+    removed: list[str] = []
+    try:
+        entries = [entry for entry in os.scandir(root) if entry.name.startswith(prefix)]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or stat.S_IMODE(info.st_mode) != 0o700 or now - info.st_mtime < min_age
+                    or os.listdir(entry.path) != [socket_name]):
+                continue
+            path = os.path.join(entry.path, socket_name)
+            if not stat.S_ISSOCK(os.lstat(path).st_mode) or path in bound or _accepts(path):
+                continue
+            os.unlink(path)
+            os.rmdir(entry.path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: left as it is
+        removed.append(entry.path)
+    return removed
+
+
+def _bound_unix_paths() -> frozenset[str]:
+    """The paths of this network namespace's bound Unix sockets (empty where unknown)."""
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as table:
+            return frozenset(fields[7] for line in table if len(fields := line.split()) >= 8)
+    except OSError:
+        return frozenset()
+
+
+def _accepts(path: str) -> bool:
+    """Whether a process accepts connections on the Unix socket at ``path`` (when unsure: yes)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return False  # the listener is gone
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return True

@@ -1,4 +1,8 @@
-"""Waiting in the main thread until SIGINT or SIGTERM, for the commands that run until stopped.
+"""Waiting in the main thread until SIGINT, SIGTERM or SIGHUP, for the commands that run until stopped.
+
+SIGHUP (the terminal closed, an SSH connection dropped) stops them as SIGTERM does: its default
+action would end the process at once, leaving its socket file and no status line.  A signal
+ignored when the block starts stays ignored: ``nohup mpprogress relay`` outlives its terminal.
 
 A Python-level signal handler runs in the main thread between two bytecodes, possibly while
 that thread holds a lock.  ``threading.Event.set()`` in a handler therefore deadlocks when the
@@ -24,7 +28,7 @@ __all__ = ["StopSignals"]
 
 
 class StopSignals:
-    """While inside, SIGINT and SIGTERM ask the main thread to stop instead of ending it.
+    """While inside, SIGINT, SIGTERM and SIGHUP ask the main thread to stop instead of ending it.
 
     Use it from the main thread (only it may set signal handlers)::
 
@@ -36,7 +40,7 @@ class StopSignals:
         signals: the signals that ask for a stop.
     """
 
-    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)) -> None:
         self._signals = signals
         self._previous: dict[int, Any] = {}
         self._pipe: WakePipe | None = None
@@ -47,6 +51,8 @@ class StopSignals:
         self._pipe = WakePipe()
         try:
             for signum in self._signals:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # ignored on purpose (nohup): leave it
                 self._previous[signum] = signal.signal(signum, self._on_signal)
         except BaseException:
             self._restore()

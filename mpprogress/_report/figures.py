@@ -3,6 +3,12 @@
 Every output format (text, JSON, HTML) is drawn from one ``RunFigures``: per operation and
 phase the duration, items, rate, outcome and reason; the slowest phases; failures and the
 workers that were lost; each worker's busy and idle time; and throughput over time.
+
+One rate for one piece of work: a rate is the items done in this run over the time phases were
+running (a phase's own duration; for an operation or the run, the time at least one of its
+top-level phases ran), so a one-phase run shows one number everywhere.  Items an earlier run
+did (a resumed phase's starting count) are not counted as this run's work, and a phase done
+in an earlier run has no rate: none was measured.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 __all__ = [
+    "DONE_EARLIER",
     "OUTCOMES",
     "OperationFigures",
     "PhaseFigures",
@@ -25,6 +32,7 @@ __all__ = [
     "WorkerFigures",
     "build_figures",
     "outcome_of",
+    "ran",
     "throughput",
 ]
 
@@ -76,6 +84,13 @@ class PhaseFigures:
     rate: float | None
     outcome: str
     reason: str | None
+    resumed_from: float = 0  # the count it resumed at (items an earlier run did)
+    done_earlier: bool = False  # finished successfully in an earlier run: skipped in this one
+
+    @property
+    def new_items(self) -> float:
+        """Items done in this run."""
+        return max(0, self.current - self.resumed_from)
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,7 @@ class WorkerFigures:
     idle: float  # seconds between its first start and its last end in none
     failed: int
     lost: int
+    ran: str = ""  # what it ran: its phases' titles (``ran``)
 
 
 @dataclass(frozen=True)
@@ -130,9 +146,12 @@ class RunFigures:
     workers: list[WorkerFigures]
     throughput: Throughput
     outcomes: dict[str, int]
-    items: float
+    items: float  # done in this run
     logs_by_level: dict[str, int]
     recent_problems: list[tuple[float, str, str, str]]  # (at, level, logger, message), warnings and worse
+    rate: float | None = None  # items over the time at least one phase ran
+    busy: float = 0.0  # seconds at least one top-level phase ran
+    items_earlier: float = 0  # items resumed phases had done in earlier runs
 
     @property
     def lost_workers(self) -> list[WorkerFigures]:
@@ -186,6 +205,15 @@ def worker_label(host: str | None, pid: int | None, operation: str) -> str:
     return " ".join(part for part in (host, None if pid is None else f"pid {pid}") if part)
 
 
+def ran(phases: Sequence[PhaseFigures], shown: int = 2) -> str:
+    """What a worker ran: its top-level phases' titles, most frequent first (``Fetch x4, Parse
+    (+3 more)``)."""
+    counts = Counter(p.title for p in phases if p.parent_phase_id is None) or Counter(p.title for p in phases)
+    named = [title if number == 1 else f"{title} x{number:,}" for title, number in counts.most_common(shown)]
+    rest = len(counts) - len(named)
+    return ", ".join(named) + (f" (+{rest:,} more)" if rest else "")
+
+
 def _workers(phases: Sequence[PhaseFigures], titles: dict[str, str]) -> list[WorkerFigures]:
     groups: dict[tuple[str | None, int | None, str], list[PhaseFigures]] = defaultdict(list)
     for phase in phases:
@@ -197,7 +225,7 @@ def _workers(phases: Sequence[PhaseFigures], titles: dict[str, str]) -> list[Wor
         label = worker_label(host, pid, titles.get(operation_id, operation_id))
         counts = Counter(p.outcome for p in members)
         found.append(WorkerFigures(label, host, pid, len(members), busy, max(0.0, last - first - busy),
-                                   counts["failed"], counts["lost"]))
+                                   counts["failed"], counts["lost"], ran(members)))
     return sorted(found, key=lambda w: (w.host or "", w.pid or 0, w.label))
 
 
@@ -269,33 +297,56 @@ def build_figures(
     for op in [*operations, *unseen]:
         members = by_operation.get(op.operation_id, [])
         end = op.finished_at if op.finished_at is not None else run.end
-        items = sum(p.current for p in members)
+        items = sum(p.new_items for p in members)
         ops.append(OperationFigures(op.operation_id, op.title, op.started_at, end, end - op.started_at,
-                                    len(members), items, _rate(items, end - op.started_at),
+                                    len(members), items, _rate(items, _busy(members)),
                                     outcome_of(op.success, op.reason), op.reason))
     failures = [p for p in phases if p.outcome not in ("ok", "unfinished")]
     slowest = heapq.nlargest(SLOWEST, phases, key=lambda p: p.duration)
     start = min([run.started_at, *(p.started_at for p in phases)])
-    starts = {p.phase_id: p.started_at for p in phases}
-    lines = ([(starts[pid], 0.0), *points] if pid in starts else points for pid, points in curves.items())
+    starts = {p.phase_id: (p.started_at, p.resumed_from) for p in phases}  # a resumed curve starts there
+    lines = ([starts[pid], *points] if pid in starts else points for pid, points in curves.items())
+    items, busy = sum(p.new_items for p in phases), _busy(phases)
     return RunFigures(
         run=run, other_runs=other_runs, operations=ops, phases=list(phases), slowest=slowest,
         failures=failures, workers=_workers(phases, titles), throughput=throughput(start, run.end, lines),
-        outcomes=dict(Counter(p.outcome for p in phases)), items=sum(p.current for p in phases),
-        logs_by_level=logs[0], recent_problems=logs[1],
+        outcomes=dict(Counter(p.outcome for p in phases)), items=items,
+        logs_by_level=logs[0], recent_problems=logs[1], rate=_rate(items, busy), busy=busy,
+        items_earlier=sum(p.current - p.new_items for p in phases),
     )
 
 
-def phase_figures(row: Sequence[Any], run_end: float) -> PhaseFigures:
+def _busy(phases: Sequence[PhaseFigures]) -> float:
+    """Seconds at least one of the top-level phases that ran in this run was running."""
+    return _union_length((p.started_at, p.end) for p in phases if p.parent_phase_id is None and not p.done_earlier)[0]
+
+
+DONE_EARLIER: Final = "resumed, done earlier"
+"""The reason shown for a phase that finished in an earlier run (and was skipped in this one)."""
+
+
+def phase_figures(
+    row: Sequence[Any], run_end: float, resumed_from: float = 0, done_earlier: bool = False,
+) -> PhaseFigures:
     """A phase from its row: ``phase_id, operation_id, parent_phase_id, phase_key, title, host, pid,
-    started_at, finished_at, success, reason, duration, current, total``."""
+    started_at, finished_at, success, reason, duration, current, total``.
+
+    Args:
+        row: the phase's row.
+        run_end: the end of its run (of a phase still running then).
+        resumed_from: the count it resumed at (an earlier run's work).
+        done_earlier: it finished successfully in an earlier run: no rate was measured.
+    """
     (phase_id, operation_id, parent, key, title, host, pid, started_at, finished_at, success, reason, duration,
      current, total) = row
     finished = finished_at is not None
     end = finished_at if finished else max(run_end, started_at)
     seconds = duration if finished and duration is not None else end - started_at
+    rate = None if done_earlier else _rate(max(0, current - resumed_from), seconds)
+    if done_earlier and success:
+        reason = DONE_EARLIER
     return PhaseFigures(phase_id, operation_id, parent, key, title, host, pid, started_at, end, finished, seconds,
-                        current, total, _rate(current, seconds), outcome_of(success, reason), reason)
+                        current, total, rate, outcome_of(success, reason), reason, resumed_from, done_earlier)
 
 
 def operation_row(row: Sequence[Any]) -> _Operation:

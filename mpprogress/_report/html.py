@@ -70,6 +70,7 @@ _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], str], bool]]]
 
 _WORKER_COLUMNS: Final[Sequence[tuple[str, Callable[[WorkerFigures], str], bool]]] = (
     ("worker", lambda w: escape(w.label), False),
+    ("ran", lambda w: escape(w.ran), False),
     ("phases", lambda w: units.count(w.phases), True),
     ("busy", lambda w: units.duration(w.busy), True),
     ("idle", lambda w: units.duration(w.idle), True),
@@ -98,7 +99,7 @@ def _summary(figures: RunFigures) -> str:
         ("command", f"<code>{escape(' '.join(run.argv))}</code>"),
         ("operations", f"{len(figures.operations):,}"),
         ("phases", f"{len(figures.phases):,} {outcomes}"),
-        ("items", f"{units.count(figures.items)} ({units.rate(figures.items / span if span > 0 else None)})"),
+        ("items", escape(units.items(figures.items, figures.rate, figures.items_earlier))),
         ("workers", f"{len(figures.workers):,}" + lost),
         ("logs", escape(", ".join(f"{n:,} {level.lower()}" for level, n in figures.logs_by_level.items()) or "none")),
     ]
@@ -139,8 +140,17 @@ def render_html(figures: RunFigures) -> str:
         ("rate", lambda o: units.rate(o.rate), True),
         ("outcome", _outcome_cell, False),
     ), "operations")
-    failures = (_table(figures.failures, _PHASE_COLUMNS, "failures") if figures.failures
+    ranked = (("operation", lambda p: escape(titles.get(p.operation_id, p.operation_id)), False), *_PHASE_COLUMNS)
+    failures = (_table(figures.failures, ranked, "failures") if figures.failures
                 else '<p id="failures">none</p>')
+    by_operation: dict[str, list[PhaseFigures]] = {operation_id: [] for operation_id in titles}
+    for phase in figures.phases:
+        by_operation.setdefault(phase.operation_id, []).append(phase)
+    phase_tables = "".join(  # as the text report has them
+        f"<h3>Phases of {escape(titles.get(operation_id, operation_id))}</h3>"
+        + _table(phases, _PHASE_COLUMNS, f"phases-{number}")
+        for number, (operation_id, phases) in enumerate(by_operation.items()) if phases
+    )
     problems = "".join(f"<tr><td>{escape(units.moment(at))}</td><td>{escape(level)}</td><td>{escape(logger)}</td>"
                        f"<td><pre>{escape(message)}</pre></td></tr>" for at, level, logger, message
                        in figures.recent_problems)
@@ -152,8 +162,8 @@ def render_html(figures: RunFigures) -> str:
         '<h2>Timeline</h2><p class="legend">' + legend + "</p>",
         '<div id="timeline">' + axis(scale) + "".join(_group(group, scale) for group in groups) + "</div>",
         "<h2>Throughput</h2>" + throughput_svg(figures.throughput, scale),
-        "<h2>Operations</h2>" + operations,
-        "<h2>Slowest phases</h2>" + _table(figures.slowest, _PHASE_COLUMNS, "slowest"),
+        "<h2>Operations</h2>" + operations + phase_tables,
+        "<h2>Slowest phases</h2>" + _table(figures.slowest, ranked, "slowest"),
         "<h2>Failures</h2>" + failures,
         "<h2>Workers</h2>" + _table(figures.workers, _WORKER_COLUMNS, "workers"),
     ]

@@ -1,7 +1,8 @@
 """The timeline's layout: phases into lanes, lanes into groups, bars merged below a pixel.
 
-One lane per worker process, grouped by host; phases that say no worker are grouped by their
-operation.  Phases that overlap in one lane (sub-phases, threads) take extra lanes, first fit.
+One lane per worker process, grouped by host, labelled by its pid and what it ran; phases that
+say no worker are grouped by their operation.  Phases that overlap in one lane (sub-phases,
+threads) take extra lanes, first fit.
 Phases narrower than a few pixels are gathered into bins two pixels wide; neighbouring bins of
 one most common outcome become one bar, and a bin holding a rarer, more serious outcome (a
 failure among thousands) gets a marker of that colour over it.  A group with many lanes is
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .figures import OUTCOMES, PhaseFigures, worker_label
+from .figures import OUTCOMES, PhaseFigures, ran, worker_label
 
 __all__ = ["Bar", "Lane", "LaneGroup", "layout"]
 
@@ -165,7 +166,7 @@ def layout(
             label = worker_label(None, pid, "") if pid is not None else "lane"
             for number, row in enumerate(_first_fit(worker_phases)):
                 text = label if number == 0 and pid is not None else f"{label} {number + 1}"
-                lanes.append((row[0].started_at, Lane(text, merge(row, origin, seconds_per_px))))
+                lanes.append((row[0].started_at, Lane(f"{text}: {ran(row, 1)}", merge(row, origin, seconds_per_px))))
         lanes.sort(key=lambda item: item[0])
         drawn = [lane for _, lane in lanes[:max_drawn]]
         groups.append((

@@ -8,6 +8,7 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
+from ..adapters.journal._resume import load_chain
 from ..adapters.journal._schema import JournalError, open_journal
 from .figures import RunFigures, RunInfo, build_figures, operation_row, phase_figures
 
@@ -48,14 +49,7 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
     if chosen not in runs:
         raise ReportError(f"journal {path} has no run {run_id} (its runs: {_ranges(runs)})")
     run = _run(conn, chosen)
-    phases = [
-        phase_figures(row, run.end)
-        for row in conn.execute(
-            "SELECT phase_id, operation_id, parent_phase_id, phase_key, title, host, pid, started_at, finished_at,"
-            " success, reason, duration, current, total FROM phases WHERE run_id = ? ORDER BY started_at, phase_row",
-            (chosen,),
-        )
-    ]
+    phases = [phase_figures(row, run.end, *resumed) for row, resumed in _phase_rows(conn, chosen, run.resumed_from)]
     operations = [
         operation_row(row)
         for row in conn.execute(
@@ -69,6 +63,10 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
         " WHERE p.run_id = ? ORDER BY s.phase_row, s.at", (chosen,),
     ):
         curves[phase_id].append((at, current))
+    for phase in phases:  # a count the item keys raised past the last sample (``_phase_rows``)
+        points = curves[phase.phase_id]
+        if points and points[-1][1] < phase.current:
+            points.append((max(points[-1][0], phase.end), phase.current))
     by_level = {
         logging.getLevelName(level): count
         for level, count in conn.execute(
@@ -84,6 +82,36 @@ def _load(conn: sqlite3.Connection, path: Path, run_id: int | None) -> RunFigure
     ][::-1]
     others = [other for other in runs if other != chosen]
     return build_figures(run, others, operations, phases, curves, (by_level, problems))
+
+
+def _phase_rows(
+    conn: sqlite3.Connection, run_id: int, resumed_from: int | None,
+) -> list[tuple[tuple[object, ...], tuple[float, bool]]]:
+    """The run's phase rows, each with where it resumed: ``(count, done earlier)``.
+
+    A phase not finished successfully shows the count a run resuming this one starts it at
+    (``load_chain``: the item keys recorded done, which the writer commits every flush, while a
+    progress sample is written about once a second): after a SIGKILL the report and the next
+    run's resume say the same number.  Where a phase of a resumed run started is read the same
+    way, from the run it resumed: the first phase with those keys took that point.
+    """
+    points = load_chain(conn, run_id).points
+    earlier = load_chain(conn, resumed_from).points if resumed_from is not None else {}
+    rows = []
+    for row in conn.execute(
+        "SELECT p.phase_id, p.operation_id, p.parent_phase_id, p.phase_key, p.title, p.host, p.pid, p.started_at,"
+        " p.finished_at, p.success, p.reason, p.duration, p.current, p.total, o.operation_key FROM phases p"
+        " LEFT JOIN operations o ON o.run_id = p.run_id AND o.operation_id = p.operation_id"
+        " WHERE p.run_id = ? ORDER BY p.started_at, p.phase_row", (run_id,),
+    ):
+        *fields, operation_key = row
+        keys = (operation_key, fields[3])
+        point = points.get(keys)
+        if point is not None and point.done_keys and point.run_id == run_id and not point.finished:
+            fields[12] = point.current
+        start = earlier.pop(keys, None)
+        rows.append((tuple(fields), (0 if start is None else start.current, start is not None and start.finished)))
+    return rows
 
 
 def _run(conn: sqlite3.Connection, run_id: int) -> RunInfo:

@@ -130,8 +130,10 @@ def lanes_svg(lanes: Sequence[Lane], scale: Scale, label: str) -> str:
              f'aria-label="{escape(label)}">', *_gridlines(scale, 0, height)]
     for number, lane in enumerate(lanes):
         y = 2 + number * LANE_STEP
+        fits = int((LABEL_W - 12) / 6.5)  # characters of an 11 px label
+        short = lane.label if len(lane.label) <= fits else lane.label[: fits - 1] + "…"
         parts.append(f'<text class="lane-label" x="{LABEL_W - 8}" y="{y + LANE_H - 3}" text-anchor="end">'
-                     f'{escape(lane.label)}</text>')
+                     f'<title>{escape(lane.label)}</title>{escape(short)}</text>')
         parts.extend(_bar(bar, scale, y) for bar in lane.bars)
     parts.append("</svg>")
     return "".join(parts)

@@ -69,6 +69,7 @@ _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], Text | str], 
 )
 _WORKER_COLUMNS: Final[Sequence[tuple[str, Callable[[WorkerFigures], Text | str], bool]]] = (
     ("worker", lambda w: w.label, False),
+    ("ran", lambda w: w.ran, False),
     ("phases", lambda w: units.count(w.phases), True),
     ("busy", lambda w: units.duration(w.busy), True),
     ("idle", lambda w: units.duration(w.idle), True),
@@ -98,7 +99,7 @@ def _summary(figures: RunFigures) -> RenderableType:
         ("process", Text(f"{run.host} pid {run.pid}: {' '.join(run.argv)}")),
         ("operations", Text(f"{len(figures.operations):,}")),
         ("phases", outcomes),
-        ("items", Text(f"{units.count(figures.items)} ({units.rate(figures.items / span if span > 0 else None)})")),
+        ("items", Text(units.items(figures.items, figures.rate, figures.items_earlier))),
         ("logs", Text(", ".join(f"{n:,} {level.lower()}" for level, n in figures.logs_by_level.items()) or "none")),
     ]
     if run.dropped_logs or run.write_errors:
@@ -144,10 +145,11 @@ def render_text(figures: RunFigures, console: Console) -> None:
         console.print(_table(f"Phases of {titles.get(operation_id, operation_id)}", phases, _PHASE_COLUMNS,
                              PHASES_PER_OPERATION))
     console.print()
-    console.print(_table("Slowest phases", figures.slowest, _PHASE_COLUMNS, len(figures.slowest)))
+    ranked = (("operation", lambda p: titles.get(p.operation_id, p.operation_id), False), *_PHASE_COLUMNS)
+    console.print(_table("Slowest phases", figures.slowest, ranked, len(figures.slowest)))
     console.print()
     if figures.failures:
-        console.print(_table("Failures", figures.failures, _PHASE_COLUMNS, FAILURES))
+        console.print(_table("Failures", figures.failures, ranked, FAILURES))
     else:
         console.print(Text("Failures: none", style="bold"))
     if figures.lost_workers:

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Final
 
-__all__ = ["OUTCOME_COLOURS", "count", "duration", "moment", "rate", "tick_step"]
+__all__ = ["OUTCOME_COLOURS", "count", "duration", "items", "moment", "rate", "tick_step"]
 
 OUTCOME_COLOURS: Final = {
     "ok": "#2f9e44",
@@ -26,6 +26,12 @@ def count(value: float | None) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.1f}"
+
+
+def items(done: float, per_second: float | None, earlier: float = 0) -> str:
+    """A run's items: ``100 (86.0/s while phases ran)``, and what resumed phases had done before."""
+    text = f"{count(done)} ({rate(per_second)} while phases ran)"
+    return text + (f"; {count(earlier)} more done in earlier runs" if earlier else "")
 
 
 def duration(seconds: float | None) -> str:

@@ -74,7 +74,7 @@ def test_a_person_sees_a_bar_per_phase_in_its_outcome_colour(browser: Any, tmp_p
     summary = browser.locator("#summary").inner_text()
     assert re.search(r"closed cleanly\s+yes", summary)
     assert re.search(r"phases\s+6\s+1 failed\s+1 lost\s+1 cancelled\s+3 ok", summary)
-    assert "207 (20.7/s)" in summary
+    assert "207 (20.7/s while phases ran)" in summary
     assert browser.locator(".legend .c-failed").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
         OUTCOME_COLOURS["failed"])
     assert browser.locator("svg.throughput rect.flow").count() == 120

@@ -1,4 +1,4 @@
-"""SIGTERM and SIGINT sent to a session's parent alone: workers are cancelled at once (not after
+"""SIGTERM, SIGINT and SIGHUP sent to a session's parent alone: workers are cancelled at once (not after
 the pool has waited for them), the terminal is restored, the private socket directory removed,
 and the exit status is the conventional one."""
 
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mpprogress._core.signals import EXIT_TERMINATED
+from mpprogress._core.signals import EXIT_HUNG_UP, EXIT_TERMINATED
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOW_CURSOR = "\x1b[?25h"
+EXPECTED = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HUNG_UP, signal.SIGINT: -signal.SIGINT}
+"""Exit statuses: 128 + the signal for SIGTERM and SIGHUP; SIGINT's is KeyboardInterrupt's."""
 
 
 def _run_and_signal(method: str, signum: int, out_dir: Path, *, from_thread: bool = False) -> tuple[int, float, str]:
@@ -51,11 +53,10 @@ def _run_and_signal(method: str, signum: int, out_dir: Path, *, from_thread: boo
 
 @pytest.mark.processes
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signalled_session_cancels_workers_and_cleans_up(method: str, signum: int, tmp_path: Path) -> None:
     status, _, address = _run_and_signal(method, signum, tmp_path)
-    expected = EXIT_TERMINATED if signum == signal.SIGTERM else -signal.SIGINT  # KeyboardInterrupt's exit
-    assert status == expected
+    assert status == EXPECTED[signum]
     assert [Path(tmp_path, f"worker-{i}").read_text() for i in range(2)] == ["cancelled", "cancelled"]
     assert address.startswith("ipc://")
     assert not Path(address[len("ipc://") :]).parent.exists()  # the private directory is gone
@@ -63,13 +64,13 @@ def test_a_signalled_session_cancels_workers_and_cleans_up(method: str, signum: 
 
 
 @pytest.mark.processes
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_that_lands_on_another_thread_still_cancels_the_workers_at_once(signum: int, tmp_path: Path) -> None:
     """The cause of a rare timeout under load: the main thread, blocked in ``future.result()``,
     is not woken for a signal that lands on another thread (or just before it starts waiting),
     so the handler waited for the workers, which waited to be cancelled (60 s)."""
     status, _, address = _run_and_signal("forkserver", signum, tmp_path, from_thread=True)
-    assert status == (EXIT_TERMINATED if signum == signal.SIGTERM else -signal.SIGINT)
+    assert status == EXPECTED[signum]
     assert [Path(tmp_path, f"worker-{i}").read_text() for i in range(2)] == ["cancelled", "cancelled"]
     assert not Path(address[len("ipc://") :]).parent.exists()
     assert Path(tmp_path, "display").read_text().rstrip("\n").endswith(SHOW_CURSOR)

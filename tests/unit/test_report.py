@@ -84,7 +84,7 @@ def test_text_report(crawl: Path) -> None:
     text = render(load_run(crawl), "text", width=140)
     for expected in ("mpprogress run 1", "Operations", "Phases of Crawl", "Slowest phases", "Failures",
                      "Lost workers", "Workers", "Throughput over time", "fetch 1", "failed error",
-                     "host-a pid 102", "207 (20.7/s)", "1 failed", "1 lost"):
+                     "host-a pid 102", "207 (20.7/s while phases ran)", "1 failed", "1 lost"):
         assert expected in text, expected
     chart = text.split("Throughput over time\n")[1].splitlines()[0]
     assert set(chart) <= set(" ▁▂▃▄▅▆▇█") and "█" in chart

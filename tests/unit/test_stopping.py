@@ -55,3 +55,19 @@ def test_signals_racing_the_wait_loop_never_deadlock() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["stopped", "200"]
+
+
+def test_sighup_stops_the_wait_unless_it_was_ignored_on_purpose() -> None:
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        with StopSignals() as stop:
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert stop.wait(60) is True and stop.received == signal.SIGHUP
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+        with StopSignals() as stop:
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert stop.wait(0.2) is False and stop.received is None
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

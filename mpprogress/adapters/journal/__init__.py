@@ -21,6 +21,14 @@ short lock; one writer thread (``mpprogress-journal``) writes what gathered ever
 Crash safety: the file is in WAL mode with ``synchronous=NORMAL``, so a transaction committed
 before the process is killed (even SIGKILL) is in the file, and the file is never corrupt; the
 run's ``ended_at`` stays NULL unless ``close()`` ran (also called at interpreter exit).
+
+Failures are said on standard error, whatever the logging configuration (with
+``forward_logs=True`` the journal is itself a logging handler, and a journal that cannot write
+cannot record why), as ``mpprogress: warning: journal PATH: ...`` lines: the first failed write
+(a full disk, a damaged file), the file deleted or replaced during the run (the writer stops:
+what it would write is lost), and at ``close()`` what was not recorded, after reading the run
+back from the file with a fresh connection (a write-ahead log truncated from outside shows only
+there).  ``failure`` says the same to the program; the process's exit status stays its own.
 """
 
 from __future__ import annotations
@@ -39,8 +47,9 @@ from ..._base.events import CancelRequested, EventSink, ProgressEvent, ProgressU
 from ..._base.forksafe import reinit_after_fork
 from ..._base.resume import ResumePoint
 from ..._base.text import strip_controls
+from ._health import check_identity, identity, read_back, unwritten, warn
 from ._resume import Chain, DoneKeys, load_chain
-from ._schema import JournalError, open_journal
+from ._schema import JournalError, describe_failure, journal_error, open_journal
 from ._writer import JournalWriter, LogEntry, Pending, start_run, worker_of
 
 __all__ = ["JournalConfig", "JournalLogHandler", "JournalSink"]
@@ -93,15 +102,19 @@ class JournalSink(EventSink):
         get_time: Callable[[], float] = time.time, argv: Sequence[str] | None = None, resume: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._file = self.path.absolute()  # the same file if the process changes directory
         self._config = config or JournalConfig()
         self._get_time = get_time
         conn = open_journal(self.path)
         try:
             chain = load_chain(conn) if resume else Chain()
             self.run_id = start_run(conn, get_time(), argv, chain.previous)
-        except sqlite3.Error as exc:
+            self._identity = identity(self._file)
+        except (sqlite3.Error, OSError) as exc:
             conn.close()
-            raise JournalError(f"cannot write to journal {self.path}: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise JournalError(f"cannot write to journal {self.path}: {exc}") from exc
+            raise journal_error(self.path, exc, "resume from" if resume else "write to") from exc
         self.resumed_run = chain.previous
         """The run this one continues (``resume=True``), or ``None``."""
         self._chain = chain
@@ -118,6 +131,9 @@ class JournalSink(EventSink):
         """Log records dropped because ``max_pending_logs`` were waiting."""
         self.write_errors = 0
         """Writes that failed (and were tried again with the next one)."""
+        self.failure: str | None = None
+        """Why the journal is not (or was not) recording the run in full, or ``None``: a write
+        failing now (a full disk), the file deleted, replaced or damaged, the writer stopped."""
         self._closed = False
         self._pid = os.getpid()
         self._wake = threading.Event()
@@ -229,8 +245,19 @@ class JournalSink(EventSink):
         self._wake.set()
         self._thread.join(self._config.close_timeout)
         if self._thread.is_alive():
-            _log.warning("the journal %s was not written within %.0f s; its run stays marked as not closed",
-                         self.path, self._config.close_timeout)
+            self._warn(f"not written within {self._config.close_timeout:.0f} s; the run stays marked as not closed")
+            return
+        if self.failure is None:
+            self.failure = read_back(self._file, self.run_id, self._identity)
+            if self.failure is not None:
+                self._warn(f"the run was written, but {self.failure}")
+            return
+        with self._lock:
+            lost = unwritten(self._events)
+        self._warn(f"this run was not recorded in full ({self.failure}){lost}; the run stays marked as not closed")
+
+    def _warn(self, text: str) -> None:
+        warn(self.path, text)
 
     def __enter__(self) -> JournalSink:
         return self
@@ -255,9 +282,13 @@ class JournalSink(EventSink):
                 if stopping:
                     self._writer.end_run(self._get_time(), self.dropped_logs, self.write_errors)
                     return
-        except Exception:  # the run stays marked as not closed; the tracker goes on
+        except Exception as exc:  # the run stays marked as not closed; the tracker goes on
             self._closed = True  # nothing would write what is handed in from now on
-            _log.exception("the journal %s stopped writing", self.path)
+            if self.failure is None:
+                self.failure = describe_failure(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+            if not self._stop.is_set():  # else close() says what was lost
+                self._warn(f"stopped writing ({self.failure}): what the run does from now on is not recorded")
+            _log.debug("the journal %s stopped writing", self.path, exc_info=True)
         finally:
             self._conn.close()
             if self._item_keys is not None:
@@ -277,17 +308,30 @@ class JournalSink(EventSink):
         waiting: dict[str, list[str]] = {}
         if events or samples or keys or force:
             try:
+                check_identity(self._file, self._identity)  # else the writes go to a file no one reads
+            except JournalError as exc:
+                with self._lock:
+                    self._events[:0] = events
+                self.failure = str(exc)
+                raise
+            try:
                 later, waiting = self._writer.write(events, samples, self._get_time(), force=force, keys=keys)
             except sqlite3.Error as exc:
                 self.write_errors += 1
-                if self.write_errors == 1 or force:
-                    _log.warning("writing the journal %s failed (%s); retrying", self.path, exc)
+                if self.failure is None and not force:
+                    self._warn(f"writing failed ({describe_failure(exc)}); retrying: until a write works, the "
+                               "run is not recorded")
+                self.failure = describe_failure(exc)
                 later, waiting = samples, keys
                 with self._lock:
                     self._events[:0] = events
                     self._pending_logs += sum(isinstance(entry, LogEntry) for _, entry in events)
                 if force:
                     raise
+            else:
+                if self.failure is not None:
+                    self._warn(f"writing works again after {self.write_errors} failed attempts; nothing was lost")
+                    self.failure = None
         if later or waiting:
             with self._lock:
                 for phase_id, sample in later.items():

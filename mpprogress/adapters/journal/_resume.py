@@ -44,9 +44,15 @@ class Chain:
         return self.runs[0] if self.runs else None
 
 
-def load_chain(conn: sqlite3.Connection) -> Chain:
-    """The chain a run started now resumes: the latest run in the file and those it continued."""
-    row = conn.execute("SELECT max(run_id) FROM runs").fetchone()
+def load_chain(conn: sqlite3.Connection, newest: int | None = None) -> Chain:
+    """The chain a run started now resumes: the latest run in the file and those it continued.
+
+    Args:
+        conn: the journal.
+        newest: start the chain at this run instead of the latest (the report asks where a run
+            started right after it would resume its phases: the one count both show).
+    """
+    row = conn.execute("SELECT max(run_id) FROM runs").fetchone() if newest is None else (newest,)
     run = None if row is None else row[0]
     runs: list[int] = []
     while run is not None and run not in runs:

@@ -28,6 +28,8 @@ __all__ = [
     "JournalError",
     "JournalVersionError",
     "Schema",
+    "describe_failure",
+    "journal_error",
     "open_journal",
     "phase_key",
     "stable_key",
@@ -119,6 +121,39 @@ class JournalVersionError(JournalError):
     """A journal written by a schema version this mpprogress cannot read or migrate."""
 
 
+_DAMAGED: Final = frozenset(
+    {"SQLITE_CORRUPT", "SQLITE_CORRUPT_VTAB", "SQLITE_CORRUPT_SEQUENCE", "SQLITE_CORRUPT_INDEX"}
+)
+
+
+def describe_failure(exc: sqlite3.Error) -> str:
+    """What went wrong, in a user's words: a full disk, an I/O error, a damaged file..."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL":
+        return "the disk is full"
+    if name.startswith("SQLITE_IOERR"):
+        return f"the disk failed to read or write ({exc}; is it full?)"
+    if name.startswith("SQLITE_READONLY"):
+        return f"it may not be written here ({exc})"
+    if name in _DAMAGED:
+        return f"the file is damaged ({exc})"
+    return str(exc)
+
+
+def journal_error(target: Path, exc: sqlite3.Error, doing: str) -> JournalError:
+    """The ``JournalError`` for ``exc`` met while ``doing`` (open, read, write) the journal at
+    ``target``: "not a journal" only for a file that is not one, else what went wrong."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_NOTADB":
+        return JournalError(f"{target} is not a journal: {exc}")
+    if name in _DAMAGED:
+        return JournalError(
+            f"journal {target} is damaged ({exc}): it cannot be used; move it aside to start afresh "
+            f"(the sqlite3 shell's .recover may save its rows)"
+        )
+    return JournalError(f"cannot {doing} journal {target}: {describe_failure(exc)}")
+
+
 @dataclass(frozen=True)
 class Schema:
     """A schema version: how to create it, and how to reach it from each older version.
@@ -162,10 +197,8 @@ def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = S
         raise JournalError(f"no journal at {target}")
     try:
         conn = _connect(target, readonly)
-    except sqlite3.OperationalError as exc:
-        raise JournalError(f"cannot open journal {target}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
-        raise JournalError(f"{target} is not a journal: {exc}") from exc
+        raise journal_error(target, exc, "open") from exc
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
@@ -176,7 +209,7 @@ def open_journal(path: str | Path, *, readonly: bool = False, schema: Schema = S
         _ensure_schema(conn, target, readonly, schema)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise JournalError(f"{target} is not a journal: {exc}") from exc
+        raise journal_error(target, exc, "open") from exc
     except BaseException:
         conn.close()
         raise
@@ -188,8 +221,16 @@ def _connect(target: Path, readonly: bool) -> sqlite3.Connection:
         return sqlite3.connect(target, isolation_level=None, check_same_thread=False)
     # A reader that may write (query_only) tidies the -wal/-shm files away when it is the last
     # to close, and checkpoints what a killed writer left; where it may not, a read-only one.
-    for mode in ("rw", "ro"):
-        conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode={mode}", uri=True, isolation_level=None,
+    # Without write access to the directory (a read-only mount, another user's files) a
+    # read-only connection cannot create the -shm file WAL reading needs: a file with no
+    # write-ahead log left is then read as immutable, which is exact (no writer exists).
+    modes = ["mode=rw", "mode=ro"]
+    wal = Path(f"{target}-wal")
+    if not (wal.exists() and wal.stat().st_size > 0):
+        modes.append("immutable=1")
+    failure: sqlite3.DatabaseError | None = None
+    for mode in modes:
+        conn = sqlite3.connect(f"{target.resolve().as_uri()}?{mode}", uri=True, isolation_level=None,
                                check_same_thread=False)
         try:
             conn.execute("PRAGMA query_only = ON")
@@ -197,9 +238,16 @@ def _connect(target: Path, readonly: bool) -> sqlite3.Connection:
             return conn
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if mode == "ro" or not isinstance(exc, sqlite3.OperationalError):
+            if not isinstance(exc, sqlite3.OperationalError):
                 raise
-    raise AssertionError("unreachable")
+            failure = failure or exc
+    assert failure is not None
+    if wal.exists():
+        raise sqlite3.OperationalError(
+            f"{failure}: its write-ahead log {wal.name} cannot be read without write access to "
+            f"{target.parent} (copy the journal and its -wal file to a writable directory)"
+        )
+    raise failure
 
 
 def _ensure_schema(conn: sqlite3.Connection, target: Path, readonly: bool, schema: Schema) -> None:
