@@ -16,29 +16,40 @@ comes from which bars are open), ``colour``, ``delay``, ``maxinterval``, ``lock_
 ``write_bytes``, ``gui``; ``leave`` is kept (finished rows stay until their operation ends, and
 the display folds finished rows when space runs short); ``unit``, ``unit_scale`` and
 ``unit_divisor`` are kept for ``format_dict``; ``disable=None`` (tqdm: off on a non-terminal)
-counts as ``False``, the display deciding what a non-terminal gets.  Unknown keywords are
-accepted too.
+counts as ``False``, the display deciding what a non-terminal gets.  ``file`` is kept as
+``bar.fp`` (``sys.stderr`` by default); a bar given no ``file`` while ``sys.stderr`` is
+redirected into an ``io.StringIO`` (``contextlib.redirect_stderr``: output nobody sees, such as
+mpire's option check) counts but is no phase.  Unknown keywords raise ``TqdmKeyError``, as tqdm's.
+
+Outcomes: a bar closed while an exception is being handled (``close()`` in ``finally:`` or
+``except:``; the ``with`` form) fails with the exception's type as its reason; a ``for`` loop
+over a bar fails when an exception unwinds through it (``unwinding``); ``break`` and running to
+the end are a normal close.  A bar closed while bars opened under it are still open finishes
+when the last of them does, with its own count and outcome (``Placement.end``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Generic, TypeVar
 
-from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, failure_reason
+from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker
 from . import tqdm_text
 from .placement import OpenBar, Placement, phase_total, pop, push, script_title
-from .tqdm_compat import AsyncBar, ClassWide, SizedBar
+from .tqdm_compat import AsyncBar, ClassWide, Drawing, Positioned, SizedBar, TqdmKeyError
+from .unwinding import exception_reason, unwinding_reason
 from .watch import SYNC_PERIOD, unwatch, watch
 
-__all__ = ["tqdm", "trange"]
+__all__ = ["TqdmKeyError", "tqdm", "trange"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -49,7 +60,13 @@ def _ignored_update(n: float = 1) -> None:
     """``update`` of a closed or disabled bar, as tqdm's: nothing happens."""
 
 
-class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
+def _bar_total(total: float | None) -> int | None:
+    """A bar's total as its phase's: tqdm treats 0 (what ``tqdm.contrib`` passes for generators)
+    as unknown."""
+    return phase_total(total) if total else None
+
+
+class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
     """A progress bar with tqdm's interface, shown as an mpprogress phase.
 
     Args:
@@ -64,13 +81,17 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         postfix: shown after the description, as by ``set_postfix``.
         operation: extension: the operation (or its id) a bar with no bar above it joins.
         tracker: extension: the tracker to report to instead of ``get_tracker()``.
-        **kwargs: tqdm's other arguments: accepted; see the module's docstring.
+        **kwargs: none: an unknown keyword raises ``TqdmKeyError``, as in tqdm.
+
+    Raises:
+        TqdmKeyError: an unknown keyword argument.
     """
 
     monitor_interval: ClassVar[float] = 10
     monitor: ClassVar[object] = None
     _instances: ClassVar[weakref.WeakSet[Any]] = weakref.WeakSet()
     _time = staticmethod(time.monotonic)
+    _key_error: ClassVar[type[KeyError]] = TqdmKeyError
 
     def __init__(
         self,
@@ -105,6 +126,8 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         tracker: ProgressTracker | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs:
+            raise self._key_error(f"Unknown argument(s): {kwargs}")
         if total is None and iterable is not None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -115,7 +138,8 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self.iterable = iterable
         self.desc = desc or ""
         self._total = total
-        self.leave, self.fp, self.ncols, self.nrows, self.pos = leave, file, ncols, nrows, position
+        silenced = file is None and isinstance(sys.stderr, io.StringIO)
+        self.leave, self.fp, self.ncols, self.nrows = leave, sys.stderr if file is None else file, ncols, nrows
         self.mininterval, self.maxinterval = mininterval, maxinterval
         self.miniters: float = miniters or 0
         self.dynamic_miniters = miniters is None
@@ -137,15 +161,19 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self._title = self.desc
         self._handed: tuple[float, str | None] = (0, None)  # count and message the phase has
         self._sync_t, self._sync_n, self._due = self.start_t, initial, initial + 1
+        self._handling = sys.exc_info()[1]  # an exception handled around the bar is not its failure
         if postfix:
             try:
                 self.set_postfix(refresh=False, **postfix)  # type: ignore[arg-type]
             except TypeError:
-                self.postfix = str(postfix)
+                self.postfix = postfix  # type: ignore[assignment]  # kept as given, as tqdm does
+        self.pos = self._place(position)
         if self.disable:
             self.update = _ignored_update  # type: ignore[method-assign]
             return
-        self._open_phase(operation, tracker)
+        type(self)._instances.add(self)
+        if not silenced:
+            self._open_phase(operation, tracker)
 
     def _open_phase(self, operation: ProgressOperation | str | None, tracker: ProgressTracker | None) -> None:
         try:
@@ -154,14 +182,14 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
             _log.debug("mpprogress: bar %r has no phase", self.desc, exc_info=True)
             return
         try:
-            phase = placement.start(self.desc, phase_total(self._total))
+            phase = placement.start(self.desc, _bar_total(self._total))
         except Exception:
             _log.debug("mpprogress: bar %r has no phase", self.desc, exc_info=True)
             placement.close(False)
             return
+        placement.hold()
         self._phase, self._placement = phase, placement
         self._open = push(phase, placement.tracker)
-        type(self)._instances.add(self)
         self.hand_over()
         watch(self)
 
@@ -198,10 +226,12 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
                 if n >= due:
                     self._sync()
                     due = self._due
-        except GeneratorExit:
-            raise  # the loop stopped early: the bar closes as it stands
+        except GeneratorExit:  # the loop stopped early: break, or an exception in its body
+            reason = unwinding_reason(sys._getframe(1))
+            success = reason is None
+            raise
         except BaseException as exc:  # raised by the iterable itself
-            success, reason = False, failure_reason(exc)
+            success, reason = False, exception_reason(exc)
             raise
         finally:
             self.n = n
@@ -258,11 +288,11 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
 
     @total.setter
     def total(self, value: float | None) -> None:
-        self._total = value
+        self._total = None if value == math.inf else value
         phase = self._phase
         if phase is not None:
             with contextlib.suppress(*_Refused):
-                phase.set_total(phase_total(value))
+                phase.set_total(_bar_total(self._total))
 
     def refresh(self, nolock: bool = False, lock_args: tuple[Any, ...] | None = None) -> bool | None:
         """Hand the current state to the display now."""
@@ -270,17 +300,6 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
             return None
         self.hand_over()
         return True
-
-    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
-        """Accepted: hands the current state to the display (``msg`` and ``pos`` are ignored)."""
-        self.refresh()
-        return True
-
-    def clear(self, nolock: bool = False) -> None:
-        """Accepted: the display draws the bars; there is no line of ours to clear."""
-
-    def moveto(self, n: int) -> None:
-        """Accepted: rows are placed by the display."""
 
     def unpause(self) -> None:
         """Restart the elapsed time from the last hand-over, as tqdm does."""
@@ -328,22 +347,17 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         if refresh:
             self.refresh()
 
-    @property
-    def format_dict(self) -> dict[str, Any]:
-        """The bar's state, with tqdm's keys."""
-        elapsed = self._time() - self.start_t
-        done = self.n - self.initial
-        return {
-            "n": self.n, "total": self.total, "elapsed": elapsed, "ncols": self.ncols, "nrows": self.nrows,
-            "prefix": self.desc, "ascii": self.ascii, "unit": self.unit, "unit_scale": self.unit_scale,
-            "rate": done / elapsed if elapsed > 0 and done else None, "bar_format": self.bar_format,
-            "postfix": self.postfix, "unit_divisor": self.unit_divisor, "initial": self.initial,
-            "colour": self.colour,
-        }
-
     def close(self) -> None:
-        """Finish the bar's phase with its exact count (idempotent; a no-op for a disabled bar)."""
-        self._close(True, None)
+        """Finish the bar's phase with its exact count (idempotent; a no-op for a disabled bar).
+
+        Called while an exception is being handled (in ``finally:`` or ``except:``), the bar
+        fails with the exception's type as its reason.
+        """
+        exc = sys.exc_info()[1]
+        if exc is None or exc is self.__dict__.get("_handling") or isinstance(exc, GeneratorExit):
+            self._close(True, None)
+        else:
+            self._close(False, exception_reason(exc))
 
     def _close(self, success: bool, reason: str | None) -> None:
         if self._closed or self._pid != os.getpid():
@@ -359,28 +373,22 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         with self._state_lock:
             self.hand_over()
             phase, self._phase = self._phase, None
-        if placement is None or phase is None:
-            return
-        try:
-            placement.finish(phase, success, reason)
-        except Exception:
-            _log.debug("mpprogress: bar %r did not finish", self.desc, exc_info=True)
-        finally:
-            placement.close(success)
+        if placement is not None and phase is not None:
+            placement.end(phase, success, reason, self._open)
 
     def __enter__(self) -> tqdm[T]:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None:
-            self.close()
+        if exc is None or isinstance(exc, GeneratorExit):
+            self._close(True, None)
         else:
-            self._close(False, failure_reason(exc))
+            self._close(False, exception_reason(exc))
 
     def __del__(self) -> None:
         if "_closed" in self.__dict__:  # not for a bar whose __init__ failed
             with contextlib.suppress(Exception):
-                self.close()
+                self._close(True, None)
 
     def __reversed__(self) -> Iterator[T]:
         return self._iterate(reversed(self.iterable))  # type: ignore[call-overload]
