@@ -145,7 +145,8 @@ def _set(cls: type, name: str, value: Any) -> None:
 def _apply(std: Any) -> None:
     base = std.tqdm
     instances: weakref.WeakSet[Any] = weakref.WeakSet()
-    _state.update(base=base, instances=instances)
+    locks = {cls: vars(cls)["_lock"] for cls in _family(base) if "_lock" in vars(cls)}
+    _state.update(base=base, instances=instances, locks=locks)
     for name, value in _ours().items():
         _set(base, name, value)
     _set(base, "__new__", staticmethod(_plain_new))
@@ -170,7 +171,25 @@ def _apply(std: Any) -> None:
                 _set(klass, name, None)
 
 
+def _family(base: type) -> list[type]:
+    """``base`` and every subclass made so far."""
+    found, todo = [], [base]
+    while todo:
+        cls = todo.pop()
+        if cls not in found:
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
 def _undo() -> None:
+    locks = _state.get("locks", {})
+    for cls in _family(_state["base"]):  # set_lock() during the patch set our lock on a subclass
+        if cls is not _state["base"] and vars(cls).get("_lock", _MISSING) is not locks.get(cls, _MISSING):
+            if cls in locks:
+                cls._lock = locks[cls]
+            else:
+                delattr(cls, "_lock")
     while _saved:
         cls, name, original = _saved.pop()
         if original is _MISSING:

@@ -265,7 +265,7 @@ class Positioned:
 
     @property
     def _comparable(self) -> int:
-        return abs(getattr(self, "pos", 1 << 31))
+        return abs(int(getattr(self, "pos", 1 << 31)))
 
     def __lt__(self, other: Positioned) -> bool:
         return self._comparable < other._comparable
