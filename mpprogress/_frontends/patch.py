@@ -152,6 +152,7 @@ def _apply(std: Any) -> None:
     _set(base, "__new__", staticmethod(_plain_new))
     _set(base, "_instances", instances)
     _set(base, "_key_error", std.TqdmKeyError)
+    _set(base, "_deprecated", std.TqdmDeprecationWarning)
     asyncio_module = _module("tqdm.asyncio")
     if asyncio_module is not None:  # its own iteration and __init__ give way to ours
         for name in ("__init__", "__aiter__", "__anext__", "send", "as_completed", "gather"):
@@ -187,13 +188,14 @@ def _undo() -> None:
     for cls in _family(_state["base"]):  # set_lock() during the patch set our lock on a subclass
         if cls is not _state["base"] and vars(cls).get("_lock", _MISSING) is not locks.get(cls, _MISSING):
             if cls in locks:
-                cls._lock = locks[cls]
-            else:
+                type.__setattr__(cls, "_lock", locks[cls])
+            elif "_lock" in vars(cls):
                 delattr(cls, "_lock")
     while _saved:
         cls, name, original = _saved.pop()
         if original is _MISSING:
-            delattr(cls, name)
+            if name in vars(cls):  # code may have deleted it meanwhile (``del tqdm._lock``)
+                delattr(cls, name)
         else:
             setattr(cls, name, original)
     _state.clear()

@@ -92,6 +92,7 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
     _instances: ClassVar[weakref.WeakSet[Any]] = weakref.WeakSet()
     _time = staticmethod(time.monotonic)
     _key_error: ClassVar[type[KeyError]] = TqdmKeyError
+    _deprecated: ClassVar[type[Exception]] = TqdmKeyError
 
     def __init__(
         self,
@@ -127,7 +128,7 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise self._key_error(f"Unknown argument(s): {kwargs}")
+            self._refuse(kwargs, sys.stderr if file is None else file)
         if total is None and iterable is not None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -378,7 +379,6 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
 
     def __enter__(self) -> tqdm[T]:
         return self
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, GeneratorExit):
             self._close(True, None)

@@ -70,12 +70,29 @@ class ClassWide:
         cls, file: IO[str] | None = None, nolock: bool = False
     ) -> contextlib.AbstractContextManager[None]:
         """Inside the block, what is printed appears above the display (see ``output``)."""
+        cls.get_lock()  # made again if deleted, as tqdm's does
         return output.external_write_mode(file, nolock)
+
+    _key_error: ClassVar[type[KeyError]]
+    _deprecated: ClassVar[type[Exception]]
+
+    @classmethod
+    def _refuse(cls, kwargs: dict[str, Any], file: IO[str]) -> None:
+        """Raise tqdm's error for unknown keywords (``nested``: its deprecation, as tqdm does)."""
+        if "nested" in kwargs:
+            message = "`nested` is deprecated and automated.\nUse `position` instead for manual control.\n"
+            if cls._deprecated is cls._key_error:
+                raise cls._key_error(message)
+            raise cls._deprecated(message, getattr(file, "write", None))
+        raise cls._key_error(f"Unknown argument(s): {kwargs}")
 
     @classmethod
     def get_lock(cls) -> Any:
         """Accepted: a lock that does nothing, or the one given to ``set_lock``."""
-        return cls._lock
+        lock = getattr(cls, "_lock", None)
+        if lock is None:  # deleted (``del tqdm._lock``): made again, as tqdm does
+            cls._lock = lock = NoLock()
+        return lock
 
     @classmethod
     def set_lock(cls, lock: Any) -> None:
@@ -160,6 +177,7 @@ class _Counted(Protocol):
     n: float
     desc: str
     unit: str
+    format_dict: dict[str, Any]
 
     @property
     def total(self) -> float | None: ...
@@ -191,6 +209,9 @@ class SizedBar:
         return item in self.iterable if self.iterable is not None else False
 
     def __repr__(self: _Counted) -> str:
+        meter = getattr(type(self), "format_meter", None)  # tqdm's own, under ``patch_tqdm``
+        if meter is not None:
+            return str(meter(**self.format_dict))
         total = "?" if self.total is None else f"{self.total:g}"
         prefix = f"{self.desc.removesuffix(': ')}: " if self.desc else ""
         return f"{prefix}{self.n:g}/{total} {self.unit}"
