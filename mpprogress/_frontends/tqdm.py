@@ -1,9 +1,8 @@
 """``tqdm`` and ``trange`` with tqdm's semantics, reporting to mpprogress: switch with one import.
 
-``from mpprogress import tqdm, trange`` (exported as ``mpprogress.tqdm``) and the
-loops, ``update()`` calls, descriptions and postfixes of tqdm-style code land on the one display,
-in threads, asyncio tasks and worker processes alike.  Each bar is a phase; where it goes (under
-an open bar, in a named operation, or in an operation of its own) is ``placement``'s rule.
+``from mpprogress import tqdm, trange``: the loops, ``update()`` calls, descriptions and postfixes
+of tqdm-style code land on the one display, in threads, asyncio tasks and worker processes alike.
+Each bar is a phase; where it goes is ``placement``'s rule.
 
 Counting is cheaper than tqdm's: ``update(n)`` adds to ``self.n`` and compares it with the next
 hand-over point; every few items (about every ``watch.SYNC_PERIOD`` seconds) the bar hands its
@@ -24,8 +23,9 @@ mpire's option check) counts but is no phase.  Unknown keywords raise ``TqdmKeyE
 Outcomes: a bar closed while an exception is being handled (``close()`` in ``finally:`` or
 ``except:``; the ``with`` form) fails with the exception's type as its reason; a ``for`` loop
 over a bar fails when an exception unwinds through it (``unwinding``); ``break`` and running to
-the end are a normal close.  A bar closed while bars opened under it are still open finishes
-when the last of them does, with its own count and outcome (``Placement.end``).
+the end are a normal close; a bar never closed (garbage-collected) fails as ``incomplete`` short
+of its total.  A bar closed while bars opened under it are still open finishes when the last of
+them does, with its own count and outcome (``Placement.end``).
 """
 
 from __future__ import annotations
@@ -43,9 +43,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Generic, TypeVar
 
 from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker
-from . import tqdm_text
 from .placement import OpenBar, Placement, phase_total, pop, push, script_title
-from .tqdm_compat import AsyncBar, ClassWide, Drawing, Positioned, SizedBar, TqdmKeyError
+from .tqdm_compat import AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, TqdmKeyError
 from .unwinding import exception_reason, unwinding_reason
 from .watch import SYNC_PERIOD, unwatch, watch
 
@@ -66,7 +65,7 @@ def _bar_total(total: float | None) -> int | None:
     return phase_total(total) if total else None
 
 
-class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
+class tqdm(AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, Generic[T]):
     """A progress bar with tqdm's interface, shown as an mpprogress phase.
 
     Args:
@@ -149,7 +148,7 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
         self.colour, self.delay, self.gui, self.lock_args = colour, delay, gui, lock_args
         self.initial = initial
         self.n: float = initial
-        self.postfix: str | None = None
+        self.postfix = None
         self.disable = bool(disable)
         self.start_t = self.last_print_t = self._time()
         self.last_print_n = initial
@@ -167,7 +166,7 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
             try:
                 self.set_postfix(refresh=False, **postfix)  # type: ignore[arg-type]
             except TypeError:
-                self.postfix = postfix  # type: ignore[assignment]  # kept as given, as tqdm does
+                self.postfix = postfix  # kept as given, as tqdm does
         self.pos = self._place(position)
         if self.disable:
             self.update = _ignored_update  # type: ignore[method-assign]
@@ -302,14 +301,6 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
         self.hand_over()
         return True
 
-    def unpause(self) -> None:
-        """Restart the elapsed time from the last hand-over, as tqdm does."""
-        if self.disable:
-            return
-        now = self._time()
-        self.start_t += now - self.last_print_t
-        self.last_print_t = now
-
     def reset(self, total: float | None = None) -> None:
         """Start counting again from 0, with a new total if one is given."""
         self.n = 0
@@ -324,29 +315,21 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
             self.miniters = 0
         self.hand_over()
 
-    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
-        """Set the description (shown as the phase's message when it differs from its title)."""
-        self.desc = desc + ": " if desc else ""
-        if refresh:
-            self.refresh()
+    @property
+    def disable(self) -> bool:
+        """Whether the bar counts; setting it on an open bar ends the bar there, as tqdm stops it
+        (mpire's ``final_refresh`` does): complete if it reached its total, else ``incomplete``."""
+        return self._disabled
 
-    def set_description_str(self, desc: str | None = None, refresh: bool = True) -> None:
-        """Set the description, as given."""
-        self.desc = desc or ""
-        if refresh:
-            self.refresh()
+    @disable.setter
+    def disable(self, value: bool) -> None:
+        self._disabled = bool(value)
+        if value and self.__dict__.get("_closed") is False:
+            self._end_as_it_stands()
 
-    def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
-        """Set the postfix from fields (``loss=0.1``), shown in the phase's message."""
-        self.postfix = tqdm_text.postfix_text(ordered_dict, kwargs)
-        if refresh:
-            self.refresh()
-
-    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
-        """Set the postfix text, shown in the phase's message."""
-        self.postfix = str(s)
-        if refresh:
-            self.refresh()
+    def _end_as_it_stands(self) -> None:
+        reached = not self._total or self.n >= self._total
+        self._close(reached, None if reached else "incomplete")
 
     def close(self) -> None:
         """Finish the bar's phase with its exact count (idempotent; a no-op for a disabled bar).
@@ -385,10 +368,10 @@ class tqdm(AsyncBar, ClassWide, Drawing, Positioned, SizedBar, Generic[T]):
         else:
             self._close(False, exception_reason(exc))
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # a bar never closed: complete if it reached its total, else not
         if "_closed" in self.__dict__:  # not for a bar whose __init__ failed
             with contextlib.suppress(Exception):
-                self._close(True, None)
+                self._end_as_it_stands()
 
     def __reversed__(self) -> Iterator[T]:
         return self._iterate(reversed(self.iterable))  # type: ignore[call-overload]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Protocol
 
 from .._base.port import failure_reason
 from . import output, tqdm_text
 
-__all__ = ["AsyncBar", "ClassWide", "Drawing", "NoLock", "Positioned", "SizedBar", "TqdmKeyError"]
+__all__ = ["AsyncBar", "ClassWide", "Described", "Drawing", "NoLock", "Positioned", "SizedBar", "TqdmKeyError"]
 
 
 class TqdmKeyError(KeyError):
@@ -223,6 +223,8 @@ class _Shown(Protocol):
     n: float
     initial: float
     start_t: float
+    last_print_t: float
+    disable: bool
     desc: str
     postfix: Any
     ncols: int | None
@@ -256,6 +258,14 @@ class Drawing:
 
     def moveto(self, n: int) -> None:
         """Accepted: rows are placed by the display."""
+
+    def unpause(self: _Shown) -> None:
+        """Restart the elapsed time from the last hand-over, as tqdm does."""
+        if self.disable:
+            return
+        now = self._time()
+        self.start_t += now - self.last_print_t
+        self.last_print_t = now
 
     @property
     def format_dict(self: _Shown) -> dict[str, Any]:
@@ -299,3 +309,43 @@ class Positioned:
 
     def __ge__(self, other: Positioned) -> bool:
         return self._comparable >= other._comparable
+
+
+class _Labelled(Protocol):
+    desc: str
+    postfix: Any
+
+    def refresh(self, nolock: bool = False, lock_args: tuple[Any, ...] | None = None) -> bool | None: ...
+
+
+class Described:
+    """The description and the postfix, shown in the phase's message."""
+
+    desc: str
+    postfix: Any
+
+    def set_description(self: _Labelled, desc: str | None = None, refresh: bool = True) -> None:
+        """Set the description (shown as the phase's message when it differs from its title)."""
+        self.desc = desc + ": " if desc else ""
+        if refresh:
+            self.refresh()
+
+    def set_description_str(self: _Labelled, desc: str | None = None, refresh: bool = True) -> None:
+        """Set the description, as given."""
+        self.desc = desc or ""
+        if refresh:
+            self.refresh()
+
+    def set_postfix(
+        self: _Labelled, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **kwargs: Any
+    ) -> None:
+        """Set the postfix from fields (``loss=0.1``), shown in the phase's message."""
+        self.postfix = tqdm_text.postfix_text(ordered_dict, kwargs)
+        if refresh:
+            self.refresh()
+
+    def set_postfix_str(self: _Labelled, s: str = "", refresh: bool = True) -> None:
+        """Set the postfix text, shown in the phase's message."""
+        self.postfix = str(s)
+        if refresh:
+            self.refresh()
