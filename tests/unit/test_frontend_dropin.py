@@ -229,6 +229,9 @@ def test_totals_postfix_and_reset_as_tqdm_keeps_them(frontend_tracker: Any) -> N
     bar = tqdm(total=0, desc="generator", postfix=note)  # tqdm.contrib passes total=0 for generators
     assert bar.postfix is note
     bar.update(9)
+    bar.refresh()
+    assert (bar.total, phases(frontend_tracker)["generator"].total) == (0, None)  # 9 of unknown, not 9/0
+    assert phases(frontend_tracker)["generator"].current == 9
     bar.reset(total=math.inf)
     assert bar.total is None
     bar.update(3)

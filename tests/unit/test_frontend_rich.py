@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 
 import pytest
@@ -128,3 +129,26 @@ def test_console_print_renders_with_the_displays_console() -> None:
         mpprogress.set_tracker(None)
         console_tracker.close()
     assert "rendered" in screen.getvalue() and "[bold]" not in screen.getvalue()
+
+
+def test_progress_print_log_and_the_console_surface_scripts_use(frontend_tracker: Any, capsys: Any) -> None:
+    progress = Progress()
+    progress.print("[bold]printed[/]", 1)
+    progress.log("logged")
+    console = progress.console
+    console.rule("section")
+    with console.status("working"):
+        pass
+    try:
+        raise KeyError("shown")
+    except KeyError:
+        console.print_exception()
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["printed 1", "logged"]
+    assert "section" in out[2] and out[2].startswith("─") and out[2].endswith("─")
+    assert out[3] == "working"
+    assert out[4] == "Traceback (most recent call last):" and out[-1] == "KeyError: 'shown'"
+    assert console.file is sys.stderr
+    assert isinstance(console.width, int) and console.width > 0
+    assert console.size == (console.width, console.height)
+    assert console.is_terminal is False  # captured by pytest: not a terminal
