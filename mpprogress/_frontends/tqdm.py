@@ -167,11 +167,10 @@ class tqdm(AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, Generi
                 self.set_postfix(refresh=False, **postfix)  # type: ignore[arg-type]
             except TypeError:
                 self.postfix = postfix  # kept as given, as tqdm does
-        self.pos = self._place(position)
+        self._register(position, counted=not self.disable)
         if self.disable:
             self.update = _ignored_update  # type: ignore[method-assign]
             return
-        type(self)._instances.add(self)
         if not silenced:
             self._open_phase(operation, tracker)
 
@@ -350,7 +349,7 @@ class tqdm(AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, Generi
         self.disable = True
         self.update = _ignored_update  # type: ignore[method-assign]
         unwatch(self)
-        type(self)._instances.discard(self)
+        self._unregister()
         if self._open is not None:
             pop(self._open)
         placement = self._placement

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Protocol
 
@@ -281,6 +282,9 @@ class Drawing:
         }
 
 
+_registry = threading.Lock()
+
+
 class Positioned:
     """tqdm's ``pos`` (the lowest position no open bar holds, unless ``position=`` is given) and
     the ordering of bars by it (``sorted(bars)``, ``bar1 < bar2``)."""
@@ -288,11 +292,21 @@ class Positioned:
     _instances: ClassVar[Any]
     pos: int
 
-    def _place(self, position: int | None) -> int:
-        if position is not None:
-            return position
-        taken = {abs(bar.pos) for bar in list(type(self)._instances) if bar is not self and hasattr(bar, "pos")}
-        return min(set(range(len(taken) + 1)) - taken)
+    def _register(self, position: int | None, counted: bool) -> None:
+        """Take a position (and join the open bars when ``counted``), one thread at a time: bars
+        made in several threads at once must not see the set change under them."""
+        with _registry:
+            if position is None:
+                bars = type(self)._instances
+                taken = {abs(bar.pos) for bar in list(bars) if bar is not self and hasattr(bar, "pos")}
+                position = min(set(range(len(taken) + 1)) - taken)
+            self.pos = position
+            if counted:
+                type(self)._instances.add(self)
+
+    def _unregister(self) -> None:
+        with _registry:
+            type(self)._instances.discard(self)
 
     @property
     def _comparable(self) -> int:

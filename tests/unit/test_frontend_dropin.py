@@ -279,3 +279,32 @@ def test_send_and_gather_with_return_exceptions(frontend_tracker: Any) -> None:
     assert results[0] == 0 and isinstance(results[1], ValueError) and results[2] == 4
     gathered = phases(frontend_tracker)["gather"]
     assert (gathered.current, gathered.finished, gathered.success) == (3, True, True)
+
+
+def test_bars_made_in_many_threads_at_once_all_open(frontend_tracker: Any) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+    interval = sys.getswitchinterval()
+
+    def make() -> None:
+        start.wait()
+        try:
+            for _ in range(60):
+                held = [tqdm(total=1, desc="t") for _ in range(12)]
+                for bar in held:
+                    bar.update()
+                    bar.close()
+        except BaseException as exc:  # a bar that could not be made
+            errors.append(exc)
+
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the set changes mid-scan
+    try:
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(tqdm._instances) == 0
