@@ -58,7 +58,7 @@ _DRAWERS = (  # tqdm's own subclasses that draw elsewhere, and what their __init
     ("tqdm.contrib.slack", "tqdm_slack", ("token", "channel")),
 )
 _MISSING = object()
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: closing a bar may run code that makes one
 _depth = 0  # patches in force: the classes are restored when the outermost one ends
 
 
@@ -109,20 +109,17 @@ class patch_tqdm:  # a lower-case class: it is used like a function, ``with patc
     def restore(self) -> None:
         """Put tqdm's classes back as they were (idempotent); close the bars still open."""
         global _depth
-        with _lock:
+        with _lock:  # held throughout: a patch made meanwhile must not see half-restored classes
             if not self._active:
                 return
             self._active = False
             _depth -= 1
             if _depth > 0:
                 return
-            open_bars = list(_state.get("instances", ()))
-        for bar in open_bars:
-            if isinstance(bar, _state["base"]) and "_closed" in vars(bar):
-                bar._close(False, "patch ended")
-        with _lock:
-            if _depth == 0:
-                _undo()
+            for bar in list(_state["instances"]):
+                if "_closed" in vars(bar):
+                    bar._close(False, "patch ended")
+            _undo()
 
     def __enter__(self) -> patch_tqdm:
         return self
