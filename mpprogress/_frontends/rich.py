@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from operator import length_hint
-from typing import Any, NewType, TypeVar
+from typing import IO, Any, BinaryIO, NewType, TypeVar
 
 from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, failure_reason
+from . import rich_files
 from .placement import Placement, phase_total, script_title
 from .rich_console import ProgressConsole
 
@@ -138,6 +139,15 @@ class Progress:
         self._phases: dict[TaskID, ProgressPhase] = {}
         self._placement: Placement | None = None
         self._next_id = 0
+
+    def open(self, file: Any, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+             errors: str | None = None, newline: str | None = None, **options: Any) -> IO[Any]:
+        """Open ``file`` for reading; reads advance a task (``total``, ``task_id``, ``description``)."""
+        return rich_files.open_reader(self, file, mode, buffering, encoding, errors, newline, **options)
+
+    def wrap_file(self, file: BinaryIO, total: int | None = None, **options: Any) -> rich_files.Reader:
+        """Reads of the open binary ``file`` advance a task (``task_id``, ``description``)."""
+        return rich_files.wrap_reader(self, file, total, **options)
 
     def print(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
         """Print above the display (``progress.console.print``)."""
