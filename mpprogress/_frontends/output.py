@@ -58,11 +58,13 @@ def write(s: object, file: IO[str] | None = None, end: str = "\n") -> None:
             send(_record(f"{s}{end}".rstrip("\n")))
             return
     stream = _current(file)
+    if stream is None:  # no standard output (pythonw, a closed stream): nothing to write to, as in tqdm
+        return
     stream.write(str(s))
     stream.write(end)
 
 
-def _current(file: IO[str] | None) -> IO[str]:
+def _current(file: IO[str] | None) -> IO[str] | None:
     """``file``, with the real terminal streams replaced by the current (maybe redirected) ones."""
     if file is None or file is sys.__stdout__:
         return sys.stdout

@@ -26,7 +26,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,6 +35,8 @@ from .._base.forksafe import PerProcess
 from .._base.port import ProgressOperation, ProgressPhase, ProgressTracker
 from .._remote.settings import export_settings, inherited_setting
 from .._wiring import display_if_silent, get_tracker
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "OPERATION_ENV",
@@ -97,9 +99,12 @@ class OpenBar:
     tracker: ProgressTracker | None
     pid: int
     closed: bool = False
+    children: int = 0  # bars opened under this one and not yet finished
+    deferred: Callable[[], None] | None = None  # this bar's finish, waiting for its children
 
 
 _open_bars: ContextVar[tuple[OpenBar, ...]] = ContextVar("mpprogress_open_bars", default=())
+_tree_lock = threading.Lock()  # guards every OpenBar's children and deferred
 
 
 def _parent() -> OpenBar | None:
@@ -203,6 +208,7 @@ class Placement:
         self.container = container
         self.own_operation = own_operation
         self._display = display
+        self.parent: OpenBar | None = None  # the open bar this placement nests in, if any
 
     @classmethod
     def resolve(
@@ -231,7 +237,9 @@ class Placement:
         if nest and operation is None and tracker is None:
             parent = _parent()
             if parent is not None:
-                return cls(parent.tracker, parent.container)
+                nested = cls(parent.tracker, parent.container)
+                nested.parent = parent
+                return nested
         display = _acquire_display() if tracker is None else None
         try:
             chosen = tracker or display or get_tracker()
@@ -254,6 +262,39 @@ class Placement:
         """End a phase opened by ``start``."""
         self.container.finish_phase(phase.phase_id, success, reason=reason)
 
+    def hold(self) -> None:
+        """Keep the bar this placement nests in from finishing until ``end`` (its phase would
+        end the phases under it: a bar closed before a bar opened under it waits for it)."""
+        if self.parent is not None:
+            with _tree_lock:
+                self.parent.children += 1
+
+    def end(self, phase: ProgressPhase, success: bool, reason: str | None, own: OpenBar | None) -> None:
+        """Finish ``phase`` (opened by ``start`` after ``hold``) and close this placement; while
+        bars opened under it (``own``) are still open, only once the last of them has ended.
+
+        The outcome and the count are the ones given now: finishing later changes neither.
+        """
+
+        def finish() -> None:
+            try:
+                self.finish(phase, success, reason)
+            except Exception:
+                _log.debug("mpprogress: phase %r did not finish", phase.phase_id, exc_info=True)
+            finally:
+                try:
+                    self.close(success)
+                finally:
+                    if self.parent is not None:
+                        _child_ended(self.parent)
+
+        if own is not None:
+            with _tree_lock:
+                if own.children > 0:
+                    own.deferred = finish
+                    return
+        finish()
+
     def close(self, success: bool = True) -> None:
         """End the operation this placement started, if any, and let go of the display."""
         try:
@@ -263,6 +304,15 @@ class Placement:
             display, self._display = self._display, None
             if display is not None:
                 _release_display(display)
+
+
+def _child_ended(bar: OpenBar) -> None:
+    """A bar opened under ``bar`` has ended: run ``bar``'s deferred finish after the last one."""
+    with _tree_lock:
+        bar.children -= 1
+        run, bar.deferred = (bar.deferred, None) if bar.children <= 0 else (None, bar.deferred)
+    if run is not None:
+        run()
 
 
 def _named_operation(tracker: ProgressTracker, operation: str | None, named: bool) -> ProgressOperation | None:

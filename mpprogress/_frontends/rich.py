@@ -28,11 +28,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from operator import length_hint
-from typing import Any, NewType, TypeVar
+from typing import IO, Any, BinaryIO, NewType, TypeVar
 
 from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, failure_reason
-from .output import print_objects
+from . import rich_files
 from .placement import Placement, phase_total, script_title
+from .rich_console import ProgressConsole
 
 __all__ = ["Progress", "ProgressConsole", "Task", "TaskID", "track"]
 
@@ -105,22 +106,6 @@ class Task:
         return None if not speed or remaining is None else remaining / speed
 
 
-class ProgressConsole:
-    """``progress.console``: prints above the display, from any process (see ``output``)."""
-
-    def print(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
-        """Print above the display."""
-        print_objects(*objects, sep=sep, end=end, **options)
-
-    def log(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
-        """Print above the display (as ``print``)."""
-        print_objects(*objects, sep=sep, end=end)
-
-    def out(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
-        """Print above the display (as ``print``)."""
-        print_objects(*objects, sep=sep, end=end)
-
-
 class Progress:
     """``rich.progress.Progress``'s calls; each task is a phase of the one display.
 
@@ -147,12 +132,30 @@ class Progress:
         self.get_time = get_time or time.monotonic
         self.disable = disable
         self.console = ProgressConsole()
+        self.columns = columns
         self._title, self._operation, self._tracker = title, operation, tracker
         self._lock = threading.RLock()
         self._tasks: dict[TaskID, Task] = {}
         self._phases: dict[TaskID, ProgressPhase] = {}
         self._placement: Placement | None = None
         self._next_id = 0
+
+    def open(self, file: Any, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+             errors: str | None = None, newline: str | None = None, **options: Any) -> IO[Any]:
+        """Open ``file`` for reading; reads advance a task (``total``, ``task_id``, ``description``)."""
+        return rich_files.open_reader(self, file, mode, buffering, encoding, errors, newline, **options)
+
+    def wrap_file(self, file: BinaryIO, total: int | None = None, **options: Any) -> rich_files.Reader:
+        """Reads of the open binary ``file`` advance a task (``task_id``, ``description``)."""
+        return rich_files.wrap_reader(self, file, total, **options)
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
+        """Print above the display (``progress.console.print``)."""
+        self.console.print(*objects, sep=sep, end=end, **options)
+
+    def log(self, *objects: Any, sep: str = " ", end: str = "\n", **options: Any) -> None:
+        """Print above the display (``progress.console.log``)."""
+        self.console.log(*objects, sep=sep, end=end, **options)
 
     @classmethod
     def get_default_columns(cls) -> tuple[Any, ...]:

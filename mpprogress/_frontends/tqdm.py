@@ -1,9 +1,8 @@
 """``tqdm`` and ``trange`` with tqdm's semantics, reporting to mpprogress: switch with one import.
 
-``from mpprogress import tqdm, trange`` (exported as ``mpprogress.tqdm``) and the
-loops, ``update()`` calls, descriptions and postfixes of tqdm-style code land on the one display,
-in threads, asyncio tasks and worker processes alike.  Each bar is a phase; where it goes (under
-an open bar, in a named operation, or in an operation of its own) is ``placement``'s rule.
+``from mpprogress import tqdm, trange``: the loops, ``update()`` calls, descriptions and postfixes
+of tqdm-style code land on the one display, in threads, asyncio tasks and worker processes alike.
+Each bar is a phase; where it goes is ``placement``'s rule.
 
 Counting is cheaper than tqdm's: ``update(n)`` adds to ``self.n`` and compares it with the next
 hand-over point; every few items (about every ``watch.SYNC_PERIOD`` seconds) the bar hands its
@@ -16,29 +15,40 @@ comes from which bars are open), ``colour``, ``delay``, ``maxinterval``, ``lock_
 ``write_bytes``, ``gui``; ``leave`` is kept (finished rows stay until their operation ends, and
 the display folds finished rows when space runs short); ``unit``, ``unit_scale`` and
 ``unit_divisor`` are kept for ``format_dict``; ``disable=None`` (tqdm: off on a non-terminal)
-counts as ``False``, the display deciding what a non-terminal gets.  Unknown keywords are
-accepted too.
+counts as ``False``, the display deciding what a non-terminal gets.  ``file`` is kept as
+``bar.fp`` (``sys.stderr`` by default); a bar given no ``file`` while ``sys.stderr`` is
+redirected into an ``io.StringIO`` (``contextlib.redirect_stderr``: output nobody sees, such as
+mpire's option check) counts but is no phase.  Unknown keywords raise ``TqdmKeyError``, as tqdm's.
+
+Outcomes: a bar closed while an exception is being handled (``close()`` in ``finally:`` or
+``except:``; the ``with`` form) fails with the exception's type as its reason; a ``for`` loop
+over a bar fails when an exception unwinds through it (``unwinding``); ``break`` and running to
+the end are a normal close; a bar never closed (garbage-collected) fails as ``incomplete`` short
+of its total.  A bar closed while bars opened under it are still open finishes when the last of
+them does, with its own count and outcome (``Placement.end``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Generic, TypeVar
 
-from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker, failure_reason
-from . import tqdm_text
+from .._base.port import ProgressError, ProgressOperation, ProgressPhase, ProgressTracker
 from .placement import OpenBar, Placement, phase_total, pop, push, script_title
-from .tqdm_compat import AsyncBar, ClassWide, SizedBar
+from .tqdm_compat import AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, TqdmKeyError
+from .unwinding import exception_reason, unwinding_reason
 from .watch import SYNC_PERIOD, unwatch, watch
 
-__all__ = ["tqdm", "trange"]
+__all__ = ["TqdmKeyError", "tqdm", "trange"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -49,7 +59,13 @@ def _ignored_update(n: float = 1) -> None:
     """``update`` of a closed or disabled bar, as tqdm's: nothing happens."""
 
 
-class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
+def _bar_total(total: float | None) -> int | None:
+    """A bar's total as its phase's: tqdm treats 0 (what ``tqdm.contrib`` passes for generators)
+    as unknown."""
+    return phase_total(total) if total else None
+
+
+class tqdm(AsyncBar, ClassWide, Described, Drawing, Positioned, SizedBar, Generic[T]):
     """A progress bar with tqdm's interface, shown as an mpprogress phase.
 
     Args:
@@ -64,13 +80,18 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         postfix: shown after the description, as by ``set_postfix``.
         operation: extension: the operation (or its id) a bar with no bar above it joins.
         tracker: extension: the tracker to report to instead of ``get_tracker()``.
-        **kwargs: tqdm's other arguments: accepted; see the module's docstring.
+        **kwargs: none: an unknown keyword raises ``TqdmKeyError``, as in tqdm.
+
+    Raises:
+        TqdmKeyError: an unknown keyword argument.
     """
 
     monitor_interval: ClassVar[float] = 10
     monitor: ClassVar[object] = None
     _instances: ClassVar[weakref.WeakSet[Any]] = weakref.WeakSet()
     _time = staticmethod(time.monotonic)
+    _key_error: ClassVar[type[KeyError]] = TqdmKeyError
+    _deprecated: ClassVar[type[Exception]] = TqdmKeyError
 
     def __init__(
         self,
@@ -105,6 +126,8 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         tracker: ProgressTracker | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs:
+            self._refuse(kwargs, sys.stderr if file is None else file)
         if total is None and iterable is not None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -115,7 +138,8 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self.iterable = iterable
         self.desc = desc or ""
         self._total = total
-        self.leave, self.fp, self.ncols, self.nrows, self.pos = leave, file, ncols, nrows, position
+        silenced = file is None and isinstance(sys.stderr, io.StringIO)
+        self.leave, self.fp, self.ncols, self.nrows = leave, sys.stderr if file is None else file, ncols, nrows
         self.mininterval, self.maxinterval = mininterval, maxinterval
         self.miniters: float = miniters or 0
         self.dynamic_miniters = miniters is None
@@ -124,7 +148,7 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self.colour, self.delay, self.gui, self.lock_args = colour, delay, gui, lock_args
         self.initial = initial
         self.n: float = initial
-        self.postfix: str | None = None
+        self.postfix = None
         self.disable = bool(disable)
         self.start_t = self.last_print_t = self._time()
         self.last_print_n = initial
@@ -137,15 +161,18 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self._title = self.desc
         self._handed: tuple[float, str | None] = (0, None)  # count and message the phase has
         self._sync_t, self._sync_n, self._due = self.start_t, initial, initial + 1
+        self._handling = sys.exc_info()[1]  # an exception handled around the bar is not its failure
         if postfix:
             try:
                 self.set_postfix(refresh=False, **postfix)  # type: ignore[arg-type]
             except TypeError:
-                self.postfix = str(postfix)
+                self.postfix = postfix  # kept as given, as tqdm does
+        self._register(position, counted=not self.disable)
         if self.disable:
             self.update = _ignored_update  # type: ignore[method-assign]
             return
-        self._open_phase(operation, tracker)
+        if not silenced:
+            self._open_phase(operation, tracker)
 
     def _open_phase(self, operation: ProgressOperation | str | None, tracker: ProgressTracker | None) -> None:
         try:
@@ -154,14 +181,14 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
             _log.debug("mpprogress: bar %r has no phase", self.desc, exc_info=True)
             return
         try:
-            phase = placement.start(self.desc, phase_total(self._total))
+            phase = placement.start(self.desc, _bar_total(self._total))
         except Exception:
             _log.debug("mpprogress: bar %r has no phase", self.desc, exc_info=True)
             placement.close(False)
             return
+        placement.hold()
         self._phase, self._placement = phase, placement
         self._open = push(phase, placement.tracker)
-        type(self)._instances.add(self)
         self.hand_over()
         watch(self)
 
@@ -198,10 +225,12 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
                 if n >= due:
                     self._sync()
                     due = self._due
-        except GeneratorExit:
-            raise  # the loop stopped early: the bar closes as it stands
+        except GeneratorExit:  # the loop stopped early: break, or an exception in its body
+            reason = unwinding_reason(sys._getframe(1))
+            success = reason is None
+            raise
         except BaseException as exc:  # raised by the iterable itself
-            success, reason = False, failure_reason(exc)
+            success, reason = False, exception_reason(exc)
             raise
         finally:
             self.n = n
@@ -258,11 +287,11 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
 
     @total.setter
     def total(self, value: float | None) -> None:
-        self._total = value
+        self._total = None if value == math.inf else value
         phase = self._phase
         if phase is not None:
             with contextlib.suppress(*_Refused):
-                phase.set_total(phase_total(value))
+                phase.set_total(_bar_total(self._total))
 
     def refresh(self, nolock: bool = False, lock_args: tuple[Any, ...] | None = None) -> bool | None:
         """Hand the current state to the display now."""
@@ -270,25 +299,6 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
             return None
         self.hand_over()
         return True
-
-    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
-        """Accepted: hands the current state to the display (``msg`` and ``pos`` are ignored)."""
-        self.refresh()
-        return True
-
-    def clear(self, nolock: bool = False) -> None:
-        """Accepted: the display draws the bars; there is no line of ours to clear."""
-
-    def moveto(self, n: int) -> None:
-        """Accepted: rows are placed by the display."""
-
-    def unpause(self) -> None:
-        """Restart the elapsed time from the last hand-over, as tqdm does."""
-        if self.disable:
-            return
-        now = self._time()
-        self.start_t += now - self.last_print_t
-        self.last_print_t = now
 
     def reset(self, total: float | None = None) -> None:
         """Start counting again from 0, with a new total if one is given."""
@@ -304,46 +314,33 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
             self.miniters = 0
         self.hand_over()
 
-    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
-        """Set the description (shown as the phase's message when it differs from its title)."""
-        self.desc = desc + ": " if desc else ""
-        if refresh:
-            self.refresh()
-
-    def set_description_str(self, desc: str | None = None, refresh: bool = True) -> None:
-        """Set the description, as given."""
-        self.desc = desc or ""
-        if refresh:
-            self.refresh()
-
-    def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
-        """Set the postfix from fields (``loss=0.1``), shown in the phase's message."""
-        self.postfix = tqdm_text.postfix_text(ordered_dict, kwargs)
-        if refresh:
-            self.refresh()
-
-    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
-        """Set the postfix text, shown in the phase's message."""
-        self.postfix = str(s)
-        if refresh:
-            self.refresh()
-
     @property
-    def format_dict(self) -> dict[str, Any]:
-        """The bar's state, with tqdm's keys."""
-        elapsed = self._time() - self.start_t
-        done = self.n - self.initial
-        return {
-            "n": self.n, "total": self.total, "elapsed": elapsed, "ncols": self.ncols, "nrows": self.nrows,
-            "prefix": self.desc, "ascii": self.ascii, "unit": self.unit, "unit_scale": self.unit_scale,
-            "rate": done / elapsed if elapsed > 0 and done else None, "bar_format": self.bar_format,
-            "postfix": self.postfix, "unit_divisor": self.unit_divisor, "initial": self.initial,
-            "colour": self.colour,
-        }
+    def disable(self) -> bool:
+        """Whether the bar counts; setting it on an open bar ends the bar there, as tqdm stops it
+        (mpire's ``final_refresh`` does): complete if it reached its total, else ``incomplete``."""
+        return self._disabled
+
+    @disable.setter
+    def disable(self, value: bool) -> None:
+        self._disabled = bool(value)
+        if value and self.__dict__.get("_closed") is False:
+            self._end_as_it_stands()
+
+    def _end_as_it_stands(self) -> None:
+        reached = not self._total or self.n >= self._total
+        self._close(reached, None if reached else "incomplete")
 
     def close(self) -> None:
-        """Finish the bar's phase with its exact count (idempotent; a no-op for a disabled bar)."""
-        self._close(True, None)
+        """Finish the bar's phase with its exact count (idempotent; a no-op for a disabled bar).
+
+        Called while an exception is being handled (in ``finally:`` or ``except:``), the bar
+        fails with the exception's type as its reason.
+        """
+        exc = sys.exc_info()[1]
+        if exc is None or exc is self.__dict__.get("_handling") or isinstance(exc, GeneratorExit):
+            self._close(True, None)
+        else:
+            self._close(False, exception_reason(exc))
 
     def _close(self, success: bool, reason: str | None) -> None:
         if self._closed or self._pid != os.getpid():
@@ -352,35 +349,28 @@ class tqdm(AsyncBar, ClassWide, SizedBar, Generic[T]):
         self.disable = True
         self.update = _ignored_update  # type: ignore[method-assign]
         unwatch(self)
-        type(self)._instances.discard(self)
+        self._unregister()
         if self._open is not None:
             pop(self._open)
         placement = self._placement
         with self._state_lock:
             self.hand_over()
             phase, self._phase = self._phase, None
-        if placement is None or phase is None:
-            return
-        try:
-            placement.finish(phase, success, reason)
-        except Exception:
-            _log.debug("mpprogress: bar %r did not finish", self.desc, exc_info=True)
-        finally:
-            placement.close(success)
+        if placement is not None and phase is not None:
+            placement.end(phase, success, reason, self._open)
 
     def __enter__(self) -> tqdm[T]:
         return self
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None:
-            self.close()
+        if exc is None or isinstance(exc, GeneratorExit):
+            self._close(True, None)
         else:
-            self._close(False, failure_reason(exc))
+            self._close(False, exception_reason(exc))
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # a bar never closed: complete if it reached its total, else not
         if "_closed" in self.__dict__:  # not for a bar whose __init__ failed
             with contextlib.suppress(Exception):
-                self.close()
+                self._end_as_it_stands()
 
     def __reversed__(self) -> Iterator[T]:
         return self._iterate(reversed(self.iterable))  # type: ignore[call-overload]

@@ -1,4 +1,4 @@
-"""``thread_map`` (a row per thread) and ``patch_tqdm`` (tqdm's names, for a while), in one process."""
+"""``thread_map`` (a row per thread), in one process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from mpprogress._frontends.maps import thread_map
-from mpprogress._frontends.patch import patch_tqdm
 from mpprogress._frontends.tqdm import tqdm as ours
 
 
@@ -61,26 +60,3 @@ def test_thread_map_disabled_is_a_plain_map(frontend_tracker: Any) -> None:
     assert thread_map(str, range(3), disable=True) == ["0", "1", "2"]
     assert frontend_tracker.snapshot().operations == ()
 
-
-def test_patch_tqdm_replaces_tqdms_names_and_restores_them(frontend_tracker: Any) -> None:
-    import tqdm as tqdm_package
-    import tqdm.auto
-    import tqdm.std
-
-    originals = (tqdm_package.tqdm, tqdm.auto.tqdm, tqdm.std.tqdm, tqdm_package.trange)
-
-    def library() -> int:
-        from tqdm.auto import tqdm as library_tqdm
-
-        return sum(1 for _ in library_tqdm(range(12), desc="library"))
-
-    with patch_tqdm() as patch:
-        assert tqdm_package.tqdm is tqdm.auto.tqdm is tqdm.std.tqdm is ours
-        assert library() == 12
-        with patch_tqdm():
-            pass
-        assert tqdm.std.tqdm is ours  # an inner patch restores what it found
-    patch.restore()
-    assert (tqdm_package.tqdm, tqdm.auto.tqdm, tqdm.std.tqdm, tqdm_package.trange) == originals
-    (op,) = frontend_tracker.snapshot().operations
-    assert [(p.title, p.current) for p in op.phases] == [("library", 12)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 
 import pytest
@@ -128,3 +129,50 @@ def test_console_print_renders_with_the_displays_console() -> None:
         mpprogress.set_tracker(None)
         console_tracker.close()
     assert "rendered" in screen.getvalue() and "[bold]" not in screen.getvalue()
+
+
+def test_progress_print_log_and_the_console_surface_scripts_use(frontend_tracker: Any, capsys: Any) -> None:
+    progress = Progress()
+    progress.print("[bold]printed[/]", 1)
+    progress.log("logged")
+    console = progress.console
+    console.rule("section")
+    with console.status("working"):
+        pass
+    try:
+        raise KeyError("shown")
+    except KeyError:
+        console.print_exception()
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["printed 1", "logged"]
+    assert "section" in out[2] and out[2].startswith("─") and out[2].endswith("─")
+    assert out[3] == "working"
+    assert out[4] == "Traceback (most recent call last):" and out[-1] == "KeyError: 'shown'"
+    assert console.file is sys.stderr
+    assert isinstance(console.width, int) and console.width > 0
+    assert console.size == (console.width, console.height)
+    assert console.is_terminal is False  # captured by pytest: not a terminal
+
+
+def test_open_and_wrap_file_count_the_bytes_read(frontend_tracker: Any, tmp_path: Any) -> None:
+    import mpprogress.rich
+
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"line one\nline two\nthree\n")  # 24 bytes
+    with mpprogress.rich.open(path, "rb", description="binary") as f:
+        assert f.readline() == b"line one\n"
+        assert f.read() == b"line two\nthree\n"
+    with mpprogress.rich.open(path, description="text") as f:
+        assert f.read() == "line one\nline two\nthree\n" and f.name == str(path)
+    assert f.closed
+    with open(path, "rb") as handle:
+        with mpprogress.rich.wrap_file(handle, total=24, description="wrapped") as wrapped:
+            assert [len(line) for line in wrapped] == [9, 9, 6]
+            wrapped.seek(9)
+        assert wrapped.closed and not handle.closed
+    with pytest.raises(ValueError, match="mode"):
+        Progress().open(path, "w")
+    found = by_title(frontend_tracker)
+    assert {title: (p.current, p.total, p.success) for title, p in found.items()} == {
+        "binary": (24, 24, True), "text": (24, 24, True), "wrapped": (9, 24, True),
+    }
