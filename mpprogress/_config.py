@@ -43,7 +43,8 @@ __all__ = ["ConfigError", "create_progress_tracker", "load_config"]
 
 def _console_schema() -> dict[str, tuple[str, Any]]:
     """The console section: ``ConsoleConfig``'s fields, their kinds and defaults (one home)."""
-    kinds = {"bool": "bool", "int": "int", "float": "float", "str": "str", "int | None": "int?", "float | None": "float?"}
+    kinds = {"bool": "bool", "int": "int", "float": "float", "str": "str",
+             "int | None": "int?", "float | None": "float?"}
     return {field.name: (kinds[str(field.type)], field.default) for field in fields(ConsoleConfig)}
 
 
@@ -253,8 +254,9 @@ def load_config(
         kind = _SCHEMA[section][key][0]
         settings[section][key] = _checked(variable, kind, _from_env(variable, kind, text))
     for (section, key), allowed in _CHOICES.items():
-        if settings[section][key] not in allowed:
-            raise ConfigError(f"progress.{section}.{key}: expected one of {', '.join(allowed)}, got {settings[section][key]!r}")
+        value = settings[section][key]
+        if value not in allowed:
+            raise ConfigError(f"progress.{section}.{key}: expected one of {', '.join(allowed)}, got {value!r}")
     for (section, key), (low, inclusive) in _LOWER_BOUNDS.items():
         value = settings[section][key]
         if value is not None and (value < low if inclusive else value <= low):

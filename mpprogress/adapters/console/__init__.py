@@ -34,6 +34,7 @@ from ..._base.events import (
 )
 from ..._base.forksafe import reinit_after_fork
 from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
+from ..._core.exits import run_first
 from ..._core.tracker import BaseProgressTracker
 from .. import TrackerWithSinks
 from ..notebook._kernel import in_notebook
@@ -237,6 +238,7 @@ class ConsoleSink(EventSink):
         live.start()
         self._live = live
         atexit.register(self.close)
+        run_first()  # at exit, work still open is finished (and shown so) before this closes
         return live
 
     def _refresh(self, live: Live, stop: threading.Event) -> bool:
