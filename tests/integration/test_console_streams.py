@@ -8,16 +8,15 @@ terminal (the live display).
 from __future__ import annotations
 
 import os
-import pty
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from .conftest import START_METHODS
+from .terminal import run_on_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = "n,square\n" + "".join(f"{n},{n * n}\n" for n in range(6)) + "done\n"
@@ -49,39 +48,12 @@ def test_piped_csv_holds_exactly_the_rows_and_stderr_the_display(start_method: s
     assert "Operation Complete" in done.stderr and "Traceback" not in done.stderr
 
 
-def _read_all(fd: int, into: list[bytes]) -> None:
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the last writer closed the terminal
-            return
-        if not chunk:
-            return
-        into.append(chunk)
-
-
 @pytest.mark.processes
 def test_live_display_on_a_terminal_leaves_redirected_stdout_to_the_data() -> None:
     """Standard error is a terminal (the live display), standard output a pipe (``> out.csv``)."""
-    leader, follower = pty.openpty()
-    screen: list[bytes] = []
-    reader = threading.Thread(target=_read_all, args=(leader, screen), daemon=True)
-    reader.start()
-    try:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.csv_rows", "fork"],
-            cwd=ROOT, env=_env(COLUMNS="100", LINES="30", TERM="xterm", NO_COLOR="1"), stdout=subprocess.PIPE,
-            stderr=follower, stdin=subprocess.DEVNULL, text=True,
-        )
-        os.close(follower)
-        out, _ = child.communicate(timeout=120)
-        reader.join(timeout=30)
-    finally:
-        os.close(leader)
-    drawn = b"".join(screen).decode("utf-8", "replace")
-    assert child.returncode == 0, drawn
+    status, out, drawn, text = run_on_terminal([sys.executable, "-m", "tests.integration.csv_rows", "fork"], _env())
+    assert status == 0, text
     assert out == ROWS  # no row was routed into the display on the terminal
     assert "\x1b[?25l" in drawn  # the live display ran there (cursor hidden, then shown)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
     assert "✔ Completed Computing squares" in text
     assert "n,square" not in text and "0,0" not in text and "5,25" not in text
