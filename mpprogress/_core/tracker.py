@@ -217,24 +217,29 @@ class BaseProgressTracker(ProgressTracker):
     def finish_open_work(self, reason: str, *, failed: bool) -> None:
         """Finish every open operation and phase: the program is exiting with them open.
 
-        Nothing happens once the tracker is closed.  Every open operation fails with ``reason``;
-        so does each of its open phases, except, when ``failed`` is false, one that reached its
-        total (its work was done), which finishes successfully.
+        Nothing happens once the tracker is closed.  When ``failed``, every open phase and
+        operation fails with ``reason``.  Otherwise an open phase that reached its total
+        finishes successfully (its work was done; the simple form never finishes its last
+        phase), any other fails with ``reason``, and an operation fails with ``reason`` if one
+        of its phases did so here, else it finishes as its phases say (the simple form's
+        implicit operation, never finished by design, completes).
 
         Args:
             reason: why the work ends (``"interrupted"``, ``"uncaught ValueError"``).
-            failed: whether the program failed (an uncaught exception): no phase succeeds then.
+            failed: whether the program failed (an uncaught exception): nothing succeeds then.
         """
         if self._closed:
             return
         for op in self.operations:
             if op.finished:
                 continue
+            cut_short = failed
             for container, phase in _open_innermost_first(op):
                 current, total = phase.rollup()
                 done = not failed and total is not None and current >= total
+                cut_short = cut_short or not done
                 container.finish_phase(phase.phase_id, success=done, reason=None if done else reason)
-            self._finish_operation(op.operation_id, False, reason)
+            self._finish_operation(op.operation_id, not cut_short, reason if cut_short else None)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -42,6 +42,15 @@ def test_a_clean_exit_interrupts_what_is_open_but_a_phase_at_its_total() -> None
     assert len(_finishes(events)) == before + 4  # nothing twice
 
 
+def test_an_operation_whose_open_phases_all_reached_their_totals_completes() -> None:
+    tracker, events, _ = recorded_tracker()
+    tracker.start_phase("Downloading", total=5)  # the simple form: nobody finishes its operation
+    tracker.update(5)
+    before = len(_finishes(events))
+    tracker.finish_open_work("interrupted", failed=False)
+    assert _finishes(events)[before:] == [("Downloading", True, None), ("Progress", True, None)]
+
+
 def test_a_failed_exit_fails_everything_open_with_its_reason() -> None:
     tracker, events = _open_work()
     before = len(_finishes(events))

@@ -41,7 +41,7 @@ from ..notebook._kernel import in_notebook
 from ._config import ConsoleConfig
 from ._live import ConsoleLogHandler, heartbeat_tick, on_screen, repeat
 from ._plain import PlainLines
-from ._render import bar_glyphs, render_final, render_frame, render_summary
+from ._render import LayoutMemory, bar_glyphs, render_final, render_frame, render_summary
 
 if TYPE_CHECKING:
     from ..notebook import NotebookSink
@@ -113,6 +113,7 @@ class ConsoleSink(EventSink):
         self._live: Live | None = None
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
+        self._layout = LayoutMemory()  # the live display's layout so far: frames only narrow it
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.operations):
             self._start_display()
@@ -194,6 +195,7 @@ class ConsoleSink(EventSink):
             now=self._get_time(),
             glyphs=bar_glyphs(console),
             closing=closing,
+            memory=self._layout,
         )
 
     def _final(self, operation: OperationSnapshot) -> RenderableType:
@@ -237,6 +239,7 @@ class ConsoleSink(EventSink):
         )
         live.start()
         self._live = live
+        self._layout = LayoutMemory()  # a new display lays out afresh
         atexit.register(self.close)
         run_first()  # at exit, work still open is finished (and shown so) before this closes
         return live

@@ -21,7 +21,16 @@ from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
 from ._plan import SHOWN_DEPTH, FramePlan, OperationPlan, plan_frame
-from ._rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, TITLE_WANTED, BarGlyphs, RowLayout, bar_glyphs
+from ._rows import (
+    ASCII_BARS,
+    COLOUR_BARS,
+    MONOCHROME_BARS,
+    BarGlyphs,
+    LayoutMemory,
+    RowLayout,
+    bar_glyphs,
+    title_room,
+)
 from ._summary import render_summary
 from ._text import deeper_text, fold_text, format_duration, format_rate
 
@@ -32,6 +41,7 @@ __all__ = [
     "BarGlyphs",
     "ConsoleConfig",
     "FramePlan",
+    "LayoutMemory",
     "OperationPlan",
     "bar_glyphs",
     "plan_frame",
@@ -59,11 +69,12 @@ def _operation_header(op: OperationSnapshot, width: int, config: ConsoleConfig, 
     """``● title  description  0:00:03  eta 0:00:30  120.0/s``.
 
     On a narrow screen the description gives way first, then the rate and the ETA (as in the
-    phase rows, while the title would get fewer than ``TITLE_WANTED`` cells), then the title.
+    phase rows, while the title would get fewer cells than ``title_room`` gives it), then the
+    title.  Columns count at their usual widths, so a value growing never flips the choice.
     """
     columns = _header_columns(op, config, closing)
     title = Text(clean_line(op.title, 200), style="bold cyan")
-    want = min(title.cell_len, TITLE_WANTED)
+    want = title_room(title.cell_len, width)
     cancelling = "  cancelling…" if op.cancelled else ""
     while len(columns) > 1 and width - 2 - _cells(columns) - cell_len(cancelling) < want:
         columns.pop()
@@ -84,8 +95,11 @@ def _operation_header(op: OperationSnapshot, width: int, config: ConsoleConfig, 
     return header
 
 
+_HEADER_USUAL = (len("0:00:00"), len("eta 0:00:00"), len("999.9/s"))  # elapsed, ETA, rate
+
+
 def _cells(columns: list[tuple[str, str]]) -> int:
-    return sum(2 + cell_len(text) for text, _ in columns)
+    return sum(2 + max(cell_len(text), usual) for (text, _), usual in zip(columns, _HEADER_USUAL, strict=False))
 
 
 def _fold_line(plan: OperationPlan) -> Text:
@@ -107,6 +121,7 @@ def render_frame(
     now: float,
     glyphs: BarGlyphs = COLOUR_BARS,
     closing: bool = False,
+    memory: LayoutMemory | None = None,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -120,6 +135,8 @@ def render_frame(
         closing: the last frame, left on the screen when the display closes with work still
             running: no spinner, no pulse, running phases drawn ``stopped`` (or complete, at
             their total).
+        memory: the layout of the display's earlier frames, kept by the display: this frame's
+            columns and bar are no wider (``LayoutMemory``).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -127,7 +144,7 @@ def render_frame(
     running = [op for op in snapshot.operations if not op.finished]
     if not running:
         return Group()
-    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing)
+    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing, memory)
 
 
 def render_final(
@@ -153,10 +170,11 @@ def _draw(
     now: float,
     glyphs: BarGlyphs,
     closing: bool,
+    memory: LayoutMemory | None = None,
 ) -> _Lines:
     plan = plan_frame(operations, budget)
     shown = [row for op_plan in plan.operations for row in op_plan.rows]
-    rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
+    rows = iter(RowLayout(shown, config, width, now, glyphs, closing, memory).lines())
     lines: list[Text] = []
     for op_plan in plan.operations:
         lines.append(_operation_header(op_plan.operation, width, config, closing))
