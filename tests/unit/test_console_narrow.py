@@ -49,8 +49,8 @@ def research(clock: FakeClock) -> BaseProgressTracker:
 EXPECTED = {
     120: [
         '● Researching Globex Logistics  4-phase research  0:00:03  eta 0:00:03  60.0/s',
-        '  ✔ Link Discovery                                     ━━━━━━━━━━━━━━━━━━━━━━━━   12/12 100% 0:00:01              12.0/s',
-        '  ⠋ Content Extraction of pages                        ━━━━━━━━━╸━━━━━━━━━━━━━━ 120/300  40% 0:00:02 eta 0:00:03  60.0/s',
+        '  ✔ Link Discovery                                     ━━━━━━━━━━━━━━━━━━━━━━━━   12/12 100% 0:00:01              12.0/s',  # noqa: E501
+        '  ⠋ Content Extraction of pages                        ━━━━━━━━━╸━━━━━━━━━━━━━━ 120/300  40% 0:00:02 eta 0:00:03  60.0/s',  # noqa: E501
     ],
     80: [
         '● Researching Globex Logistics  4-phase research  0:00:03  eta 0:00:03  60.0/s',
