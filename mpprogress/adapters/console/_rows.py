@@ -67,7 +67,7 @@ _BAR_BACK = "bright_black"
 _STOPPED = ("■", "yellow", "stopped")  # mark, style, label of a phase still running in the closing frame
 
 TITLE_WANTED = 24
-"""Cells a title always may have before columns stay; see ``title_room``."""
+"""The fewest cells a title may claim before other columns give way (``title_room``)."""
 
 _BAR_COMFORT = 8  # a bar narrower than this is only drawn once rate, ETA and elapsed are gone
 _BAR_LEAST = 4
