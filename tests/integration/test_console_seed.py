@@ -177,10 +177,10 @@ def test_examples_run(script: str) -> None:
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
                        "✘ Researching Stripe › LLM Page Selection: error at 25/40",  # noqa: RUF001
                        "✔ Researching Stripe › Content Extraction › batch 3: finished 20/20",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction: finished 60/60 in",  # noqa: RUF001
-                       "a print() while the display is live lands above it"):
-            assert needle in done.stdout
-        assert "\x1b" not in done.stdout  # not a terminal: plain lines only
+                       "✔ Researching Stripe › Content Extraction: finished 60/60 in"):  # noqa: RUF001
+            assert needle in done.stderr  # the display draws on stderr
+        assert "\x1b" not in done.stderr  # not a terminal: plain lines only
+        assert done.stdout == "a print() while the display is live lands above it\n"  # only what it printed
     else:
         assert "phase failed (error): Content Extraction" in done.stdout
         assert '"type": "operation_finished"' in done.stdout
