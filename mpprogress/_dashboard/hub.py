@@ -18,12 +18,14 @@ from typing import Any, Protocol
 
 from .model import Row, State, diff
 
-__all__ = ["RESYNC", "Hub", "Source", "Viewer", "sse"]
+__all__ = ["END", "RESYNC", "Hub", "Source", "Viewer", "sse"]
 
 logger = logging.getLogger(__name__)
 
 RESYNC = -1
 """What a viewer's queue holds instead of patches once it fell behind: send a snapshot."""
+END = -2
+"""What a viewer's queue holds once its stream must end (pushed out, or the server stops)."""
 
 
 class Source(Protocol):
@@ -56,6 +58,13 @@ class Viewer:
         self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(max_queued)
         self.resyncs = 0
         self.sent_bytes = 0
+        self.trusted = True  # the owner's (see ``gate``): never pushed out for another viewer
+
+    def end(self) -> None:
+        """End this viewer's stream: whatever waits is dropped."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait((END, b""))
 
     def offer(self, seq: int, message: bytes) -> None:
         """Queue a push; when the queue is full, drop it all for a snapshot instead."""

@@ -1,0 +1,161 @@
+"""The dashboard's gate over real sockets: half-sent requests time out, connections are capped in
+total and per peer, the untrusted go first, and the owner is served while a flood is held."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aiohttp")
+
+from mpprogress import BaseProgressTracker
+from mpprogress._dashboard.gate import default_limits
+from mpprogress._dashboard.live import TrackerSource
+from mpprogress._dashboard.server import DashboardConfig, DashboardServer
+from mpprogress.adapters.web import EventStream
+from tests.integration.conftest import wait_for
+from tests.unit.test_dashboard_server import TOKEN
+
+HALF = b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # the headers never end
+
+
+def half_request(port: int, source: str = "127.0.0.1") -> socket.socket:
+    """A connection (from ``source``, any 127.x address) that sends half a request and waits."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(HALF)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (without waiting)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+@contextlib.contextmanager
+def served(**config: Any) -> Iterator[tuple[BaseProgressTracker, DashboardServer]]:
+    tracker = BaseProgressTracker(max_update_rate=None)
+    stream = EventStream()
+    tracker.add_callback(stream)
+    tracker.start_operation("op", "Guarded run").start_phase("p", "fetch", total=10).update(3)
+    try:
+        with DashboardServer(TrackerSource(tracker, stream), DashboardConfig(**config)) as server:
+            yield tracker, server
+    finally:
+        tracker.close()
+
+
+def get_state(port: int, **headers: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("GET", "/api/state", headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status == 200:
+            assert json.loads(body)["phases"]["p"]["current"] == 3
+        return response.status
+    finally:
+        conn.close()
+
+
+class Stream:
+    """An authenticated event stream, kept open."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        self.conn.request("GET", "/api/events", headers={"Authorization": f"Bearer {TOKEN}"})
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+
+    def next_data(self) -> dict[str, Any]:
+        while True:
+            line = self.response.fp.readline().decode()
+            assert line, "the stream ended"
+            if line.startswith("data: "):
+                return json.loads(line[6:])  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_the_default_caps_stay_well_below_the_open_file_limit() -> None:
+    assert default_limits(open_files=1024).max_connections == 128
+    assert default_limits(open_files=1024).max_untrusted_per_peer == 16
+    assert default_limits(open_files=256).max_connections == 32
+    assert default_limits(open_files=1 << 20).max_connections == 512
+    assert default_limits(open_files=64).max_connections == 16
+
+
+def test_half_sent_requests_are_closed_after_the_header_timeout() -> None:
+    with served(token=TOKEN, header_timeout=1.0, max_connections=50) as (_, server):
+        socks = [half_request(server.port, f"127.0.0.{2 + n}") for n in range(6)]
+        try:
+            assert wait_for(lambda: all(closed_by_server(s) for s in socks), timeout=30)
+            assert server.stats().expired == 6 and server.stats().connections == 0
+        finally:
+            for sock in socks:
+                sock.close()
+        assert get_state(server.port, Authorization=f"Bearer {TOKEN}") == 200  # the server goes on
+
+
+def test_a_flood_of_half_requests_is_capped_and_the_owner_is_still_served() -> None:
+    # 30 peer addresses x 5 half-requests each = 150 connections against a cap of 20 in total
+    # and 4 untrusted per peer; none times out during the test (60 s).
+    with served(token=TOKEN, header_timeout=60.0, max_connections=20, max_untrusted_per_peer=4) as (_, server):
+        viewer = Stream(server.port)  # trusted before the flood
+        assert viewer.next_data()["phases"]["p"]["current"] == 3
+        socks = [half_request(server.port, f"127.0.0.{2 + n % 30}") for n in range(150)]
+        try:
+            assert wait_for(lambda: server.stats().connections <= 20 and server.stats().evicted >= 130, timeout=30)
+            held = [s for s in socks if not closed_by_server(s)]
+            assert len(held) <= 19, len(held)  # the cap, less the viewer's
+            stats = server.stats()
+            assert stats.viewers == 1 and stats.expired == 0 and stats.refused == 0
+            # the owner is served at once, the flood held; the viewer's stream goes on
+            assert get_state(server.port, Authorization=f"Bearer {TOKEN}") == 200
+            assert get_state(server.port) == 403  # and a stranger's whole request is refused
+            assert Stream(server.port).next_data()["phases"]["p"]["current"] == 3
+            assert server.stats().viewers == 2
+        finally:
+            for sock in socks:
+                sock.close()
+            viewer.close()
+
+
+def test_one_peer_cannot_hold_more_than_its_share_of_untrusted_connections() -> None:
+    with served(token=TOKEN, header_timeout=60.0, max_connections=100, max_untrusted_per_peer=5) as (_, server):
+        socks = [half_request(server.port, "127.0.0.9") for _ in range(40)]
+        try:
+            assert wait_for(lambda: server.stats().evicted == 35, timeout=30)
+            assert sum(not closed_by_server(s) for s in socks) == 5
+            assert socks[-1] in [s for s in socks if not closed_by_server(s)]  # the newest stay
+        finally:
+            for sock in socks:
+                sock.close()
+
+
+def test_trusted_connections_are_never_pushed_out_newcomers_are_refused_instead() -> None:
+    with served(token=TOKEN, header_timeout=60.0, max_connections=3, max_untrusted_per_peer=3) as (_, server):
+        viewers = [Stream(server.port) for _ in range(3)]
+        try:
+            for viewer in viewers:
+                viewer.next_data()
+            sock = half_request(server.port, "127.0.0.5")
+            assert wait_for(lambda: closed_by_server(sock), timeout=30)
+            assert server.stats().refused == 1 and server.stats().viewers == 3
+        finally:
+            for viewer in viewers:
+                viewer.close()
