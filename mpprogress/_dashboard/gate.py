@@ -48,14 +48,16 @@ class GateLimits:
     header_timeout: float = 10.0
 
 
-def default_limits(header_timeout: float = 10.0, open_files: int | None = None) -> GateLimits:
+def default_limits(header_timeout: float = 10.0, open_files: int | None = None, *, total: int | None = None,
+                   per_peer: int | None = None) -> GateLimits:
     """Limits well below the process's open-file limit (``RLIMIT_NOFILE``): an eighth of it,
-    16 to 512 connections; untrusted ones from one peer: an eighth of that, 4 to 32."""
+    16 to 512 connections; untrusted ones from one peer: an eighth of that, 4 to 32 (``total``
+    and ``per_peer`` given win)."""
     if open_files is None:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         open_files = 65536 if soft == resource.RLIM_INFINITY or soft <= 0 else soft
-    total = max(16, min(512, open_files // 8))
-    return GateLimits(total, max(4, min(32, total // 8)), header_timeout)
+    total = total or max(16, min(512, open_files // 8))
+    return GateLimits(total, per_peer or max(4, min(32, total // 8)), header_timeout)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .model import Row, State, diff
 
-__all__ = ["END", "RESYNC", "Hub", "Source", "Viewer", "sse"]
+__all__ = ["END", "RESYNC", "Hub", "Source", "Viewer", "run_outcome", "sse"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +55,20 @@ class Viewer:
     """One connected page: the pushes waiting for it, at most ``max_queued``."""
 
     def __init__(self, max_queued: int) -> None:
-        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(max_queued)
+        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(max(2, max_queued))
         self.resyncs = 0
         self.sent_bytes = 0
         self.trusted = True  # the owner's (see ``gate``): never pushed out for another viewer
 
-    def end(self) -> None:
-        """End this viewer's stream: whatever waits is dropped."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait((END, b""))
+    def end(self, last: bytes = b"") -> None:
+        """End this viewer's stream after what waits and ``last`` (nothing waits when ``last`` is
+        empty: pushed out); a full queue gives way to a snapshot first."""
+        if not last or self.queue.qsize() >= self.queue.maxsize - 1:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            if last:
+                self.queue.put_nowait((RESYNC, b""))
+        self.queue.put_nowait((END, last))
 
     def offer(self, seq: int, message: bytes) -> None:
         """Queue a push; when the queue is full, drop it all for a snapshot instead."""
@@ -145,6 +149,16 @@ class Hub:
         for viewer in self.viewers:
             viewer.offer(self.seq, message)
 
+    def finish(self) -> None:
+        """The last push: the final state, then an ``end`` event saying how the run ended (see
+        ``run_outcome``); every viewer's stream ends after it."""
+        self.tick(force=True)
+        end = {"outcome": run_outcome(self.state), "source": self.state.meta.get("source"), "seq": self.seq,
+               "time": round(time.time(), 3)}
+        message = sse("end", end)
+        for viewer in list(self.viewers):
+            viewer.end(message)
+
     async def run(self) -> None:
         """Tick every ``interval`` until cancelled (late ticks are not made up)."""
         loop = asyncio.get_running_loop()
@@ -153,3 +167,10 @@ class Hub:
             due = max(due + self.interval, loop.time())
             await asyncio.sleep(due - loop.time())
             self.tick()
+
+
+def run_outcome(state: State) -> str:
+    """How a run ended, from its operations: ``interrupted`` when one was still open, else
+    ``cancelled``, ``failed`` or ``finished`` (the worst of theirs)."""
+    outcomes = [row["outcome"] if row["finished"] else "interrupted" for row in state.operations.values()]
+    return next((word for word in ("interrupted", "cancelled", "failed") if word in outcomes), "finished")

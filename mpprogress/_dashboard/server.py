@@ -32,7 +32,7 @@ from typing import Final
 from aiohttp import web
 
 from .access import Access, BindAddress, host_allowed, new_token, parse_bind, peer_uid
-from .gate import Gate, GateLimits, default_limits, tls_context
+from .gate import Gate, default_limits, tls_context
 from .hub import END, RESYNC, Hub, Source, Viewer
 
 __all__ = ["DashboardConfig", "DashboardServer", "DashboardStats"]
@@ -80,13 +80,6 @@ class DashboardConfig:
     max_connections: int | None = None
     max_untrusted_per_peer: int | None = None
     header_timeout: float = 10.0
-
-    def limits(self) -> GateLimits:
-        """The gate's limits: the defaults, with what this configuration sets."""
-        found = default_limits(self.header_timeout)
-        total = self.max_connections or found.max_connections
-        per_peer = self.max_untrusted_per_peer or min(found.max_untrusted_per_peer, max(1, total // 8))
-        return GateLimits(total, per_peer, self.header_timeout)
 
 
 @dataclass(frozen=True)
@@ -218,7 +211,8 @@ class DashboardServer:
                                keepalive_timeout=_IDLE)
         await runner.setup()
         assert runner.server is not None
-        self._gate = Gate(self.config.limits(), runner.server, self._tls)
+        self._gate = Gate(default_limits(self.config.header_timeout, total=self.config.max_connections,
+                                          per_peer=self.config.max_untrusted_per_peer), runner.server, self._tls)
         try:
             site = _GatedSite(runner, self._bind.host, self._bind.port, self._gate)
             await site.start()
@@ -228,6 +222,10 @@ class DashboardServer:
             ticking = asyncio.create_task(self.hub.run())
             await self._stop.wait()
             ticking.cancel()
+            self.hub.finish()  # the final state and how the run ended, to every page
+            for _ in range(50):  # a second at most for the streams to write it
+                if self.hub.viewers:
+                    await asyncio.sleep(0.02)
         finally:
             await runner.cleanup()
             self._gate.close_all()  # connections still silent, or in their TLS handshake
@@ -261,8 +259,7 @@ class DashboardServer:
         return response
 
     def _seen(self, request: web.Request, trusted: bool) -> None:
-        """Tell the gate a complete request came; on a loopback bind without a token, the owner's
-        requests are trusted and other users' only served."""
+        """Tell the gate a request came (without a token, only this user's own are trusted)."""
         transport = request.transport
         if self._gate is None or transport is None or self._gate.is_trusted(transport):
             return
@@ -325,14 +322,16 @@ class DashboardServer:
             await response.write(b"retry: 1000\n\n" + message)
             self._sent += len(message)
             viewer.sent_bytes += len(message)
-            while not (self._stop is not None and self._stop.is_set()):
+            while True:
                 try:
                     seq, message = await asyncio.wait_for(viewer.queue.get(), _KEEPALIVE)
                 except asyncio.TimeoutError:
                     await response.write(b": keepalive\n\n")  # a dead connection shows up on a write
                     continue
                 if seq == END:
-                    break  # pushed out for the owner's viewer
+                    if message:  # the last push (none: pushed out for the owner's viewer)
+                        await response.write(message)
+                    break
                 if seq == RESYNC:
                     self._resyncs += 1
                     sent, message = self.hub.snapshot()
