@@ -108,11 +108,11 @@ class Door(asyncio.Protocol):
         try:
             secure = await loop.start_tls(self.raw, self, tls, server_side=True,
                                           ssl_handshake_timeout=self._gate.limits.header_timeout)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError, RuntimeError):  # refused, cut, or too slow
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, RuntimeError):  # refused, or too slow
+            secure = None
+        if secure is None or self._lost:  # None: the connection closed during the handshake
             self.raw.abort()
             self.connection_lost(None)  # the TLS layer does not tell a protocol it never connected
-            return
-        if secure is None or self._lost:
             return
         self._open(secure)
 
@@ -243,10 +243,12 @@ class Gate:
 
 
 def tls_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
-    """A server context for ``certfile`` (and ``keyfile``).
+    """A server context for ``certfile`` (and ``keyfile``, when the key is not in ``certfile``).
 
     Raises:
-        OSError: a file cannot be read; ssl.SSLError (an OSError) saying which file is wrong.
+        OSError: a file cannot be read (its name in the message).
+        ValueError: what is wrong with the files, in one line naming them (OpenSSL says only
+            "PEM lib").
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
@@ -254,10 +256,35 @@ def tls_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
     except ssl.SSLError as exc:
         if "encrypted" in str(exc):
             raise
-        what = f"the key {keyfile}" if keyfile else f"{certfile} (no key in it: set MPPROGRESS_DASHBOARD_KEY)"
-        raise ssl.SSLError(f"the certificate {certfile} and its private key do not load together: check {what} "
-                           f"is the PEM private key of that certificate ({exc.reason or exc})") from exc
+        raise ValueError(_pem_problem(certfile, keyfile)) from exc
+    except OSError as exc:  # OpenSSL does not say which file
+        for path in (certfile, keyfile):
+            try:
+                if path is not None:
+                    open(path, "rb").close()
+            except OSError as unreadable:
+                raise OSError(unreadable.errno, f"{unreadable.strerror}: {path}") from exc
+        raise
     return context
+
+
+def _pem_problem(certfile: str, keyfile: str | None) -> str:
+    """Why a certificate and its key do not load, from what the files hold."""
+    def holds(path: str, marker: bytes) -> bool:
+        try:
+            with open(path, "rb") as pem:
+                return marker in pem.read(1 << 20)
+        except OSError:
+            return False
+
+    if not holds(certfile, b"-----BEGIN CERTIFICATE-----"):
+        return f"{certfile} holds no PEM certificate"
+    if keyfile is None and not holds(certfile, b"PRIVATE KEY-----"):
+        return (f"{certfile} holds a certificate but not its private key: "
+                "name the key file too (MPPROGRESS_DASHBOARD_KEY)")
+    if keyfile is not None and not holds(keyfile, b"PRIVATE KEY-----"):
+        return f"{keyfile} holds no PEM private key"
+    return f"the private key in {keyfile or certfile} is not the key of the certificate in {certfile}"
 
 
 def _no_passphrase() -> str:

@@ -329,6 +329,7 @@ class DashboardServer:
                     await response.write(b": keepalive\n\n")  # a dead connection shows up on a write
                     continue
                 if seq == END:
+                    response.force_close()  # the connection goes with the stream
                     if message:  # the last push (none: pushed out for the owner's viewer)
                         await response.write(message)
                     break

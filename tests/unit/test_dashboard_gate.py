@@ -159,3 +159,83 @@ def test_trusted_connections_are_never_pushed_out_newcomers_are_refused_instead(
         finally:
             for viewer in viewers:
                 viewer.close()
+
+
+OTHER_USER = r"""
+import http.client, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+streams = []
+for _ in range(count):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/api/events")
+    response = conn.getresponse()
+    print(response.status, flush=True)
+    if response.status == 200:
+        response.fp.readline()
+        streams.append(response)
+sys.stdin.readline()
+
+
+def ended(response):
+    seen = b""
+    try:
+        while not seen.endswith(b"0\r\n\r\n"):  # the last chunk
+            chunk = response.fp.read1(65536)
+            if not chunk:
+                break
+            seen += chunk
+        return True
+    except TimeoutError:
+        return False
+
+
+print(sum(ended(r) for r in streams), flush=True)  # how many the server ended
+"""
+
+
+def _nobody() -> int | None:
+    import os
+    import pwd
+
+    if os.getuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return None
+
+
+def test_another_local_user_cannot_lock_the_owner_out_of_a_loopback_dashboard() -> None:
+    import os
+    import subprocess
+    import sys
+
+    uid = _nobody()
+    if uid is None:
+        pytest.skip("needs root, to be another user (nobody) for a while")
+    with served(max_viewers=8) as (_, server):
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # one nobody may run
+        other = subprocess.Popen([python, "-c", OTHER_USER, str(server.port), "5"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, cwd="/", preexec_fn=lambda: os.setuid(uid))
+        try:
+            assert other.stdout is not None and other.stdin is not None
+            statuses = [int(other.stdout.readline()) for _ in range(5)]
+            assert statuses == [200, 200, 503, 503, 503]  # another user: a quarter of the streams
+            # the owner's streams: 6 fit, 2 more push out the other user's, then the limit holds
+            mine = [Stream(server.port) for _ in range(8)]
+            for viewer in mine:
+                viewer.next_data()
+            assert server.stats().viewers == 8
+            assert get_state(server.port) == 200
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+            conn.request("GET", "/api/events")
+            assert conn.getresponse().status == 503
+            conn.close()
+            other.stdin.write("\n")
+            other.stdin.flush()
+            assert int(other.stdout.readline()) == 2  # both of its streams were ended
+            for viewer in mine:
+                viewer.close()
+        finally:
+            other.kill()
+            other.wait()
