@@ -208,7 +208,7 @@ class DashboardServer:
         app.router.add_get("/api/timeline.svg", self._timeline)
         app.router.add_post("/api/cancel", self._cancel)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
-                               keepalive_timeout=_IDLE)
+                               keepalive_timeout=_IDLE, lingering_time=1.0)  # unread bodies: 1 s at most
         await runner.setup()
         assert runner.server is not None
         self._gate = Gate(default_limits(self.config.header_timeout, total=self.config.max_connections,

@@ -239,3 +239,18 @@ def test_another_local_user_cannot_lock_the_owner_out_of_a_loopback_dashboard() 
         finally:
             other.kill()
             other.wait()
+
+
+def test_a_request_body_that_never_comes_is_answered_408_and_closed() -> None:
+    with served(header_timeout=1.0) as (tracker, server):
+        csrf = Stream(server.port).next_data()["csrf"]  # loopback, no token: the page's secret
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.settimeout(30)
+        sock.sendall(b"POST /api/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"X-MPProgress-CSRF: " + csrf.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"operation_id\"")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"did not come in time" in answer
+        assert not tracker.get_operation("op").cancelled
