@@ -18,12 +18,15 @@ from typing import Any, Protocol
 
 from .model import Row, State, diff
 
-__all__ = ["END", "RESYNC", "Hub", "Source", "Viewer", "run_outcome", "sse"]
+__all__ = ["END", "RESYNC", "WINDOWS", "Hub", "Source", "Viewer", "run_outcome", "sse"]
 
 logger = logging.getLogger(__name__)
 
 RESYNC = -1
 """What a viewer's queue holds instead of patches once it fell behind: send a snapshot."""
+WINDOWS = ("latest", "5m", "15m", "60m")
+"""Parts of a run its timeline can be drawn over besides the whole: the latest operation, the
+last minutes (a relay's run spans its whole life)."""
 END = -2
 """What a viewer's queue holds once its stream must end (pushed out, or the server stops)."""
 
@@ -34,8 +37,9 @@ class Source(Protocol):
     def collect(self, force: bool = False) -> State | None:
         """A fresh state, or ``None`` when nothing changed (``force``: always one)."""
 
-    def timeline_svg(self) -> bytes | None:
-        """The timeline picture (an SVG document), if there is one."""
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The timeline picture (an SVG document), if there is one; ``window``: a part of the run
+        (``WINDOWS``), the whole run when ``None``."""
 
     def cancel(self, operation_id: str) -> bool:
         """Cancel an operation; whether there was one to cancel."""

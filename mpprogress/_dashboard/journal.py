@@ -161,10 +161,9 @@ class JournalSource:
                     seen["state"] = "lost"
         state.workers = workers
 
-    def timeline_svg(self) -> bytes | None:
-        """The run's timeline picture, once there is a run."""
-        drawn = self._timeline()
-        return None if drawn is None else drawn[1]
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The run's timeline picture, once there is a run (``window``: see ``hub.WINDOWS``)."""
+        return self._timeline.window(window)
 
     def cancel(self, operation_id: str) -> bool:
         """Nothing can be cancelled from a journal: always ``False``."""

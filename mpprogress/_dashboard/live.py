@@ -28,6 +28,7 @@ from .model import LogBook, Row, State, state_of
 if TYPE_CHECKING:
     from .._core.tracker import BaseProgressTracker
     from ..adapters.web import EventStream
+    from .timeline import JournalTimeline
 
 __all__ = ["TrackerSource", "WorkerBook"]
 
@@ -164,7 +165,7 @@ class TrackerSource:
         *,
         logs: LogBook | None = None,
         meta: Row | None = None,
-        timeline: Callable[[], tuple[int, bytes] | None] | None = None,
+        timeline: JournalTimeline | None = None,
     ) -> None:
         self._tracker = tracker
         self._buffer = stream.watch()
@@ -202,10 +203,9 @@ class TrackerSource:
         found = self._timeline()
         return None if found is None else found[0]
 
-    def timeline_svg(self) -> bytes | None:
-        """The timeline picture, when a journal is attached."""
-        found = self._timeline() if self._timeline is not None else None
-        return None if found is None else found[1]
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The timeline picture, when a journal is attached (``window``: see ``hub.WINDOWS``)."""
+        return self._timeline.window(window) if self._timeline is not None else None
 
     def cancel(self, operation_id: str) -> bool:
         """Cancel a running operation as ``operation.cancel()`` does; ``False`` if there is none."""

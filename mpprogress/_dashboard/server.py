@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .access import Access, BindAddress, host_allowed, new_token, parse_bind, peer_uid
 from .gate import Gate, default_limits, tls_context
-from .hub import END, RESYNC, Hub, Source, Viewer
+from .hub import END, RESYNC, WINDOWS, Hub, Source, Viewer
 
 __all__ = ["DashboardConfig", "DashboardServer", "DashboardStats"]
 
@@ -290,7 +290,8 @@ class DashboardServer:
         return web.json_response(body, dumps=lambda data: json.dumps(data, separators=(",", ":")))
 
     async def _timeline(self, request: web.Request) -> web.StreamResponse:
-        svg = await asyncio.to_thread(self.source.timeline_svg)
+        window = request.query.get("window")
+        svg = await asyncio.to_thread(self.source.timeline_svg, window if window in WINDOWS else None)
         if svg is None:
             raise web.HTTPNotFound()
         return web.Response(body=svg, content_type="image/svg+xml")

@@ -80,6 +80,8 @@ def test_a_cancelled_session_that_ends_says_so_and_the_page_stops_reconnecting(b
     assert block.locator(".op-head .chip").inner_text() == "cancelled, unfinished"
     assert "ETA" not in block.locator(".op-facts").inner_text()
     assert not block.locator("button.cancel").is_visible()
+    more = block.locator("button.more")
+    assert not more.is_visible() and more.text_content() == ""  # no "show -98 more of -98 running"
     assert all("ETA" not in text for text in block.locator(".phase .eta").all_inner_texts())
     time.sleep(4)  # two of the page's retry periods: it must not have tried again
     assert _status(page) == "finished" and not [at for at in streams if at > ended]

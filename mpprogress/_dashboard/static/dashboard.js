@@ -105,7 +105,8 @@
     const section = $('timeline-section');
     if (meta.timeline) {
       section.hidden = false;
-      const src = '/api/timeline.svg?v=' + meta.timeline;
+      const part = $('timeline-window').value;
+      const src = '/api/timeline.svg?v=' + meta.timeline + (part ? '&window=' + part : '');
       if ($('timeline').getAttribute('src') !== src) $('timeline').setAttribute('src', src);
     } else section.hidden = true;
     if (state.ended) status(state.ended.source === 'session' ? 'ended' : 'stopped');
@@ -356,5 +357,6 @@
     tickWorkers();
   }, 1000);
   for (const table of ['workers', 'logs', 'history']) shown(table, 0);
+  $('timeline-window').addEventListener('change', drawHeader);
   connect();
 })();
