@@ -182,6 +182,8 @@ class TrackerSource:
         events, overflowed = self._buffer.drain()
         self.workers.apply(events)
         self.workers.check_exits()
+        if self._timeline is not None and any(isinstance(event, PhaseFinished) for event in events):
+            self._timeline.urge()  # the cards show it at once: so must the timeline
         now = time.monotonic()
         logs_seq = self._logs.seq if self._logs is not None else 0
         timeline = self.timeline_version()

@@ -81,11 +81,15 @@ class JournalTimeline:
     Args:
         path: the journal file.
         every: seconds at least between two drawings.
+        soon: seconds at least between two drawings for a while after ``urge()`` (a phase
+            finished: the page's cards say so at once, the timeline must not lag behind them).
     """
 
-    def __init__(self, path: str | os.PathLike[str], every: float = 3.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], every: float = 3.0, soon: float = 0.3) -> None:
         self._path = Path(path)
         self._every = every
+        self._soon = soon
+        self._urged_until = float("-inf")
         self._lock = threading.Lock()
         self._drawn: tuple[int, bytes] | None = None
         self._figures: RunFigures | None = None  # of the newest drawing
@@ -102,15 +106,21 @@ class JournalTimeline:
                 stamps += [0.0, 0.0]
         return tuple(stamps)
 
+    def urge(self) -> None:
+        """Something the timeline shows happened (a phase finished): for the next two seconds,
+        draw again as soon as the journal file changes (``soon`` seconds apart at least)."""
+        with self._lock:
+            self._urged_until = time.monotonic() + 2.0
+
     def __call__(self) -> tuple[int, bytes] | None:
         with self._lock:
             now = time.monotonic()
-            if now - self._at < self._every:
+            if now - self._at < (self._soon if now < self._urged_until else self._every):
                 return self._drawn
-            self._at = now
             stamp = self._file_stamp()
             if stamp == self._stamp:
                 return self._drawn
+            self._at = now
             try:
                 figures = load_run(self._path)
                 svg = timeline_svg(figures)

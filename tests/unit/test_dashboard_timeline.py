@@ -65,3 +65,32 @@ def test_the_page_asks_the_server_for_a_window(tmp_path: Path) -> None:
         assert wait_for(lambda: b"new phase" in svg("") and b"old phase" in svg(""), timeout=30)
         assert b"old phase" not in svg("?window=latest") and b"new phase" in svg("?window=latest")
         assert b"old phase" in svg("?window=bogus")  # not a window: the whole run
+
+
+def test_a_finished_phase_is_drawn_finished_as_soon_as_the_journal_has_it(tmp_path: Path) -> None:
+    from mpprogress._dashboard.live import TrackerSource
+    from mpprogress._dashboard.timeline import JournalTimeline
+    from mpprogress.adapters.web import EventStream
+
+    path = tmp_path / "run.db"
+    with mpprogress.session(console=False, journal=path) as tracker:
+        op = tracker.start_operation("op", "Run")
+        phase = op.start_phase("p", "slow phase", total=2)
+        phase.update(1)
+        assert wait_for(lambda: b'data-phase-id="p"' in (JournalTimeline(path)() or (0, b""))[1], timeout=30)
+        timeline = JournalTimeline(path, every=3600)  # after its first drawing, none for an hour
+        stream = EventStream()
+        tracker.add_callback(stream)
+        source = TrackerSource(tracker, stream, timeline=timeline)
+        source.collect(force=True)
+        first = timeline()
+        assert first is not None and b'data-outcome="unfinished"' in first[1]
+        phase.update(1)
+        op.finish_phase("p")
+        assert timeline() == first  # the file changed, but a drawing is not due for an hour
+        # the dashboard's source sees the phase finish and has the timeline drawn again promptly
+        assert wait_for(lambda: [source.collect()] and b'data-outcome="ok"' in (timeline() or (0, b""))[1],
+                        timeout=30)
+        source.close()
+        tracker.remove_callback(stream)
+        tracker.finish_operation("op")
