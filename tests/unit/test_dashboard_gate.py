@@ -257,3 +257,27 @@ def test_a_request_body_that_never_comes_is_answered_408_and_closed() -> None:
         sock.close()
         assert answer.startswith(b"HTTP/1.1 408 ") and b"did not come in time" in answer
         assert not tracker.get_operation("op").cancelled
+
+
+def test_the_gate_pushes_out_a_silent_connection_before_another_users_and_never_a_trusted_one() -> None:
+    from mpprogress._dashboard.gate import Door, Gate, GateLimits
+
+    gate = Gate(GateLimits(max_connections=3, max_untrusted_per_peer=10), make_handler=lambda: None)
+    other_user, silent, owner = Door(gate), Door(gate), Door(gate)
+    for door in (other_user, silent, owner):
+        assert gate.admit(door)
+    other_user.requested = True  # served, but not trusted
+    owner.requested = owner.trusted = True
+
+    def trusted(door: Door) -> Door:
+        door.requested = door.trusted = True
+        return door
+
+    first = Door(gate)
+    assert gate.admit(first) and list(gate._doors) == [other_user, owner, first]  # the silent one went
+    trusted(first)
+    second = Door(gate)
+    assert gate.admit(second) and list(gate._doors) == [owner, first, second]  # then the other user's
+    trusted(second)
+    assert not gate.admit(Door(gate)) and list(gate._doors) == [owner, first, second]  # never a trusted one
+    assert (gate.evicted, gate.refused) == (2, 1)
