@@ -97,3 +97,19 @@ def test_a_session_that_ends_well_shows_its_final_state(browser: Any) -> None:  
     assert "the session ended: finished" in page.locator("#summary").inner_text()
     assert "Quick" in page.locator("#history").inner_text() and "finished" in page.locator("#history").inner_text()
     assert page.locator("#operations .op").count() == 0
+
+
+def test_the_timeline_can_show_the_latest_operation_only(browser: Any, tmp_path: Any) -> None:  # noqa: F811
+    with mpprogress.session(dashboard="127.0.0.1:0", console=False, journal=tmp_path / "run.db") as tracker:
+        page = page_of(browser, mpprogress.dashboard_url() or "")
+        for title in ("early batch", "late batch"):
+            with tracker.operation(title) as op, op.phase(f"{title} phase", total=2) as phase:
+                phase.update(2)
+        loaded = "() => { const img = document.getElementById('timeline'); return !img.closest('section').hidden" \
+                 " && img.complete && img.naturalWidth > 500 && img.getAttribute('src').includes(%s); }"
+        page.wait_for_function(loaded % "'v='")
+        page.select_option("#timeline-window", "latest")
+        page.wait_for_function(loaded % "'&window=latest'")
+        src = page.locator("#timeline").get_attribute("src") or ""
+        svg = page.request.get(mpprogress.dashboard_url().rstrip("/") + src).text()  # type: ignore[union-attr]
+        assert "late batch phase" in svg and "early batch phase" not in svg
