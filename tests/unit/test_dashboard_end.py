@@ -44,6 +44,7 @@ def test_a_worker_whose_process_is_gone_is_exited_unless_it_left_phases_open() -
     assert {row["pid"]: row["state"] for row in book.rows().values()} == {11: "exited", 12: "lost", 13: "alive"}
 
 
+@pytest.mark.processes
 def test_process_exists_tells_a_running_process_from_a_gone_one() -> None:
     import subprocess
     import sys

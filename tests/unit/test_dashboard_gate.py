@@ -208,6 +208,7 @@ def _nobody() -> int | None:
         return None
 
 
+@pytest.mark.processes
 def test_another_local_user_cannot_lock_the_owner_out_of_a_loopback_dashboard() -> None:
     import os
     import subprocess
