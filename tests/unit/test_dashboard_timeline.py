@@ -94,3 +94,28 @@ def test_a_finished_phase_is_drawn_finished_as_soon_as_the_journal_has_it(tmp_pa
         source.close()
         tracker.remove_callback(stream)
         tracker.finish_operation("op")
+
+
+def test_a_journals_dashboard_draws_a_finished_phase_as_soon_as_it_reads_it(tmp_path: Path) -> None:
+    from mpprogress._dashboard.journal import JournalSource
+    from mpprogress._dashboard.timeline import JournalTimeline
+
+    path = tmp_path / "run.db"
+    with mpprogress.session(console=False, journal=path) as tracker:
+        op = tracker.start_operation("op", "Run")
+        phase = op.start_phase("p", "slow phase", total=2)
+        phase.update(1)
+        assert wait_for(lambda: b'data-phase-id="p"' in (JournalTimeline(path)() or (0, b""))[1], timeout=30)
+        source = JournalSource(path)
+        source._timeline = JournalTimeline(path, every=3600)  # after its first drawing, none for an hour
+        first = source.collect(force=True)
+        assert first is not None and b'data-outcome="unfinished"' in (source.timeline_svg() or b"")
+        op.finish_phase("p")
+
+        def drawn_finished() -> bool:
+            state = source.collect(force=True)
+            return state is not None and b'data-outcome="ok"' in (source.timeline_svg() or b"")
+
+        assert wait_for(drawn_finished, timeout=30)
+        source.close()
+        tracker.finish_operation("op")
