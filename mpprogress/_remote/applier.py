@@ -207,7 +207,7 @@ class Applier:
 
     def _worker(self, client: RemoteClient) -> Worker:
         """Who a client is, for events: this host's name for a local worker, else its identity."""
-        return Worker(self._hostname if client.local else client.host, client.pid)
+        return Worker(self._hostname if client.here else client.host, client.pid)
 
     def _start_operation(self, client: RemoteClient, message: wire.OperationStart) -> None:
         if message.operation_id in client.operations:

@@ -19,7 +19,15 @@ cause; the same line goes to the ``mpprogress`` logger as a warning when logging
   (``MPPROGRESS_CURVE_DIR``) facing a CURVE relay, a key not on the relay's allow-list, or
   keys facing a relay without CURVE.  ZeroMQ gives up on such a connection, so it is final.
 - *nothing listens*: connecting is refused (no session or relay at that address).
+- *refused by the receiver*: it answered the hello with ``REFUSED`` (no room for another
+  worker, or another live connection holds this worker's id); the hello is resent, and the
+  worker is let in once a slot frees.
+- *the receiver does not take this worker*: it answers ``RESYNC`` to everything and
+  acknowledges nothing.
 - *timed out*: connected, but the receiver acknowledged nothing in time.
+
+``Standing`` keeps what the link learnt of the receiver's attitude, so that a wait for
+acknowledgements ends at once when it is futile.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from .._base.forksafe import PerProcess
 from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
 from .transport import close_monitor, open_monitor, recv_monitor_event
 
-__all__ = ["Reachability", "warn_undelivered"]
+__all__ = ["Reachability", "Standing", "warn_undelivered"]
 
 _EVENTS = (
     zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
@@ -54,6 +62,13 @@ NEEDS_KEYS = (
 )
 NO_CURVE_THERE = f"refused: this worker has CURVE keys ({CURVE_DIR_ENV}) but the receiver does not use CURVE"
 HANDSHAKE_FAILED = "refused: the handshake failed (not an mpprogress receiver, or mismatched CURVE keys)"
+REFUSED_BY_RECEIVER = {
+    "too_many_clients": "refused: the receiver has no room for another worker (too many clients connected)",
+    "hijack": "refused: another live connection to the receiver uses this worker's client id",
+}
+RESYNC_LOOP = "refused: the receiver answers RESYNC to everything and acknowledges nothing"
+_MAY_FREE = "too_many_clients"  # a refusal that may pass: a slot frees as a worker leaves
+_MAX_RESYNCS = 3  # RESYNCs without an ACK in between: the receiver does not take this client
 
 
 class Reachability:
@@ -119,6 +134,43 @@ class Reachability:
         """Stop monitoring (before the socket closes). Idempotent."""
         monitor, self.monitor = self.monitor, None
         close_monitor(self._sock, monitor)
+
+
+class Standing:
+    """How the receiver treats this client, as far as waiting for it goes (on the link's
+    thread; read under the link's condition by waiting threads).
+
+    Args:
+        reach: the client socket's connection state.
+    """
+
+    def __init__(self, reach: Reachability) -> None:
+        self.reach = reach
+        self.ever_alive = False
+        """The receiver showed life at least once (a completed handshake, a frame)."""
+        self.refused: str | None = None
+        """Why the receiver refused the hello (``REFUSED``), until an ``ACK`` acknowledges something."""
+        self.resyncs = 0
+        """``RESYNC``s since the last ``ACK`` that acknowledged something."""
+
+    def acknowledged(self) -> None:
+        """An ``ACK`` acknowledged something: the receiver takes this client."""
+        self.refused, self.resyncs = None, 0
+
+    @property
+    def futile(self) -> bool:
+        """Whether waiting for acknowledgements is pointless now: the receiver refused the
+        handshake, or the hello for good (no room only counts as no life: a slot may free),
+        answers ``RESYNC`` again and again and acknowledges nothing, or never showed life and
+        connecting to it is refused (nobody ever listened)."""
+        return (self.reach.refusal is not None or self.refused not in (None, _MAY_FREE)
+                or self.resyncs >= _MAX_RESYNCS or (not self.ever_alive and self.reach.unreachable))
+
+    def cause(self) -> str:
+        """Why nothing is acknowledged, for the warning."""
+        if self.refused is not None:
+            return REFUSED_BY_RECEIVER.get(self.refused, f"refused by the receiver ({self.refused})")
+        return RESYNC_LOOP if self.resyncs >= _MAX_RESYNCS else self.reach.cause()
 
 
 class _Warning:
