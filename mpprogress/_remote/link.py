@@ -268,7 +268,6 @@ class ClientLink:
         mono = time.monotonic()
         if self._reach.connected and self._standing.refused is None:
             self._alive_at = mono
-            self._standing.ever_alive = True
         elif mono - self._alive_at >= self.config.delivery_timeout and not self._out.settled:
             warn_undelivered(self.address, self._standing.cause())
         if self._follow is not None and not self._reach.connected:  # see "Moves" above
@@ -349,7 +348,6 @@ class ClientLink:
                 continue
             if not isinstance(message, wire.Refused):
                 self._alive_at = time.monotonic()
-            self._standing.ever_alive = True
             self._apply(message, now)
 
     def _apply(self, message: wire.Message, now: float) -> None:

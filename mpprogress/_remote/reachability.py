@@ -84,6 +84,8 @@ class Reachability:
         """Whether the connection is up now."""
         self.refusal: str | None = None
         """Why the receiver refused the last handshake (final: ZeroMQ stops trying), if it did."""
+        self.ever_connected = False
+        """Whether a connection was ever made (not yet a sign of life: see the module docstring)."""
         self._keyed = keyed
         self._retrying = False  # a connect attempt was refused since the connection was last up
         self._pending = False  # connected, handshake not completed yet (no sign of life)
@@ -100,7 +102,7 @@ class Reachability:
             except zmq.ZMQError:  # Again: nothing more; anything else: stop watching
                 return refused
             if kind == zmq.EVENT_CONNECTED:  # someone holds the listening socket: maybe nobody alive
-                self._pending = True
+                self._pending = self.ever_connected = True
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected, self.refusal, self._retrying, self._pending = True, None, False, False
             elif kind == zmq.EVENT_DISCONNECTED:
@@ -146,8 +148,6 @@ class Standing:
 
     def __init__(self, reach: Reachability) -> None:
         self.reach = reach
-        self.ever_alive = False
-        """The receiver showed life at least once (a completed handshake, a frame)."""
         self.refused: str | None = None
         """Why the receiver refused the hello (``REFUSED``), until an ``ACK`` acknowledges something."""
         self.resyncs = 0
@@ -161,10 +161,10 @@ class Standing:
     def futile(self) -> bool:
         """Whether waiting for acknowledgements is pointless now: the receiver refused the
         handshake, or the hello for good (no room only counts as no life: a slot may free),
-        answers ``RESYNC`` again and again and acknowledges nothing, or never showed life and
-        connecting to it is refused (nobody ever listened)."""
+        answers ``RESYNC`` again and again and acknowledges nothing, or no connection was ever
+        made (nobody ever listened there)."""
         return (self.reach.refusal is not None or self.refused not in (None, _MAY_FREE)
-                or self.resyncs >= _MAX_RESYNCS or (not self.ever_alive and self.reach.unreachable))
+                or self.resyncs >= _MAX_RESYNCS or (not self.reach.ever_connected and self.reach.unreachable))
 
     def cause(self) -> str:
         """Why nothing is acknowledged, for the warning."""
