@@ -50,9 +50,11 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   forked worker holds its dead session's listening ipc socket), up to ``delivery_cap``: a busy
   parent with hundreds of workers is slow, not gone.  It gives up ``timeout`` seconds after
   the receiver last showed life (dead: the connection drops at once; hung: the heartbeats drop
-  it within 3 s), at once when it refused the handshake; after that, 0.1 s per wait until it
-  shows life again (a worker whose parent is gone is held up once, not per phase).  Giving
-  up, a refusal, or reports stuck ``timeout`` s with no connection: one warning per process.
+  it within 3 s), at once when waiting is futile (``reachability.Standing``: the handshake or
+  the hello was refused, ``RESYNC`` answers everything, nobody ever listened); after that,
+  0.1 s per wait until an ``ACK`` acknowledges something again (a parent that is gone, or one
+  that answers and never acknowledges, holds a worker up once, not per phase).  Giving up, a
+  refusal, or reports stuck ``timeout`` s with no connection: one warning per process.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: its queue is
   full, or nobody listens) is dropped and counted (``frames_dropped``); states are marked
   unsent; a refused reliable message is retried on the next pass before anything queued after
@@ -172,7 +174,7 @@ class ClientLink:
 
         Args:
             timeout: give up this long after the receiver last showed life (0.1 s once a wait
-                has given up, until it shows life again); at once if it refused the handshake.
+                has given up, until it acknowledges something again); at once if it is futile.
             cap: give up after this long in any case (``config.delivery_cap`` by default).
             warn: on giving up, print the process's one warning about undelivered reports.
 
@@ -185,9 +187,11 @@ class ClientLink:
         cap = self.config.delivery_cap if cap is None else cap
         with self._cond:
             while not self._out.settled:
-                grace = 0.1 if self._unresponsive else timeout
+                # A wait gave up before: 0.1 s, until the receiver acknowledges something again
+                # (being connected is not enough: a receiver may answer and never acknowledge).
                 alive = self._reach.connected and self._standing.refused is None  # refused: no life
-                left = _time_left(started, grace, cap, alive, self._alive_at)
+                left = (started + 0.1 - time.monotonic() if self._unresponsive
+                        else _time_left(started, timeout, cap, alive, self._alive_at))
                 if left <= 0 or self._standing.futile:
                     self._unresponsive = True
                     break
