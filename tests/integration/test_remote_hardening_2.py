@@ -23,8 +23,9 @@ from mpprogress._remote import wire
 from mpprogress._remote.aggregator import Aggregator, AggregatorConfig
 from mpprogress._remote.link import ClientLink
 from mpprogress._remote.outbox import ClientOutbox
-from mpprogress._remote.settings import ADDRESS_ENV, export_settings
+from mpprogress._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, export_settings
 from mpprogress._remote.transport import ClientConfig, host_identity
+from mpprogress.security import generate_keys
 from mpprogress.testing import RecordingCallback
 from tests.integration import workers
 from tests.integration.conftest import finished, wait_for
@@ -184,3 +185,30 @@ def test_a_worker_whose_receiver_never_listened_does_not_wait_for_it(tmp_path: P
         assert result == [False]
     finally:
         link.close()
+
+
+# --- 8. a worker whose CURVE settings are broken warns and works on, never in plaintext ------
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("broken", ["missing directory", "unknown client", "corrupt key"])
+def test_a_worker_with_broken_curve_settings_warns_and_its_work_goes_on(
+    op_tracker: tuple[BaseProgressTracker, RecordingCallback], tmp_path: Path, broken: str,
+) -> None:
+    keys = tmp_path / "keys"
+    generate_keys(keys, ("good",))
+    env = {CURVE_DIR_ENV: str(keys), CURVE_CLIENT_ENV: "good"}
+    if broken == "missing directory":
+        env[CURVE_DIR_ENV] = str(tmp_path / "nowhere")
+    elif broken == "unknown client":
+        env[CURVE_CLIENT_ENV] = "stranger"
+    else:
+        (keys / "good.key_secret").write_text("not a key\n")
+    tracker, _ = op_tracker
+    with Aggregator(tracker, "tcp://127.0.0.1:0") as aggregator:  # no CURVE: plaintext would be let in
+        done = run_worker(aggregator.address, **env)
+        stats = aggregator.stats()
+    assert done.returncode == 0 and "done" in done.stdout and "Traceback" not in done.stderr
+    (line,) = warnings_in(done.stderr)
+    assert "cannot load CURVE client keys" in line and "never in plaintext" in line
+    assert (stats.frames, stats.clients) == (0, 0)  # nothing was sent without the keys
