@@ -140,7 +140,8 @@ class Aggregator:
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
-            max_operations_per_client=config.max_operations_per_client,
+            max_operations_per_client=config.max_operations_per_client, max_phases=config.max_phases,
+            max_operations=config.max_operations,
         )
         self._stopping = threading.Event()
         self._closed = False
@@ -351,6 +352,7 @@ class Aggregator:
                 client.retire_finished_phases()
             except Exception:  # one client's trouble must not spare the others their check
                 self._fault("liveness_error")
+        self._applier.recount(self._registry.clients())
 
     def _fault(self, reason: str) -> None:
         """Count a contained error (call it in an ``except`` block); log it once per reason."""

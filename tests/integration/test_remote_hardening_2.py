@@ -212,3 +212,37 @@ def test_a_worker_with_broken_curve_settings_warns_and_its_work_goes_on(
     (line,) = warnings_in(done.stderr)
     assert "cannot load CURVE client keys" in line and "never in plaintext" in line
     assert (stats.frames, stats.clients) == (0, 0)  # nothing was sent without the keys
+
+
+# --- 3. what all clients hold open together is bounded, not only per client -----------------
+
+
+def test_open_phases_are_bounded_across_clients_and_finishes_free_room(
+    op_tracker: tuple[BaseProgressTracker, RecordingCallback],
+) -> None:
+    tracker, events = op_tracker
+    config = AggregatorConfig(max_phases=5, max_phases_per_client=10)
+    with Aggregator(tracker, config=config) as aggregator:
+        a, b = RawClient(aggregator.address), RawClient(aggregator.address)
+        try:
+            for name, client in (("a", a), ("b", b)):
+                client.send(wire.Hello(1, name, 4242, "elsewhere"),
+                            *[wire.PhaseStart(2 + k, k, f"{name}{k}", "op", None, f"{name}{k}", None, 10)
+                              for k in range(4)])
+                client.wait_acked(1, 2, 3, 4, 5)
+            assert aggregator.stats().dropped.get("too_many_phases_total") == 3
+            a.send(*[wire.PhaseFinish(6 + k, k, 10, 10, None, True, None) for k in range(3)])
+            a.wait_acked(6, 7, 8)
+            assert wait_for(lambda: len(finished(events)) == 3)
+
+            def start_more() -> bool:  # room comes back at the next liveness check
+                b.send(wire.PhaseStart(9, 9, "b9", "op", None, "b9", None, 10))
+                b.wait_acked(9)
+                return any(e.data["title"] == "b9" for e in events.of_type("phase_started"))
+
+            assert wait_for(start_more, interval=0.3)
+        finally:
+            a.close()
+            b.close()
+    started = sorted(e.data["title"] for e in events.of_type("phase_started"))
+    assert started == ["a0", "a1", "a2", "a3", "b0", "b9"]
