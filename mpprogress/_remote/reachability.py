@@ -18,6 +18,8 @@ cause; the same line goes to the ``mpprogress`` logger as a warning when logging
 - *refused*: the handshake failed; under CURVE that is a worker without keys
   (``MPPROGRESS_CURVE_DIR``) facing a CURVE relay, a key not on the relay's allow-list, or
   keys facing a relay without CURVE.  ZeroMQ gives up on such a connection, so it is final.
+- *wrong server key*: with CURVE keys, every handshake fails without detail (the server cannot
+  decrypt a hello made for another key).
 - *nothing listens*: connecting is refused (no session or relay at that address).
 - *refused by the receiver*: it answered the hello with ``REFUSED`` (no room for another
   worker, or another live connection holds this worker's id); the hello is resent, and the
@@ -61,6 +63,11 @@ NEEDS_KEYS = (
     f"and {CURVE_CLIENT_ENV} to a client name in it)"
 )
 NO_CURVE_THERE = f"refused: this worker has CURVE keys ({CURVE_DIR_ENV}) but the receiver does not use CURVE"
+WRONG_SERVER_KEY = (
+    f"refused: every CURVE handshake fails: the relay's public key in {CURVE_DIR_ENV} (server.key) is "
+    "probably not this relay's (copy the relay's key directory again)"
+)
+_FAILED_HANDSHAKES = 3  # failures without detail in a row, with keys: the server key is wrong
 HANDSHAKE_FAILED = "refused: the handshake failed (not an mpprogress receiver, or mismatched CURVE keys)"
 REFUSED_BY_RECEIVER = {
     "too_many_clients": "refused: the receiver has no room for another worker (too many clients connected)",
@@ -89,6 +96,7 @@ class Reachability:
         self._keyed = keyed
         self._retrying = False  # a connect attempt was refused since the connection was last up
         self._pending = False  # connected, handshake not completed yet (no sign of life)
+        self._failures = 0  # handshakes failed without detail since the last one that succeeded
         self._sock = sock
         self.monitor = open_monitor(sock, _EVENTS)
         """The monitor socket, to poll for events (``None`` if ZeroMQ refused one)."""
@@ -105,6 +113,7 @@ class Reachability:
                 self._pending = self.ever_connected = True
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected, self.refusal, self._retrying, self._pending = True, None, False, False
+                self._failures = 0
             elif kind == zmq.EVENT_DISCONNECTED:
                 self.connected = self._pending = False
             elif kind == zmq.EVENT_CONNECT_RETRIED:
@@ -117,6 +126,9 @@ class Reachability:
                 self.connected, refused = False, True
             else:  # no detail: often a passing failure (the receiver closing); ZeroMQ tries again
                 self.connected, self._retrying, self._pending = False, True, False
+                self._failures += 1  # with keys, again and again: the server cannot read our hello
+                if self._keyed and self._failures == _FAILED_HANDSHAKES and self.refusal is None:
+                    self.refusal, refused = WRONG_SERVER_KEY, True
         return refused
 
     @property

@@ -9,6 +9,7 @@ where the finding was a wait of minutes, the deadline is what fails without the 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from mpprogress._remote.link import ClientLink
 from mpprogress._remote.outbox import ClientOutbox
 from mpprogress._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, export_settings
 from mpprogress._remote.transport import ClientConfig, host_identity
-from mpprogress.security import generate_keys
+from mpprogress.security import CurveServerKeys, generate_keys
 from mpprogress.testing import RecordingCallback
 from tests.integration import workers
 from tests.integration.conftest import finished, wait_for
@@ -246,3 +247,21 @@ def test_open_phases_are_bounded_across_clients_and_finishes_free_room(
             b.close()
     started = sorted(e.data["title"] for e in events.of_type("phase_started"))
     assert started == ["a0", "a1", "a2", "a3", "b0", "b9"]
+
+
+# --- 10. smaller: the wrong server key is named; abstract sockets; an empty allow-list --------
+
+
+@pytest.mark.processes
+def test_a_worker_with_the_wrong_server_key_says_so_and_does_not_wait(tmp_path: Path) -> None:
+    generate_keys(tmp_path / "relay", ("good",))
+    generate_keys(tmp_path / "other", ("good",))
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tmp_path / "relay", mixed)
+    shutil.copy(tmp_path / "other" / "server.key", mixed / "server.key")  # another relay's public key
+    keys = CurveServerKeys.load(tmp_path / "relay")
+    with Aggregator(BaseProgressTracker(), "tcp://127.0.0.1:0", security=keys) as aggregator:
+        done = run_worker(aggregator.address, timeout=40.0, **{CURVE_DIR_ENV: str(mixed), CURVE_CLIENT_ENV: "good"})
+    assert done.returncode == 0
+    (line,) = warnings_in(done.stderr)
+    assert "refused: every CURVE handshake fails" in line and "server.key" in line  # was: "timed out"
