@@ -139,6 +139,9 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             security = CurveServerKeys.load(config.curve_dir)
         except (OSError, ValueError) as exc:
             return _refuse(err, f"cannot load CURVE keys from {config.curve_dir}: {exc}")
+        if not any(security.allowed_clients_dir.glob("*.key")):  # read once, at the start
+            return _refuse(err, f"no client key is allowed in {security.allowed_clients_dir}: every worker would be "
+                                "refused (put a worker's public key NAME.key there)")
     if config.bind is not None:
         try:
             check_bind_address(config.bind, curve=security is not None)

@@ -8,6 +8,7 @@ where the finding was a wait of minutes, the deadline is what fails without the 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from mpprogress._remote import wire
 from mpprogress._remote.aggregator import Aggregator, AggregatorConfig
 from mpprogress._remote.link import ClientLink
 from mpprogress._remote.outbox import ClientOutbox
+from mpprogress._remote.relay import EXIT_REFUSED, RelayConfig, serve
+from mpprogress._remote.security import InsecureBindError
 from mpprogress._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, export_settings
 from mpprogress._remote.transport import ClientConfig, host_identity
 from mpprogress.security import CurveServerKeys, generate_keys
@@ -265,3 +268,17 @@ def test_a_worker_with_the_wrong_server_key_says_so_and_does_not_wait(tmp_path: 
     assert done.returncode == 0
     (line,) = warnings_in(done.stderr)
     assert "refused: every CURVE handshake fails" in line and "server.key" in line  # was: "timed out"
+
+
+def test_a_relay_refuses_an_abstract_ipc_socket_without_curve_and_an_empty_allow_list(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = serve(RelayConfig(bind="ipc://@mpprogress-test-abstract", stderr=err), lambda tracker: RecordingCallback())
+    assert code == EXIT_REFUSED and "any local user can connect" in err.getvalue()
+    with pytest.raises(InsecureBindError):
+        Aggregator(BaseProgressTracker(), "ipc://@mpprogress-test-abstract")  # a session alike
+    generate_keys(tmp_path / "keys", ("good",))
+    (tmp_path / "keys" / "clients" / "good.key").unlink()
+    err = io.StringIO()
+    code = serve(RelayConfig(bind="tcp://127.0.0.1:0", curve_dir=str(tmp_path / "keys"), stderr=err),
+                 lambda tracker: RecordingCallback())
+    assert code == EXIT_REFUSED and "no client key is allowed" in err.getvalue()
