@@ -8,8 +8,11 @@ Identity: a client is known by the id its hello names, and that id is bound to t
 it came on (its ZeroMQ routing id and, under CURVE, the public key it authenticated with).  A
 hello naming a known id from another connection takes the client over only as a reconnect:
 when the client's previous connection is gone (``connected`` says ZeroMQ no longer routes to
-it) and the key is the same.  Anything else is refused as a ``hijack``, so a peer that learned
-or guessed another client's id cannot take over its phases.
+it), the key is the same, the hello names the same pid and host, and, for a client whose pid
+was proven over ``ipc://``, the new connection proves that pid again.  Anything else is
+refused as a ``hijack``.  Ids are random and never shown, so only a peer that saw a worker's
+hello can name its id: over ``ipc://`` it cannot prove the pid; over plain TCP the id, pid and
+host are all there is (CURVE binds the id to the worker's key).
 
 Liveness (``judge``): a client is ``running`` while it is heard from.  After ``stall_timeout``
 of silence it is ``stalled``: in doubt, not final (a long GIL-holding call, a stopped process, a
@@ -188,7 +191,8 @@ class ClientRegistry:
             displaced = self.remove(client, lost=True)  # another client under the same routing id
         known = self._by_id.get(hello.client_id)
         if known is not None:
-            if known.user_id != user_id or self._connected(known.routing_id):
+            same = (hello.pid, hello.host) == (known.pid, known.host) and (not known.local or peer_pid == known.pid)
+            if known.user_id != user_id or not same or self._connected(known.routing_id):
                 return Admission(None, displaced, "hijack")
             del self._clients[known.routing_id]  # the same client, reconnected
             known.routing_id = routing_id

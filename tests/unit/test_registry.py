@@ -162,6 +162,19 @@ def test_a_hello_claiming_this_host_unproven_is_lost_after_the_lost_timeout_even
     assert not wrong.local
 
 
+def test_a_reconnect_must_name_the_same_process_and_over_ipc_prove_it() -> None:
+    connections = Connections()
+    registry, clock = make(connections=connections)
+    near = admit(registry, clock, b"r1", "near", pid=10, host=HOST, peer_pid=10)
+    far = admit(registry, clock, b"r2", "far", pid=20, host="elsewhere")
+    connections.gone.update({b"r1", b"r2"})  # both connections broke: a window for a peer that saw the ids
+    assert registry.admit(b"r3", wire.Hello(1, "near", 10, HOST), clock(), "", 66).refused == "hijack"
+    assert registry.admit(b"r3", wire.Hello(1, "near", 10, HOST), clock()).refused == "hijack"  # proves nothing
+    assert registry.admit(b"r4", wire.Hello(1, "far", 21, "elsewhere"), clock()).refused == "hijack"
+    assert registry.admit(b"r5", wire.Hello(1, "near", 10, HOST), clock(), "", 10).client is near
+    assert registry.admit(b"r6", wire.Hello(1, "far", 20, "elsewhere"), clock()).client is far
+
+
 def test_when_every_slot_is_taken_a_client_whose_connection_is_gone_makes_room() -> None:
     connections = Connections()
     registry, clock = make(connections=connections, max_clients=3)
