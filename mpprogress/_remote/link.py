@@ -144,7 +144,7 @@ class ClientLink:
         self._seq = 0
         self._sent_at = 0.0
         self._unresponsive = False  # a wait gave up; cleared only by an ACK that acknowledges something
-        self._standing = Standing(self._reach)  # refused, resyncing, never alive: waiting is futile
+        self._standing = Standing(self._reach, config.delivery_timeout)  # when waiting is futile
         self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
         self._introduced = self._resynced = False
@@ -169,7 +169,9 @@ class ClientLink:
             self._out.put_log(record)
         self._waker.wake()
 
-    def wait_delivered(self, timeout: float, cap: float | None = None, *, warn: bool = True) -> bool:
+    def wait_delivered(
+        self, timeout: float, cap: float | None = None, *, warn: bool = True, final: bool = False
+    ) -> bool:
         """Wait until every reliable message was acknowledged, as long as the receiver shows life.
 
         Args:
@@ -177,6 +179,9 @@ class ClientLink:
                 has given up, until it acknowledges something again); at once if it is futile.
             cap: give up after this long in any case (``config.delivery_cap`` by default).
             warn: on giving up, print the process's one warning about undelivered reports.
+            final: the client closes (its last wait): where nobody has listened yet, wait until
+                ``delivery_timeout`` after the link started (a relay starting alongside its
+                worker); any other wait gives up at once then, and costs the work nothing.
 
         Returns:
             Whether everything was acknowledged.
@@ -194,6 +199,8 @@ class ClientLink:
                         else _time_left(started, timeout, cap, alive, self._alive_at))
                 if left <= 0 or self._standing.futile:
                     self._unresponsive = True
+                    break
+                if self._standing.nobody_listened(final):  # later waits are not shortened
                     break
                 # An acknowledgement or a refusal wakes this wait; the receiver showing life
                 # moves the deadline, looked at again at least every 0.2 s.

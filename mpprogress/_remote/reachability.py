@@ -38,6 +38,7 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 
 import zmq
 
@@ -156,10 +157,13 @@ class Standing:
 
     Args:
         reach: the client socket's connection state.
+        grace: how long after the link started a receiver that nobody ever saw listening is
+            still waited for (a relay starting alongside its first worker).
     """
 
-    def __init__(self, reach: Reachability) -> None:
+    def __init__(self, reach: Reachability, grace: float) -> None:
         self.reach = reach
+        self._nobody_after = time.monotonic() + grace
         self.refused: str | None = None
         """Why the receiver refused the hello (``REFUSED``), until an ``ACK`` acknowledges something."""
         self.resyncs = 0
@@ -173,10 +177,14 @@ class Standing:
     def futile(self) -> bool:
         """Whether waiting for acknowledgements is pointless now: the receiver refused the
         handshake, or the hello for good (no room only counts as no life: a slot may free),
-        answers ``RESYNC`` again and again and acknowledges nothing, or no connection was ever
-        made (nobody ever listened there)."""
-        return (self.reach.refusal is not None or self.refused not in (None, _MAY_FREE)
-                or self.resyncs >= _MAX_RESYNCS or (not self.reach.ever_connected and self.reach.unreachable))
+        or answers ``RESYNC`` again and again and acknowledges nothing."""
+        return self.reach.refusal is not None or self.refused not in (None, _MAY_FREE) or self.resyncs >= _MAX_RESYNCS
+
+    def nobody_listened(self, final: bool) -> bool:
+        """Whether no connection was ever made and connecting is refused now (nobody ever
+        listened there); for the ``final`` wait, only ``grace`` seconds after the link started."""
+        return (not self.reach.ever_connected and self.reach.unreachable
+                and (not final or time.monotonic() >= self._nobody_after))
 
     def cause(self) -> str:
         """Why nothing is acknowledged, for the warning."""

@@ -183,10 +183,15 @@ def test_a_worker_whose_receiver_never_listened_does_not_wait_for_it(tmp_path: P
     link = ClientLink(address, ClientOutbox(wire.Hello(0, "client", 4242, "host")), ClientConfig(linger_ms=0))
     try:
         result: list[bool] = []
-        waiting = threading.Thread(target=lambda: result.append(link.wait_delivered(600.0, 600.0, warn=False)))
+
+        def both_waits() -> None:  # a phase end's (at once), then the exit's (2 s after the start)
+            result.append(link.wait_delivered(600.0, 600.0, warn=False))
+            result.append(link.wait_delivered(600.0, 600.0, warn=False, final=True))
+
+        waiting = threading.Thread(target=both_waits)
         waiting.start()
         waiting.join(20)  # without the fix: 600 s after the link started (the timeout)
-        assert result == [False]
+        assert result == [False, False]
     finally:
         link.close()
 
