@@ -144,7 +144,7 @@ class ClientTracker(ProgressTracker):
                 if op.owned and not op._finished:
                     self._finish_operation_locked(op, all(p.success for p in op.phases.values()))
             self._link.send(wire.Bye(0))
-        self._link.wait_delivered(self.config.delivery_timeout)
+        self._link.wait_delivered(self.config.delivery_timeout, final=True)
         self._link.close()
 
     @property
