@@ -225,9 +225,8 @@ class ClientLink:
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: wait until everything sent so far was acknowledged, giving up
-        ``timeout`` seconds after the receiver last showed life (see "Introduction" above).
-        Giving up here judges nothing: later waits are not shortened."""
+        """The first time only: wait until everything sent so far was acknowledged, giving up ``timeout``
+        s after the receiver last showed life ("Introduction" above); judges nothing for later waits."""
         if self._introduced or threading.current_thread() is self._thread:
             return
         self._introduced = True
@@ -277,7 +276,8 @@ class ClientLink:
                     warn_undelivered(self.address, self._reach.cause())
                 self._watch_receiver()
                 now = self._get_time()
-                self._receive(now)
+                if self._sock in ready:  # level-triggered: a frame after the poll wakes the next one
+                    self._receive(now)
                 self._send_queued(now)
                 if now >= next_flush:
                     self._send_states(now)

@@ -124,6 +124,9 @@ class ClientConfig:
     linger_ms: int = 2000
 
 
+_boot_id: list[str] | None = None  # [] where unreadable
+
+
 def host_identity() -> str:
     """What a worker and an aggregator compare to know they can see each other's pids.
 
@@ -133,9 +136,12 @@ def host_identity() -> str:
     is left out where the boot id is known: a host renamed after its relay started must not
     turn every local worker into a remote one.
     """
-    parts = []
-    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
-        parts.append(boot.read().strip())
+    global _boot_id
+    if _boot_id is None:  # one per boot: read once, and a forked worker inherits it (issue 26)
+        _boot_id = []
+        with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
+            _boot_id = [boot.read().strip()]
+    parts = list(_boot_id)
     with contextlib.suppress(OSError):
         parts.append(os.readlink("/proc/self/ns/pid"))
     if not parts or not parts[0]:
