@@ -21,8 +21,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
   ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
   acknowledged has its state sent again (states sent before the start arrived were dropped).
-- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) every
-  ``resend_interval``; the aggregator acknowledges a repeat without applying it again.
+- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) after
+  ``resend_interval``, each wait twice the last, at most 8x (``sendqueue.due``); the aggregator
+  acknowledges a repeat without applying it again.
 - **Resync.** An aggregator that does not know the sender (it restarted, or the routing id
   changed) answers ``RESYNC`` (at most once a second per sender).  The link forgets what awaited
   an acknowledgement and puts in front of its queue a new ``HELLO`` and the outbox's
@@ -206,8 +207,7 @@ class ClientLink:
         """
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
-        started = time.monotonic()
-        cap = self.config.delivery_cap if cap is None else cap
+        started, cap = time.monotonic(), self.config.delivery_cap if cap is None else cap
         with self._cond:
             while not self._out.settled:
                 grace = 0.1 if self._unresponsive else timeout
@@ -225,8 +225,8 @@ class ClientLink:
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: wait until everything sent so far was acknowledged, giving up ``timeout``
-        s after the receiver last showed life ("Introduction" above); judges nothing for later waits."""
+        """Once: wait until all sent so far was acknowledged, at most ``timeout`` s past the receiver's
+        last sign of life ("Introduction" above); judges nothing for later waits."""
         if self._introduced or threading.current_thread() is self._thread:
             return
         self._introduced = True
@@ -355,7 +355,7 @@ class ClientLink:
         with self._cond:
             due = self._out.due(now, self.config.resend_interval)
         for pending in due:
-            pending.sent_at = now
+            pending.sent_at, pending.resends = now, pending.resends + 1
             if not self._send_frame(pending.frame, now):
                 return
 

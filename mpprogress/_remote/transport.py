@@ -94,7 +94,8 @@ class ClientConfig:
     Args:
         flush_interval: seconds between two batches of changed phase states.
         heartbeat_interval: seconds of silence after which the client says it is alive.
-        resend_interval: seconds before an unacknowledged start/finish is sent again.
+        resend_interval: seconds before an unacknowledged start/finish is sent again (each
+            later resend waits twice as long as the one before, at most 8x).
         delivery_timeout: how long a wait for acknowledgements (when the last phase finishes,
             on ``close()`` and at exit) goes on once the receiver shows no sign of life (its
             connection is down and it sent nothing); 0.1 s once a wait has given up, until

@@ -277,3 +277,17 @@ def test_a_later_phase_start_goes_with_its_finish_in_one_pass_and_in_order() -> 
     finally:
         tracker._link.close()
         receiver.close()
+
+
+def test_a_message_resent_once_waits_twice_as_long_before_the_next_resend(
+    link: tuple[ClientLink, Receiver, FakeClock, CancelRecord],
+) -> None:
+    _, receiver, clock, _ = link
+    hello = wire.Hello(1, "client", 4242, "host")
+    assert receiver.receive() == hello
+    clock.advance(0.6)
+    assert receiver.receive() == hello  # the first resend after resend_interval
+    clock.advance(0.6)  # a busy receiver, not a lost frame: no second resend yet
+    assert receiver.sock.poll(300) == 0, "resent again after one interval"
+    clock.advance(0.5)  # 1.1 s after the first resend: due
+    assert receiver.receive() == hello
