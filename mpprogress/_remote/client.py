@@ -174,7 +174,7 @@ class ClientTracker(ProgressTracker):
             )
             container.phases[phase_id] = phase
             container.current_phase = phase_id
-            self._link.send(self._outbox.phase_started(phase), lazy=not self.resume_timeout)
+            self._link.send(self._outbox.phase_started(phase))
         self._link.wait_introduced(self.config.introduction_timeout)
         return phase
 

@@ -41,9 +41,8 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   aggregator acknowledged it and the hello, so the parent knows the worker even if it ends
   right after with ``os._exit``: while the receiver shows life (below), at most
   ``introduction_cap``, giving up ``introduction_timeout`` after it last did, and at once if it
-  answers ``RESYNC`` (it dropped the hello).  Later starts are not waited for (nor woken for while
-  the link passes every ``flush_interval``: they go with what follows them, one pass, one ``ACK``):
-  ``os._exit`` right after one may lose it, the counts since the last flush and the finishes.
+  answers ``RESYNC`` (it dropped the hello).  Later starts are not waited for: ``os._exit`` right
+  after one may lose it, and always loses the counts since the last flush and the finishes (``lost``).
 - **Delivery on close.** ``wait_delivered(timeout)`` returns once nothing is queued and nothing
   awaits an acknowledgement.  The client calls it when its last open phase finishes, on
   ``close()`` and at exit, so a worker killed right after its task has delivered its final
@@ -97,22 +96,31 @@ def _time_left(started: float, grace: float, cap: float, connected: bool, alive_
 
 class Outbox(Protocol):
     """What the link asks of its client's outbox (always on the link's thread)."""
+
     def hello(self) -> wire.Hello:
         """The hello message (its seq is ignored)."""
+
     def active(self) -> bool:
         """Whether some phase is open (only then can a state change between two frames)."""
+
     def changed_states(self) -> list[wire.PhaseState]:
         """The states of the phases that changed since the last call."""
+
     def unsent(self, states: list[wire.PhaseState]) -> None:
         """These states could not be sent: report them again next time."""
+
     def resync_messages(self) -> list[wire.Message]:
         """Every start and finish the receiver needs to rebuild this client's state."""
+
     def acked(self, message: wire.Message) -> None:
         """The receiver applied this reliable message."""
+
     def cancel_received(self, message: wire.Cancel) -> None:
         """The receiver asks to cancel an operation or a phase."""
+
     def orphaned(self) -> None:
         """The session that started this worker is gone: cancel everything."""
+
     def resumed(self, message: wire.Resumed) -> None:
         """The receiver says where a phase resumes an earlier run."""
 
@@ -170,19 +178,16 @@ class ClientLink:
         self._follow = follow
         self._introduced = self._resynced = False
         self._stopping = False
-        self._cadence, self._linger_until = False, 0.0  # passing within flush_interval unwoken (until)
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
 
     # --- called from any thread ---------------------------------------------------------------
 
-    def send(self, message: wire.Message, *, lazy: bool = False) -> None:
-        """Queue a reliable message (its seq is assigned when sent) and wake the link; ``lazy``
-        (a start nobody waits for): not while it passes within ``flush_interval`` anyway (issue 26)."""
+    def send(self, message: wire.Message) -> None:
+        """Queue a reliable message (its seq is assigned when sent) and wake the link."""
         with self._cond:
             self._out.put(message)
-        if not (lazy and self._introduced and self._cadence):
-            self._waker.wake()
+        self._waker.wake()
 
     def send_log(self, record: wire.LogRecord) -> None:
         """Queue a log record, in order with the other messages but never resent.
@@ -259,13 +264,8 @@ class ClientLink:
         next_flush = self._get_time()
         try:
             while not self._stopping:
-                self._cadence = False  # before looking at the outbox: a lazy ``send`` after it wakes
-                now = self._get_time()
-                timeout = min(max(0.0, next_flush - now), self.config.flush_interval)
-                if self._outbox.active():  # and for two flushes after: the next start rides along
-                    self._linger_until = now + 2 * self.config.flush_interval
-                self._cadence = now < self._linger_until
-                if not self._cadence:  # hundreds of waiting workers: few wake-ups
+                timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
                     timeout = _IDLE_POLL
                 ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
                 if self._waker.fd in ready:

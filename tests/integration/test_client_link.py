@@ -251,34 +251,6 @@ def test_a_link_with_a_phase_open_wakes_about_once_per_flush_interval() -> None:
     assert seen <= 2 * flushes + 5, f"{seen} passes in {held:.2f} s ({flushes:.0f} flush intervals)"
 
 
-# --- a phase start nobody waits for rides with what follows it (issue 26) ---------------------
-
-
-def test_a_later_phase_start_goes_with_its_finish_in_one_pass_and_in_order() -> None:
-    from mpprogress._remote.client import ClientTracker
-
-    receiver = Receiver()
-    tracker = ClientTracker(receiver.address, config=ClientConfig(flush_interval=10.0, linger_ms=0))
-    try:
-        op = tracker.get_operation("op")
-        starting, _ = in_thread(lambda: op.start_phase("a", "A", total=1))  # the introduction: waited for
-        assert isinstance(receiver.receive(), wire.Hello)
-        first = receiver.receive()
-        assert isinstance(first, wire.PhaseStart) and first.phase_id == "a"
-        receiver.reply(wire.Ack(0, (1, first.seq)))
-        starting.join(10.0)
-        assert not starting.is_alive()
-        inner = op.start_phase("b", "B", total=1)  # "a" is open: the link passes within 10 s anyway
-        assert receiver.sock.poll(300) == 0, "a start nobody waits for woke the link"
-        op.finish_phase(inner.phase_id)  # a finish wakes it: the start goes first, then the finish
-        start, finish = receiver.receive(), receiver.receive()
-        assert isinstance(start, wire.PhaseStart) and start.phase_id == "b"
-        assert isinstance(finish, wire.PhaseFinish) and finish.handle == start.handle and finish.seq == start.seq + 1
-    finally:
-        tracker._link.close()
-        receiver.close()
-
-
 def test_a_message_resent_once_waits_twice_as_long_before_the_next_resend(
     link: tuple[ClientLink, Receiver, FakeClock, CancelRecord],
 ) -> None:
