@@ -12,8 +12,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   it applied to that phase, so a reordered or repeated state can never move a count back.
 - **Absolute, coalesced state.** Every ``flush_interval`` the link sends the absolute state
   (``current``, ``total``, message, new metadata) of the phases that changed in ``STATE``
-  frames; a phase's start carries its first state.  With no phase open nothing can change:
-  the link then wakes for frames and sends, and every 0.25 s for resends and heartbeats.
+  frames; a phase's start carries its first state.  A flush that found nothing changed doubles
+  the wait before the next (at most 0.25 s; a change restores ``flush_interval``).  With no
+  phase open nothing can change: the link wakes for frames and sends, and every 0.25 s.
   States are not acknowledged: the next change supersedes a lost one, a phase's final state
   travels in its reliable ``PHASE_FINISH``, and a state the socket refused is sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
@@ -154,9 +155,7 @@ class ClientLink:
     ) -> None:
         self.address = address
         self.config = config
-        self.frames_sent = 0
-        self.frames_dropped = 0
-        self.bad_frames = 0
+        self.frames_sent = self.frames_dropped = self.bad_frames = 0
         self._outbox = outbox
         self._get_time = get_time
         self._sock = client_socket(config, security)
@@ -176,8 +175,7 @@ class ClientLink:
         self._unresponsive = False
         self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
-        self._introduced = self._resynced = False
-        self._stopping = False
+        self._introduced = self._resynced = self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
 
@@ -261,10 +259,10 @@ class ClientLink:
         monitor = self._reach.monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        next_flush = self._get_time()
+        next_flush, every = self._get_time(), self.config.flush_interval
         try:
             while not self._stopping:
-                timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                timeout = min(max(0.0, next_flush - self._get_time()), every)
                 if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
                     timeout = _IDLE_POLL
                 ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
@@ -279,12 +277,12 @@ class ClientLink:
                 if self._sock in ready:  # level-triggered: a frame after the poll wakes the next one
                     self._receive(now)
                 self._send_queued(now)
-                if now >= next_flush:
-                    self._send_states(now)
+                if now >= next_flush:  # a flush with nothing changed: the next one twice as late
+                    every = self.config.flush_interval if self._send_states(now) else min(2 * every, _IDLE_POLL)
                     self._resend(now)
                     if now - self._sent_at >= self.config.heartbeat_interval:
                         self._send_frame(wire.encode(wire.Heartbeat(self._next_seq())), now)
-                    next_flush = now + self.config.flush_interval
+                    next_flush = now + every
         except Exception:  # never let the link die silently: the worker must keep working
             _log.exception("mpprogress client link to %s stopped", self.address)
         finally:
@@ -343,13 +341,14 @@ class ClientLink:
                     self._out.refuse(pending)
                 return
 
-    def _send_states(self, now: float) -> None:
+    def _send_states(self, now: float) -> bool:
         states = self._outbox.changed_states()
         if not states:
-            return
+            return False
         frames = wire.encode_state(states, self._next_seq)
         if not all([self._send_frame(frame, now) for frame in frames]):
             self._outbox.unsent(states)
+        return True
 
     def _resend(self, now: float) -> None:
         with self._cond:

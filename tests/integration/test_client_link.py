@@ -263,3 +263,32 @@ def test_a_message_resent_once_waits_twice_as_long_before_the_next_resend(
     assert receiver.sock.poll(300) == 0, "resent again after one interval"
     clock.advance(0.5)  # 1.1 s after the first resend: due
     assert receiver.receive() == hello
+
+
+def test_a_phase_open_but_unchanged_wakes_the_link_less_and_less_and_a_change_still_arrives() -> None:
+    # Issue 26: under load a worker lives long; a flush every 50 ms that finds nothing changed is
+    # wasted.  Each such flush doubles the wait before the next, up to the idle poll (0.25 s).
+    from mpprogress._core.tracker import BaseProgressTracker
+    from mpprogress._remote.aggregator import Aggregator
+    from mpprogress._remote.client import ClientTracker
+
+    parent = BaseProgressTracker()
+    parent.start_operation("op", "op")
+    with Aggregator(parent) as aggregator, ClientTracker(aggregator.address) as client:
+        with client.get_operation("op").phase("open", total=None) as phase:
+            link = client._link
+            passes = [0]
+            watch = link._watch_receiver
+
+            def counted() -> None:
+                passes[0] += 1
+                watch()
+
+            link._watch_receiver = counted  # type: ignore[method-assign]  # called once per pass
+            time.sleep(1.0)  # 20 flush intervals with nothing changed
+            seen = passes[0]
+            phase.update(7)  # the next flush sends it, however long the wait had grown
+            remote = parent.get_operation("op")
+            assert remote is not None
+            assert wait_for(lambda: any(p.current == 7 for p in remote.phases.values()))
+    assert seen <= 10, f"{seen} passes in 1 s with nothing changed (20 flush intervals)"
