@@ -100,28 +100,20 @@ class Outbox(Protocol):
 
     def hello(self) -> wire.Hello:
         """The hello message (its seq is ignored)."""
-
     def active(self) -> bool:
         """Whether some phase is open (only then can a state change between two frames)."""
-
     def changed_states(self) -> list[wire.PhaseState]:
         """The states of the phases that changed since the last call."""
-
     def unsent(self, states: list[wire.PhaseState]) -> None:
         """These states could not be sent: report them again next time."""
-
     def resync_messages(self) -> list[wire.Message]:
         """Every start and finish the receiver needs to rebuild this client's state."""
-
     def acked(self, message: wire.Message) -> None:
         """The receiver applied this reliable message."""
-
     def cancel_received(self, message: wire.Cancel) -> None:
         """The receiver asks to cancel an operation or a phase."""
-
     def orphaned(self) -> None:
         """The session that started this worker is gone: cancel everything."""
-
     def resumed(self, message: wire.Resumed) -> None:
         """The receiver says where a phase resumes an earlier run."""
 
@@ -239,7 +231,7 @@ class ClientLink:
                 left = _time_left(started, timeout, self.config.introduction_cap, self._reach.connected, self._alive_at)
                 if left <= 0:
                     return
-                self._cond.wait(min(left, 0.05))
+                self._cond.wait(min(left, 0.25))  # woken by an ACK, a RESYNC, a connection event
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -268,10 +260,12 @@ class ClientLink:
                 ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
                 if self._waker.fd in ready:
                     self._waker.drain()
-                if monitor in ready and self._reach.pump():  # refused: final, say so now
+                if monitor in ready:  # the connection changed: waiters look again (they sleep long)
+                    refused = self._reach.pump()
                     with self._cond:
-                        self._cond.notify_all()  # waiters stop waiting
-                    warn_undelivered(self.address, self._reach.cause())
+                        self._cond.notify_all()
+                    if refused:  # final: say so now
+                        warn_undelivered(self.address, self._reach.cause())
                 self._watch_receiver()
                 now = self._get_time()
                 if self._sock in ready:  # level-triggered: a frame after the poll wakes the next one
@@ -288,6 +282,8 @@ class ClientLink:
         finally:
             self._reach.close()
             self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+            with self._cond:
+                self._cond.notify_all()  # a waiter stops waiting for a thread that is gone
 
     def _watch_receiver(self) -> None:
         """Note that the receiver is alive; warn if reports are stuck with no connection."""

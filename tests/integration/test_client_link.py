@@ -292,3 +292,24 @@ def test_a_phase_open_but_unchanged_wakes_the_link_less_and_less_and_a_change_st
             assert remote is not None
             assert wait_for(lambda: any(p.current == 7 for p in remote.phases.values()))
     assert seen <= 10, f"{seen} passes in 1 s with nothing changed (20 flush intervals)"
+
+
+def test_the_introduction_wait_sleeps_until_something_changes_not_every_50_ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 26: under load the wait lasts long; each re-check wakes the worker's main thread.
+    from mpprogress._remote import link as link_module
+
+    looks = [0]
+    time_left = link_module._time_left
+
+    def counted(*args: float | bool) -> float:
+        looks[0] += 1
+        return time_left(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(link_module, "_time_left", counted)
+    with linked(introduction_cap=1.0) as (link, receiver):
+        receiver.receive()
+        assert wait_for(lambda: link._reach.connected)  # a live receiver that never answers
+        waiting, returned = introduce_in_thread(link, timeout=5.0)
+        waiting.join(20)
+        assert returned == [True]
+    assert looks[0] <= 8, f"{looks[0]} looks in a 1 s wait"
