@@ -12,8 +12,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   it applied to that phase, so a reordered or repeated state can never move a count back.
 - **Absolute, coalesced state.** Every ``flush_interval`` the link sends the absolute state
   (``current``, ``total``, message, new metadata) of the phases that changed in ``STATE``
-  frames; a phase's start carries its first state.  With no phase open nothing can change:
-  the link then wakes for frames and sends, and every 0.25 s for resends and heartbeats.
+  frames; a phase's start carries its first state.  A flush that found nothing changed doubles
+  the wait before the next (at most 0.25 s; a change restores ``flush_interval``).  With no
+  phase open nothing can change: the link wakes for frames and sends, and every 0.25 s.
   States are not acknowledged: the next change supersedes a lost one, a phase's final state
   travels in its reliable ``PHASE_FINISH``, and a state the socket refused is sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
@@ -21,8 +22,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
   ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
   acknowledged has its state sent again (states sent before the start arrived were dropped).
-- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) every
-  ``resend_interval``; the aggregator acknowledges a repeat without applying it again.
+- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) after
+  ``resend_interval``, each wait twice the last, at most 8x (``sendqueue.due``); the aggregator
+  acknowledges a repeat without applying it again.
 - **Resync.** An aggregator that does not know the sender (it restarted, or the routing id
   changed) answers ``RESYNC`` (at most once a second per sender).  The link forgets what awaited
   an acknowledgement and puts in front of its queue a new ``HELLO`` and the outbox's
@@ -124,9 +126,7 @@ class ClientLink:
     ) -> None:
         self.address = address
         self.config = config
-        self.frames_sent = 0
-        self.frames_dropped = 0
-        self.bad_frames = 0
+        self.frames_sent = self.frames_dropped = self.bad_frames = 0
         self._outbox = outbox
         self._get_time = get_time
         self._sock = client_socket(config, security)
@@ -147,8 +147,7 @@ class ClientLink:
         self._standing = Standing(self._reach, config.delivery_timeout)  # when waiting is futile
         self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
-        self._introduced = self._resynced = False
-        self._stopping = False
+        self._introduced = self._resynced = self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
 
@@ -188,8 +187,7 @@ class ClientLink:
         """
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
-        started = time.monotonic()
-        cap = self.config.delivery_cap if cap is None else cap
+        started, cap = time.monotonic(), self.config.delivery_cap if cap is None else cap
         with self._cond:
             while not self._out.settled:
                 # A wait gave up before: 0.1 s, until the receiver acknowledges something again
@@ -212,9 +210,8 @@ class ClientLink:
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: wait until everything sent so far was acknowledged, giving up
-        ``timeout`` seconds after the receiver last showed life (see "Introduction" above).
-        Giving up here judges nothing: later waits are not shortened."""
+        """Once: wait until all sent so far was acknowledged, at most ``timeout`` s past the receiver's
+        last sign of life ("Introduction" above); judges nothing for later waits."""
         if self._introduced or threading.current_thread() is self._thread:
             return
         self._introduced = True
@@ -225,7 +222,7 @@ class ClientLink:
                 left = _time_left(started, timeout, self.config.introduction_cap, self._reach.connected, self._alive_at)
                 if left <= 0:
                     return
-                self._cond.wait(min(left, 0.05))
+                self._cond.wait(min(left, 0.25))  # woken by an ACK, a RESYNC, a connection event
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -245,34 +242,39 @@ class ClientLink:
         monitor = self._reach.monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        next_flush = self._get_time()
+        next_flush, every = self._get_time(), self.config.flush_interval
         try:
             while not self._stopping:
-                timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                timeout = min(max(0.0, next_flush - self._get_time()), every)
                 if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
                     timeout = _IDLE_POLL
                 ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
                 if self._waker.fd in ready:
                     self._waker.drain()
-                if monitor in ready and self._reach.pump():  # refused: final, say so now
+                if monitor in ready:  # the connection changed: waiters look again (they sleep long)
+                    refused = self._reach.pump()
                     with self._cond:
-                        self._cond.notify_all()  # waiters stop waiting
-                    warn_undelivered(self.address, self._standing.cause())
+                        self._cond.notify_all()
+                    if refused:  # final: say so now
+                        warn_undelivered(self.address, self._standing.cause())
                 self._watch_receiver()
                 now = self._get_time()
-                self._receive(now)
+                if self._sock in ready:  # level-triggered: a frame after the poll wakes the next one
+                    self._receive(now)
                 self._send_queued(now)
-                if now >= next_flush:
-                    self._send_states(now)
+                if now >= next_flush:  # a flush with nothing changed: the next one twice as late
+                    every = self.config.flush_interval if self._send_states(now) else min(2 * every, _IDLE_POLL)
                     self._resend(now)
                     if now - self._sent_at >= self.config.heartbeat_interval:
                         self._send_frame(wire.encode(wire.Heartbeat(self._next_seq())), now)
-                    next_flush = now + self.config.flush_interval
+                    next_flush = now + every
         except Exception:  # never let the link die silently: the worker must keep working
             _log.exception("mpprogress client link to %s stopped", self.address)
         finally:
             self._reach.close()
             self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+            with self._cond:
+                self._cond.notify_all()  # a waiter stops waiting for a thread that is gone
 
     def _watch_receiver(self) -> None:
         """Note that the receiver is alive; warn if reports are stuck with no connection."""
@@ -325,19 +327,20 @@ class ClientLink:
                     self._out.refuse(pending)
                 return
 
-    def _send_states(self, now: float) -> None:
+    def _send_states(self, now: float) -> bool:
         states = self._outbox.changed_states()
         if not states:
-            return
+            return False
         frames = wire.encode_state(states, self._next_seq)
         if not all([self._send_frame(frame, now) for frame in frames]):
             self._outbox.unsent(states)
+        return True
 
     def _resend(self, now: float) -> None:
         with self._cond:
             due = self._out.due(now, self.config.resend_interval)
         for pending in due:
-            pending.sent_at = now
+            pending.sent_at, pending.resends = now, pending.resends + 1
             if not self._send_frame(pending.frame, now):
                 return
 
