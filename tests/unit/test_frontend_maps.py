@@ -63,6 +63,7 @@ def test_thread_map_disabled_is_a_plain_map(frontend_tracker: Any) -> None:
 
 
 def test_patch_tqdm_replaces_tqdms_names_and_restores_them(frontend_tracker: Any) -> None:
+    pytest.importorskip("tqdm")
     import tqdm as tqdm_package
     import tqdm.auto
     import tqdm.std
