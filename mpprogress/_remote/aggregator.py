@@ -42,6 +42,7 @@ from .addresses import IpcFile, private_ipc_address, remove_private_dir
 from .aggregator_config import AggregatorConfig
 from .applier import Applier, WorkerLogs
 from .cancels import CancelRequests
+from .memory import RELEASE_AFTER, give_back_memory
 from .pids import process_alive
 from .registry import ClientRegistry
 from .replies import Replies
@@ -137,6 +138,7 @@ class Aggregator:
             lost_timeout=config.lost_timeout, local_lost_timeout=config.local_lost_timeout,
             process_alive=process_alive, connected=self._replies.connected,
         )
+        self._released = 0  # phases of lost clients since memory was last given back
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
@@ -301,7 +303,7 @@ class Aggregator:
                                                                        peer_pid)
             for gone in (displaced, evicted):
                 if gone is not None:
-                    self._applier.lose(gone)
+                    self._released += self._applier.lose(gone)
             if refused is not None:
                 self._drops[refused] += 1
                 self._replies.send(routing_id, wire.Refused(0, refused))  # its waits end at once
@@ -340,7 +342,7 @@ class Aggregator:
                 verdict, silent = self._registry.judge(client, now), now - client.last_seen
                 if verdict == "lost":
                     self._registry.remove(client, lost=True)
-                    self._applier.lose(client)
+                    self._released += self._applier.lose(client)
                     _log.warning("mpprogress: worker %s is lost (%s); its open phases end as lost", client.name,
                                  "its process is gone" if client.here and silent < self.config.lost_timeout
                                  else f"silent for {silent:.1f} s")
@@ -353,6 +355,9 @@ class Aggregator:
             except Exception:  # one client's trouble must not spare the others their check
                 self._fault("liveness_error")
         self._applier.recount(self._registry.clients())
+        if self._released >= RELEASE_AFTER:  # many phases of lost clients: return their pages
+            self._released = 0
+            give_back_memory()
 
     def _fault(self, reason: str) -> None:
         """Count a contained error (call it in an ``except`` block); log it once per reason."""

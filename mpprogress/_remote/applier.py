@@ -139,13 +139,18 @@ class Applier:
         for remote in client.phases.values():
             remote.phase.stalled = stalled
 
-    def lose(self, client: RemoteClient) -> None:
-        """Finish a lost client's open phases as failed (``"lost"``), and its own operations."""
+    def lose(self, client: RemoteClient) -> int:
+        """Finish a lost client's open phases as failed (``"lost"``), and its own operations.
+
+        Returns:
+            How many phases it held (what losing it may give back).
+        """
         for remote in client.phases.values():
             if not remote.phase.finished:
                 remote.container.finish_phase(remote.phase.phase_id, False, reason="lost")
         for operation_id in client.operations:
             self.tracker.finish_operation(operation_id, False)
+        return len(client.phases)
 
     def _apply_states(self, client: RemoteClient, message: wire.State) -> None:
         for entry in message.phases:
