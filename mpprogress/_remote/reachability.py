@@ -69,8 +69,10 @@ NO_CURVE_THERE = (
     "an older mpprogress; nothing is sent to it"
 )
 WRONG_SERVER_KEY = (
-    f"refused: every CURVE handshake fails: the relay's public key in {CURVE_DIR_ENV} (server.key) is "
-    "probably not this relay's (copy the relay's key directory again)"
+    f"refused: every CURVE handshake fails: the receiver there does not hold the key this worker was given "
+    f"({SERVER_KEY_ENV}, or server.key in {CURVE_DIR_ENV}): it is not the session or relay this worker was given "
+    "(another process may hold its port), or the key is probably not this relay's (copy its key again); "
+    "nothing is sent to it"
 )
 _FAILED_HANDSHAKES = 3  # failures without detail in a row, with keys: the server key is wrong
 HANDSHAKE_FAILED = "refused: the handshake failed (not an mpprogress receiver, or mismatched CURVE keys)"

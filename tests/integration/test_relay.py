@@ -54,11 +54,13 @@ _SERVER_KEYS: dict[str, str] = {}  # address -> the MPPROGRESS_SERVER_KEY its re
 class KeyedRawClient(RawClient):
     """A ``RawClient`` with a CURVE key pair of its own, for a relay whose public key is known."""
 
-    def __init__(self, address: str, server_key: str | None) -> None:
+    def __init__(self, address: str, server_key: str | None, keys: CurveClientKeys | None = None) -> None:
         self.sock = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        if server_key is not None:
-            CurveClientKeys.ephemeral(server_key).apply(self.sock)
+        if keys is None and server_key is not None:
+            keys = CurveClientKeys.ephemeral(server_key)
+        if keys is not None:  # a worker reconnecting keeps its key pair
+            keys.apply(self.sock)
         self.sock.connect(address)
 
 
@@ -92,9 +94,11 @@ class Relay:
         assert line is not None, "".join(self.err)
         address = line.split("listening on ", 1)[1].split()[0]
         if address.startswith("tcp://") and "--curve" not in self.args:  # its key, as a user copies it
-            assert wait_for(lambda: any("MPPROGRESS_SERVER_KEY=" in line for line in self.err))
-            key_line = next(line for line in self.err if "MPPROGRESS_SERVER_KEY=" in line)
-            self.key = _SERVER_KEYS[address] = key_line.strip().split("=", 1)[1].strip("'")
+            # printed with the address (one write): a relay without keys gives none at all
+            wait_for(lambda: any("MPPROGRESS_SERVER_KEY=" in line for line in self.err), timeout=5)
+            key_line = next((line for line in self.err if "MPPROGRESS_SERVER_KEY=" in line), None)
+            if key_line is not None:
+                self.key = _SERVER_KEYS[address] = key_line.strip().split("=", 1)[1].strip("'")
         return address
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
