@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.queues import Queue
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +29,7 @@ from mpprogress._remote.settings import ADDRESS_ENV, export_settings
 from mpprogress.security import CurveClientKeys
 from mpprogress.testing import RecordingCallback
 from tests.integration.conftest import START_METHODS, wait_for
-from tests.integration.test_relay import KeyedRawClient, Relay, _free_port
+from tests.integration.test_relay import ROOT, KeyedRawClient, Relay, _free_port
 
 pytestmark = pytest.mark.processes
 
@@ -185,3 +188,50 @@ def test_a_hello_taking_over_a_tcp_workers_id_from_another_key_is_refused() -> N
     assert (finish["current"], finish["success"]) == (1000, True)  # not the impostor's 13
     assert refusals >= 5
 
+
+
+@pytest.mark.slow
+def test_a_worker_follows_its_announced_relay_to_a_new_port_and_key(tmp_path: Path) -> None:
+    board = tmp_path / "relay.address"
+    first = Relay("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--announce", str(board))
+    second = None
+    try:
+        first.wait_listening()
+        assert first.key is not None and board.read_text().splitlines()[1] == first.key
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
+        env.update(PYTHONPATH=str(ROOT), MPPROGRESS_ADDRESS_FILE=str(board))  # the file alone: address and key
+        worker = subprocess.Popen([sys.executable, "-m", "tests.integration.relay_worker", "mover", "--items", "600",
+                                   "--sleep", "0.01"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        assert wait_for(lambda: any(e["data"]["current"] > 0 for e in first.events("progress_update")), 60)
+        first.kill()
+        second = Relay("--format", "json", "--bind", f"tcp://127.0.0.1:{_free_port()}", "--announce", str(board))
+        second.wait_listening()
+        assert second.key not in (None, first.key)
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0 and "done" in out
+        assert "refused" not in err and "not authenticated" not in err, err  # "nothing listens" while it moved: fine
+        assert wait_for(lambda: second.finished("mover-0"), 30)
+        (final,) = second.finished("mover-0")
+        assert final["success"] and final["current"] == final["total"] == 600
+        assert second.stop() == 0
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+
+
+@pytest.mark.slow
+def test_mpprogress_run_on_loopback_tcp_gives_its_key_to_the_command_and_the_address_file(tmp_path: Path) -> None:
+    board = tmp_path / "run.address"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPPROGRESS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    script = ("import os, pathlib, runpy, sys; lines = pathlib.Path(sys.argv[1]).read_text().splitlines(); "
+              "assert lines == [os.environ['MPPROGRESS_ADDRESS'], os.environ['MPPROGRESS_SERVER_KEY']], lines; "
+              "sys.argv = ['w', 'ran', '--items', '20']; runpy.run_module('tests.integration.relay_worker', "
+              "run_name='__main__')")
+    done = subprocess.run([sys.executable, "-m", "mpprogress", "run", "--no-display", "--bind", "tcp://127.0.0.1:0",
+                           "--announce", str(board), "--", sys.executable, "-c", script, str(board)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "done" in done.stdout and "warning" not in done.stderr, done.stderr
