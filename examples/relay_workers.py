@@ -3,12 +3,13 @@
 By hand, in two shells::
 
     mpprogress relay --bind tcp://127.0.0.1:5555                        # shell 1: the display
-    MPPROGRESS_ADDRESS=tcp://127.0.0.1:5555 python examples/relay_workers.py --worker W1   # shell 2
+    # shell 2: paste the two export lines the relay printed (its address and its key), then
+    python examples/relay_workers.py --worker W1
 
 Run without ``--worker``, this script plays both shells: it starts ``mpprogress relay --format
-json`` on a free loopback port, starts ``--workers`` worker programs that know nothing but
-``MPPROGRESS_ADDRESS``, stops the relay with SIGINT once they are done, and counts what the relay
-reported.
+json`` on a free loopback port, starts ``--workers`` worker programs that know nothing but the
+relay's export lines (``MPPROGRESS_ADDRESS``, ``MPPROGRESS_SERVER_KEY``), stops the relay with
+SIGINT once they are done, and counts what the relay reported.
 
 Run it:  python examples/relay_workers.py [--workers 3] [--items 200]
 Last line (for scripts and tests):  RESULT workers=3 phases=6 items=1200/1200 relay=stopped
@@ -64,8 +65,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         [sys.executable, "-m", "mpprogress", "relay", "--bind", address, "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    exported: dict[str, str] = {}
     try:
-        env = {**os.environ, "MPPROGRESS_ADDRESS": address}
+        assert relay.stderr is not None
+        for line in relay.stderr:  # what a user copies: "export NAME=VALUE" lines, the key the last
+            if line.startswith("export "):
+                name, _, value = line[len("export "):].strip().partition("=")
+                exported[name] = value.strip("'")
+            if "MPPROGRESS_SERVER_KEY" in exported:
+                break
+        env = {**os.environ, **exported}
         workers = [
             subprocess.Popen([sys.executable, __file__, "--worker", f"W{n + 1}", "--items", str(args.items)], env=env)
             for n in range(args.workers)

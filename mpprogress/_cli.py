@@ -136,6 +136,11 @@ def _add_relay(subparsers: _Subparsers) -> None:
         help="require CURVE with the keys made by `mpprogress keys DIR` (only allow-listed clients)",
     )
     parser.add_argument(
+        "--key-file", default=None, metavar="FILE",
+        help="on loopback TCP without --curve, keep the key workers know this relay by in FILE (made 0600 "
+        "if missing), so that they reconnect to a relay restarted with the same FILE",
+    )
+    parser.add_argument(
         "--stalled-after", type=_seconds, default=5.0, metavar="SECONDS",
         help="show a worker's phases as stalled after this long without news (default 5)",
     )
@@ -162,7 +167,7 @@ def _run_relay(args: argparse.Namespace) -> int:
 
     timing = AggregatorConfig(stall_timeout=args.stalled_after, lost_timeout=args.lost_after)
     config = RelayConfig(bind=args.bind, output=args.output, curve_dir=args.curve_dir, stdout=args.stdout,
-                         aggregator=timing, announce=args.announce)
+                         aggregator=timing, announce=args.announce, key_file=args.key_file)
     return run_relay(config, journal=args.journal, otel=args.otel, http=args.http)
 
 

@@ -18,7 +18,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-__all__ = ["ADDRESS_FILE_ENV", "announce", "announced_address", "reachable_address"]
+__all__ = ["ADDRESS_FILE_ENV", "announce", "announced_address", "announced_key", "reachable_address"]
 
 ADDRESS_FILE_ENV = "MPPROGRESS_ADDRESS_FILE"
 """A file holding the aggregator's address (``--announce``), read when ``MPPROGRESS_ADDRESS`` is unset."""
@@ -46,14 +46,15 @@ def reachable_address(bound: str) -> str:
     return f"tcp://{name}:{port}"
 
 
-def announce(path: str | os.PathLike[str], address: str) -> None:
-    """Write ``address`` (one line) to ``path``, replacing what was there in one step."""
+def announce(path: str | os.PathLike[str], address: str, server_key: str | None = None) -> None:
+    """Write ``address`` (one line), and the receiver's CURVE public key if it has one made for
+    loopback TCP (a second line), to ``path``, replacing what was there in one step."""
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(address + "\n")
-        os.chmod(temporary, 0o644)  # an address is no secret; other users' workers may read it
+            out.write(address + "\n" + (f"{server_key}\n" if server_key else ""))
+        os.chmod(temporary, 0o644)  # an address and a public key are no secret; other users' workers may read them
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -69,9 +70,20 @@ def announced_address(path: str | os.PathLike[str] | None = None) -> str | None:
     path = path if path is not None else os.environ.get(ADDRESS_FILE_ENV)
     if not path:
         return None
+    lines = _lines(path)
+    return lines[0] if lines else None
+
+
+def announced_key(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """The address announced in ``path`` and the receiver's public key announced with it, if any."""
+    lines = _lines(path)
+    return (lines[0], lines[1]) if len(lines) > 1 else None
+
+
+def _lines(path: str | os.PathLike[str]) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
-        return None
-    return text.splitlines()[0].strip() if text else None
+        return []
+    return [line.strip() for line in text.splitlines()[:2]]
 

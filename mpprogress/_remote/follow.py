@@ -17,7 +17,7 @@ from collections.abc import Callable
 import zmq
 
 from .addresses import check_tcp_address
-from .announce import announced_address
+from .announce import announced_address, announced_key
 from .transport import AddressError, connect_socket
 
 __all__ = ["AddressFollower"]
@@ -69,6 +69,10 @@ class AddressFollower:
             return current
         with contextlib.suppress(zmq.ZMQError):
             sock.disconnect(current)
+        announced = announced_key(self.path)
+        if announced is not None and announced[0] == moved and sock.getsockopt(zmq.MECHANISM) == zmq.CURVE:
+            with contextlib.suppress(zmq.ZMQError):  # the relay's new key (loopback TCP): the next connection uses it
+                sock.curve_serverkey = announced[1].encode()
         try:
             connect_socket(sock, moved)
         except AddressError as exc:

@@ -43,10 +43,10 @@ import time
 import zmq
 
 from .._base.forksafe import PerProcess
-from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, SERVER_KEY_ENV
 from .transport import close_monitor, open_monitor, recv_monitor_event
 
-__all__ = ["Reachability", "Standing", "warn_undelivered"]
+__all__ = ["Reachability", "Standing", "warn_unauthenticated", "warn_undelivered"]
 
 _EVENTS = (
     zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
@@ -60,13 +60,19 @@ NOT_ALLOWED = (
     "add its public key to the relay's clients/ directory)"
 )
 NEEDS_KEYS = (
-    f"refused: the relay requires CURVE keys (set {CURVE_DIR_ENV} to the directory made by `mpprogress keys` "
-    f"and {CURVE_CLIENT_ENV} to a client name in it)"
+    f"refused: the receiver requires CURVE (on loopback TCP set {SERVER_KEY_ENV} from its export lines; else "
+    f"set {CURVE_DIR_ENV} to the directory made by `mpprogress keys` and {CURVE_CLIENT_ENV} to a client name in it)"
 )
-NO_CURVE_THERE = f"refused: this worker has CURVE keys ({CURVE_DIR_ENV}) but the receiver does not use CURVE"
+NO_CURVE_THERE = (
+    f"refused: this worker has CURVE keys ({CURVE_DIR_ENV} or {SERVER_KEY_ENV}) but the receiver does not use "
+    "CURVE: it is not the session or relay this worker was given (another process may hold its port), or "
+    "an older mpprogress; nothing is sent to it"
+)
 WRONG_SERVER_KEY = (
-    f"refused: every CURVE handshake fails: the relay's public key in {CURVE_DIR_ENV} (server.key) is "
-    "probably not this relay's (copy the relay's key directory again)"
+    f"refused: every CURVE handshake fails: the receiver there does not hold the key this worker was given "
+    f"({SERVER_KEY_ENV}, or server.key in {CURVE_DIR_ENV}): it is not the session or relay this worker was given "
+    "(another process may hold its port), or the key is probably not this relay's (copy its key again); "
+    "nothing is sent to it"
 )
 _FAILED_HANDSHAKES = 3  # failures without detail in a row, with keys: the server key is wrong
 HANDSHAKE_FAILED = "refused: the handshake failed (not an mpprogress receiver, or mismatched CURVE keys)"
@@ -223,3 +229,27 @@ def warn_undelivered(address: str, cause: str) -> None:
         if logger.hasHandlers():
             logger.warning(line)
         warning.given = True
+
+
+_unauthenticated: PerProcess[list[str]] = PerProcess(list)
+
+
+def warn_unauthenticated(address: str) -> None:
+    """Say once per process, on standard error, that the receiver at a ``tcp://`` address is not
+    authenticated (no ``MPPROGRESS_SERVER_KEY``, no ``MPPROGRESS_CURVE_DIR``); nothing for other
+    transports.  The worker goes on in plaintext: a relay of an older version has no key to give."""
+    warned = _unauthenticated.get()
+    if not address.startswith("tcp://") or warned:
+        return
+    warned.append(address)
+    line = (
+        f"mpprogress: warning: the receiver at {address} is not authenticated ({SERVER_KEY_ENV} is not set): "
+        "any local user who takes its port gets this worker's reports and can cancel its work; "
+        f"set {SERVER_KEY_ENV} from the relay's export lines"
+    )
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    logger = logging.getLogger("mpprogress")
+    if logger.hasHandlers():
+        logger.warning(line)

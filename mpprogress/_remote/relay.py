@@ -2,7 +2,8 @@
 
 One local tracker, one aggregator bound on ``--bind`` (a private ``ipc://`` path by default,
 printed on standard error so users can ``export MPPROGRESS_ADDRESS=...``, with the
-``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` lines under ``--curve``), and one sink, which
+``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` lines under ``--curve``, and on loopback TCP
+without ``--curve`` the ``MPPROGRESS_SERVER_KEY`` line of the key pair made for this run), and one sink, which
 the caller makes (``wiring.run_relay``: the Rich display, or one JSON event per line on standard
 output with ``--format json``).  SIGINT and
 SIGTERM stop it: the aggregator closes, the sink flushes, and a status line with the frames
@@ -28,8 +29,15 @@ from .._core.stopping import StopSignals
 from .._core.tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
 from .announce import announce, reachable_address
-from .security import CurveServerKeys, InsecureBindError, IpcAddressInUseError, check_bind_address, ipc_in_use
-from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from .security import (
+    CurveServerKeys,
+    InsecureBindError,
+    IpcAddressInUseError,
+    check_bind_address,
+    ipc_in_use,
+    loopback_keys,
+)
+from .settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, SERVER_KEY_ENV
 
 __all__ = ["EXIT_FAILED", "EXIT_REFUSED", "RelayConfig", "format_status", "serve"]
 
@@ -54,6 +62,9 @@ class RelayConfig:
             when it is lost (``AggregatorConfig.stall_timeout``, ``lost_timeout``).
         announce: a file to write the address workers should use into (``announce``), for
             workers started with ``MPPROGRESS_ADDRESS_FILE``.
+        key_file: on loopback TCP without ``curve_dir``, where the relay keeps the key pair its
+            workers authenticate it with (``security.kept_keys``), so that a restarted relay is
+            the same to them; a new pair for each run when ``None``.
     """
 
     bind: str | None = None
@@ -63,6 +74,7 @@ class RelayConfig:
     stderr: TextIO | None = None
     aggregator: AggregatorConfig | None = None
     announce: str | None = None
+    key_file: str | None = None
 
 
 def format_status(stats: AggregatorStats) -> str:
@@ -139,7 +151,8 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             security = CurveServerKeys.load(config.curve_dir)
         except (OSError, ValueError) as exc:
             return _refuse(err, f"cannot load CURVE keys from {config.curve_dir}: {exc}")
-        if not any(security.allowed_clients_dir.glob("*.key")):  # read once, at the start
+        allowed = security.allowed_clients_dir
+        if allowed is None or not any(allowed.glob("*.key")):  # read once, at the start
             return _refuse(err, f"no client key is allowed in {security.allowed_clients_dir}: every worker would be "
                                 "refused (put a worker's public key NAME.key there)")
     if config.bind is not None:
@@ -149,6 +162,11 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             return _refuse(err, str(exc))
         if config.bind.startswith("ipc://") and ipc_in_use(config.bind):
             return _refuse(err, f"another relay already listens on {config.bind}")
+    try:  # loopback TCP: the workers check who we are
+        own_keys = loopback_keys(config.bind, config.key_file) if security is None else None
+    except (OSError, ValueError) as exc:
+        return _refuse(err, f"cannot use the key file {config.key_file}: {exc}")
+    server_key = own_keys.public.decode() if own_keys is not None else None
 
     with StopSignals() as stop:  # SIGINT and SIGTERM end the loop below
         tracker = BaseProgressTracker()
@@ -156,20 +174,21 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
         aggregator = None
         try:
             try:
-                aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security)
+                aggregator = Aggregator(tracker, config.bind, config=config.aggregator, security=security or own_keys)
             except (InsecureBindError, IpcAddressInUseError, ValueError) as exc:
                 return _refuse(err, str(exc))
             if config.announce is not None:  # before "listening on": whoever reads that finds the file
                 try:
-                    announce(config.announce, reachable_address(aggregator.address))
+                    announce(config.announce, reachable_address(aggregator.address), server_key)
                 except OSError as exc:
                     return _refuse(err, f"cannot announce the address in {config.announce}: {exc}")
             err.write(
                 f"mpprogress relay: listening on {aggregator.address}"
                 f"{' (CURVE)' if security is not None else ''}\n"
                 f"export {ADDRESS_ENV}={aggregator.address}\n"
+                + (f"export {SERVER_KEY_ENV}='{server_key}'\n" if server_key is not None else "")
             )
-            if security is not None and config.curve_dir is not None:
+            if security is not None and security.allowed_clients_dir is not None and config.curve_dir is not None:
                 err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
             err.flush()
             with _log_lines(sink, err):

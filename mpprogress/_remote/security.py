@@ -33,6 +33,7 @@ __all__ = [
     "generate_keys",
     "ipc_in_use",
     "is_loopback_address",
+    "loopback_keys",
 ]
 
 ZAP_DOMAIN = "mpprogress"
@@ -130,11 +131,23 @@ def ipc_in_use(address: str) -> bool:
 
 @dataclass(frozen=True)
 class CurveServerKeys:
-    """A relay's CURVE key pair and the directory of allowed client public keys."""
+    """A relay's CURVE key pair and the directory of allowed client public keys.
+
+    ``allowed_clients_dir`` ``None`` lets in any client key (``ephemeral``): the workers
+    authenticate the receiver, and each worker's key binds its client id to it.
+    """
 
     public: bytes
     secret: bytes
-    allowed_clients_dir: Path
+    allowed_clients_dir: Path | None
+
+    @classmethod
+    def ephemeral(cls) -> CurveServerKeys:
+        """A new key pair held in memory only, letting in any client key (``loopback_keys``)."""
+        import zmq
+
+        public, secret = zmq.curve_keypair()
+        return cls(public, secret, None)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> CurveServerKeys:
@@ -169,6 +182,7 @@ class CurveServerKeys:
         aggregator.
         """
         import zmq
+        import zmq.auth
         from zmq.auth.thread import ThreadAuthenticator
 
         auth = ThreadAuthenticator(context)
@@ -185,7 +199,8 @@ class CurveServerKeys:
                 if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
-        auth.configure_curve(domain=ZAP_DOMAIN, location=str(self.allowed_clients_dir))
+        location = zmq.auth.CURVE_ALLOW_ANY if self.allowed_clients_dir is None else str(self.allowed_clients_dir)
+        auth.configure_curve(domain=ZAP_DOMAIN, location=location)
         return auth
 
 
@@ -209,11 +224,72 @@ class CurveClientKeys:
             raise ValueError(f"{root / (name + '.key_secret')} holds no secret key")
         return cls(public, secret, server_public)
 
+    @classmethod
+    def ephemeral(cls, server_public: str | bytes) -> CurveClientKeys:
+        """A new key pair of this worker's own, for the receiver whose public key is given (Z85).
+
+        Raises:
+            ValueError: ``server_public`` is not a Z85 CURVE public key (40 characters).
+        """
+        import zmq
+        import zmq.utils.z85
+
+        key = server_public.encode() if isinstance(server_public, str) else server_public
+        key = key.strip()
+        try:
+            if len(key) != 40 or len(zmq.utils.z85.decode(key)) != 32:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):  # z85.decode raises KeyError on foreign characters
+            raise ValueError(f"not a CURVE public key (40 Z85 characters): {key[:60]!r}") from None
+        public, secret = zmq.curve_keypair()
+        return cls(public, secret, key)
+
     def apply(self, sock: zmq.Socket[bytes]) -> None:
         """Make ``sock`` a CURVE client of the relay (call before connect)."""
         sock.curve_secretkey = self.secret
         sock.curve_publickey = self.public
         sock.curve_serverkey = self.server_public
+
+
+def kept_keys(path: str | os.PathLike[str]) -> CurveServerKeys:
+    """``ephemeral``-like keys kept in ``path``, so that a relay restarted with the same file is
+    the same receiver to the workers that knew it: read from it, or made and written (0600).
+
+    Raises:
+        ValueError: the file is not one this function wrote, or others may read it.
+    """
+    import zmq
+
+    target = Path(path)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if target.stat().st_mode & 0o077:
+            raise ValueError(f"{target} may be read by other users (chmod 600 it)") from None
+        secret = target.read_bytes().strip()
+        try:
+            public = zmq.curve_public(secret)
+        except (ValueError, zmq.ZMQError) as exc:
+            raise ValueError(f"{target} holds no CURVE secret key: {exc}") from exc
+        return CurveServerKeys(public, secret, None)
+    public, secret = zmq.curve_keypair()
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret + b"\n")
+    return CurveServerKeys(public, secret, None)
+
+
+def loopback_keys(address: str | None, key_file: str | os.PathLike[str] | None = None) -> CurveServerKeys | None:
+    """Keys for a receiver bound on loopback TCP without keys of its own: ``ephemeral`` ones.
+
+    Any local user can connect to a loopback port, and take it over once its receiver is gone.
+    With these keys the receiver's workers (given its public key, ``MPPROGRESS_SERVER_KEY``)
+    talk only to it, encrypted, and each worker's own key binds its client id.  ``None`` for
+    ``ipc://`` (file permissions already keep other users out) and other interfaces (refused
+    without explicit keys: ``check_bind_address``).  ``key_file``: keep them there (``kept_keys``).
+    """
+    if address is None or not is_loopback_address(address):
+        return None
+    return kept_keys(key_file) if key_file is not None else CurveServerKeys.ephemeral()
 
 
 def generate_keys(directory: str | os.PathLike[str], clients: tuple[str, ...] = ("client",)) -> Path:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .announce import ADDRESS_FILE_ENV, announced_address
+from .announce import ADDRESS_FILE_ENV, announced_address, announced_key
 
 if TYPE_CHECKING:
     from .security import CurveClientKeys
@@ -21,11 +21,13 @@ __all__ = [
     "CURVE_DIR_ENV",
     "FORWARD_LOGS_ENV",
     "RESUME_ENV",
+    "SERVER_KEY_ENV",
     "SESSION_PID_ENV",
     "env_client_security",
     "export_settings",
     "inherited_address",
     "inherited_setting",
+    "server_key",
     "session_pid",
 ]
 
@@ -43,6 +45,9 @@ CURVE_DIR_ENV = "MPPROGRESS_CURVE_DIR"
 """Directory of keys made by ``mpprogress keys``: set it in a worker to reach a CURVE relay."""
 CURVE_CLIENT_ENV = "MPPROGRESS_CURVE_CLIENT"
 """Name of the client key pair in ``MPPROGRESS_CURVE_DIR`` (``client`` by default)."""
+SERVER_KEY_ENV = "MPPROGRESS_SERVER_KEY"
+"""The CURVE public key (Z85) of a session or relay on loopback TCP without ``--curve``: a worker
+makes a key pair of its own and talks only to the holder of that key (``security.loopback_keys``)."""
 
 
 def inherited_setting(name: str) -> str | None:
@@ -143,16 +148,44 @@ def _put(mapping: MutableMapping[str, Any], name: str, value: str | _Environment
         mapping[name] = value
 
 
-def env_client_security() -> CurveClientKeys | None:
-    """CURVE client keys named by ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT``, if set.
+def server_key(address: str, address_file: str | None = None) -> str | None:
+    """The receiver's public key for a worker reporting to ``address``, if it was given one.
+
+    ``MPPROGRESS_SERVER_KEY`` when ``MPPROGRESS_ADDRESS`` is unset or is ``address`` (a key
+    exported for another receiver is not this one's), else the key announced in
+    ``address_file`` with that address.
+    """
+    exported = inherited_setting(SERVER_KEY_ENV)
+    if exported and inherited_setting(ADDRESS_ENV) in (None, address):
+        return exported
+    if address_file is not None:
+        announced = announced_key(address_file)
+        if announced is not None and announced[0] == address:
+            return announced[1]
+    return None
+
+
+def env_client_security(address: str | None = None, address_file: str | None = None) -> CurveClientKeys | None:
+    """CURVE client keys for a worker reporting to ``address``, if it should use any.
+
+    The keys named by ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT``, if set; else, for
+    a ``tcp://`` address whose receiver's public key is known (``server_key``), a new key pair
+    of this worker's own (``CurveClientKeys.ephemeral``); else ``None``.
 
     Raises:
-        ValueError: the keys cannot be read.
+        ValueError: the keys cannot be read, or the public key is no key.
     """
+    from .security import CurveClientKeys
+
     directory = os.environ.get(CURVE_DIR_ENV)
     if not directory:
-        return None
-    from .security import CurveClientKeys
+        key = server_key(address, address_file) if address and address.startswith("tcp://") else None
+        if key is None:
+            return None
+        try:
+            return CurveClientKeys.ephemeral(key)
+        except ValueError as exc:
+            raise ValueError(f"{SERVER_KEY_ENV} is unusable: {exc}") from exc
 
     name = os.environ.get(CURVE_CLIENT_ENV) or "client"
     try:

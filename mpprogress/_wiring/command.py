@@ -3,7 +3,8 @@
 The session (aggregator + display on standard error, optionally a journal) listens on
 ``--bind``; the command runs with ``MPPROGRESS_ADDRESS`` in its environment (the address other
 hosts reach when the bind is a wildcard), and with ``--curve DIR`` the ``MPPROGRESS_CURVE_DIR``
-/ ``MPPROGRESS_CURVE_CLIENT`` a worker needs.  Every process the command starts, on this node or
+/ ``MPPROGRESS_CURVE_CLIENT`` a worker needs (on loopback TCP without it, the session's
+``MPPROGRESS_SERVER_KEY``, also announced with ``--announce``).  Every process the command starts, on this node or
 on others (``srun``, ``mpirun``, ``ssh``: whatever passes the environment on), reports to it.
 The exit status is the command's (128 + N when a signal N ended it).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .._remote.announce import announce, reachable_address
-from .._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV
+from .._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, SERVER_KEY_ENV
 from .processes import session
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _run_in_session(config: RunConfig) -> int:
     if config.curve_dir is not None:
         env.update(_client_settings(config.curve_dir))
     if config.announce is not None:
-        announce(config.announce, address)
+        announce(config.announce, address, os.environ.get(SERVER_KEY_ENV))  # the session's loopback key, if any
     try:
         child = subprocess.Popen(list(config.command), env=env)
     except OSError as exc:

@@ -20,6 +20,7 @@ from .._remote.settings import (
     ADDRESS_ENV,
     FORWARD_LOGS_ENV,
     RESUME_ENV,
+    SERVER_KEY_ENV,
     SESSION_PID_ENV,
     env_client_security,
     export_settings,
@@ -87,7 +88,9 @@ def session(
         tracker: the local tracker to fill; a new ``BaseProgressTracker`` by default (closed on
             exit only when the session made it).
         config: the aggregator's timing settings.
-        security: applied to the listening socket (e.g. CURVE server keys).
+        security: applied to the listening socket (e.g. CURVE server keys).  On loopback TCP
+            without it, a key pair made for the session (``security.loopback_keys``), whose
+            public key is exported as ``MPPROGRESS_SERVER_KEY``: workers talk only to it.
         journal: an SQLite file to record the run in (``JournalSink``; several runs may share
             one file; ``mpprogress report PATH`` reads it); with ``forward_logs``, the workers'
             log records are journaled too.
@@ -109,6 +112,7 @@ def session(
     global _session_log_handler, _session_pid
     from .._remote import client  # noqa: F401  forked workers inherit it: 5 ms less per worker
     from .._remote.aggregator import Aggregator
+    from .._remote.security import loopback_keys
     from .._remote.transport import host_identity
 
     if resume and journal is None:
@@ -143,9 +147,11 @@ def session(
             from .dashboard import open_dashboard  # only now: aiohttp comes with the dashboard alone
 
             board = open_dashboard(local, dashboard, journal=journal)
-        aggregator = Aggregator(local, address, config=config, security=security)
+        own_keys = loopback_keys(address) if security is None else None
+        aggregator = Aggregator(local, address, config=config, security=security or own_keys)
         restore_settings = export_settings(
             {ADDRESS_ENV: aggregator.address, FORWARD_LOGS_ENV: "1" if forward_logs else None,
+             SERVER_KEY_ENV: own_keys.public.decode() if own_keys is not None else None,
              RESUME_ENV: "1" if recorder is not None and recorder.resumed_run is not None else None,
              SESSION_PID_ENV: f"{os.getpid()} {host_identity()}"}
         )
@@ -231,7 +237,11 @@ def connect(
     if not address:
         raise ValueError(f"no progress address: pass one or set {ADDRESS_ENV}")
     if security is None:
-        security = env_client_security()
+        security = env_client_security(address, follow)
+        if security is None:
+            from .._remote.reachability import warn_unauthenticated
+
+            warn_unauthenticated(address)
     return ClientTracker(address, config=config, security=security, follow=follow)
 
 
@@ -245,17 +255,22 @@ def worker_client(address: str, follow: str | None = None) -> ProgressTracker:
 
     A handler inherited from a forking session parent is taken off the root logger; with
     ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.  With
-    ``MPPROGRESS_CURVE_DIR`` set, it connects with those CURVE client keys.
+    ``MPPROGRESS_CURVE_DIR`` set, it connects with those CURVE client keys; else with
+    ``MPPROGRESS_SERVER_KEY`` set, with a key pair of its own (see ``settings.env_client_security``).
     """
     from .._remote.client import ClientTracker, ForwardingLogHandler
 
     try:
-        security = env_client_security()
+        security = env_client_security(address, follow)
     except ValueError as exc:  # never plaintext instead: nothing is sent, the work goes on
         from .._remote.reachability import warn_undelivered
 
         warn_undelivered(address, f"{exc} (nothing is sent without them, never in plaintext; the work goes on)")
         return _Unsent()
+    if security is None:
+        from .._remote.reachability import warn_unauthenticated
+
+        warn_unauthenticated(address)
     client = ClientTracker(address, security=security, follow=follow)
     if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
         client.resume_timeout = RESUME_TIMEOUT

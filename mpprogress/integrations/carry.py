@@ -4,8 +4,8 @@
 as other hosts reach it, or a relay's) and reads the CURVE client keys into memory.  The value
 is small, frozen and picklable; an engine ships it to each worker process, where ``install()``
 writes the keys into a private directory (0700, secret 0600) and exports ``MPPROGRESS_ADDRESS``
-and ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` for the process and its children, so
-the worker's first ``get_tracker()`` connects with them.  No third-party import here.
+and ``MPPROGRESS_CURVE_DIR`` / ``MPPROGRESS_CURVE_CLIENT`` (or ``MPPROGRESS_SERVER_KEY``) for the
+process and its children, so the worker's first ``get_tracker()`` connects with them.  No third-party import here.
 """
 
 from __future__ import annotations
@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._core.current import current_tracker, replace_tracker
-from .._remote.announce import announced_address, reachable_address
+from .._remote.announce import ADDRESS_FILE_ENV, announced_address, reachable_address
 from .._remote.client import ClientTracker
-from .._remote.settings import ADDRESS_ENV, CURVE_CLIENT_ENV, CURVE_DIR_ENV, export_settings, inherited_setting
+from .._remote.settings import (
+    ADDRESS_ENV,
+    CURVE_CLIENT_ENV,
+    CURVE_DIR_ENV,
+    SERVER_KEY_ENV,
+    export_settings,
+    inherited_setting,
+    server_key,
+)
 from .._wiring.command import curve_client_name
 
 __all__ = ["WorkerSettings"]
@@ -37,11 +45,14 @@ class WorkerSettings:
         client_name: the client key pair's name (``MPPROGRESS_CURVE_CLIENT``).
         keys: file name -> contents of the key files a worker needs (``server.key``,
             ``<client>.key_secret``); empty without CURVE.
+        server_key: the public key of a session or relay on loopback TCP without ``--curve``
+            (``MPPROGRESS_SERVER_KEY``): each worker makes a key pair of its own to reach it.
     """
 
     address: str
     client_name: str = "client"
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    server_key: str | None = None
 
     @classmethod
     def capture(
@@ -64,7 +75,7 @@ class WorkerSettings:
             raise ValueError(f"no progress address: open mpprogress.session(), pass one, or set {ADDRESS_ENV}")
         directory = curve_dir or os.environ.get(CURVE_DIR_ENV)
         if not directory:
-            return cls(reachable_address(address))
+            return cls(reachable_address(address), server_key=server_key(address, os.environ.get(ADDRESS_FILE_ENV)))
         root = Path(directory)
         name = client or os.environ.get(CURVE_CLIENT_ENV) or curve_client_name(root)
         try:
@@ -77,6 +88,8 @@ class WorkerSettings:
     def environment(self, key_dir: str | None = None) -> dict[str, str]:
         """The variables to export (``key_dir``: where ``install`` wrote the keys)."""
         env = {ADDRESS_ENV: self.address}
+        if self.server_key is not None:
+            env[SERVER_KEY_ENV] = self.server_key
         if key_dir is not None:
             env.update({CURVE_DIR_ENV: key_dir, CURVE_CLIENT_ENV: self.client_name})
         return env

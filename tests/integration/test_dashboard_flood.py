@@ -93,10 +93,13 @@ def test_a_relays_workers_are_heard_while_its_dashboard_is_flooded() -> None:
     flood = None
     try:
         assert wait_for(lambda: any("mpprogress dashboard: http://" in line for line in err), timeout=60), err
+        assert wait_for(lambda: any("MPPROGRESS_SERVER_KEY=" in line for line in err), timeout=60), err
+        key = next(line.strip().split("=", 1)[1].strip("'") for line in err if "MPPROGRESS_SERVER_KEY=" in line)
         flood = Flood(http)
         assert wait_for(lambda: flood.opened >= 300, timeout=60)  # more than the relay's 256 files, and on
         worker = subprocess.run([sys.executable, "-m", "tests.integration.relay_worker", "flooded", "--phases", "3",
-                                 "--items", "1000"], cwd=ROOT, env=_env(MPPROGRESS_ADDRESS=f"tcp://127.0.0.1:{zmq_port}"),
+                                 "--items", "1000"], cwd=ROOT, env=_env(MPPROGRESS_ADDRESS=f"tcp://127.0.0.1:{zmq_port}",
+                                                                    MPPROGRESS_SERVER_KEY=key),
                                 capture_output=True, text=True, timeout=120)
         assert flood.opened >= 300 and flood._thread.is_alive()
         assert worker.returncode == 0 and worker.stdout == "done\n", worker.stderr

@@ -48,10 +48,28 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+_SERVER_KEYS: dict[str, str] = {}  # address -> the MPPROGRESS_SERVER_KEY its relay printed (loopback TCP)
+
+
+class KeyedRawClient(RawClient):
+    """A ``RawClient`` with a CURVE key pair of its own, for a relay whose public key is known."""
+
+    def __init__(self, address: str, server_key: str | None, keys: CurveClientKeys | None = None) -> None:
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        if keys is None and server_key is not None:
+            keys = CurveClientKeys.ephemeral(server_key)
+        if keys is not None:  # a worker reconnecting keeps its key pair
+            keys.apply(self.sock)
+        self.sock.connect(address)
+
+
 class Relay:
     """A ``python -m mpprogress relay`` subprocess whose stdout and stderr lines are collected."""
 
     def __init__(self, *args: str) -> None:
+        self.args = args
+        self.key: str | None = None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mpprogress", "relay", *args],
             cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -74,7 +92,14 @@ class Relay:
         assert wait_for(lambda: any("listening on" in line for line in self.err) or self.proc.poll() is not None)
         line = next((line for line in self.err if "listening on" in line), None)
         assert line is not None, "".join(self.err)
-        return line.split("listening on ", 1)[1].split()[0]
+        address = line.split("listening on ", 1)[1].split()[0]
+        if address.startswith("tcp://") and "--curve" not in self.args:  # its key, as a user copies it
+            # printed with the address (one write): a relay without keys gives none at all
+            wait_for(lambda: any("MPPROGRESS_SERVER_KEY=" in line for line in self.err), timeout=5)
+            key_line = next((line for line in self.err if "MPPROGRESS_SERVER_KEY=" in line), None)
+            if key_line is not None:
+                self.key = _SERVER_KEYS[address] = key_line.strip().split("=", 1)[1].strip("'")
+        return address
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         events = [json.loads(line) for line in list(self.out) if line.strip()]
@@ -108,6 +133,8 @@ class Relay:
 
 
 def _worker(address: str, title: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    if address in _SERVER_KEYS and "MPPROGRESS_CURVE_DIR" not in env:
+        env.setdefault("MPPROGRESS_SERVER_KEY", _SERVER_KEYS[address])
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.relay_worker", title, *args],
         cwd=ROOT, env=_env(MPPROGRESS_ADDRESS=address, **env), stdout=subprocess.PIPE, text=True,
@@ -156,17 +183,18 @@ def test_json_relay_shows_a_worker_process_and_stops_on_sigint(relays: Any) -> N
     assert frames > 0 and dropped == 0
 
 
-def test_relay_killed_and_restarted_ends_with_exact_counts(relays: Any) -> None:
+def test_relay_killed_and_restarted_ends_with_exact_counts(relays: Any, tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
-    first = relays("--format", "json", "--bind", address)
+    first = relays("--format", "json", "--bind", address, "--key-file", str(tmp_path / "relay.key"))
     first.wait_listening()
     worker = _worker(address, "survivor", "--items", "600", "--sleep", "0.01")
     assert wait_for(lambda: any(
         e["data"]["title"] == "survivor-0" and e["data"]["current"] > 0 for e in first.events("progress_update")
     ))
     first.kill()  # SIGKILL mid-phase
-    second = relays("--format", "json", "--bind", address)
+    second = relays("--format", "json", "--bind", address, "--key-file", str(tmp_path / "relay.key"))
     second.wait_listening()
+    assert second.key == first.key  # the same receiver to the worker
     out, _ = worker.communicate(timeout=60)  # the worker never blocks on a dead relay
     assert worker.returncode == 0 and "done" in out
     assert wait_for(lambda: second.finished("survivor-0"))
@@ -196,6 +224,8 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
                     pass
         # Oversize frames: read, dropped and counted (the sender stays connected).
         big = ctx.socket(zmq.DEALER)
+        assert relay.key is not None
+        CurveClientKeys.ephemeral(relay.key).apply(big)
         big.connect(address)
         for _ in range(5):
             big.send(os.urandom(wire.MAX_FRAME * 4))
@@ -203,6 +233,7 @@ def test_hostile_input_is_dropped_and_counted_while_a_client_is_served(relays: A
         # heartbeat from this unknown peer: its RESYNC reply shows every frame before it was read.
         hostile = ctx.socket(zmq.DEALER)
         hostile.setsockopt(zmq.SNDHWM, 0)
+        CurveClientKeys.ephemeral(relay.key).apply(hostile)
         hostile.connect(address)
         for k in range(10_000):
             hostile.send(b"\xc1" + os.urandom(k % 200))  # 0xc1: never valid msgpack
@@ -370,7 +401,7 @@ def test_worker_log_records_show_one_line_each_named_after_their_worker(relays: 
     address = f"tcp://127.0.0.1:{_free_port()}"
     relay = relays("--format", "json", "--bind", address)
     relay.wait_listening()
-    client = RawClient(address)
+    client = KeyedRawClient(address, relay.key)
     try:
         forged = "real\nmpprogress: warning: forged line\u2028second\u2029third\rfourth"
         client.send(wire.Hello(1, "logger", 4242, "elsewhere"),
