@@ -17,6 +17,7 @@ from datetime import datetime
 from .._base.errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .._base.events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
 from .._base.metrics import Speed, finished_rate
+from .._base.outcomes import operation_outcome, phase_outcome
 from .._base.port import ProgressOperation, ProgressPhase
 from .._base.resume import ResumePoint, phase_key, stable_key
 from .counting import LocalCount
@@ -142,6 +143,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self.parent_phase_id = None if parent is None else parent.phase_id
         self.depth: int = 0 if parent is None else parent.depth + 1
         self.reason: str | None = None
+        self.outcome: str | None = None  # the word of its outcome once finished (outcomes.py)
         self.stalled = False  # a remote phase whose worker has gone silent (set by remote.applier)
         self._finished = False
         self._cancelled = False
@@ -169,6 +171,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         duration = now - self._started_time
         current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
         rate = finished_rate(current, duration) if self.rolls_up else self._speed_locked(now).rate
+        self.outcome = phase_outcome(success, reason, current, total).word
         self._core.dispatcher.queue(
             PhaseFinished(
                 *self._identity(),
@@ -178,6 +181,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
                 current=current,
                 total=total,
                 rate=rate,
+                outcome=self.outcome,
             )
         )
 
@@ -305,7 +309,7 @@ def _let_go(phase: BaseProgressPhase, registry: dict[str, BaseProgressPhase]) ->
     outcomes: dict[str, int] = {}
     for node in preorder([phase], sub_phases):
         del registry[node.phase_id]
-        outcome = outcome_of(node.success, node.reason)
+        outcome = node.outcome or outcome_of(node.success, node.reason)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if node._let_go is not None:
             add_outcomes(outcomes, node._let_go.outcomes)
@@ -336,6 +340,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self._cancelled = False
         self._started_time = core.get_time()
         self._finished_time: float | None = None
+        self.outcome: str | None = None  # the word of its outcome once finished (outcomes.py)
         # The operation's stable key, for its phases to resume by (``resume.py``).
         resume = core.resume
         self._key = stable_key(operation_id, self.title) if resume is not None and resume.resuming else None
@@ -355,10 +360,28 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self._finished_time = now
         self.completed_at = datetime.now()
         self.success = success
+        ended = operation_outcome(success, reason, self._phase_outcomes_locked())
+        self.outcome = ended.outcome.word
         self._core.dispatcher.queue(
-            OperationFinished(self.operation_id, self.title, success, reason, now - self._started_time)
+            OperationFinished(
+                self.operation_id, self.title, success, reason, now - self._started_time,
+                outcome=ended.outcome.word, phase_outcomes=ended.phases,
+            )
         )
         return True
+
+    def _phase_outcomes_locked(self) -> dict[str, int]:
+        """How the operation's finished phases ended, kept or let go, at any depth (outcome word
+        -> how many)."""
+        counts: dict[str, int] = {}
+        if self._let_go is not None:
+            add_outcomes(counts, self._let_go.outcomes)
+        for node in preorder(sub_phases(self), sub_phases):
+            if node.outcome is not None:
+                counts[node.outcome] = counts.get(node.outcome, 0) + 1
+            if node._let_go is not None:
+                add_outcomes(counts, node._let_go.outcomes)
+        return counts
 
     def _retire_locked(self, finished: list[BaseProgressPhase]) -> None:
         """Note phases that just finished; let the oldest finished go beyond the tracker's
