@@ -35,7 +35,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, Union
 
-from .outcomes import SUCCEEDED
+from .outcomes import operation_outcome, phase_outcome
 
 __all__ = [
     "CANCEL_REQUESTED",
@@ -179,7 +179,11 @@ class PhaseFinished:
     current: int | float = 0
     total: int | None = None
     rate: float | None = None
-    outcome: str = SUCCEEDED.word
+    outcome: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.outcome:  # built by hand: the outcome its fields say (outcomes.phase_outcome)
+            self.outcome = phase_outcome(self.success, self.reason, self.current, self.total).word
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""
@@ -197,8 +201,12 @@ class OperationFinished:
     success: bool = True
     reason: str | None = None
     duration: float = 0.0
-    outcome: str = SUCCEEDED.word
+    outcome: str = ""
     phase_outcomes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.outcome:  # built by hand: the outcome its fields say (outcomes.operation_outcome)
+            self.outcome = operation_outcome(self.success, self.reason, self.phase_outcomes).outcome.word
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""
@@ -318,8 +326,8 @@ def _clean_value(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, datetime):  # local times carry their UTC offset
-        return (value if value.tzinfo is not None else value.astimezone()).isoformat()
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, Mapping):
         return ProgressEventSerializer._clean_data(value)
     if isinstance(value, (list, tuple)):

@@ -16,8 +16,8 @@ lost         ⚠       its worker process died or fell silent for good
 ===========  ======  ===========================================================================
 
 An operation's outcome comes from its own end and its phases' (``operation_outcome``):
-interrupted if it or any phase was; else cancelled if it was; else failed if it or any phase
-failed or was lost; else incomplete if any phase was incomplete or cancelled; else succeeded.
+interrupted if it or any phase was; else cancelled (or lost) if it was itself; else failed if it
+or any phase failed or was lost; else incomplete if any phase was incomplete or cancelled; else succeeded.
 """
 
 from __future__ import annotations
@@ -179,18 +179,18 @@ def operation_outcome(success: bool | None, reason: str | None, phases: Mapping[
         phases: outcome word -> how many of its phases ended so (any depth).
 
     Returns:
-        Interrupted if the operation or any phase was; else cancelled if the operation was;
-        else failed if it or any phase failed or was lost; else incomplete if any phase was
-        incomplete or cancelled; else succeeded.
+        Interrupted if the operation or any phase was; else cancelled (or lost) if the
+        operation itself was; else failed if it or any phase failed or was lost; else incomplete
+        if any phase was incomplete or cancelled; else succeeded.
     """
     own = SUCCEEDED if success else _NAMED.get(reason or "failed", FAILED)
     if own is INTERRUPTED or phases.get(INTERRUPTED.word):
         outcome = INTERRUPTED
-    elif own is CANCELLED:
-        outcome = CANCELLED
-    elif own is not SUCCEEDED or phases.get(FAILED.word) or phases.get(LOST.word):
+    elif own in (CANCELLED, LOST):
+        outcome = own
+    elif own is FAILED or phases.get(FAILED.word) or phases.get(LOST.word):
         outcome = FAILED
-    elif phases.get(INCOMPLETE.word) or phases.get(CANCELLED.word):
+    elif own is INCOMPLETE or phases.get(INCOMPLETE.word) or phases.get(CANCELLED.word):
         outcome = INCOMPLETE
     else:
         outcome = SUCCEEDED
