@@ -35,6 +35,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, Union
 
+from .formats import timestamp
 from .outcomes import operation_outcome, phase_outcome
 
 __all__ = [
@@ -311,7 +312,7 @@ class ProgressEventSerializer:
         """
         event = {
             "type": event_type,
-            "timestamp": datetime.now().astimezone().isoformat(),
+            "timestamp": timestamp(),
             "data": ProgressEventSerializer._clean_data(data),
         }
         return json.dumps(event, ensure_ascii=False)

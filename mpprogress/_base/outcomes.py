@@ -37,8 +37,8 @@ __all__ = [
     "OUTCOMES",
     "SUCCEEDED",
     "WORDS",
-    "Outcome",
     "OperationOutcome",
+    "Outcome",
     "by_word",
     "error_text",
     "is_detail",
@@ -64,7 +64,7 @@ class Outcome:
 
 
 SUCCEEDED: Final = Outcome("succeeded", "✔", "good", "ended normally, its total reached (or it had none)")
-INCOMPLETE: Final = Outcome("incomplete", "◐", "warn", "ended without an error, short of its total or with failed items")
+INCOMPLETE: Final = Outcome("incomplete", "◐", "warn", "ended without an error, short of its total")
 FAILED: Final = Outcome("failed", "✘", "bad", "an exception escaped (type and message kept) or the code said so")
 CANCELLED: Final = Outcome("cancelled", "⊘", "warn", "cancelled (cancel(), ProgressCancelled)")
 INTERRUPTED: Final = Outcome("interrupted", "⊗", "warn", "Ctrl-C, SIGTERM or SystemExit ended it")

@@ -159,8 +159,8 @@ def test_seed_demo_on_a_terminal_prints_one_summary_per_operation() -> None:
                     for i in range(total):
                         phase.update(1, f"{title} #{i + 1}")
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    summary = text[text.rindex("Operation Complete") :]
-    assert "✔ Completed AI Company Research" in summary
+    summary = text[text.rindex("Operation Succeeded") :]
+    assert "✔ Succeeded AI Company Research" in summary
     for row in ("Link Discovery", "100/100"), ("LLM Page Selection", "50/50"), ("AI Analysis", "1/1"):
         line = next(line for line in summary.splitlines() if row[0] in line)
         assert "✔" in line and row[1] in line
@@ -176,8 +176,8 @@ def test_examples_run(script: str) -> None:
         for needle in ("⚠ Researching Stripe › Embeddings (worker pid 4242): lost — worker died at 20/50",  # noqa: RUF001
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
                        "✘ Researching Stripe › LLM Page Selection: error at 25/40",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction › batch 3: finished 20/20",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction: finished 60/60 in",  # noqa: RUF001
+                       "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20",  # noqa: RUF001
+                       "✔ Researching Stripe › Content Extraction: succeeded 60/60 in",  # noqa: RUF001
                        "a print() while the display is live lands above it"):
             assert needle in done.stdout
         assert "\x1b" not in done.stdout  # not a terminal: plain lines only

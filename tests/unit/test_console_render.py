@@ -166,7 +166,7 @@ def test_formats() -> None:
         "4.5k/s",
         "2.5M/s",
     )
-    assert fold_text(Counter(finished=12, failed=1), running=3) == "3 more running, 12 finished, 1 failed"
+    assert fold_text(Counter(succeeded=12, failed=1), running=3) == "3 more running, 12 succeeded, 1 failed"
 
 
 def test_finished_operations_leave_the_frame(tracker: BaseProgressTracker) -> None:
@@ -187,7 +187,7 @@ def test_finished_phases_fold_when_rows_run_out(tracker: BaseProgressTracker) ->
     op.start_phase("r1", "still running", 10)
     text = frame_text(tracker, height=5)
     lines = text.splitlines()
-    assert lines == [lines[0], row(text, "still running"), "     … 12 finished, 1 failed"]
+    assert lines == [lines[0], row(text, "still running"), "     … 12 succeeded, 1 failed"]
 
 
 def test_a_thousand_phases_fold_into_the_screen(tracker: BaseProgressTracker) -> None:
@@ -265,13 +265,13 @@ def test_summary_folds_phases_beyond_the_limit(tracker: BaseProgressTracker) -> 
     config = ConsoleConfig(summary_max_phases=5)
     text = text_of(render_summary("Op", True, 1.0, tracker.snapshot().get("op"), config))
     assert "⚠ Completed Op with 1 failed" in text
-    assert "… 25 more phases: 24 finished, 1 failed" in text
+    assert "… 25 more phases: 24 succeeded, 1 failed" in text
     assert "phase 5" not in text
 
 
 def test_summary_without_a_snapshot() -> None:
     text = text_of(render_summary("Gone", True, 2.5, None, ConsoleConfig()))
-    assert "✔ Completed Gone" in text and "Duration: 2.5s" in text
+    assert "✔ Succeeded Gone" in text and "Duration: 2.5s" in text
 
 
 def test_narrow_console_keeps_titles_readable(tracker: BaseProgressTracker) -> None:

@@ -54,8 +54,8 @@ def test_live_display_follows_the_operations() -> None:
     assert not sink.is_live
     text = output(console)
     assert HIDE_CURSOR in text and text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
-    assert "Operation Complete" in text and "✔ Completed Researching Stripe" in text
-    assert "✔ Link Discovery" in text.split("Operation Complete")[1]
+    assert "Operation Succeeded" in text and "✔ Succeeded Researching Stripe" in text
+    assert "✔ Link Discovery" in text.split("Operation Succeeded")[1]
     sink.close()
     sink.close()
     assert sink not in tracker.callbacks
@@ -70,7 +70,7 @@ def test_display_restarts_for_a_later_operation() -> None:
                 assert sink.is_live
                 phase.update(1)
             assert not sink.is_live
-    assert output(console).count("Operation Complete") == 3
+    assert output(console).count("Operation Succeeded") == 3
 
 
 def test_sink_attached_to_a_running_tracker_goes_live_at_once() -> None:
@@ -154,7 +154,7 @@ def test_concurrent_operations_from_threads_restore_the_terminal() -> None:
             future.result()
     assert not tracker.sink.is_live
     text = output(console)
-    assert text.count("Operation Complete") == 3
+    assert text.count("Operation Succeeded") == 3
     assert text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
     tracker.close()
 
@@ -209,7 +209,7 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
             lines[2][9:],
             "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
             "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
-            "✔ Researching Stripe › Links: finished 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
+            "✔ Researching Stripe › Links: succeeded 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
             "⚠ Researching Stripe: completed with 1 lost in 13.0s",
         ]
     )

@@ -58,7 +58,7 @@ def test_final_output_keeps_exact_counts_and_summary() -> None:
     sink.close()
     text = output.text
     assert "1234/1234" in text and "7/10" in text
-    assert "Operation Complete" in text
+    assert "Operation Succeeded" in text
     assert "<pre" in output.bundles[-1]["text/html"] and "1234/1234" in output.bundles[-1]["text/html"]
     tracker.close()
 
@@ -153,7 +153,7 @@ def test_session_picks_the_notebook_display_in_a_kernel(monkeypatch: pytest.Monk
         with tracker.operation("In a kernel") as op, op.phase("items", total=3) as phase:
             phase.update(3)
     assert "3/3" in output.text
-    assert "Operation Complete" in output.text
+    assert "Operation Succeeded" in output.text
 
 
 def test_notebook_tracker_owns_its_sink(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -241,7 +241,7 @@ def test_module_level_track_shows_a_display_of_its_own_when_nothing_else_would()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == ["10", "True"]  # the result alone on stdout; the display on stderr
     assert "Summing: started (total 5)" in done.stderr
-    assert "finished 5/5" in done.stderr
+    assert "succeeded 5/5" in done.stderr
 
 
 def test_module_level_track_reports_to_a_tracker_the_application_set() -> None:

@@ -53,4 +53,4 @@ def test_the_plain_line_of_a_rolled_up_parent_counts_its_sub_phases() -> None:
                 clock.advance(1.0)
                 child.update(20)
     line = next(line for line in out.getvalue().splitlines() if "Content Extraction: finished" in line)
-    assert "finished 60/60 in 3.0s (20.0/s)" in line
+    assert "succeeded 60/60 in 3.0s (20.0/s)" in line

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from ..._base.outcomes import CANCELLED, FAILED, INCOMPLETE, INTERRUPTED, LOST, SUCCEEDED
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from ..._base.outcomes import CANCELLED, FAILED, INCOMPLETE, INTERRUPTED, LOST, SUCCEEDED
 
 __all__ = ["OTHER", "OtelMetrics", "PhaseGauge", "result_of"]
 
