@@ -175,12 +175,13 @@ def test_examples_run(script: str) -> None:
     if script == "console_showcase.py":
         for needle in ("⚠ Researching Stripe › Embeddings (worker pid 4242): lost — worker died at 20/50",  # noqa: RUF001
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
-                       "✘ Researching Stripe › LLM Page Selection: error at 25/40",  # noqa: RUF001
+                       "✘ Researching Stripe › LLM Page Selection: failed (RuntimeError: model quota exceeded) at 25/40",  # noqa: RUF001
                        "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20",  # noqa: RUF001
                        "✔ Researching Stripe › Content Extraction: succeeded 60/60 in",  # noqa: RUF001
                        "a print() while the display is live lands above it"):
             assert needle in done.stdout
         assert "\x1b" not in done.stdout  # not a terminal: plain lines only
     else:
-        assert "phase failed (error): Content Extraction" in done.stdout
+        assert "phase failed (TimeoutError: site stopped answering): Content Extraction" in done.stdout
+        assert '"outcome": "failed"' in done.stdout
         assert '"type": "operation_finished"' in done.stdout

@@ -84,4 +84,4 @@ def test_plain_lines_write_huge_totals_compactly() -> None:
         tracker.finish_operation("op")
     lines = [line[9:] for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
     assert "▸ Op › Largest total: started (total 9.2E)" in lines  # noqa: RUF001
-    assert any(line.startswith("✔ Op › Largest total: succeeded 4.6E/9.2E in") for line in lines)  # noqa: RUF001
+    assert any(line.startswith("◐ Op › Largest total: incomplete at 4.6E/9.2E") for line in lines)  # noqa: RUF001

@@ -64,7 +64,7 @@ def test_the_summary_adds_the_dropped_phases_to_its_last_line() -> None:
         line.strip("│ ")
         for line in text_of(render_summary("Researching Acme", True, 2.0, operation, ConsoleConfig())).splitlines()
     ]
-    assert lines[1] == "⚠ Completed Researching Acme with 2 failed"
+    assert lines[1] == "✘ Failed Researching Acme — 30 of 32 phases succeeded (2 failed)"
     assert lines[-2] == "… 27 more phases: 25 succeeded, 2 failed"
 
 
@@ -78,7 +78,7 @@ def test_the_summary_counts_dropped_failures_in_its_verdict_and_fold() -> None:
         line.strip("│ ")
         for line in text_of(render_summary("Researching Acme", True, 2.0, operation, config)).splitlines()
     ]
-    assert lines[1] == "⚠ Completed Researching Acme with 4 failed"
+    assert lines[1] == "✘ Failed Researching Acme — 3 of 7 phases succeeded (4 failed)"
     assert lines[-2] == "… 6 more phases: 2 succeeded, 4 failed"
 
 

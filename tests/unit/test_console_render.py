@@ -101,8 +101,10 @@ def test_sub_phases_are_indented_under_their_parent(tracker: BaseProgressTracker
         ("lost", "⚠", "lost — worker died"),
         ("cancelled", "⊘", "cancelled"),
         ("interrupted", "⊗", "interrupted"),
-        ("error", "✘", "error"),
+        ("error", "✘", "failed"),  # an earlier version's reason for an exception: its word
         ("failed", "✘", "failed"),
+        ("RuntimeError: boom", "✘", "failed (RuntimeError: boom)"),  # the exception, kept
+        ("incomplete", "◐", "incomplete"),
     ],
 )
 def test_failed_rows_are_visibly_different(tracker: BaseProgressTracker, reason: str, mark: str, label: str) -> None:
@@ -249,7 +251,7 @@ def test_summary_panel_lists_phases_with_counts_and_outcomes() -> None:
     text = text_of(render_summary("Researching Stripe", False, 4.0, tracker.snapshot().get("op"), ConsoleConfig()))
     lines = [line.strip("│ ") for line in text.splitlines()]
     assert "Operation Failed" in lines[0]
-    assert lines[1] == "✘ Failed Researching Stripe (1 lost)"
+    assert lines[1] == "✘ Failed Researching Stripe — 1 of 2 phases succeeded (1 lost)"
     assert lines[2] == "Duration: 4.0s"
     assert lines[3].split() == ["✔", "Link", "Discovery", "100/100", "4.0s", "25.0/s"]
     assert lines[4].split()[:6] == ["⚠", "Extraction", "lost", "—", "worker", "died"]
@@ -259,12 +261,12 @@ def test_summary_panel_lists_phases_with_counts_and_outcomes() -> None:
 def test_summary_folds_phases_beyond_the_limit(tracker: BaseProgressTracker) -> None:
     op = tracker.start_operation("op", "Op")
     for n in range(30):
-        op.start_phase(f"p{n}", f"phase {n}", 1)
+        op.start_phase(f"p{n}", f"phase {n}", 1).update(1)
         op.finish_phase(f"p{n}", success=n != 29)
     tracker.finish_operation("op")
     config = ConsoleConfig(summary_max_phases=5)
     text = text_of(render_summary("Op", True, 1.0, tracker.snapshot().get("op"), config))
-    assert "⚠ Completed Op with 1 failed" in text
+    assert "✘ Failed Op — 29 of 30 phases succeeded (1 failed)" in text
     assert "… 25 more phases: 24 succeeded, 1 failed" in text
     assert "phase 5" not in text
 

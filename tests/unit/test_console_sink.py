@@ -49,6 +49,7 @@ def test_live_display_follows_the_operations() -> None:
     phase = op.start_phase("p", "Link Discovery", 10)
     phase.update(3, "Found link 3")
     wait_for(lambda: "Found link 3" in output(console))
+    phase.update(7)
     op.finish_phase("p")
     tracker.finish_operation("op")
     assert not sink.is_live
@@ -209,13 +210,13 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
             lines[2][9:],
             "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
             "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
-            "✔ Researching Stripe › Links: succeeded 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
-            "⚠ Researching Stripe: completed with 1 lost in 13.0s",
+            "◐ Researching Stripe › Links: incomplete at 20/100 after 13.0s",  # noqa: RUF001
+            "✘ Researching Stripe: failed after 13.0s — 0 of 2 phases succeeded (1 incomplete, 1 lost)",
         ]
     )
     assert lines[2][9:].startswith("· Researching Stripe › Links: 20/100 20% ")  # noqa: RUF001
     assert lines[2].endswith(" — Found link [/b][2J")
-    assert "Operation Finished" in lines[7]
+    assert "Operation Failed" in lines[7]
 
 
 def test_plain_lines_and_log_records_drop_bidi_overrides() -> None:

@@ -95,7 +95,7 @@ def test_closing_draws_unfinished_phases_stopped() -> None:
     tracker.start_phase("Scanning").update(7)  # the simple form finishes the previous phase
     tracker.close()
     lines = screen(console)
-    assert next(line for line in lines if "Downloading" in line).startswith("  ✔ Downloading")
+    assert next(line for line in lines if "Downloading" in line).startswith("  ◐ Downloading  incomplete")  # 4/10
     scanning = next(line for line in lines if "Scanning" in line)
     assert scanning.startswith("  ■ Scanning  stopped") and "7" in scanning.split() and "eta" not in scanning
     assert not SPINNER & set("".join(lines))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -58,8 +59,12 @@ def test_final_output_keeps_exact_counts_and_summary() -> None:
     sink.close()
     text = output.text
     assert "1234/1234" in text and "7/10" in text
-    assert "Operation Succeeded" in text
-    assert "<pre" in output.bundles[-1]["text/html"] and "1234/1234" in output.bundles[-1]["text/html"]
+    # 7 of 10 pages: the operation is incomplete, in the vocabulary's words and symbols (issue 25)
+    assert "Operation Incomplete" in text and "◐ Incomplete Indexing — 1 of 2 phases succeeded (1 incomplete)" in text
+    html = output.bundles[-1]["text/html"]
+    shown = re.sub("<[^>]+>", "", html)  # the HTML's text, without its colour spans
+    assert "<pre" in html and "1234/1234" in shown
+    assert "Operation Incomplete" in shown and "◐ pages  incomplete" in shown and "✔ files" in shown
     tracker.close()
 
 

@@ -98,9 +98,9 @@ def outcome(phase: PhaseSnapshot) -> str:
 
 def outcome_label(name: str, reason: str | None = None) -> str:
     """Words for an outcome (``"lost — worker died"``); a failure's exception after its word
-    (``"failed: RuntimeError: boom"``)."""
+    (``"failed (RuntimeError: boom)"``)."""
     if name == "failed" and is_detail(reason):
-        return "failed: " + clean_line(reason, 60)
+        return f"failed ({clean_line(reason, 60)})"
     return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
 
 
