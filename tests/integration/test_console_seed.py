@@ -175,7 +175,8 @@ def test_examples_run(script: str) -> None:
     if script == "console_showcase.py":
         for needle in ("⚠ Researching Stripe › Embeddings (worker pid 4242): lost — worker died at 20/50",  # noqa: RUF001
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
-                       "✘ Researching Stripe › LLM Page Selection: failed (RuntimeError: model quota exceeded) at 25/40",  # noqa: RUF001
+                       "✘ Researching Stripe › LLM Page Selection: failed (RuntimeError: model quota exceeded) "  # noqa: RUF001
+                       "at 25/40",
                        "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20",  # noqa: RUF001
                        "✔ Researching Stripe › Content Extraction: succeeded 60/60 in",  # noqa: RUF001
                        "a print() while the display is live lands above it"):
