@@ -6,7 +6,8 @@ The schema (every key optional; defaults shown)::
       console:      {enabled: true, show_spinner: true, show_percentage: true,
                      show_time_remaining: true, show_rate: true, bar_width: 40,
                      refresh_rate: 10, show_summary: true, max_rows: null, plain_interval: 10,
-                     summary_max_phases: 20, transient: false}
+                     summary_max_phases: 20, transient: false, stream: "stderr"}
+                    (``stream``: where the display draws, ``"stderr"`` or ``"stdout"``)
       websocket:    {enabled: false, endpoint: null, event_name: "progress_update"}
       logging:      {enabled: false, level: "INFO", include_performance_metrics: true,
                      json_lines: false, logger: "mpprogress.progress", min_interval: 1.0}
@@ -36,13 +37,14 @@ from typing import Any
 
 from ._base.port import ProgressError, ProgressTracker
 from ._core.noop import NoOpProgressTracker
-from .adapters.console._config import CONSOLE_LOWER_BOUNDS, ConsoleConfig
+from .adapters.console._config import CONSOLE_LOWER_BOUNDS, STREAMS, ConsoleConfig
 
 __all__ = ["ConfigError", "create_progress_tracker", "load_config"]
 
 def _console_schema() -> dict[str, tuple[str, Any]]:
     """The console section: ``ConsoleConfig``'s fields, their kinds and defaults (one home)."""
-    kinds = {"bool": "bool", "int": "int", "float": "float", "int | None": "int?", "float | None": "float?"}
+    kinds = {"bool": "bool", "int": "int", "float": "float", "str": "str",
+             "int | None": "int?", "float | None": "float?"}
     return {field.name: (kinds[str(field.type)], field.default) for field in fields(ConsoleConfig)}
 
 
@@ -88,6 +90,8 @@ _LOWER_BOUNDS: dict[tuple[str, str], tuple[float, bool]] = {
     ("performance", "update_burst"): (1, True),
     ("performance", "max_completed_operations"): (0, True),
 }
+# (section, key) -> the values allowed
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {("console", "stream"): STREAMS}
 _ENV_PREFIX = "MPPROGRESS_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -249,6 +253,10 @@ def load_config(
             raise _unknown(variable, {f"{_ENV_PREFIX}{section.upper()}_{k.upper()}" for k in _SCHEMA[section]})
         kind = _SCHEMA[section][key][0]
         settings[section][key] = _checked(variable, kind, _from_env(variable, kind, text))
+    for (section, key), allowed in _CHOICES.items():
+        value = settings[section][key]
+        if value not in allowed:
+            raise ConfigError(f"progress.{section}.{key}: expected one of {', '.join(allowed)}, got {value!r}")
     for (section, key), (low, inclusive) in _LOWER_BOUNDS.items():
         value = settings[section][key]
         if value is not None and (value < low if inclusive else value <= low):
@@ -276,7 +284,8 @@ def create_progress_tracker(
     Args:
         config: see ``load_config``.
         env: environment overrides; ``os.environ`` by default.
-        console: a ``rich.console.Console`` for the console display (standard output by default).
+        console: a ``rich.console.Console`` for the console display; by default a new one on
+            standard error (``progress.console.stream``).
         websocket_handler: the object with ``emit(event, payload)`` that the websocket section
             sends to; required when ``progress.websocket.enabled`` is true.
 

@@ -348,12 +348,13 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
     def __repr__(self) -> str:
         return f"<operation {self.title!r}>"
 
-    def _finish_locked(self, success: bool) -> bool:
-        """Finish the operation and its open phases; ``False`` if it had already finished."""
+    def _finish_locked(self, success: bool, reason: str | None = None) -> bool:
+        """Finish the operation and its open phases (a failure's ``reason``, if not "failed");
+        ``False`` if it had already finished."""
         if self._finished:
             return False
         now = self._core.get_time()
-        success, reason = finish_outcome(success, "cancelled" if self._cancelled else None, self._cancelled)
+        success, reason = finish_outcome(success, "cancelled" if self._cancelled else reason, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
         self._retire_locked(_finish_all(roots, now, closed_by_owner=False))
         self._finished = True

@@ -44,6 +44,7 @@ from .._base.resume import Journal
 from .._base.snapshot import OperationSnapshot, TrackerSnapshot
 from .capture import operation_snapshot
 from .dispatch import SETTLE_TIMEOUT
+from .exits import watch
 from .phases import BaseProgressOperation, BaseProgressPhase, sub_phases
 from .shared import GIL_ENABLED, Clock, TrackerCore
 from .tree import preorder
@@ -134,9 +135,11 @@ class BaseProgressTracker(ProgressTracker):
     def add_callback(self, callback: ProgressCallback) -> None:
         """Subscribe ``callback(event_type=..., **data)`` to every event of this tracker.
 
-        An ``EventSink`` receives the typed events through its ``handle`` instead.
+        An ``EventSink`` receives the typed events through its ``handle`` instead.  From now
+        on, work still open when the program exits is finished honestly (``exits.py``).
         """
         self._core.dispatcher.add(callback)
+        watch(self)
 
     def remove_callback(self, callback: ProgressCallback) -> None:
         """Unsubscribe ``callback``; unknown callbacks are ignored."""
@@ -188,10 +191,13 @@ class BaseProgressTracker(ProgressTracker):
             return self._core.phases.get(phase_id)
 
     def finish_operation(self, operation_id: str, success: bool = True) -> None:
+        self._finish_operation(operation_id, success, None)
+
+    def _finish_operation(self, operation_id: str, success: bool, reason: str | None) -> None:
         core = self._core
         with core.lock:
             op = self._operations.get(operation_id)
-            if op is None or not op._finish_locked(success):
+            if op is None or not op._finish_locked(success, reason):
                 return
             self._completed.append(operation_id)
             self._prune_locked()
@@ -207,6 +213,33 @@ class BaseProgressTracker(ProgressTracker):
             for phase in preorder(sub_phases(old), sub_phases):
                 if registry.get(phase.phase_id) is phase:  # its id may have been reused since
                     del registry[phase.phase_id]
+
+    def finish_open_work(self, reason: str, *, failed: bool) -> None:
+        """Finish every open operation and phase: the program is exiting with them open.
+
+        Nothing happens once the tracker is closed.  When ``failed``, every open phase and
+        operation fails with ``reason``.  Otherwise an open phase that reached its total
+        finishes successfully (its work was done; the simple form never finishes its last
+        phase), any other fails with ``reason``, and an operation fails with ``reason`` if one
+        of its phases did so here, else it finishes as its phases say (the simple form's
+        implicit operation, never finished by design, completes).
+
+        Args:
+            reason: why the work ends (``"interrupted"``, ``"uncaught ValueError"``).
+            failed: whether the program failed (an uncaught exception): nothing succeeds then.
+        """
+        if self._closed:
+            return
+        for op in self.operations:
+            if op.finished:
+                continue
+            cut_short = failed
+            for container, phase in _open_innermost_first(op):
+                current, total = phase.rollup()
+                done = not failed and total is not None and current >= total
+                cut_short = cut_short or not done
+                container.finish_phase(phase.phase_id, success=done, reason=None if done else reason)
+            self._finish_operation(op.operation_id, not cut_short, reason if cut_short else None)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -249,3 +282,18 @@ class BaseProgressTracker(ProgressTracker):
             self._closed = True
             core.throttle.close_locked()
         core.dispatcher.drain(settle=SETTLE_TIMEOUT)
+
+
+def _open_innermost_first(
+    op: BaseProgressOperation,
+) -> list[tuple[BaseProgressOperation | BaseProgressPhase, BaseProgressPhase]]:
+    """The open phases of ``op`` at any depth with their containers, each after its sub-phases."""
+    order: list[tuple[BaseProgressOperation | BaseProgressPhase, BaseProgressPhase]] = []
+    stack: list[BaseProgressOperation | BaseProgressPhase] = [op]
+    while stack:  # a loop, not a recursion: phases nest to any depth
+        container = stack.pop()
+        for phase in sub_phases(container):
+            if not phase.finished:
+                order.append((container, phase))
+                stack.append(phase)
+    return order[::-1]

@@ -16,9 +16,10 @@ import hmac
 import ipaddress
 import secrets
 import socket
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "is_loopback",
     "new_token",
     "parse_bind",
+    "peer_uid",
     "same_secret",
 ]
 
@@ -140,3 +142,34 @@ class Access:
         if headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
             return False
         return same_secret(headers.get(CSRF_HEADER), self.csrf)
+
+
+def peer_uid(local: tuple[Any, ...], peer: tuple[Any, ...]) -> int | None:
+    """The user id owning the other end of a loopback TCP connection (Linux's ``/proc/net/tcp``).
+
+    ``local`` is this end's ``getsockname()``, ``peer`` its ``getpeername()``; ``None`` when it
+    cannot be told (not Linux, not loopback, the peer already gone).
+    """
+    try:
+        wanted_local, wanted_remote = _proc_address(peer), _proc_address(local)
+    except (ValueError, IndexError):
+        return None
+    table = "/proc/net/tcp6" if ":" in str(peer[0]) else "/proc/net/tcp"
+    try:
+        with open(table, encoding="ascii") as lines:
+            next(lines, None)
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 7 and fields[1] == wanted_local and fields[2] == wanted_remote:
+                    return int(fields[7])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _proc_address(address: tuple[Any, ...]) -> str:
+    """``(host, port, ...)`` as ``/proc/net/tcp`` writes it: the address's bytes in host order, hex."""
+    packed = ipaddress.ip_address(str(address[0]).split("%")[0]).packed
+    words = [packed[i:i + 4] for i in range(0, len(packed), 4)]
+    text = "".join(int.from_bytes(word, sys.byteorder).to_bytes(4, "big").hex().upper() for word in words)
+    return f"{text}:{int(address[1]):04X}"

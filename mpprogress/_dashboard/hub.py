@@ -18,12 +18,17 @@ from typing import Any, Protocol
 
 from .model import Row, State, diff
 
-__all__ = ["RESYNC", "Hub", "Source", "Viewer", "sse"]
+__all__ = ["END", "RESYNC", "WINDOWS", "Hub", "Source", "Viewer", "run_outcome", "sse"]
 
 logger = logging.getLogger(__name__)
 
 RESYNC = -1
 """What a viewer's queue holds instead of patches once it fell behind: send a snapshot."""
+WINDOWS = ("latest", "5m", "15m", "60m")
+"""Parts of a run its timeline can be drawn over besides the whole: the latest operation, the
+last minutes (a relay's run spans its whole life)."""
+END = -2
+"""What a viewer's queue holds once its stream must end (pushed out, or the server stops)."""
 
 
 class Source(Protocol):
@@ -32,8 +37,9 @@ class Source(Protocol):
     def collect(self, force: bool = False) -> State | None:
         """A fresh state, or ``None`` when nothing changed (``force``: always one)."""
 
-    def timeline_svg(self) -> bytes | None:
-        """The timeline picture (an SVG document), if there is one."""
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The timeline picture (an SVG document), if there is one; ``window``: a part of the run
+        (``WINDOWS``), the whole run when ``None``."""
 
     def cancel(self, operation_id: str) -> bool:
         """Cancel an operation; whether there was one to cancel."""
@@ -53,9 +59,20 @@ class Viewer:
     """One connected page: the pushes waiting for it, at most ``max_queued``."""
 
     def __init__(self, max_queued: int) -> None:
-        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(max_queued)
+        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(max(2, max_queued))
         self.resyncs = 0
         self.sent_bytes = 0
+        self.trusted = True  # the owner's (see ``gate``): never pushed out for another viewer
+
+    def end(self, last: bytes = b"") -> None:
+        """End this viewer's stream after what waits and ``last`` (nothing waits when ``last`` is
+        empty: pushed out); a full queue gives way to a snapshot first."""
+        if not last or self.queue.qsize() >= self.queue.maxsize - 1:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            if last:
+                self.queue.put_nowait((RESYNC, b""))
+        self.queue.put_nowait((END, last))
 
     def offer(self, seq: int, message: bytes) -> None:
         """Queue a push; when the queue is full, drop it all for a snapshot instead."""
@@ -136,6 +153,16 @@ class Hub:
         for viewer in self.viewers:
             viewer.offer(self.seq, message)
 
+    def finish(self) -> None:
+        """The last push: the final state, then an ``end`` event saying how the run ended (see
+        ``run_outcome``); every viewer's stream ends after it."""
+        self.tick(force=True)
+        end = {"outcome": run_outcome(self.state), "source": self.state.meta.get("source"), "seq": self.seq,
+               "time": round(time.time(), 3)}
+        message = sse("end", end)
+        for viewer in list(self.viewers):
+            viewer.end(message)
+
     async def run(self) -> None:
         """Tick every ``interval`` until cancelled (late ticks are not made up)."""
         loop = asyncio.get_running_loop()
@@ -144,3 +171,10 @@ class Hub:
             due = max(due + self.interval, loop.time())
             await asyncio.sleep(due - loop.time())
             self.tick()
+
+
+def run_outcome(state: State) -> str:
+    """How a run ended, from its operations: ``interrupted`` when one was still open, else
+    ``cancelled``, ``failed`` or ``finished`` (the worst of theirs)."""
+    outcomes = [row["outcome"] if row["finished"] else "interrupted" for row in state.operations.values()]
+    return next((word for word in ("interrupted", "cancelled", "failed") if word in outcomes), "finished")

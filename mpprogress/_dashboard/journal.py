@@ -52,6 +52,7 @@ class JournalSource:
         self._log_row = 0
         self._timeline = JournalTimeline(path)
         self._error: str | None = None
+        self._finished = 0  # phases seen finished: one more has the timeline drawn again promptly
 
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is None:
@@ -107,6 +108,10 @@ class JournalSource:
                 "counts": {}, "running": 0, "pruned": 0,
             }
         self._phases(conn, run_id, state)
+        finished = sum(1 for row in state.phases.values() if row["finished"])
+        if finished != self._finished:
+            self._finished = finished
+            self._timeline.urge()
         for row in conn.execute(
             "SELECT rowid, at, level, logger, message, pid FROM logs WHERE run_id = ? AND rowid > ?"
             " ORDER BY rowid LIMIT 500", (run_id, self._log_row),
@@ -161,10 +166,9 @@ class JournalSource:
                     seen["state"] = "lost"
         state.workers = workers
 
-    def timeline_svg(self) -> bytes | None:
-        """The run's timeline picture, once there is a run."""
-        drawn = self._timeline()
-        return None if drawn is None else drawn[1]
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The run's timeline picture, once there is a run (``window``: see ``hub.WINDOWS``)."""
+        return self._timeline.window(window)
 
     def cancel(self, operation_id: str) -> bool:
         """Nothing can be cancelled from a journal: always ``False``."""

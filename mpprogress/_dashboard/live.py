@@ -6,13 +6,17 @@ takes one ``tracker.snapshot()`` (a read that changes nothing) and turns it into
 workers come from the events (``worker`` on every start; a phase finished as ``lost`` marks its
 worker lost; any event of a worker's phase says it was heard from), and from the snapshot: a
 worker whose running phases are all stalled is ``stalled`` (its "last heard" stays the time of
-its newest event here: the aggregator's own clock of it is not in the snapshot).  Cancelling an operation
+its newest event here: the aggregator's own clock of it is not in the snapshot).  A worker on
+this host whose process is gone is ``exited`` when it left nothing running (its phases ended
+before it did), else its open phases are about to end as ``lost`` and so will it.  Cancelling an operation
 from the page is ``operation.cancel()``: the same cooperative cancellation the aggregator sends
 on to the workers.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
@@ -24,10 +28,27 @@ from .model import LogBook, Row, State, state_of
 if TYPE_CHECKING:
     from .._core.tracker import BaseProgressTracker
     from ..adapters.web import EventStream
+    from .timeline import JournalTimeline
 
 __all__ = ["TrackerSource", "WorkerBook"]
 
 _IDLE_REFRESH = 1.0  # seconds between snapshots when no event came (rates decay, ETAs move)
+_EXIT_CHECK = 1.0  # seconds between two looks at whether this host's workers still run
+
+
+def process_exists(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, exited but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class WorkerBook:
@@ -36,11 +57,16 @@ class WorkerBook:
     Args:
         keep: workers remembered at most; the ones not heard from for longest go first.
         get_time: the wall clock (``time.time``), for "last heard".
+        exists: whether a pid of this host still runs (``process_exists``).
     """
 
-    def __init__(self, keep: int = 1000, get_time: Callable[[], float] = time.time) -> None:
+    def __init__(self, keep: int = 1000, get_time: Callable[[], float] = time.time,
+                 exists: Callable[[int], bool] = process_exists) -> None:
         self._keep = keep
         self._get_time = get_time
+        self._exists = exists
+        self._host = socket.gethostname()
+        self._checked = 0.0
         self.phase_workers: dict[str, str] = {}
         self._workers: dict[str, Row] = {}
         self._running: dict[str, set[str]] = {}
@@ -63,7 +89,7 @@ class WorkerBook:
                     self.phase_workers[event.phase_id] = key
                     self._running[key].add(event.phase_id)
                     self._workers[key] = {**row, "phases": row["phases"] + 1, "running": len(self._running[key]),
-                                          "state": "alive" if row["state"] != "lost" else "lost"}
+                                          "state": "lost" if row["state"] == "lost" else "alive"}
             elif isinstance(event, OperationFinished):
                 continue
             else:
@@ -78,6 +104,18 @@ class WorkerBook:
                         row["state"] = "lost"
                 self._workers[owner] = row
         self._forget()
+
+    def check_exits(self) -> None:
+        """Mark ``exited`` this host's workers whose process is gone and left nothing running
+        (at most once every ``_EXIT_CHECK`` seconds)."""
+        now = self._get_time()
+        if now - self._checked < _EXIT_CHECK:
+            return
+        self._checked = now
+        for key, row in self._workers.items():
+            if row["state"] == "alive" and row["host"] == self._host and not self._running.get(key) \
+                    and not self._exists(row["pid"]):
+                self._workers[key] = {**row, "state": "exited"}
 
     def _forget(self) -> None:
         if len(self._workers) <= self._keep:
@@ -127,7 +165,7 @@ class TrackerSource:
         *,
         logs: LogBook | None = None,
         meta: Row | None = None,
-        timeline: Callable[[], tuple[int, bytes] | None] | None = None,
+        timeline: JournalTimeline | None = None,
     ) -> None:
         self._tracker = tracker
         self._buffer = stream.watch()
@@ -143,6 +181,9 @@ class TrackerSource:
         """A fresh state, or ``None`` when nothing happened since the last one."""
         events, overflowed = self._buffer.drain()
         self.workers.apply(events)
+        self.workers.check_exits()
+        if self._timeline is not None and any(isinstance(event, PhaseFinished) for event in events):
+            self._timeline.urge()  # the cards show it at once: so must the timeline
         now = time.monotonic()
         logs_seq = self._logs.seq if self._logs is not None else 0
         timeline = self.timeline_version()
@@ -164,10 +205,9 @@ class TrackerSource:
         found = self._timeline()
         return None if found is None else found[0]
 
-    def timeline_svg(self) -> bytes | None:
-        """The timeline picture, when a journal is attached."""
-        found = self._timeline() if self._timeline is not None else None
-        return None if found is None else found[1]
+    def timeline_svg(self, window: str | None = None) -> bytes | None:
+        """The timeline picture, when a journal is attached (``window``: see ``hub.WINDOWS``)."""
+        return self._timeline.window(window) if self._timeline is not None else None
 
     def cancel(self, operation_id: str) -> bool:
         """Cancel a running operation as ``operation.cancel()`` does; ``False`` if there is none."""

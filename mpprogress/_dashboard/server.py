@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import ssl
 import threading
 import time
@@ -30,8 +31,9 @@ from typing import Final
 
 from aiohttp import web
 
-from .access import Access, BindAddress, host_allowed, new_token, parse_bind
-from .hub import RESYNC, Hub, Source
+from .access import Access, BindAddress, host_allowed, new_token, parse_bind, peer_uid
+from .gate import Gate, default_limits, tls_context
+from .hub import END, RESYNC, WINDOWS, Hub, Source, Viewer
 
 __all__ = ["DashboardConfig", "DashboardServer", "DashboardStats"]
 
@@ -41,6 +43,7 @@ _HEADERS: Final = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "n
                    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 _STATIC: Final = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 _KEEPALIVE = 15.0
+_IDLE = 15.0  # seconds a kept-alive connection may wait for its next request
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,16 @@ class DashboardConfig:
         names: host names accepted in ``Host`` besides IP literals and this machine's names.
         interval: seconds at least between two pushes (0.1: at most ten a second).
         max_queued: pushes waiting per viewer before it drops to a fresh snapshot.
-        max_viewers: event streams open at once; more are refused (503).
+        max_viewers: event streams open at once; more are refused (503), except that the
+            owner's newcomer ends the oldest stream of another user (see ``gate``).
         certfile: a PEM certificate (chain) to serve HTTPS with; plain HTTP when ``None``.
         keyfile: its private key, when not in ``certfile``.
+        max_connections: connections held at once (``None``: an eighth of the open-file limit,
+            16 to 512).
+        max_untrusted_per_peer: connections not trusted yet from one address (``None``: an
+            eighth of ``max_connections``, 4 to 32).
+        header_timeout: seconds a connection has to send a complete request (TLS handshake
+            included), and to send a request's body.
     """
 
     bind: str = "127.0.0.1:0"
@@ -67,6 +77,9 @@ class DashboardConfig:
     max_viewers: int = 100
     certfile: str | None = None
     keyfile: str | None = None
+    max_connections: int | None = None
+    max_untrusted_per_peer: int | None = None
+    header_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,10 @@ class DashboardStats:
     resyncs: int
     sent_bytes: int
     cpu_seconds: float  # of the server's thread
+    connections: int = 0  # open now
+    refused: int = 0  # connections closed at once: the cap was reached by trusted ones
+    evicted: int = 0  # untrusted connections pushed out by newcomers
+    expired: int = 0  # connections closed for sending no complete request in time
 
 
 class DashboardServer:
@@ -100,9 +117,9 @@ class DashboardServer:
                        max_queued=self.config.max_queued)
         self.port = 0
         self._tls: ssl.SSLContext | None = None
-        if self.config.certfile is not None:  # ssl.SSLError (an OSError): unreadable or mismatched
-            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self._tls.load_cert_chain(self.config.certfile, self.config.keyfile, password=_no_passphrase)
+        if self.config.certfile is not None:
+            self._tls = tls_context(self.config.certfile, self.config.keyfile)
+        self._gate: Gate | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -147,7 +164,9 @@ class DashboardServer:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             future = asyncio.run_coroutine_threadsafe(_thread_cpu(), self._loop)
             cpu = future.result(5)
-        return DashboardStats(len(self.hub.viewers), self.hub.pushes, self._resyncs, self._sent, cpu)
+        gate = self._gate.stats() if self._gate is not None else None
+        doors = (gate.open, gate.refused, gate.evicted, gate.expired) if gate is not None else (0, 0, 0, 0)
+        return DashboardStats(len(self.hub.viewers), self.hub.pushes, self._resyncs, self._sent, cpu, *doors)
 
     def close(self, timeout: float = 3.0) -> None:
         """Stop serving (open streams end), then close the source. Idempotent."""
@@ -188,10 +207,14 @@ class DashboardServer:
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/timeline.svg", self._timeline)
         app.router.add_post("/api/cancel", self._cancel)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
+                               keepalive_timeout=_IDLE, lingering_time=1.0)  # unread bodies: 1 s at most
         await runner.setup()
+        assert runner.server is not None
+        self._gate = Gate(default_limits(self.config.header_timeout, total=self.config.max_connections,
+                                          per_peer=self.config.max_untrusted_per_peer), runner.server, self._tls)
         try:
-            site = web.TCPSite(runner, self._bind.host, self._bind.port, reuse_address=True, ssl_context=self._tls)
+            site = _GatedSite(runner, self._bind.host, self._bind.port, self._gate)
             await site.start()
             self.port = int(runner.addresses[0][1])
             self.access = replace(self.access, cookie=f"mpprogress_{self.port}")
@@ -199,8 +222,13 @@ class DashboardServer:
             ticking = asyncio.create_task(self.hub.run())
             await self._stop.wait()
             ticking.cancel()
+            self.hub.finish()  # the final state and how the run ended, to every page
+            for _ in range(50):  # a second at most for the streams to write it
+                if self.hub.viewers:
+                    await asyncio.sleep(0.02)
         finally:
             await runner.cleanup()
+            self._gate.close_all()  # connections still silent, or in their TLS handshake
             # open event streams end here: their handlers must finish before the loop closes
             rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
             for task in rest:
@@ -213,9 +241,12 @@ class DashboardServer:
     async def _guard(self, request: web.Request,
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if not host_allowed(request.headers.get("Host"), self.access.names):
+            self._seen(request, trusted=False)
             return _refusal(421, "this dashboard answers to its own address only")
         if not self.access.authenticated(request.query, request.cookies, request.headers.get("Authorization")):
+            self._seen(request, trusted=False)
             return _refusal(403, "a token is required: open the address printed when the dashboard started")
+        self._seen(request, trusted=True)
         if request.path == "/" and "token" in request.query:
             # keep the token out of the address bar and history: a cookie carries it from now on
             response: web.StreamResponse = web.Response(status=303, headers={**_HEADERS, "Location": "/"})
@@ -226,6 +257,17 @@ class DashboardServer:
         for name, value in _HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    def _seen(self, request: web.Request, trusted: bool) -> None:
+        """Tell the gate a request came (without a token, only this user's own are trusted)."""
+        transport = request.transport
+        if self._gate is None or transport is None or self._gate.is_trusted(transport):
+            return
+        if trusted and self.access.token is None:
+            local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
+            uid = peer_uid(local, peer) if local and peer else None
+            trusted = uid is None or uid == os.getuid()
+        self._gate.requested(transport, trusted)
 
     # --- routes -------------------------------------------------------------------------------
 
@@ -248,7 +290,8 @@ class DashboardServer:
         return web.json_response(body, dumps=lambda data: json.dumps(data, separators=(",", ":")))
 
     async def _timeline(self, request: web.Request) -> web.StreamResponse:
-        svg = await asyncio.to_thread(self.source.timeline_svg)
+        window = request.query.get("window")
+        svg = await asyncio.to_thread(self.source.timeline_svg, window if window in WINDOWS else None)
         if svg is None:
             raise web.HTTPNotFound()
         return web.Response(body=svg, content_type="image/svg+xml")
@@ -257,30 +300,40 @@ class DashboardServer:
         if not self.access.may_change(request.headers, request.headers.get("Host")):
             return _refusal(403, "refused: not from this dashboard's page")
         try:
-            body = await request.json()
+            body = await asyncio.wait_for(request.json(), self.config.header_timeout)
             operation_id = str(body["operation_id"])
+        except asyncio.TimeoutError:
+            return _refusal(408, "the request's body did not come in time")
         except (ValueError, KeyError, TypeError):
             return _refusal(400, "expected {\"operation_id\": ...}")
         cancelled = await asyncio.to_thread(self.source.cancel, operation_id)
         return web.json_response({"cancelled": cancelled}, status=200 if cancelled else 404)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        if len(self.hub.viewers) >= self.config.max_viewers:
-            return _refusal(503, "too many viewers")
+        trusted = self._gate is None or self._gate.is_trusted(request.transport)
+        refused = self._viewer_refused(trusted)
+        if refused:
+            return _refusal(503, refused)
         response = web.StreamResponse(headers={**_HEADERS, "Content-Type": "text/event-stream",
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
         viewer, sent, message = self.hub.join()
+        viewer.trusted = trusted
         try:
             await response.write(b"retry: 1000\n\n" + message)
             self._sent += len(message)
             viewer.sent_bytes += len(message)
-            while not (self._stop is not None and self._stop.is_set()):
+            while True:
                 try:
                     seq, message = await asyncio.wait_for(viewer.queue.get(), _KEEPALIVE)
                 except asyncio.TimeoutError:
                     await response.write(b": keepalive\n\n")  # a dead connection shows up on a write
                     continue
+                if seq == END:
+                    response.force_close()  # the connection goes with the stream
+                    if message:  # the last push (none: pushed out for the owner's viewer)
+                        await response.write(message)
+                    break
                 if seq == RESYNC:
                     self._resyncs += 1
                     sent, message = self.hub.snapshot()
@@ -297,19 +350,48 @@ class DashboardServer:
             self.hub.leave(viewer)
         return response
 
+    def _viewer_refused(self, trusted: bool) -> str | None:
+        """Why a new event stream cannot be had (``None``: it can, having made room if needed)."""
+        limit = self.config.max_viewers
+        others = [viewer for viewer in self.hub.viewers if not viewer.trusted]
+        if not trusted and len(others) >= max(1, limit // 4):
+            return "too many viewers from other users"
+        if len(self.hub.viewers) < limit:
+            return None
+        if trusted and others:
+            oldest: Viewer = others[0]
+            self.hub.leave(oldest)
+            oldest.end()
+            return None
+        return "too many viewers"
+
+
+class _GatedSite(web.BaseSite):
+    """aiohttp's TCP site, with every connection passing the ``Gate`` first."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, gate: Gate) -> None:
+        super().__init__(runner, backlog=128)
+        self._host, self._port, self._gate = host, port, gate
+
+    @property
+    def name(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._gate.door, self._host, self._port, backlog=self._backlog,
+                                                reuse_address=True)
+
 
 async def _thread_cpu() -> float:
     return time.thread_time()
 
 
-def _no_passphrase() -> str:
-    """Asked for an encrypted key's passphrase (OpenSSL would prompt on the terminal): refuse."""
-    raise ssl.SSLError("the private key is encrypted: give the dashboard an unencrypted key file, "
-                       "readable by this user only")
-
-
 def _refusal(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text + "\n", headers=_HEADERS)
+    response = web.Response(status=status, text=text + "\n", headers=_HEADERS)
+    response.force_close()  # a refused visitor does not keep its connection
+    return response
 
 
 @functools.cache

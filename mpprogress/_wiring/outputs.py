@@ -1,4 +1,8 @@
-"""Wiring of the demo's and the relay's output: the Rich display or one JSON event per line."""
+"""Wiring of the demo's and the relay's output: the Rich display or one JSON event per line.
+
+The display draws on standard error, as every display of a session does; JSON lines are the
+output asked for (data), so they go to the stream given (standard output).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ Output = Literal["display", "json"]
 
 
 def _output_sink(tracker: BaseProgressTracker, output: Output, stream: TextIO, color: bool = True) -> Sink:
-    """JSON lines on ``stream``, or the Rich display (without colour when ``color`` is false)."""
+    """JSON lines on ``stream``, or the Rich display on standard error (without colour when
+    ``color`` is false)."""
     if output == "json":
         sink = _json_lines(stream)
         tracker.add_callback(sink)
@@ -44,7 +49,7 @@ def _json_lines(stream: TextIO) -> Sink:
 def output_session(
     output: Output, stream: TextIO, *, color: bool = True, journal: str | os.PathLike[str] | None = None
 ) -> Iterator[BaseProgressTracker]:
-    """A ``session()`` shown on the Rich display or written as JSON lines on ``stream``.
+    """A ``session()`` shown on the Rich display (standard error) or written as JSON lines on ``stream``.
 
     Args:
         output: ``"display"`` or ``"json"``.

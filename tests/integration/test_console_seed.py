@@ -178,10 +178,10 @@ def test_examples_run(script: str) -> None:
                        "✘ Researching Stripe › LLM Page Selection: failed (RuntimeError: model quota exceeded) "  # noqa: RUF001
                        "at 25/40",
                        "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction: succeeded 60/60 in",  # noqa: RUF001
-                       "a print() while the display is live lands above it"):
-            assert needle in done.stdout
-        assert "\x1b" not in done.stdout  # not a terminal: plain lines only
+                       "✔ Researching Stripe › Content Extraction: succeeded 60/60 in"):  # noqa: RUF001
+            assert needle in done.stderr  # the display draws on stderr
+        assert "\x1b" not in done.stderr  # not a terminal: plain lines only
+        assert done.stdout == "a print() while the display is live lands above it\n"  # only what it printed
     else:
         assert "phase failed (TimeoutError: site stopped answering): Content Extraction" in done.stdout
         assert '"outcome": "failed"' in done.stdout

@@ -325,7 +325,11 @@ def test_a_restarted_relay_is_picked_up_without_a_reload(browser: Any, tmp_path:
         assert _worker(address, "before", "--items", "20").wait(60) == 0
         page.wait_for_function("() => document.querySelector('#history').textContent.includes('before')")
         assert relays[0].stop(signal.SIGTERM) == 0
-        page.wait_for_function("() => document.getElementById('status').textContent !== 'live'")
+        # the relay said it stopped: its page keeps the last state, not a red "reconnecting…"
+        page.wait_for_function("() => document.getElementById('status').textContent"
+                               " === 'stopped: waiting for it to start again'")
+        assert "the relay stopped" in page.locator("#summary").inner_text()
+        assert "before" in page.locator("#history").inner_text()
         relays.append(Relay(*args))
         relays[1].wait_listening()
         page.wait_for_function(LIVE, timeout=30_000)

@@ -117,3 +117,64 @@ def test_the_page_works_over_https_and_its_token_cookie_is_secure(certificate: P
                 assert (cookie["value"], cookie["secure"], cookie["httpOnly"]) == (match.group(2), True, True)
     finally:
         context.close()
+
+
+def test_a_certificate_without_its_key_or_with_another_key_is_named_in_one_line(
+    certificate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(DashboardUnavailable) as caught, mpprogress.session(dashboard="127.0.0.1:0", console=False):
+        pass
+    assert str(caught.value).endswith(f"{certificate} holds a certificate but not its private key: "
+                                      f"name the key file too ({KEY_ENV})")
+    assert "PEM lib" not in str(caught.value) and "\n" not in str(caught.value)
+    other = tmp_path / "other-key.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out", str(other)], check=True, capture_output=True)
+    monkeypatch.setenv(KEY_ENV, str(other))
+    with pytest.raises(DashboardUnavailable, match=re.escape(
+            f"the private key in {other} is not the key of the certificate in {certificate}")), \
+            mpprogress.session(dashboard="127.0.0.1:0", console=False):
+        pass
+    monkeypatch.setenv(KEY_ENV, str(certificate))
+    with pytest.raises(DashboardUnavailable, match=re.escape(f"{certificate} holds no PEM private key")), \
+            mpprogress.session(dashboard="127.0.0.1:0", console=False):
+        pass
+    monkeypatch.setenv(KEY_ENV, str(tmp_path / "gone.pem"))
+    with pytest.raises(DashboardUnavailable, match=re.escape(f"No such file or directory: {tmp_path / 'gone.pem'}")), \
+            mpprogress.session(dashboard="127.0.0.1:0", console=False):
+        pass
+
+
+def test_half_done_tls_handshakes_are_capped_and_time_out(certificate: Path) -> None:
+    import socket
+
+    from mpprogress import BaseProgressTracker
+    from mpprogress._dashboard.live import TrackerSource
+    from mpprogress._dashboard.server import DashboardConfig, DashboardServer
+    from mpprogress.adapters.web import EventStream
+    from tests.integration.conftest import wait_for
+    from tests.unit.test_dashboard_gate import closed_by_server
+
+    tracker = BaseProgressTracker()
+    stream = EventStream()
+    tracker.add_callback(stream)
+    config = DashboardConfig(certfile=str(certificate), keyfile=os.environ[KEY_ENV], header_timeout=1.0,
+                             max_connections=10)
+    with DashboardServer(TrackerSource(tracker, stream), config) as server:
+        socks = []
+        for n in range(30):  # connect and say nothing: the handshake never starts
+            sock = socket.socket()
+            sock.bind((f"127.0.0.{2 + n}", 0))
+            sock.connect(("127.0.0.1", server.port))
+            socks.append(sock)
+        try:
+            assert wait_for(lambda: server.stats().connections <= 10 and server.stats().evicted >= 20, timeout=30)
+            assert wait_for(lambda: all(closed_by_server(sock) for sock in socks), timeout=30)
+            assert server.stats().expired >= 1 and server.stats().connections == 0
+            trusted = ssl.create_default_context(cafile=str(certificate))
+            with urllib.request.urlopen(server.url + "api/state", context=trusted, timeout=10) as response:
+                assert response.status == 200  # and the server goes on
+        finally:
+            for sock in socks:
+                sock.close()
+    tracker.close()

@@ -233,10 +233,12 @@ def test_demo_display_mode_prints_results_and_operation_summaries() -> None:
     result = _run_cli("--companies", "3", "--workers", "2", "--pages", "20", "--no-color")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    results = out[out.index("\nResults\n"):]  # after the display's own lines and summaries
+    assert out.startswith("\nResults\n")  # stdout holds the results alone: the display draws on stderr
+    results = out
     for company_site in generate_site(1, 3, 20).sites:
         company = company_site.company
-        assert f"Researching {company.name}" in out[: len(out) - len(results)]
+        assert f"Researching {company.name}" in result.stderr
+        assert f"Researching {company.name}" not in results
         assert f"{company.name}: {company.industry}, founded {company.founded}" in results
     assert "3 operations: 3 succeeded, 0 failed" in results
     assert "The local site answered" in results

@@ -25,7 +25,7 @@ def test_process_pool_example(method: str) -> None:
     completed = run_example("process_pool.py", "--workers", "3", "--urls", "15", "--delay", "0",
                             "--start-method", method, "--log")
     assert result_fields(completed.stdout) == {"phases": "3", "items": "45/45", "ok": "3"}
-    assert completed.stdout.count("scraped 15 pages") == 3  # forwarded, shown by the parent
+    assert completed.stderr.count("scraped 15 pages") == 3  # forwarded, shown above the display (stderr)
 
 
 @pytest.mark.parametrize("method", START_METHODS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sys
@@ -43,16 +44,18 @@ def test_live_display_follows_the_operations() -> None:
     tracker = BaseProgressTracker(auto_flush=False)
     sink = ConsoleSink(tracker, console=console, config=FAST)
     assert not sink.is_live and output(console) == ""
-    op = tracker.start_operation("op", "Researching Stripe")
-    assert sink.is_live
-    assert sys.stdout.__class__.__name__ == "FileProxy"  # prints go above the display
-    phase = op.start_phase("p", "Link Discovery", 10)
-    phase.update(3, "Found link 3")
-    wait_for(lambda: "Found link 3" in output(console))
-    phase.update(7)
-    op.finish_phase("p")
-    tracker.finish_operation("op")
-    assert not sink.is_live
+    with contextlib.redirect_stdout(console.file):  # standard output on the same screen
+        op = tracker.start_operation("op", "Researching Stripe")
+        assert sink.is_live
+        assert sys.stdout.__class__.__name__ == "FileProxy"  # prints go above the display
+        phase = op.start_phase("p", "Link Discovery", 10)
+        phase.update(3, "Found link 3")
+        wait_for(lambda: "Found link 3" in output(console))
+        phase.update(7)
+        op.finish_phase("p")
+        tracker.finish_operation("op")
+        assert not sink.is_live
+        assert sys.stdout is console.file
     text = output(console)
     assert HIDE_CURSOR in text and text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
     assert "Operation Succeeded" in text and "✔ Succeeded Researching Stripe" in text
@@ -93,22 +96,40 @@ def test_prints_and_log_records_appear_above_the_display() -> None:
     logger.propagate = False
     handler = sink.logging_handler()
     logger.addHandler(handler)
-    try:
-        op = tracker.start_operation("op", "Op")
+    with contextlib.redirect_stdout(console.file):  # standard output on the same screen
+        try:
+            op = tracker.start_operation("op", "Op")
+            op.start_phase("p", "Phase one", 10)
+            wait_for(lambda: "Phase one" in output(console))
+            print("hello from print")
+            logger.warning("worker said [bold]hi[/bold]\x1b[2J")
+            text = output(console)
+            printed = text.index("hello from print")
+            # Live erases its frame (cursor up + erase line) before the print, then redraws below it.
+            assert "\x1b[2K" in text[:printed]
+            assert "Phase one" in text[printed:]
+            assert "worker said [bold]hi[/bold][2J" in text
+            assert "\x1b[2J" not in text
+        finally:
+            logger.removeHandler(handler)
+            sink.close()
+
+
+def test_standard_output_to_a_file_is_left_to_the_program_while_live() -> None:
+    """``script.py > out.csv`` with the display on the terminal: rows go to the file untouched."""
+    console = terminal()
+    data = io.StringIO()  # standard output redirected to a file: not the display's screen
+    with contextlib.redirect_stdout(data), ConsoleSink(BaseProgressTracker(auto_flush=False), console=console,
+                                                        config=FAST) as sink:
+        op = sink.tracker.start_operation("op", "Op")
         op.start_phase("p", "Phase one", 10)
+        assert sink.is_live and sys.stdout is data  # not routed through the display
         wait_for(lambda: "Phase one" in output(console))
-        print("hello from print")
-        logger.warning("worker said [bold]hi[/bold]\x1b[2J")
-        text = output(console)
-        printed = text.index("hello from print")
-        # Live erases its frame (cursor up + erase line) before the print, then redraws below it.
-        assert "\x1b[2K" in text[:printed]
-        assert "Phase one" in text[printed:]
-        assert "worker said [bold]hi[/bold][2J" in text
-        assert "\x1b[2J" not in text
-    finally:
-        logger.removeHandler(handler)
-        sink.close()
+        print("a,b,c")
+        print("1,2,3")
+        sink.tracker.finish_operation("op")
+    assert data.getvalue() == "a,b,c\n1,2,3\n"
+    assert "a,b,c" not in output(console)
 
 
 def test_keyboard_interrupt_restores_the_terminal() -> None:

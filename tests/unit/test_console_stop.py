@@ -119,8 +119,10 @@ def test_a_tracker_never_closed_is_drawn_final_at_exit() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = Screen(80).feed(done.stdout).lines()
+    # At exit the simple form's operation completes (its phase reached its total): its summary.
+    assert any("✔ Completed Progress" in line for line in lines)
     row = next(line for line in lines if "Downloading" in line)
-    assert row.startswith("  ✔ Downloading") and "5/5" in row
+    assert row.startswith("│ ✔ Downloading") and "5/5" in row
     assert not SPINNER & set("".join(lines))
     assert done.stdout.endswith(SHOW_CURSOR + "\n") or done.stdout.rindex(SHOW_CURSOR) > done.stdout.rindex("Downl")
 

@@ -6,7 +6,7 @@
   const FINISHED_SHOWN = 100;  // finished phases drawn when their fold is opened
   const LOGS_SHOWN = 100;
   const state = {ops: new Map(), phases: new Map(), workers: new Map(), logs: [], meta: {}, csrf: '', seq: 0,
-                 offset: 0, byOp: new Map()};
+                 offset: 0, byOp: new Map(), ended: null};
   const views = new Map();  // operation id -> its drawn block
   const $ = (id) => document.getElementById(id);
   let source = null;
@@ -49,6 +49,7 @@
   function apply(message, whole) {
     const dirty = new Set();
     if (whole) {
+      state.ended = null;
       for (const table of ['ops', 'phases', 'workers']) state[table].clear();
       state.byOp.clear(); state.logs = [];
       for (const view of views.values()) view.root.remove();
@@ -88,21 +89,28 @@
     const meta = state.meta;
     put($('title'), meta.title || 'mpprogress');
     document.title = (meta.title || 'mpprogress') + ' · dashboard';
-    let running = 0, lost = 0, stalled = 0;
+    let running = 0, lost = 0, stalled = 0, exited = 0;
     for (const op of state.ops.values()) if (!op.finished) running += 1;
-    for (const w of state.workers.values()) { if (w.state === 'lost') lost += 1; else if (w.state === 'stalled') stalled += 1; }
-    const doubts = [stalled ? `${stalled} stalled` : '', lost ? `${lost} lost` : ''].filter(Boolean).join(', ');
+    for (const w of state.workers.values()) {
+      if (w.state === 'lost') lost += 1; else if (w.state === 'stalled') stalled += 1; else if (w.state === 'exited') exited += 1;
+    }
+    const doubts = [stalled ? `${stalled} stalled` : '', lost ? `${lost} lost` : '', exited ? `${exited} exited` : '']
+      .filter(Boolean).join(', ');
     const parts = [`${running} running`, `${state.workers.size} workers` + (doubts ? ` (${doubts})` : '')];
     if (meta.error) parts.push(meta.error);
+    if (state.ended) parts.push(state.ended.source === 'session' ? `the session ended: ${state.ended.outcome}`
+                                : `the ${state.ended.source || 'server'} stopped`);
     put($('summary'), parts.join(' · '));
     $('no-operations').hidden = running > 0;
     const section = $('timeline-section');
     if (meta.timeline) {
       section.hidden = false;
-      const src = '/api/timeline.svg?v=' + meta.timeline;
+      const part = $('timeline-window').value;
+      const src = '/api/timeline.svg?v=' + meta.timeline + (part ? '&window=' + part : '');
       if ($('timeline').getAttribute('src') !== src) $('timeline').setAttribute('src', src);
     } else section.hidden = true;
-    if (source && source.readyState === EventSource.OPEN) status(meta.source === 'journal' && !meta.live ? 'finished' : 'live');
+    if (state.ended) status(state.ended.source === 'session' ? 'ended' : 'stopped');
+    else if (source && source.readyState === EventSource.OPEN) status(meta.source === 'journal' && !meta.live ? 'finished' : 'live');
   }
 
   function makeOperation(id) {
@@ -146,7 +154,9 @@
     }
     if (!view) { view = makeOperation(id); place(view, op); }
     put(view.title, op.title);
-    chip(view.chip, op.cancelled ? 'cancelled' : null);
+    const over = state.ended !== null;  // the run ended with this operation open
+    chip(view.chip, over ? 'interrupted' : op.cancelled ? 'cancelled' : null,
+         over && op.cancelled ? 'cancelled, unfinished' : over ? 'unfinished' : null);
     const ids = [...(state.byOp.get(id) || [])];
     const running = [], finished = [];
     for (const pid of ids) { const p = state.phases.get(pid); if (p) (p.finished ? finished : running).push([pid, p]); }
@@ -157,14 +167,15 @@
     if (op.stalled) facts.push(`${count(op.stalled)} stalled`);
     for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'finished' && n) facts.push(`${count(n)} ${outcome}`);
     if (op.rate) facts.push(rate(op.rate));
-    if (op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
-    facts.push('elapsed ' + span(now() - op.started));
+    if (!over && op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
+    facts.push('elapsed ' + span((over ? state.ended.time : now()) - op.started));
     put(view.facts, facts.join(' · '));
-    view.cancel.hidden = !state.meta.can_cancel;
+    view.cancel.hidden = !state.meta.can_cancel || over;
     if (op.cancelled) { view.cancel.disabled = true; put(view.cancel, 'cancel requested'); }
     const shown = running.slice(0, view.limit);
     fill(view, view.list, shown);
-    view.more.hidden = running.length <= view.limit;
+    view.more.hidden = running.length <= view.limit;  // and its words are only written when shown
+    if (!view.more.hidden)
     put(view.more, `show ${count(Math.min(running.length - view.limit, view.limit * 3))} more of ${count(running.length - view.limit)} running`);
     view.fold.hidden = done === 0;
     put(view.foldTitle, `${count(done)} finished` + (op.pruned ? ` (the newest ${count(finished.length)} kept)` : ''));
@@ -202,8 +213,9 @@
     put(c.count, `${count(p.current)}/${p.total === null ? '?' : count(p.total)}`);
     put(c.pct, p.pct === null ? '' : p.pct.toFixed(1) + '%');
     const [outcome, label] = shownAs(p);
-    put(c.rate, p.finished ? '' : rate(p.rate));
-    put(c.eta, p.finished ? span(p.duration) : (p.eta === null || p.stalled ? '' : 'ETA ' + span(p.eta)));
+    const over = state.ended !== null && !p.finished;
+    put(c.rate, p.finished || over ? '' : rate(p.rate));
+    put(c.eta, p.finished ? span(p.duration) : (p.eta === null || p.stalled || over ? '' : 'ETA ' + span(p.eta)));
     const words = [label === 'incomplete' ? null : p.reason, outcome === 'stalled' ? 'no news from its worker' : null,
                    p.resumed === null || p.resumed === undefined ? null : `resumed at ${count(p.resumed)}/${p.total === null ? '?' : count(p.total)}`,
                    p.message];
@@ -242,7 +254,7 @@
 
   function drawWorkers() {
     const body = $('workers').tBodies[0];
-    const rank = (w) => w.state === 'lost' ? 2 : w.state === 'stalled' ? 1 : 0;
+    const rank = (w) => ({stalled: 1, lost: 2, exited: 3})[w.state] || 0;
     const rows = [...state.workers.entries()].sort((a, b) => rank(a[1]) - rank(b[1])
                                                              || String(a[1].host).localeCompare(String(b[1].host)) || a[1].pid - b[1].pid);
     const have = new Map([...body.rows].map((tr) => [tr.dataset.worker, tr]));
@@ -254,11 +266,11 @@
         for (let i = 0; i < 6; i++) tr.append(el('td', i === 3 || i === 4 ? 'n' : null));
         tr.cells[2].append(el('span', 'chip'));
       }
-      tr.className = w.state === 'lost' || w.state === 'stalled' ? w.state : '';
+      tr.className = w.state === 'alive' ? '' : w.state;
       tr.last = w.last;
       put(tr.cells[0], w.host);
       put(tr.cells[1], w.pid);
-      chip(tr.cells[2].firstChild, w.state === 'lost' || w.state === 'stalled' ? w.state : 'alive');
+      chip(tr.cells[2].firstChild, w.state);
       put(tr.cells[3], count(w.phases));
       put(tr.cells[4], count(w.running));
       return tr;
@@ -269,7 +281,8 @@
   }
 
   function tickWorkers() {
-    for (const tr of $('workers').tBodies[0].rows) put(tr.cells[5], span(now() - tr.last) + ' ago');
+    const at = state.ended ? state.ended.time : now();
+    for (const tr of $("workers").tBodies[0].rows) put(tr.cells[5], span(at - tr.last) + " ago");
   }
 
   function drawLogs() {
@@ -303,7 +316,9 @@
   function status(text) {
     const node = $('status');
     node.className = 'status ' + text;
-    put(node, text === 'live' ? 'live' : text === 'finished' ? 'finished run' : text === 'refused' ? 'not allowed' : 'reconnecting…');
+    const words = {live: 'live', finished: 'finished run', refused: 'not allowed', ended: 'finished',
+                   stopped: 'stopped: waiting for it to start again'};
+    put(node, words[text] || 'reconnecting…');
   }
 
   function connect() {
@@ -315,7 +330,20 @@
       if (message.seq !== state.seq + 1) { connect(); return; }  // a push went missing: start again
       apply(message, false);
     });
+    source.addEventListener('end', (event) => {  // the last push: how the run ended
+      const message = JSON.parse(event.data);
+      source.close();
+      state.ended = message;
+      for (const id of state.ops.keys()) drawOperation(id);
+      drawHeader();
+      // A session's page is done; a relay or journal may start again on its address: look now and then.
+      if (message.source !== 'session') setTimeout(connect, 2000);
+    });
     source.addEventListener('error', () => {
+      if (state.ended) {  // a stopped relay: keep the final state shown while it is away
+        if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+        return;
+      }
       status('reconnecting');
       if (source.readyState === EventSource.CLOSED) setTimeout(connect, 1000);  // an HTTP error ends EventSource
     });
@@ -324,10 +352,11 @@
   setInterval(() => {
     for (const [id, view] of views) {
       const op = state.ops.get(id);
-      if (op) put(view.facts, view.facts.textContent.replace(/elapsed [\d:]+$/, 'elapsed ' + span(now() - op.started)));
+      if (op && !state.ended) put(view.facts, view.facts.textContent.replace(/elapsed [\d:]+$/, 'elapsed ' + span(now() - op.started)));
     }
     tickWorkers();
   }, 1000);
   for (const table of ['workers', 'logs', 'history']) shown(table, 0);
+  $('timeline-window').addEventListener('change', drawHeader);
   connect();
 })();

@@ -35,13 +35,14 @@ from ..._base.events import (
 from ..._base.forksafe import reinit_after_fork
 from ..._base.formats import ISO_LOG_TIME
 from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
+from ..._core.exits import run_first
 from ..._core.tracker import BaseProgressTracker
 from .. import TrackerWithSinks
 from ..notebook._kernel import in_notebook
 from ._config import ConsoleConfig
 from ._live import ConsoleLogHandler, heartbeat_tick, on_screen, repeat
 from ._plain import PlainLines
-from ._render import bar_glyphs, render_final, render_frame, render_summary
+from ._render import LayoutMemory, bar_glyphs, render_final, render_frame, render_summary
 
 if TYPE_CHECKING:
     from ..notebook import NotebookSink
@@ -53,15 +54,33 @@ _log = logging.getLogger("mpprogress")
 _DISPLAY_EVENTS = frozenset({OPERATION_STARTED, OPERATION_FINISHED})  # what a live display acts on
 
 
-def terminal_console(*, stderr: bool = False, color: bool = True) -> Console:
-    """A Rich console on standard output (or standard error).
+def terminal_console(*, stderr: bool = True, color: bool = True) -> Console:
+    """A Rich console on standard error (or standard output).
 
     Args:
-        stderr: draw on standard error (``mpprogress.track``'s own display).
+        stderr: draw on standard error (the default, as tqdm: standard output stays the
+            program's data); ``False`` for standard output.
         color: ``False`` for no colour at all (``--no-color``); ``True`` leaves the choice to
             Rich (the terminal's abilities and ``NO_COLOR``).
     """
     return Console(stderr=stderr, no_color=None if color else True)
+
+
+def _shares_screen(console: Console, stream: Any) -> bool:
+    """Whether writes to ``stream`` must pass through the live display to appear above it.
+
+    Only the display's own stream, or a terminal (the same screen): ``script.py > out.csv``
+    with the display on the terminal's standard error must leave standard output to the
+    program, byte for byte, never re-routed to the display's stream.
+    """
+    if stream is None:
+        return False
+    if stream is console.file:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # closed or not a real file
+        return False
 
 
 class ConsoleSink(EventSink):
@@ -69,7 +88,7 @@ class ConsoleSink(EventSink):
 
     Args:
         tracker: the local tracker to show (remote phases appear in it as ordinary phases).
-        console: where to draw; a fresh ``Console()`` (standard output) by default.
+        console: where to draw; by default a new console on standard error (``config.stream``).
         config: what to show and how often; ``ConsoleConfig()`` by default.
         get_time: monotonic clock for the spinner and for how long a phase has been quiet in
             plain mode; inject a fake one in tests.
@@ -84,8 +103,8 @@ class ConsoleSink(EventSink):
         get_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tracker = tracker
-        self.console = console if console is not None else Console()
         self.config = config if config is not None else ConsoleConfig()
+        self.console = console if console is not None else Console(stderr=self.config.stream == "stderr")
         self._get_time = get_time
         self._live_mode = self.console.is_terminal and not self.console.is_dumb_terminal
         self._plain = (
@@ -95,6 +114,7 @@ class ConsoleSink(EventSink):
         self._live: Live | None = None
         self._stop_refresh: threading.Event | None = None  # stops the refresh or heartbeat thread
         self._closed = False
+        self._layout = LayoutMemory()  # the live display's layout so far: frames only narrow it
         tracker.add_callback(self)
         if any(not op.finished for op in tracker.operations):
             self._start_display()
@@ -176,6 +196,7 @@ class ConsoleSink(EventSink):
             now=self._get_time(),
             glyphs=bar_glyphs(console),
             closing=closing,
+            memory=self._layout,
         )
 
     def _final(self, operation: OperationSnapshot) -> RenderableType:
@@ -213,13 +234,15 @@ class ConsoleSink(EventSink):
             console=self.console,
             auto_refresh=False,
             transient=True,
-            redirect_stdout=True,
-            redirect_stderr=True,
+            redirect_stdout=_shares_screen(self.console, sys.stdout),
+            redirect_stderr=_shares_screen(self.console, sys.stderr),
             vertical_overflow="crop",
         )
         live.start()
         self._live = live
+        self._layout = LayoutMemory()  # a new display lays out afresh
         atexit.register(self.close)
+        run_first()  # at exit, work still open is finished (and shown so) before this closes
         return live
 
     def _refresh(self, live: Live, stop: threading.Event) -> bool:
@@ -319,7 +342,7 @@ class ConsoleProgressTracker(TrackerWithSinks):
     """The seed's console tracker: a local tracker with a ``ConsoleSink`` attached.
 
     Args:
-        console: where to draw; standard output by default.
+        console: where to draw; standard error by default (``config.stream``).
         show_spinner: animate a spinner on running rows (each option's default is
             ``ConsoleConfig``'s).
         show_percentage: show a percentage column.
@@ -358,7 +381,7 @@ class ConsoleProgressTracker(TrackerWithSinks):
             from ..notebook import NotebookSink
 
             self.sink = NotebookSink(self, config=config)
-            self._console = Console()
+            self._console = Console(stderr=config.stream == "stderr")
         else:
             self.sink = ConsoleSink(self, console=console, config=config)
             self._console = self.sink.console

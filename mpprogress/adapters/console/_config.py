@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Final
 
-__all__ = ["CONSOLE_LOWER_BOUNDS", "ConsoleConfig"]
+__all__ = ["CONSOLE_LOWER_BOUNDS", "STREAMS", "ConsoleConfig"]
+
+STREAMS: Final = ("stderr", "stdout")
+"""Where the console display may draw (``ConsoleConfig.stream``)."""
 
 CONSOLE_LOWER_BOUNDS: Final[dict[str, tuple[float, bool]]] = {
     "bar_width": (1, True),
@@ -44,6 +47,9 @@ class ConsoleConfig:
         plain_interval: seconds between progress lines of a running phase when the output is
             not a terminal (CI logs, pipes).
         summary_max_phases: phases listed in a summary before the rest are folded.
+        stream: where a console made by the sink draws: ``"stderr"`` (the default, as tqdm:
+            a program's standard output carries only what it prints) or ``"stdout"``.  A
+            console given to the sink draws where it was made to.
 
     Raises:
         ValueError: an option is below its bound (``CONSOLE_LOWER_BOUNDS``).
@@ -60,8 +66,11 @@ class ConsoleConfig:
     max_rows: int | None = None
     plain_interval: float = 10.0
     summary_max_phases: int = 20
+    stream: str = "stderr"
 
     def __post_init__(self) -> None:
+        if self.stream not in STREAMS:
+            raise ValueError(f"stream must be 'stderr' or 'stdout', got {self.stream!r}")
         for option in fields(self):
             if option.name not in CONSOLE_LOWER_BOUNDS:
                 continue

@@ -266,7 +266,8 @@ class PlainLines(EventSink):
             self._printed_at[known] = printed
 
     def _line(self, mark: Text, subject: str, detail: str) -> None:
-        line = Text(self._wall_clock().strftime("%H:%M:%S "), style="dim")
+        now = self._wall_clock()  # no strftime: it imports a module, which fails at interpreter exit
+        line = Text(f"{now.hour:02d}:{now.minute:02d}:{now.second:02d} ", style="dim")
         line.append_text(mark)
         line.append(f" {subject}: ", style="bold")
         line.append(detail)

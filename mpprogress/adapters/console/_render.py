@@ -21,7 +21,16 @@ from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
 from ._plan import SHOWN_DEPTH, FramePlan, OperationPlan, plan_frame
-from ._rows import ASCII_BARS, COLOUR_BARS, MONOCHROME_BARS, TITLE_WANTED, BarGlyphs, RowLayout, bar_glyphs
+from ._rows import (
+    ASCII_BARS,
+    COLOUR_BARS,
+    MONOCHROME_BARS,
+    BarGlyphs,
+    LayoutMemory,
+    RowLayout,
+    bar_glyphs,
+    title_room,
+)
 from ._summary import render_summary
 from ._text import deeper_text, fold_text, format_duration, format_rate
 
@@ -32,6 +41,7 @@ __all__ = [
     "BarGlyphs",
     "ConsoleConfig",
     "FramePlan",
+    "LayoutMemory",
     "OperationPlan",
     "bar_glyphs",
     "plan_frame",
@@ -41,51 +51,71 @@ __all__ = [
 ]
 
 
-def _header_columns(op: OperationSnapshot, config: ConsoleConfig, closing: bool) -> list[tuple[str, str]]:
-    """The header's columns after the title, (text, style), the ones that give way first last."""
-    columns = [(format_duration(op.elapsed), "yellow")]
+# The header's columns after the title, the ones that give way first last: (name, usual width).
+_HEADER_SLOTS = (("elapsed", len("0:00:00")), ("eta", len("eta 0:00:00")), ("rate", len("999.9/s")))
+
+
+def _header_slots(operations: list[OperationSnapshot], width: int, config: ConsoleConfig, closing: bool) -> list[str]:
+    """The header columns every operation's header shows, so they line up from header to header.
+
+    The rate, then the ETA give way while the longest title would get fewer cells than
+    ``title_room`` gives it; the elapsed time always stays.
+    """
+    slots = ["elapsed"]
+    if config.show_time_remaining and not closing:
+        slots.append("eta")
+    if config.show_rate:
+        slots.append("rate")
+    want = max((title_room(cell_len(clean_line(op.title, 200)), width) for op in operations), default=0)
+    while len(slots) > 1 and width - 2 - _slot_cells(slots) < want:
+        slots.pop()
+    return slots
+
+
+def _slot_cells(slots: list[str]) -> int:
+    usual = dict(_HEADER_SLOTS)
+    return sum(2 + usual[name] for name in slots)
+
+
+def _header_values(op: OperationSnapshot, closing: bool) -> dict[str, str]:
+    values = {"elapsed": format_duration(op.elapsed)}
     if op.finished:
-        return columns
+        return values
     # No ETA while a worker's phase is stalled: its remaining work has no known pace.
-    if config.show_time_remaining and not closing and not any(p.stalled for p in op.all_phases()):
-        columns.append((f"eta {format_duration(op.eta)}", "cyan"))
-    rate = format_rate(op.rate) if config.show_rate and op.rate else ""  # none while nothing moves
-    if rate:
-        columns.append((rate, "bright_black"))
-    return columns
+    if not closing and not any(p.stalled for p in op.all_phases()):
+        values["eta"] = f"eta {format_duration(op.eta)}"
+    values["rate"] = format_rate(op.rate) if op.rate else ""  # none while nothing moves
+    return values
 
 
-def _operation_header(op: OperationSnapshot, width: int, config: ConsoleConfig, closing: bool) -> Text:
+def _operation_header(op: OperationSnapshot, width: int, slots: list[str], closing: bool) -> Text:
     """``● title  description  0:00:03  eta 0:00:30  120.0/s``.
 
-    On a narrow screen the description gives way first, then the rate and the ETA (as in the
-    phase rows, while the title would get fewer than ``TITLE_WANTED`` cells), then the title.
+    ``_header_slots`` chose the columns, the same for every header (and counted at their usual
+    widths, so a value growing never flips the choice); on a narrow screen the description
+    gives way first, then the title is cut.
     """
-    columns = _header_columns(op, config, closing)
-    title = Text(clean_line(op.title, 200), style="bold cyan")
-    want = min(title.cell_len, TITLE_WANTED)
+    values = _header_values(op, closing)
+    columns = [values[name] for name in slots if values.get(name)]
     cancelling = "  cancelling…" if op.cancelled else ""
-    while len(columns) > 1 and width - 2 - _cells(columns) - cell_len(cancelling) < want:
-        columns.pop()
-    room = width - 2 - _cells(columns) - cell_len(cancelling)
-    title.truncate(max(1, room), overflow="ellipsis")
+    room = max(1, width - 2 - _slot_cells(slots) - cell_len(cancelling))
+    title = Text(clean_line(op.title, 200), style="bold cyan")
+    title.truncate(room, overflow="ellipsis")
     header = Text(no_wrap=True, overflow="ellipsis")
     header.append("● ", style="cyan")
     header.append_text(title)
-    room -= title.cell_len
+    room = width - 2 - sum(2 + cell_len(text) for text in columns) - cell_len(cancelling) - title.cell_len
     if op.description and room > 5:
         description = Text("  " + clean_line(op.description, 200), style="dim")
         description.truncate(room, overflow="ellipsis")
         header.append_text(description)
-    for text, style in columns:
-        header.append(f"  {text}", style=style)
+    styles = {"elapsed": "yellow", "eta": "cyan", "rate": "bright_black"}
+    for name in slots:
+        if values.get(name):
+            header.append(f"  {values[name]}", style=styles[name])
     if cancelling:
         header.append(cancelling, style="yellow")
     return header
-
-
-def _cells(columns: list[tuple[str, str]]) -> int:
-    return sum(2 + cell_len(text) for text, _ in columns)
 
 
 def _fold_line(plan: OperationPlan) -> Text:
@@ -107,6 +137,7 @@ def render_frame(
     now: float,
     glyphs: BarGlyphs = COLOUR_BARS,
     closing: bool = False,
+    memory: LayoutMemory | None = None,
 ) -> RenderableType:
     """The live display's frame: every unfinished operation with its phase rows.
 
@@ -120,6 +151,8 @@ def render_frame(
         closing: the last frame, left on the screen when the display closes with work still
             running: no spinner, no pulse, running phases drawn ``stopped`` (or complete, at
             their total).
+        memory: the layout of the display's earlier frames, kept by the display: this frame's
+            columns and bar are no wider (``LayoutMemory``).
 
     Returns:
         A renderable of at most ``height`` lines, one per row (empty when nothing runs).
@@ -127,7 +160,7 @@ def render_frame(
     running = [op for op in snapshot.operations if not op.finished]
     if not running:
         return Group()
-    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing)
+    return _draw(running, config, width, max(3, config.max_rows or height), now, glyphs, closing, memory)
 
 
 def render_final(
@@ -153,13 +186,15 @@ def _draw(
     now: float,
     glyphs: BarGlyphs,
     closing: bool,
+    memory: LayoutMemory | None = None,
 ) -> _Lines:
     plan = plan_frame(operations, budget)
     shown = [row for op_plan in plan.operations for row in op_plan.rows]
-    rows = iter(RowLayout(shown, config, width, now, glyphs, closing).lines())
+    rows = iter(RowLayout(shown, config, width, now, glyphs, closing, memory).lines())
+    slots = _header_slots([op_plan.operation for op_plan in plan.operations], width, config, closing)
     lines: list[Text] = []
     for op_plan in plan.operations:
-        lines.append(_operation_header(op_plan.operation, width, config, closing))
+        lines.append(_operation_header(op_plan.operation, width, slots, closing))
         lines.extend(next(rows) for _ in op_plan.rows)
         if op_plan.has_fold_line:
             lines.append(_fold_line(op_plan))

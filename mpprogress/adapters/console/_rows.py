@@ -3,11 +3,17 @@
 One ``Text`` per row rather than a ``rich.table.Table``: a table costs about a millisecond per
 row to lay out, and a tall terminal shows a hundred rows ten times a second.
 
-Fitting the width: each column after the bar is as wide as its widest value on the rows shown,
-and a column no row has a value for takes no room at all.  When the titles would get fewer
-cells than they need (up to ``TITLE_WANTED``), columns give way in this order: the rate, the
-ETA, the elapsed time; then the bar shrinks from 8 cells to 4; only then is a title cut.  The
-count and the percentage always stay.
+Fitting the width: each column after the bar has a fixed width, that of its widest usual value
+(``0:00:00``, ``eta 0:00:00``, ``999.9/s``, ``100%``; a count as wide as its total twice), so
+widths do not change with the values; a column no row has a value for takes no room at all
+(the ETA and rate columns stay, blank, while a row runs).  When the titles would get fewer
+cells than they need (their whole length, up to half the screen's width), columns give way in
+this order: the rate, the ETA, the elapsed time; then the bar shrinks from 8 cells to 4; only
+then is a title cut.  The count and the percentage always stay.
+
+A live display keeps a ``LayoutMemory``: for one screen width its layout only narrows (a
+column that gave way stays away, a column only widens, the bar only shrinks), so rows coming
+and going never make bars jump back and forth between frames.
 
 A running phase whose count has reached its total is drawn complete (a ``✔``, no spinner) even
 before it is formally finished: nothing is left to do, and in the simple form
@@ -19,7 +25,7 @@ nothing: a phase still short of its total shows ``■ stopped``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.spinner import Spinner
@@ -36,9 +42,11 @@ __all__ = [
     "MONOCHROME_BARS",
     "TITLE_WANTED",
     "BarGlyphs",
+    "LayoutMemory",
     "RowLayout",
     "bar_glyphs",
     "count_text",
+    "title_room",
 ]
 
 _SPINNER = Spinner("dots")
@@ -60,7 +68,7 @@ _BAR_BACK = "bright_black"
 _STOPPED = ("■", "yellow", "stopped")  # mark, style, label of a phase still running in the closing frame
 
 TITLE_WANTED = 24
-"""Cells a title column gets before any other column gives way (longer titles are cut sooner)."""
+"""The fewest cells a title may claim before other columns give way (``title_room``)."""
 
 _BAR_COMFORT = 8  # a bar narrower than this is only drawn once rate, ETA and elapsed are gone
 _BAR_LEAST = 4
@@ -69,6 +77,35 @@ _LEAD = 4  # two spaces, the mark, a space
 _COLUMNS = ("count", "percentage", "elapsed", "eta", "rate")
 _GIVE_WAY = ("rate", "eta", "elapsed")
 _COLUMN_STYLES = {"count": "", "percentage": "magenta", "elapsed": "yellow", "eta": "cyan", "rate": "bright_black"}
+# The widest usual value of a column: it takes this room even while its values are shorter.
+_USUAL_WIDTHS = {"percentage": len("100%"), "elapsed": len("0:00:00"), "eta": len("eta 0:00:00"),
+                 "rate": len("999.9/s")}
+
+
+def title_room(title_cells: int, width: int) -> int:
+    """Cells a title may claim before other columns give way: all of it, up to half the
+    screen's width (``TITLE_WANTED`` at least); a longer title is cut to that."""
+    return min(title_cells, max(TITLE_WANTED, width // 2))
+
+
+@dataclass
+class LayoutMemory:
+    """What the frames of one live display chose so far, for one screen width.
+
+    Frames only narrow their layout: a column keeps its widest width, a column that gave way
+    stays away, the bar never grows back; a new width starts afresh.
+    """
+
+    width: int = 0
+    widths: dict[str, int] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)
+    bar: int | None = None
+
+    def at(self, width: int) -> LayoutMemory:
+        """This memory, emptied first if the screen's width changed."""
+        if width != self.width:
+            self.width, self.widths, self.dropped, self.bar = width, {}, set(), None
+        return self
 
 
 @dataclass(frozen=True)
@@ -160,6 +197,12 @@ def _shown_as(phase: PhaseSnapshot, closing: bool) -> str:
     return name
 
 
+def _count_width(phase: PhaseSnapshot) -> int:
+    """The widest the count of ``phase`` gets: its total twice (``300/300``), else as now."""
+    total = phase.rollup_total
+    return len(count_text(phase)) if total is None else 2 * len(format_count(total)) + 1
+
+
 def count_text(phase: PhaseSnapshot) -> str:
     """``12/40``, or just ``12`` when the total is unknown (rolled up for a parent phase)."""
     if phase.rollup_total is None:
@@ -210,6 +253,7 @@ class RowLayout:
         now: a clock reading, for the spinner and pulse animation.
         glyphs: what the bars are drawn with.
         closing: draw the closing frame: nothing animated, running phases ``stopped``.
+        memory: the live display's layout so far; updated with this frame's.
     """
 
     def __init__(
@@ -220,6 +264,7 @@ class RowLayout:
         now: float,
         glyphs: BarGlyphs,
         closing: bool = False,
+        memory: LayoutMemory | None = None,
     ) -> None:
         self.config = config
         self.now = now
@@ -230,23 +275,40 @@ class RowLayout:
             _title_cell(phase, shown, depth) for (phase, depth), shown in zip(rows, self._shown, strict=True)
         ]
         self._values = [_cells(phase, shown, config) for (phase, _), shown in zip(rows, self._shown, strict=True)]
-        widths = {name: max((len(values.get(name, "")) for values in self._values), default=0) for name in _COLUMNS}
-        self.widths = widths
-        self.columns = [name for name in _COLUMNS if widths[name]]
-        need = min(TITLE_WANTED, max((cells for _, cells in self._titles), default=0))
+        memory = (memory if memory is not None else LayoutMemory()).at(width)
+        self.widths = widths = self._widths(memory)
+        self.columns = [name for name in _COLUMNS if widths[name] and name not in memory.dropped]
+        need = title_room(max((cells for _, cells in self._titles), default=0), width)
         comfort = min(_BAR_COMFORT, config.bar_width)
         for name in _GIVE_WAY:
             if self._room(width) - comfort >= need:
                 break
             if name in self.columns:
                 self.columns.remove(name)
+                memory.dropped.add(name)
         room = self._room(width)
         # The bar takes at most a third of what the columns leave: titles and messages matter more.
         bar = min(config.bar_width, max(comfort, room // 3))
         if room - bar < need:
             bar = min(bar, max(_BAR_LEAST, room - need))
-        self.bar_width = max(0, min(bar, room - 1))
+        if memory.bar is not None:
+            bar = min(bar, memory.bar)
+        self.bar_width = memory.bar = max(0, min(bar, room - 1))
         self.title_width = max(1, room - self.bar_width)
+
+    def _widths(self, memory: LayoutMemory) -> dict[str, int]:
+        """Each column's width: 0 for no column, else its usual width or its widest value."""
+        values = self._values
+        running = any(shown == "running" for shown in self._shown)
+        widths = {name: max((len(row.get(name, "")) for row in values), default=0) for name in _COLUMNS}
+        for name in ("eta", "rate"):  # while a row runs, its ETA or rate may appear any moment
+            if running and name in (values[0] if values else {}):
+                widths[name] = max(widths[name], 1)
+        widths["count"] = max([widths["count"], *(_count_width(phase) for phase, _ in self.rows)])
+        for name, width in widths.items():
+            if width:
+                widths[name] = memory.widths[name] = max(width, _USUAL_WIDTHS.get(name, 0), memory.widths.get(name, 0))
+        return widths
 
     def _room(self, width: int) -> int:
         """Cells left for the title and the bar by the columns kept so far."""
