@@ -363,12 +363,9 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self.success = success
         ended = operation_outcome(success, reason, self._phase_outcomes_locked())
         self.outcome = ended.outcome.word
-        self._core.dispatcher.queue(
-            OperationFinished(
-                self.operation_id, self.title, success, reason, now - self._started_time,
-                outcome=ended.outcome.word, phase_outcomes=ended.phases,
-            )
-        )
+        self._core.dispatcher.queue(OperationFinished(
+            self.operation_id, self.title, success, reason, now - self._started_time, self.outcome, ended.phases
+        ))
         return True
 
     def _phase_outcomes_locked(self) -> dict[str, int]:

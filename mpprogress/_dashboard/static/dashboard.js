@@ -165,7 +165,7 @@
     const done = finished.length + (op.pruned || 0);
     const facts = [`${op.running} running`, `${count(done)} finished`];
     if (op.stalled) facts.push(`${count(op.stalled)} stalled`);
-    for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'finished' && n) facts.push(`${count(n)} ${outcome}`);
+    for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'succeeded' && n) facts.push(`${count(n)} ${outcome}`);
     if (op.rate) facts.push(rate(op.rate));
     if (!over && op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
     facts.push('elapsed ' + span((over ? state.ended.time : now()) - op.started));
