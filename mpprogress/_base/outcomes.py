@@ -42,6 +42,7 @@ __all__ = [
     "by_word",
     "error_text",
     "is_detail",
+    "items_failed",
     "operation_outcome",
     "phase_outcome",
 ]
@@ -114,13 +115,20 @@ def phase_outcome(
 
     Returns:
         ``SUCCEEDED`` only for a success that reached its total with no failed item; a success
-        short of its total, or with failed items, is ``INCOMPLETE``; a failure is the outcome its
+        short of its total, or with failed items (counted here or said by its reason,
+        ``"14 of 120 items failed"``), is ``INCOMPLETE``; a failure is the outcome its
         reason names, ``FAILED`` for any other reason (an exception's text).
     """
-    if success:
+    if success:  # a success with a reason: items failed (``items_failed``)
         short = total is not None and current < total
-        return INCOMPLETE if short or failed_items > 0 else SUCCEEDED
+        return INCOMPLETE if short or failed_items > 0 or is_detail(reason) else SUCCEEDED
     return _NAMED.get(reason or "failed", FAILED)
+
+
+def items_failed(failed: int, current: float) -> str:
+    """The reason of a phase that ended with items that failed: ``"14 of 120 items failed"``."""
+    count = f"{int(current):,}" if float(current).is_integer() else f"{current:,.1f}"
+    return f"{failed:,} of {count} items failed"
 
 
 def is_detail(reason: str | None) -> bool:

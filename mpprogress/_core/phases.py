@@ -17,7 +17,7 @@ from datetime import datetime
 from .._base.errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .._base.events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
 from .._base.metrics import Speed, finished_rate
-from .._base.outcomes import operation_outcome, phase_outcome
+from .._base.outcomes import items_failed, operation_outcome, phase_outcome
 from .._base.port import ProgressOperation, ProgressPhase
 from .._base.resume import ResumePoint, phase_key, stable_key
 from .counting import LocalCount
@@ -166,10 +166,12 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self._finished_time = now
         self._core.throttle.release(self._bucket)
         self.completed_at = datetime.now()
+        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
+        if success and self.failed_items:  # it said some items failed: the reason says how many
+            reason = items_failed(self.failed_items, current)
         self.success = success
         self.reason = reason
         duration = now - self._started_time
-        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
         rate = finished_rate(current, duration) if self.rolls_up else self._speed_locked(now).rate
         self.outcome = phase_outcome(success, reason, current, total).word
         self._core.dispatcher.queue(

@@ -147,7 +147,7 @@ class JournalSource:
                 "pct": rounded(100.0 * current / total, 4) if total else None, "rate": rounded(rate),
                 "eta": rounded(eta, 2), "message": clean_line(message, 300) if message else None, "started": start,
                 "finished": finished, "outcome": outcome,
-                "reason": clean_line(reason, 200) if outcome == "failed" and is_detail(reason) else None,
+                "reason": clean_line(reason, 200) if finished and is_detail(reason) else None,
                 "duration": None if duration is None else round(duration, 1), "cancelled": reason == "cancelled",
                 "worker": worker,
             }

@@ -78,7 +78,7 @@ def phase_row(phase: PhaseSnapshot, order: int, worker: str | None) -> Row:
         "message": clean_line(phase.message, 300) if phase.message else None,
         "started": round(phase.started_at.timestamp(), 3), "finished": phase.finished, "outcome": outcome,
         # what a failure's reason says beyond its word: the exception (``"RuntimeError: boom"``)
-        "reason": clean_line(phase.reason, 200) if outcome == "failed" and is_detail(phase.reason) else None,
+        "reason": clean_line(phase.reason, 200) if phase.finished and is_detail(phase.reason) else None,
         "duration": round(phase.elapsed, 1) if phase.finished else None,
         "cancelled": phase.cancelled, "worker": worker,
     }

@@ -353,9 +353,9 @@ def phase_figures(
     end = finished_at if finished else max(run_end, started_at)
     seconds = duration if finished and duration is not None else end - started_at
     rate = None if done_earlier else _rate(max(0, current - resumed_from), seconds)
+    outcome = outcome_of(success, reason, current, total)
     if done_earlier and success:
         reason = DONE_EARLIER
-    outcome = outcome_of(success, reason, current, total)
     return PhaseFigures(phase_id, operation_id, parent, key, title, host, pid, started_at, end, finished, seconds,
                         current, total, rate, outcome, _detail(reason), resumed_from, done_earlier)
 

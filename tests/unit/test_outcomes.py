@@ -9,11 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from mpprogress import BaseProgressTracker
 from mpprogress._base.outcomes import OUTCOMES, error_text, operation_outcome, phase_outcome
 from mpprogress._dashboard.model import state_of
 from mpprogress._report import load_run, render
+from mpprogress.adapters.console import ConsoleConfig
+from mpprogress.adapters.console._plain import PlainLines
+from mpprogress.adapters.console._summary import render_summary
 from mpprogress.adapters.journal import JournalSink
 from mpprogress.adapters.jsonlines import JsonLinesSink
 
@@ -114,3 +118,32 @@ def test_the_dashboard_shows_the_exception_and_the_outcome_words() -> None:
     (operation,) = state.operations.values()
     assert operation["outcome"] == "failed"
     assert operation["counts"] == {"succeeded": 1, "incomplete": 1, "failed": 1}
+
+
+def test_items_that_failed_make_a_phase_incomplete_and_say_how_many() -> None:
+    # issue 25: the demo showed "✔ Content Extraction 120/120" while 14 pages failed
+    out = io.StringIO()
+    tracker = BaseProgressTracker()
+    tracker.add_callback(JsonLinesSink(out))
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    tracker.add_callback(PlainLines(console, interval=10.0))
+    with tracker.operation("Research") as op, op.phase("Content Extraction", total=120) as phase:
+        phase.update(100, "first pages", failed=9)
+        phase.set_progress(120, "Extracted 106 pages, 14 failed: …", extracted=106, failed=14)
+    (finished,) = [json.loads(line)["data"] for line in out.getvalue().splitlines() if "phase_finished" in line]
+    assert (finished["success"], finished["outcome"], finished["reason"]) == (
+        True, "incomplete", "14 of 120 items failed")
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    said = "◐ Research › Content Extraction: incomplete (14 of 120 items failed) at 120/120"  # noqa: RUF001
+    assert any(line[9:].startswith(said) for line in lines)
+    summary = Console(file=io.StringIO(), width=120, record=True)
+    snapshot = tracker.snapshot().operations[0]
+    summary.print(render_summary("Research", True, 1.0, snapshot, ConsoleConfig()))
+    assert "◐ Content Extraction  incomplete (14 of 120 items failed)  120/120" in summary.export_text()
+
+
+def test_a_flag_named_failed_is_not_a_count() -> None:
+    tracker = BaseProgressTracker()
+    with tracker.operation("Op") as op, op.phase("p", total=1) as phase:
+        phase.update(1, failed=True)  # a boolean is the user's own metadata, not a count
+    assert tracker.snapshot().operations[0].phases[0].outcome == "succeeded"

@@ -99,8 +99,8 @@ def outcome(phase: PhaseSnapshot) -> str:
 def outcome_label(name: str, reason: str | None = None) -> str:
     """Words for an outcome (``"lost — worker died"``); a failure's exception after its word
     (``"failed (RuntimeError: boom)"``)."""
-    if name == "failed" and is_detail(reason):
-        return f"failed ({clean_line(reason, 60)})"
+    if name in ("failed", "incomplete") and is_detail(reason):
+        return f"{name} ({clean_line(reason, 60)})"
     return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
 
 
