@@ -120,7 +120,7 @@ def test_a_tracker_never_closed_is_drawn_final_at_exit() -> None:
     assert done.returncode == 0, done.stderr
     lines = Screen(80).feed(done.stdout).lines()
     # At exit the simple form's operation completes (its phase reached its total): its summary.
-    assert any("✔ Completed Progress" in line for line in lines)
+    assert any("✔ Succeeded Progress" in line for line in lines)
     row = next(line for line in lines if "Downloading" in line)
     assert row.startswith("│ ✔ Downloading") and "5/5" in row
     assert not SPINNER & set("".join(lines))
