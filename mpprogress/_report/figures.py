@@ -164,7 +164,7 @@ class RunFigures:
 
     def to_json(self) -> str:
         """The figures as JSON (``mpprogress report --format json``)."""
-        data: dict[str, Any] = {"format": "mpprogress.report/1", **asdict(self)}
+        data: dict[str, Any] = {"format": "mpprogress.report/2", **asdict(self)}
         data["run"]["closed_cleanly"] = self.run.closed_cleanly
         data["lost_workers"] = [asdict(worker) for worker in self.lost_workers]
         data["recent_problems"] = [dict(zip(("at", "level", "logger", "message"), row, strict=True))

@@ -157,7 +157,7 @@ def test_pool_run_leaves_exact_final_counts(kernel_path: pathlib.Path, method: s
         assert re.search(rf"✔ task {n} .*250/250", text), text
         assert f"worker {n} done" in text  # forwarded log records, above the frame
     assert text.index("worker") < text.index("● pool run")
-    assert "Completed pool run" in text
+    assert "Succeeded pool run" in text
     streams = "".join(out.text for out in notebook.cells[0].outputs if out.output_type == "stream")
     assert "done [0, 1, 2, 3]" in streams
 

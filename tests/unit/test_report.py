@@ -98,7 +98,7 @@ def test_text_from_the_journal_is_never_markup(tmp_path: Path) -> None:
 
 def test_json_report_has_every_figure(crawl: Path) -> None:
     data = json.loads(render(load_run(crawl), "json"))
-    assert data["format"] == "mpprogress.report/1"
+    assert data["format"] == "mpprogress.report/2"  # outcome words changed ("ok" is "succeeded")
     assert data["run"]["closed_cleanly"] is True
     assert len(data["phases"]) == 6 and data["items"] == 207
     assert [w["label"] for w in data["lost_workers"]] == ["host-a pid 102"]
