@@ -356,7 +356,8 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         if self._finished:
             return False
         now = self._core.get_time()
-        success, reason = finish_outcome(success, "cancelled" if self._cancelled else reason, self._cancelled)
+        reason = "cancelled" if self._cancelled and reason != "interrupted" else reason  # Ctrl-C cancels first
+        success, reason = finish_outcome(success, reason, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
         self._retire_locked(_finish_all(roots, now, closed_by_owner=False))
         self._finished = True
@@ -371,8 +372,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         return True
 
     def _phase_outcomes_locked(self) -> dict[str, int]:
-        """How the operation's finished phases ended, kept or let go, at any depth (outcome word
-        -> how many)."""
+        """Outcome word -> how many of its phases (kept or let go, any depth) ended so."""
         counts: dict[str, int] = {}
         if self._let_go is not None:
             add_outcomes(counts, self._let_go.outcomes)

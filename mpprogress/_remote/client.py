@@ -113,8 +113,9 @@ class ClientTracker(ProgressTracker):
                 self._outbox.forget_idle_views()
             return op
 
-    def finish_operation(self, operation_id: str, success: bool = True) -> None:
-        """Finish this worker's open phases in the operation, and the operation if it is its own."""
+    def finish_operation(self, operation_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        """Finish this worker's open phases in the operation, and the operation if it is its own
+        (``reason`` is not sent: the parent knows an operation's end by its success)."""
         with self._lock:
             op = self._outbox.operations.get(operation_id)
             if op is None or op._finished:

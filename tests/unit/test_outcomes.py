@@ -147,3 +147,26 @@ def test_a_flag_named_failed_is_not_a_count() -> None:
     with tracker.operation("Op") as op, op.phase("p", total=1) as phase:
         phase.update(1, failed=True)  # a boolean is the user's own metadata, not a count
     assert tracker.snapshot().operations[0].phases[0].outcome == "succeeded"
+
+
+def test_an_early_ctrl_c_is_interrupted_not_cancelled() -> None:
+    # issue 25: the session's signal handler cancels the open operations first, then the
+    # KeyboardInterrupt ends the block: the README promises "Interrupted", it read "Cancelled"
+    out = io.StringIO()
+    tracker = BaseProgressTracker()
+    tracker.add_callback(JsonLinesSink(out))
+    with pytest.raises(KeyboardInterrupt), tracker.operation("Research") as op:
+        op.cancel()  # what cancel_on_signals does on SIGINT
+        raise KeyboardInterrupt
+    (finished,) = [json.loads(line)["data"] for line in out.getvalue().splitlines() if "operation_finished" in line]
+    assert (finished["outcome"], finished["reason"]) == ("interrupted", "interrupted")
+
+
+def test_an_operation_failed_by_an_exception_keeps_it() -> None:
+    out = io.StringIO()
+    tracker = BaseProgressTracker()
+    tracker.add_callback(JsonLinesSink(out))
+    with pytest.raises(OSError), tracker.operation("Research"):
+        raise OSError("disk full")
+    (finished,) = [json.loads(line)["data"] for line in out.getvalue().splitlines() if "operation_finished" in line]
+    assert (finished["outcome"], finished["reason"]) == ("failed", "OSError: disk full")
