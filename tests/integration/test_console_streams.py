@@ -42,9 +42,9 @@ def test_piped_csv_holds_exactly_the_rows_and_stderr_the_display(start_method: s
     plain = [line for line in lines if TIMESTAMP.match(line)]
     assert plain[0].endswith(" ▶ Computing squares: started")
     for n in range(6):
-        assert any(line.endswith(f" ✔ Computing squares › row {n}: finished 4/4 in") or  # noqa: RUF001
-                   f" ✔ Computing squares › row {n}: finished 4/4 in " in line for line in plain)  # noqa: RUF001
-    assert any(" ✔ Computing squares: completed in " in line for line in plain)
+        assert any(line.endswith(f" ✔ Computing squares › row {n}: succeeded 4/4 in") or  # noqa: RUF001
+                   f" ✔ Computing squares › row {n}: succeeded 4/4 in " in line for line in plain)  # noqa: RUF001
+    assert any(" ✔ Computing squares: succeeded after " in line for line in plain)
     assert "Operation Succeeded" in done.stderr and "Traceback" not in done.stderr
 
 
