@@ -8,22 +8,32 @@ modules doing the work are imported only when their subcommand runs.
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import os
-import select
 import signal
-import stat
 import sys
-import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias, cast
 
 __all__ = ["EXIT_BROKEN_PIPE", "build_parser", "main"]
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """Exit status when the reader of standard output went away (``mpprogress demo | head``), as a
 program killed by SIGPIPE would report it: 141."""
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown option is its own error (``mpprogress demo --bogus`` shows
+    the demo's usage), not left to the top-level parser."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+_Subparsers: TypeAlias = "argparse._SubParsersAction[_SubcommandParser]"
 
 
 def _at_least(lowest: int) -> Callable[[str], int]:
@@ -51,67 +61,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-class _PipeGuard:
-    """Standard output that notices when its reader goes away, the way ``yes | head`` expects.
-
-    The first ``BrokenPipeError`` points the descriptor at ``/dev/null`` (so nothing written
-    later fails, at exit included) and interrupts the main thread as Ctrl-C would, so the
-    command cleans up (workers stopped, sockets removed) and ``main`` exits quietly with
-    ``EXIT_BROKEN_PIPE``.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self.broken = threading.Event()
-
-    def watch(self) -> None:
-        """When standard output is a pipe, notice its reader leaving even while nothing is written
-        (a relay whose workers went quiet): a daemon thread waits in ``poll`` for the pipe's
-        error condition, which Linux and the BSDs raise when the read end closes."""
-        try:
-            fd = self._stream.fileno()
-            if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
-                return
-        except (OSError, ValueError, AttributeError):
-            return  # no real descriptor (tests capture stdout)
-        threading.Thread(target=self._wait_for_reader, args=(fd,), name="mpprogress-stdout", daemon=True).start()
-
-    def _wait_for_reader(self, fd: int) -> None:
-        poller = select.poll()
-        poller.register(fd, 0)  # no events asked for: POLLERR / POLLHUP are always reported
-        while not self.broken.is_set():
-            if any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(1000)):
-                self._break()
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            self._break()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._break()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def _break(self) -> None:
-        if self.broken.is_set():
-            return
-        self.broken.set()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self._stream.fileno())
-        finally:
-            os.close(devnull)
-        _thread.interrupt_main(signal.SIGINT)
-
-
-def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_demo(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="research a few companies on a local website, one worker process each, one display",
@@ -164,7 +114,7 @@ def _add_journal_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_relay(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "relay",
         help="show the progress of whatever connects, until interrupted",
@@ -225,7 +175,7 @@ def _add_http_option(parser: argparse.ArgumentParser, default: str | None) -> No
     )
 
 
-def _add_dashboard(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_dashboard(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="serve a live web page of a journaled run (finished, or still being written)",
@@ -241,10 +191,12 @@ def _add_dashboard(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
 def _run_dashboard(args: argparse.Namespace) -> int:
     from ._wiring.dashboard import serve_journal
 
+    if os.path.isdir(args.path):
+        raise _Refused(f"{args.path} is a directory, not a journal file")
     return serve_journal(args.path, args.http)
 
 
-def _add_keys(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_keys(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "keys",
         help="create CURVE keys for a relay and its clients",
@@ -275,7 +227,7 @@ def _run_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_report(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="report a run recorded in a journal: text, JSON, or an HTML page with a timeline",
@@ -312,7 +264,7 @@ def _add_announce_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_run(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run a command inside a session: everything it starts reports to one display",
@@ -348,7 +300,7 @@ def _run_run(args: argparse.Namespace) -> int:
     ))
 
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (
     _add_demo,
     _add_relay,
     _add_keys,
@@ -356,6 +308,10 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser
     _add_dashboard,
     _add_run,
 )
+
+
+class _Refused(Exception):
+    """A command refuses its input before starting: ``main`` prints one line and exits 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -366,14 +322,40 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mpprogress", description="One honest, beautiful progress display for threads, asyncio and processes."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(title="subcommands", metavar="<subcommand>", required=True)
+    subparsers = parser.add_subparsers(
+        title="subcommands", metavar="<subcommand>", required=True, dest="subcommand", parser_class=_SubcommandParser
+    )
     for add in _SUBCOMMANDS:
         add(subparsers)
     return parser
 
 
+def _check_journal(path: str | None) -> None:
+    """Refuse a ``--journal`` path that plainly cannot be a journal file, before anything starts
+    (what only SQLite can tell, a garbage or foreign file, is refused when the journal opens)."""
+    if path is None:
+        return
+    if not path.strip():
+        raise _Refused("--journal needs a file path, got an empty one")
+    if os.path.isdir(path):
+        raise _Refused(f"--journal {path}: is a directory, not a journal file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise _Refused(f"--journal {path}: there is no directory {parent}")
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The one line saying why the command cannot run, when ``exc`` is about its input."""
+    from ._report import JournalError  # only after a failure: keeps the command light
+
+    return str(exc) if isinstance(exc, (_Refused, JournalError)) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
+
+    A journal that cannot be opened, or any other input the command refuses once started, is one
+    line ``mpprogress <subcommand>: error: ...`` on standard error and exit status 2.
 
     Args:
         argv: the arguments after the program name; ``sys.argv[1:]`` when ``None``.
@@ -382,10 +364,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = build_parser().parse_args(argv)
-    args.stdout = guard = _PipeGuard(sys.stdout)
+    from ._wiring.stdout import PipeGuard
+
+    args.stdout = guard = PipeGuard(sys.stdout)
     guard.watch()
+    # Whatever writes to sys.stdout (Rich's display too) goes through the guard, so a reader that
+    # leaves ends every command the same way (Rich would otherwise exit 1 on its own).
+    real_stdout, sys.stdout = sys.stdout, cast(TextIO, guard)
     try:
+        _check_journal(getattr(args, "journal", None))
         status = int(args.run(args))
     except KeyboardInterrupt:
         status = 130
+    except Exception as exc:
+        reason = _refusal(exc)
+        if reason is None:
+            raise
+        print(f"mpprogress {args.subcommand}: error: {reason}", file=sys.stderr)
+        status = 2
+    finally:
+        sys.stdout = real_stdout
     return EXIT_BROKEN_PIPE if guard.broken.is_set() else status

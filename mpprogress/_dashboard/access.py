@@ -59,8 +59,10 @@ def parse_bind(text: str) -> BindAddress:
         ValueError: no port, or a port outside 0-65535.
     """
     host, sep, port = text.strip().rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    if not sep or not port.isdigit():
         raise ValueError(f"expected HOST:PORT for the dashboard, got {text!r}")
+    if int(port) > 65535:
+        raise ValueError(f"port {port} is out of range (0 to 65535)")
     host = host.strip("[]") or "127.0.0.1"
     return BindAddress(host, int(port))
 

@@ -149,7 +149,13 @@ class AsyncBar:
         """``asyncio.as_completed(fs)`` counted by a bar, as ``tqdm.asyncio.tqdm.as_completed``."""
         if total is None:
             total = len(fs)
-        bar: Any = cls(asyncio.as_completed(fs, timeout=timeout), total=total, **tqdm_kwargs)  # type: ignore[call-arg]
+
+        def completed() -> Iterator[Awaitable[Any]]:
+            # Lazily: the tasks are made once the bar is open, so they nest under it (Python
+            # 3.13's as_completed makes them at once, 3.12's on the first next()).
+            yield from asyncio.as_completed(fs, timeout=timeout)
+
+        bar: Any = cls(completed(), total=total, **tqdm_kwargs)  # type: ignore[call-arg]
         yield from bar
 
     @classmethod

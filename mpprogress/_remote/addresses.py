@@ -13,10 +13,12 @@ import tempfile
 from dataclasses import dataclass
 
 from .._base.port import ProgressError
+from .stale import remove_stale_private_dirs
 
 __all__ = ["IPC_NAME", "AddressError", "IpcFile", "check_tcp_address", "private_ipc_address", "remove_private_dir"]
 
 IPC_NAME = "progress.sock"
+_PRIVATE_PREFIX = "mpprogress-"
 
 
 class AddressError(ProgressError, ValueError):
@@ -58,7 +60,8 @@ def private_ipc_address() -> tuple[str, str]:
     Returns:
         The address and the directory, to be removed with ``remove_private_dir``.
     """
-    directory = tempfile.mkdtemp(prefix="mpprogress-")
+    remove_stale_private_dirs(_PRIVATE_PREFIX, IPC_NAME)  # what SIGKILLed sessions and relays left
+    directory = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX)
     os.chmod(directory, 0o700)
     return f"ipc://{os.path.join(directory, IPC_NAME)}", directory
 

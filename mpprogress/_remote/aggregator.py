@@ -129,7 +129,9 @@ class Aggregator:
         self._drops: Counter[str] = Counter()
         self._faults_logged: set[str] = set()
         self._replies = Replies(self._sock, self._drops)
-        self._keyed = security is not None  # frames carry the key they came with (ZAP user id)
+        # Frames carry the key they came with (ZAP user id) and, over ipc://, the sender's pid.
+        self._ipc = self.address.startswith("ipc://")
+        self._keyed = security is not None or self._ipc
         self._registry = ClientRegistry(
             host_identity(), max_clients=config.max_clients, stall_timeout=config.stall_timeout,
             lost_timeout=config.lost_timeout, local_lost_timeout=config.local_lost_timeout,
@@ -138,7 +140,8 @@ class Aggregator:
         self._applier = Applier(
             tracker, self._drops, lambda client, message: self._replies.send(client.routing_id, message),
             max_phases_per_client=config.max_phases_per_client, logs=WorkerLogs(config.max_logger_names),
-            max_operations_per_client=config.max_operations_per_client,
+            max_operations_per_client=config.max_operations_per_client, max_phases=config.max_phases,
+            max_operations=config.max_operations,
         )
         self._stopping = threading.Event()
         self._closed = False
@@ -293,11 +296,15 @@ class Aggregator:
             self._states_read = True
         if isinstance(message, wire.Hello):
             before = self._registry.get(routing_id)
-            client, displaced, refused = self._registry.admit(routing_id, message, now, _user_id(payload))
-            if displaced is not None:
-                self._applier.lose(displaced)
+            peer_pid = _peer_pid(payload) if self._ipc else None
+            client, displaced, refused, evicted = self._registry.admit(routing_id, message, now, _user_id(payload),
+                                                                       peer_pid)
+            for gone in (displaced, evicted):
+                if gone is not None:
+                    self._applier.lose(gone)
             if refused is not None:
                 self._drops[refused] += 1
+                self._replies.send(routing_id, wire.Refused(0, refused))  # its waits end at once
                 return
             if client is not None and client.returned and client is not before:
                 _log.warning("mpprogress: worker %s came back after it was marked lost; its earlier phases "
@@ -335,7 +342,8 @@ class Aggregator:
                     self._registry.remove(client, lost=True)
                     self._applier.lose(client)
                     _log.warning("mpprogress: worker %s is lost (%s); its open phases end as lost", client.name,
-                                 "its process is gone" if client.local else f"silent for {silent:.1f} s")
+                                 "its process is gone" if client.here and silent < self.config.lost_timeout
+                                 else f"silent for {silent:.1f} s")
                     continue
                 if (verdict == "stalled") != client.stalled:
                     self._applier.stall(client, not client.stalled)
@@ -344,6 +352,7 @@ class Aggregator:
                 client.retire_finished_phases()
             except Exception:  # one client's trouble must not spare the others their check
                 self._fault("liveness_error")
+        self._applier.recount(self._registry.clients())
 
     def _fault(self, reason: str) -> None:
         """Count a contained error (call it in an ``except`` block); log it once per reason."""
@@ -352,6 +361,18 @@ class Aggregator:
             self._faults_logged.add(reason)
             _log.exception("mpprogress aggregator on %s: %s (contained; later ones are only counted)",
                            self.address, reason)
+
+
+def _peer_pid(payload: bytes | zmq.Frame) -> int | None:
+    """The pid of an ``ipc://`` frame's sender as the kernel names it (libzmq's ``Peer-Address``
+    there is ``HOST:UID:GID:PID``, from ``SO_PEERCRED``), else ``None``."""
+    if isinstance(payload, bytes):
+        return None
+    try:
+        fields = str(payload.get("Peer-Address")).rsplit(":", 3)
+    except zmq.ZMQError:
+        return None
+    return int(fields[3]) if len(fields) == 4 and fields[3].isdigit() else None
 
 
 def _user_id(payload: bytes | zmq.Frame) -> str:

@@ -1,5 +1,5 @@
 """The aggregator's settings: its timing (pacing, liveness: when a silent worker is stalled,
-when it is lost) and the quotas that bound what one client may hold open."""
+when it is lost) and the quotas that bound what one client, and all of them, may hold open."""
 
 from __future__ import annotations
 
@@ -31,9 +31,18 @@ class AggregatorConfig:
             exists is lost anyway; ``None`` (the default): never, it stays stalled.
         max_clients: clients tracked at once; hellos beyond are dropped.
         max_phases_per_client: phases one client may have open at once; starts beyond are
-            dropped (a runaway or hostile worker cannot exhaust the parent's memory).
+            dropped and counted (``too_many_phases``).
         max_operations_per_client: operations of its own one client may have open at once;
             starts beyond are dropped and counted (``too_many_operations``), as are its phases.
+        max_phases: phases all clients together may have open at once (about 3 KB each);
+            starts beyond are dropped and counted (``too_many_phases_total``).
+        max_operations: the same for the clients' own operations (``too_many_operations_total``).
+            These quotas bound what clients hold open, not all memory: finished and lost phases
+            stay in the tracker like local ones (``max_finished_phases`` per open operation),
+            and frames a peer sends faster than they are applied wait in ZeroMQ's queue, which
+            is not bounded (see ``transport.bind_server``); a peer that may connect at all
+            (same user for ``ipc://``, any local user for loopback TCP, an allowed CURVE key)
+            can still make the parent grow.
         max_logger_names: distinct logger names created for worker records; records under
             further new names are re-emitted through the ``mpprogress.worker`` logger.
     """
@@ -47,4 +56,6 @@ class AggregatorConfig:
     max_clients: int = 4096
     max_phases_per_client: int = 10_000
     max_operations_per_client: int = 1000
+    max_phases: int = 50_000
+    max_operations: int = 10_000
     max_logger_names: int = 1000

@@ -84,6 +84,9 @@ class Applier:
             dropped (a runaway or hostile worker cannot exhaust the parent's memory).
         max_operations_per_client: operations of its own one client may have open at once;
             starts beyond are dropped (``too_many_operations``), for the same reason.
+        max_phases: phases all clients together may have open; starts beyond are dropped
+            (``too_many_phases_total``): the per-client quota times thousands of clients is no bound.
+        max_operations: the same for the clients' own operations (``too_many_operations_total``).
         logs: where worker log records go.
     """
 
@@ -95,6 +98,8 @@ class Applier:
         *,
         max_phases_per_client: int = 10_000,
         max_operations_per_client: int = 1000,
+        max_phases: int = 50_000,
+        max_operations: int = 10_000,
         logs: WorkerLogs | None = None,
     ) -> None:
         self.tracker = tracker
@@ -102,6 +107,10 @@ class Applier:
         self._reply = reply
         self._max_phases = max_phases_per_client
         self._max_operations = max_operations_per_client
+        self._max_total = (max_phases, max_operations)
+        self.open_phases = self.open_operations = 0
+        """All clients' open phases and own operations: counted up here as they start, counted
+        again from the clients by ``recount`` (finishes, losses and retirements come down then)."""
         self._logs = logs or WorkerLogs()
         self._hostname = socket.gethostname()
         self._handlers: dict[type[Any], Callable[[RemoteClient, Any], None]] = {
@@ -166,6 +175,9 @@ class Applier:
         if len(client.phases) >= self._max_phases:
             self._drops["too_many_phases"] += 1
             return
+        if self.open_phases >= self._max_total[0]:
+            self._drops["too_many_phases_total"] += 1
+            return
         container: BaseProgressOperation | BaseProgressPhase = op
         if message.parent is not None:
             parent = client.phases.get(message.parent)
@@ -181,6 +193,7 @@ class Applier:
             self._drop(client, "phase_rejected")
             return
         client.phases[message.handle] = RemotePhase(phase, container, message.seq)
+        self.open_phases += 1
         client.join(phase.operation_id)
         if self.tracker.resuming:  # the worker waits to hear where its phase resumes
             for reply in resume_replies(message.handle, phase):
@@ -207,13 +220,16 @@ class Applier:
 
     def _worker(self, client: RemoteClient) -> Worker:
         """Who a client is, for events: this host's name for a local worker, else its identity."""
-        return Worker(self._hostname if client.local else client.host, client.pid)
+        return Worker(self._hostname if client.here else client.host, client.pid)
 
     def _start_operation(self, client: RemoteClient, message: wire.OperationStart) -> None:
         if message.operation_id in client.operations:
             return  # a resend
         if len(client.operations) >= self._max_operations:
             self._drops["too_many_operations"] += 1
+            return
+        if self.open_operations >= self._max_total[1]:
+            self._drops["too_many_operations_total"] += 1
             return
         try:
             self.tracker.start_operation(
@@ -223,6 +239,12 @@ class Applier:
             self._drop(client, "operation_exists")
             return
         client.operations.add(message.operation_id)
+        self.open_operations += 1
+
+    def recount(self, clients: list[RemoteClient]) -> None:
+        """Count the open phases and operations of ``clients`` (every client there is) again."""
+        self.open_phases = sum(len(client.phases) for client in clients)
+        self.open_operations = sum(len(client.operations) for client in clients)
 
     def _finish_operation(self, client: RemoteClient, message: wire.OperationFinish) -> None:
         if message.operation_id in client.operations:

@@ -26,7 +26,6 @@ import itertools
 import logging
 import multiprocessing.util
 import os
-import uuid
 import weakref
 from datetime import datetime
 
@@ -64,7 +63,7 @@ class ClientTracker(ProgressTracker):
         follow: str | None = None,
     ) -> None:
         self.config = config or ClientConfig()
-        self.client_id = uuid.uuid4().hex
+        self.client_id = os.urandom(16).hex()  # as unique as uuid4, a tenth of its cost
         self.pid = os.getpid()
         self._outbox = ClientOutbox(wire.Hello(0, self.client_id, self.pid, host_identity()))
         self._lock = self._outbox.lock
@@ -145,7 +144,7 @@ class ClientTracker(ProgressTracker):
                 if op.owned and not op._finished:
                     self._finish_operation_locked(op, all(p.success for p in op.phases.values()))
             self._link.send(wire.Bye(0))
-        self._link.wait_delivered(self.config.delivery_timeout)
+        self._link.wait_delivered(self.config.delivery_timeout, final=True)
         self._link.close()
 
     @property

@@ -12,8 +12,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   it applied to that phase, so a reordered or repeated state can never move a count back.
 - **Absolute, coalesced state.** Every ``flush_interval`` the link sends the absolute state
   (``current``, ``total``, message, new metadata) of the phases that changed in ``STATE``
-  frames; a phase's start carries its first state.  With no phase open nothing can change:
-  the link then wakes for frames and sends, and every 0.25 s for resends and heartbeats.
+  frames; a phase's start carries its first state.  A flush that found nothing changed doubles
+  the wait before the next (at most 0.25 s; a change restores ``flush_interval``).  With no
+  phase open nothing can change: the link wakes for frames and sends, and every 0.25 s.
   States are not acknowledged: the next change supersedes a lost one, a phase's final state
   travels in its reliable ``PHASE_FINISH``, and a state the socket refused is sent again.
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
@@ -21,8 +22,9 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   (it acknowledges per receive pass, many seqs per frame).  Each is handed to the outbox as
   ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
   acknowledged has its state sent again (states sent before the start arrived were dropped).
-- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) every
-  ``resend_interval``; the aggregator acknowledges a repeat without applying it again.
+- **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) after
+  ``resend_interval``, each wait twice the last, at most 8x (``sendqueue.due``); the aggregator
+  acknowledges a repeat without applying it again.
 - **Resync.** An aggregator that does not know the sender (it restarted, or the routing id
   changed) answers ``RESYNC`` (at most once a second per sender).  The link forgets what awaited
   an acknowledgement and puts in front of its queue a new ``HELLO`` and the outbox's
@@ -50,9 +52,11 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
   forked worker holds its dead session's listening ipc socket), up to ``delivery_cap``: a busy
   parent with hundreds of workers is slow, not gone.  It gives up ``timeout`` seconds after
   the receiver last showed life (dead: the connection drops at once; hung: the heartbeats drop
-  it within 3 s), at once when it refused the handshake; after that, 0.1 s per wait until it
-  shows life again (a worker whose parent is gone is held up once, not per phase).  Giving
-  up, a refusal, or reports stuck ``timeout`` s with no connection: one warning per process.
+  it within 3 s), at once when waiting is futile (``reachability.Standing``: the handshake or
+  the hello was refused, ``RESYNC`` answers everything, nobody ever listened); after that,
+  0.1 s per wait until an ``ACK`` acknowledges something again (a parent that is gone, or one
+  that answers and never acknowledges, holds a worker up once, not per phase).  Giving up, a
+  refusal, or reports stuck ``timeout`` s with no connection: one warning per process.
 - **Sends never block.** A frame the socket will not take at once (``zmq.Again``: its queue is
   full, or nobody listens) is dropped and counted (``frames_dropped``); states are marked
   unsent; a refused reliable message is retried on the next pass before anything queued after
@@ -67,15 +71,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import zmq
 
 from .._core.wakepipe import WakePipe
 from . import wire
 from .follow import AddressFollower
+from .outbox import Outbox
 from .pids import process_alive, process_start
-from .reachability import Reachability, warn_undelivered
+from .reachability import Reachability, Standing, warn_undelivered
 from .sendqueue import SendQueue
 from .transport import AddressError, ClientConfig, SocketSecurity, client_socket, connect_socket, readable
 
@@ -91,37 +95,6 @@ def _time_left(started: float, grace: float, cap: float, connected: bool, alive_
     receiver last showed life (now, if ``connected``; else ``alive_at``), ``cap`` after it began."""
     now = time.monotonic()
     return min(max(now if connected else alive_at, started) + grace, started + cap) - now
-
-
-class Outbox(Protocol):
-    """What the link asks of its client's outbox (always on the link's thread)."""
-
-    def hello(self) -> wire.Hello:
-        """The hello message (its seq is ignored)."""
-
-    def active(self) -> bool:
-        """Whether some phase is open (only then can a state change between two frames)."""
-
-    def changed_states(self) -> list[wire.PhaseState]:
-        """The states of the phases that changed since the last call."""
-
-    def unsent(self, states: list[wire.PhaseState]) -> None:
-        """These states could not be sent: report them again next time."""
-
-    def resync_messages(self) -> list[wire.Message]:
-        """Every start and finish the receiver needs to rebuild this client's state."""
-
-    def acked(self, message: wire.Message) -> None:
-        """The receiver applied this reliable message."""
-
-    def cancel_received(self, message: wire.Cancel) -> None:
-        """The receiver asks to cancel an operation or a phase."""
-
-    def orphaned(self) -> None:
-        """The session that started this worker is gone: cancel everything."""
-
-    def resumed(self, message: wire.Resumed) -> None:
-        """The receiver says where a phase resumes an earlier run."""
 
 
 class ClientLink:
@@ -153,9 +126,7 @@ class ClientLink:
     ) -> None:
         self.address = address
         self.config = config
-        self.frames_sent = 0
-        self.frames_dropped = 0
-        self.bad_frames = 0
+        self.frames_sent = self.frames_dropped = self.bad_frames = 0
         self._outbox = outbox
         self._get_time = get_time
         self._sock = client_socket(config, security)
@@ -172,11 +143,11 @@ class ClientLink:
         self._out = SendQueue(outbox.hello())  # the hello always goes first; guarded by _cond
         self._seq = 0
         self._sent_at = 0.0
-        self._unresponsive = False
+        self._unresponsive = False  # a wait gave up; cleared only by an ACK that acknowledges something
+        self._standing = Standing(self._reach, config.delivery_timeout)  # when waiting is futile
         self._session = None if session_pid is None else (session_pid, process_start(session_pid))  # till gone
         self._follow = follow
-        self._introduced = self._resynced = False
-        self._stopping = False
+        self._introduced = self._resynced = self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mpprogress-client", daemon=True)
         self._thread.start()
 
@@ -197,28 +168,37 @@ class ClientLink:
             self._out.put_log(record)
         self._waker.wake()
 
-    def wait_delivered(self, timeout: float, cap: float | None = None, *, warn: bool = True) -> bool:
+    def wait_delivered(
+        self, timeout: float, cap: float | None = None, *, warn: bool = True, final: bool = False
+    ) -> bool:
         """Wait until every reliable message was acknowledged, as long as the receiver shows life.
 
         Args:
             timeout: give up this long after the receiver last showed life (0.1 s once a wait
-                has given up, until it shows life again); at once if it refused the handshake.
+                has given up, until it acknowledges something again); at once if it is futile.
             cap: give up after this long in any case (``config.delivery_cap`` by default).
             warn: on giving up, print the process's one warning about undelivered reports.
+            final: the client closes (its last wait): where nobody has listened yet, wait until
+                ``delivery_timeout`` after the link started (a relay starting alongside its
+                worker); any other wait gives up at once then, and costs the work nothing.
 
         Returns:
             Whether everything was acknowledged.
         """
         if threading.current_thread() is self._thread or not self._thread.is_alive():
             return False
-        started = time.monotonic()
-        cap = self.config.delivery_cap if cap is None else cap
+        started, cap = time.monotonic(), self.config.delivery_cap if cap is None else cap
         with self._cond:
             while not self._out.settled:
-                grace = 0.1 if self._unresponsive else timeout
-                left = _time_left(started, grace, cap, self._reach.connected, self._alive_at)
-                if self._reach.refusal is not None or left <= 0:
+                # A wait gave up before: 0.1 s, until the receiver acknowledges something again
+                # (being connected is not enough: a receiver may answer and never acknowledge).
+                alive = self._reach.connected and self._standing.refused is None  # refused: no life
+                left = (started + 0.1 - time.monotonic() if self._unresponsive
+                        else _time_left(started, timeout, cap, alive, self._alive_at))
+                if left <= 0 or self._standing.futile:
                     self._unresponsive = True
+                    break
+                if self._standing.nobody_listened(final):  # later waits are not shortened
                     break
                 # An acknowledgement or a refusal wakes this wait; the receiver showing life
                 # moves the deadline, looked at again at least every 0.2 s.
@@ -226,23 +206,23 @@ class ClientLink:
             else:
                 return True
         if warn:
-            warn_undelivered(self.address, self._reach.cause())
+            warn_undelivered(self.address, self._standing.cause())
         return False
 
     def wait_introduced(self, timeout: float) -> None:
-        """The first time only: wait until everything sent so far was acknowledged, giving up
-        ``timeout`` seconds after the receiver last showed life (see "Introduction" above).
-        Giving up here judges nothing: later waits are not shortened."""
+        """Once: wait until all sent so far was acknowledged, at most ``timeout`` s past the receiver's
+        last sign of life ("Introduction" above); judges nothing for later waits."""
         if self._introduced or threading.current_thread() is self._thread:
             return
         self._introduced = True
         started = time.monotonic()
         with self._cond:  # nobody to be seen by (refused, nothing listens, the hello dropped, no link)
-            while not (self._out.settled or self._reach.unreachable or self._resynced) and self._thread.is_alive():
+            while not (self._out.settled or self._reach.unreachable or self._resynced or self._standing.refused) \
+                    and self._thread.is_alive():
                 left = _time_left(started, timeout, self.config.introduction_cap, self._reach.connected, self._alive_at)
                 if left <= 0:
                     return
-                self._cond.wait(min(left, 0.05))
+                self._cond.wait(min(left, 0.25))  # woken by an ACK, a RESYNC, a connection event
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread (it closes the socket with linger 0) and release the wake pipe."""
@@ -262,43 +242,47 @@ class ClientLink:
         monitor = self._reach.monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        next_flush = self._get_time()
+        next_flush, every = self._get_time(), self.config.flush_interval
         try:
             while not self._stopping:
-                timeout = min(max(0.0, next_flush - self._get_time()), self.config.flush_interval)
+                timeout = min(max(0.0, next_flush - self._get_time()), every)
                 if not self._outbox.active():  # hundreds of waiting workers: few wake-ups
                     timeout = _IDLE_POLL
                 ready = dict(poller.poll(math.ceil(timeout * 1000.0)))  # rounded down, it would spin
                 if self._waker.fd in ready:
                     self._waker.drain()
-                if monitor in ready and self._reach.pump():  # refused: final, say so now
+                if monitor in ready:  # the connection changed: waiters look again (they sleep long)
+                    refused = self._reach.pump()
                     with self._cond:
-                        self._cond.notify_all()  # waiters stop waiting
-                    warn_undelivered(self.address, self._reach.cause())
+                        self._cond.notify_all()
+                    if refused:  # final: say so now
+                        warn_undelivered(self.address, self._standing.cause())
                 self._watch_receiver()
                 now = self._get_time()
-                self._receive(now)
+                if self._sock in ready:  # level-triggered: a frame after the poll wakes the next one
+                    self._receive(now)
                 self._send_queued(now)
-                if now >= next_flush:
-                    self._send_states(now)
+                if now >= next_flush:  # a flush with nothing changed: the next one twice as late
+                    every = self.config.flush_interval if self._send_states(now) else min(2 * every, _IDLE_POLL)
                     self._resend(now)
                     if now - self._sent_at >= self.config.heartbeat_interval:
                         self._send_frame(wire.encode(wire.Heartbeat(self._next_seq())), now)
-                    next_flush = now + self.config.flush_interval
+                    next_flush = now + every
         except Exception:  # never let the link die silently: the worker must keep working
             _log.exception("mpprogress client link to %s stopped", self.address)
         finally:
             self._reach.close()
             self._sock.close(linger=0)  # whatever mattered was acknowledged or given up on
+            with self._cond:
+                self._cond.notify_all()  # a waiter stops waiting for a thread that is gone
 
     def _watch_receiver(self) -> None:
         """Note that the receiver is alive; warn if reports are stuck with no connection."""
         mono = time.monotonic()
-        if self._reach.connected:
+        if self._reach.connected and self._standing.refused is None:
             self._alive_at = mono
-            self._unresponsive = False
         elif mono - self._alive_at >= self.config.delivery_timeout and not self._out.settled:
-            warn_undelivered(self.address, self._reach.cause())
+            warn_undelivered(self.address, self._standing.cause())
         if self._follow is not None and not self._reach.connected:  # see "Moves" above
             self.address = self._follow.follow(self._sock, self.address)
         session = self._session
@@ -343,19 +327,20 @@ class ClientLink:
                     self._out.refuse(pending)
                 return
 
-    def _send_states(self, now: float) -> None:
+    def _send_states(self, now: float) -> bool:
         states = self._outbox.changed_states()
         if not states:
-            return
+            return False
         frames = wire.encode_state(states, self._next_seq)
         if not all([self._send_frame(frame, now) for frame in frames]):
             self._outbox.unsent(states)
+        return True
 
     def _resend(self, now: float) -> None:
         with self._cond:
             due = self._out.due(now, self.config.resend_interval)
         for pending in due:
-            pending.sent_at = now
+            pending.sent_at, pending.resends = now, pending.resends + 1
             if not self._send_frame(pending.frame, now):
                 return
 
@@ -375,14 +360,17 @@ class ClientLink:
             except (wire.ProtocolError, zmq.ZMQError):
                 self.bad_frames += 1
                 continue
-            self._unresponsive = False
-            self._alive_at = time.monotonic()
+            if not isinstance(message, wire.Refused):
+                self._alive_at = time.monotonic()
             self._apply(message, now)
 
     def _apply(self, message: wire.Message, now: float) -> None:
         if isinstance(message, wire.Ack):
             with self._cond:
                 done = self._out.acknowledge(message.acked)
+                if done:  # the receiver works: waits are full ones again
+                    self._unresponsive = False
+                    self._standing.acknowledged()
                 if self._out.settled:
                     self._cond.notify_all()
             for acked in done:
@@ -396,5 +384,12 @@ class ClientLink:
             with self._cond:
                 self._out.restart(rebuild)
                 self._resynced = True  # the receiver did not know this client: introductions end
+                self._standing.resyncs += 1
                 self._cond.notify_all()
             self._send_queued(now)
+        elif isinstance(message, wire.Refused):  # no life from now; the hello is resent and may be let in
+            with self._cond:
+                self._standing.refused = message.reason
+                self._cond.notify_all()
+            if self._standing.futile:
+                warn_undelivered(self.address, self._standing.cause())

@@ -47,6 +47,7 @@ __all__ = [
     "PhaseStart",
     "PhaseState",
     "ProtocolError",
+    "Refused",
     "Resumed",
     "Resync",
     "State",
@@ -329,8 +330,18 @@ class Resync:
     seq: int
 
 
+@dataclass(frozen=True)
+class Refused:
+    """The aggregator refused the client's hello (``reason``: ``too_many_clients`` or ``hijack``):
+    nothing it sends is applied until a later hello is acknowledged."""
+
+    KIND: ClassVar[int] = 20
+    seq: int
+    reason: str
+
+
 Message = (
     Hello | Heartbeat | OperationStart | OperationFinish | PhaseStart | PhaseFinish | State | LogRecord
-    | Bye | Ack | Cancel | Resync | Resumed
+    | Bye | Ack | Cancel | Resync | Resumed | Refused
 )
 """Any message of the wire."""

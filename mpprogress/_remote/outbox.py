@@ -2,22 +2,53 @@
 
 Private to one ``ClientTracker``.  The client's port methods record here, under ``lock``, the
 operations and phases they start and finish; the client's link (``link.ClientLink``) reads it on
-its own thread through the ``link.Outbox`` protocol: the states that changed, what to send
+its own thread through the ``Outbox`` protocol (defined here, used by ``link``): the states that changed, what to send
 again after a ``RESYNC``, what an ``ACK`` lets it forget, and the cancellations that came back.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from . import wire
 from .client_phases import ClientOperation, ClientPhase
 
-__all__ = ["ClientOutbox"]
+__all__ = ["ClientOutbox", "Outbox"]
 
 _MAX_VIEWS = 256  # views of the parent's operations kept before idle ones are forgotten
 _MAX_CANCELLED = 1024  # cancelled operation ids remembered for operations not seen yet
+
+
+class Outbox(Protocol):
+    """What the link asks of its client's outbox (always on the link's thread)."""
+
+    def hello(self) -> wire.Hello:
+        """The hello message (its seq is ignored)."""
+
+    def active(self) -> bool:
+        """Whether some phase is open (only then can a state change between two frames)."""
+
+    def changed_states(self) -> list[wire.PhaseState]:
+        """The states of the phases that changed since the last call."""
+
+    def unsent(self, states: list[wire.PhaseState]) -> None:
+        """These states could not be sent: report them again next time."""
+
+    def resync_messages(self) -> list[wire.Message]:
+        """Every start and finish the receiver needs to rebuild this client's state."""
+
+    def acked(self, message: wire.Message) -> None:
+        """The receiver applied this reliable message."""
+
+    def cancel_received(self, message: wire.Cancel) -> None:
+        """The receiver asks to cancel an operation or a phase."""
+
+    def orphaned(self) -> None:
+        """The session that started this worker is gone: cancel everything."""
+
+    def resumed(self, message: wire.Resumed) -> None:
+        """The receiver says where a phase resumes an earlier run."""
 
 
 def start_message(phase: ClientPhase) -> wire.PhaseStart:

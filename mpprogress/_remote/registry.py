@@ -8,21 +8,30 @@ Identity: a client is known by the id its hello names, and that id is bound to t
 it came on (its ZeroMQ routing id and, under CURVE, the public key it authenticated with).  A
 hello naming a known id from another connection takes the client over only as a reconnect:
 when the client's previous connection is gone (``connected`` says ZeroMQ no longer routes to
-it) and the key is the same.  Anything else is refused as a ``hijack``, so a peer that learned
-or guessed another client's id cannot take over its phases.
+it), the key is the same, the hello names the same pid and host, and, for a client whose pid
+was proven over ``ipc://``, the new connection proves that pid again.  Anything else is
+refused as a ``hijack``.  Ids are random and never shown, so only a peer that saw a worker's
+hello can name its id: over ``ipc://`` it cannot prove the pid; over plain TCP the id, pid and
+host are all there is (CURVE binds the id to the worker's key).
 
 Liveness (``judge``): a client is ``running`` while it is heard from.  After ``stall_timeout``
 of silence it is ``stalled``: in doubt, not final (a long GIL-holding call, a stopped process, a
 network link down for a while all look like this); its phases stay open and show as stalled.
-It is ``lost``, which is final, only when it is known to be gone: a client on this host (its
-hello's ``host`` equals the aggregator's ``host_identity()``) as soon as its pid names no live
-process (or a zombie), or after ``local_lost_timeout`` of silence if one is set (by default a
-live pid keeps it stalled, never lost); a client elsewhere, whose pid means nothing here, after
-``lost_timeout`` of silence.  A stalled client that is heard from again is ``running`` at once
-and its reports apply as if nothing happened.  A lost client is forgotten: if it comes back
-anyway (it was only silent, longer than ``lost_timeout``) its id is remembered (the newest
-1,024) so that it is recognised (``RemoteClient.returned``) and its resync is counted as
-``after_lost`` instead of being mistaken for a hostile peer; its phases stay lost.
+It is ``lost``, which is final, only when it is known to be gone: a client whose hello claims
+this host (its ``host`` equals the aggregator's ``host_identity()``) as soon as the pid it
+claims names no live process (or a zombie): claiming a dead pid only loses the claimant.  A
+live pid keeps a client stalled, never lost (unless ``local_lost_timeout`` is set), only when
+the transport proved the pid (``proven``: over ``ipc://`` the kernel names the peer's pid, and
+it is the hello's); any other client, whatever it claims (a forged hello naming this host and
+pid 1 costs nothing), is lost after ``lost_timeout`` of silence.  A stalled client that is heard
+from again is ``running`` at once and its reports apply as if nothing happened.  A lost client is
+forgotten: if it comes back anyway (it was only silent, longer than ``lost_timeout``) its id is
+remembered (the newest 1,024) so that it is recognised (``RemoteClient.returned``) and its resync
+is counted as ``after_lost`` instead of being mistaken for a hostile peer; its phases stay lost.
+
+Slots: at most ``max_clients`` clients.  When they are all taken, a hello first evicts (as
+lost) a client whose connection is gone (ZeroMQ no longer routes to it) and that was silent
+for ``_GONE_AFTER`` (0.5 s): connections that said hello and closed cannot keep a worker out.
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ __all__ = ["Admission", "ClientRegistry", "RemoteClient", "RemotePhase", "Verdic
 _MAX_RESYNC_ASKED = 1024  # routing ids remembered for the resync rate limit
 _RESYNC_EVERY = 1.0  # seconds between two resync requests to one sender
 _MAX_LOST_IDS = 1024  # ids of lost clients remembered, to recognise one that comes back
+_GONE_AFTER = 0.5  # silence after which a client whose connection is gone may be evicted
+_MAX_PROBES = 256  # clients probed for a free slot per hello (each probe is one send)
 
 Verdict = Literal["running", "stalled", "lost"]
 """What ``ClientRegistry.judge`` makes of a client (see the module docstring)."""
@@ -62,7 +73,7 @@ class RemoteClient:
     routing_id: bytes
     client_id: str
     pid: int
-    local: bool  # on this host: its pid can be checked
+    local: bool  # proven on this host: a live pid keeps it stalled, never lost
     last_seen: float
     user_id: str = ""  # the ZAP user id of its connection (under CURVE, its public key)
     host: str = ""  # its hello's host identity
@@ -73,11 +84,12 @@ class RemoteClient:
     stalled: bool = False  # silent past the stall timeout, and its phases shown so
     returned: bool = False  # its id was lost before: its old phases stay lost
     started: int | None = None  # a local client's process start time (a pid taken again is another)
+    here: bool = False  # its hello claims this host: a dead pid makes it lost
 
     @property
     def name(self) -> str:
         """The client as log lines name it: its pid, and its host when it is not this one."""
-        return f"pid {self.pid}" if self.local else f"pid {self.pid} on {self.host}"
+        return f"pid {self.pid}" if self.here else f"pid {self.pid} on {self.host}"
 
     def join(self, operation_id: str) -> None:
         """Remember that the client has (had) phases in ``operation_id`` (the newest 256)."""
@@ -103,6 +115,8 @@ class Admission(NamedTuple):
     caller's to finish)."""
     refused: str | None = None
     """Why the hello was refused, as a drop-counter reason: ``too_many_clients`` or ``hijack``."""
+    evicted: RemoteClient | None = None
+    """A client whose connection was gone, lost to free its slot (its phases are the caller's to finish)."""
 
 
 class ClientRegistry:
@@ -157,7 +171,9 @@ class ClientRegistry:
         """Every client (a copy: the registry may change while the caller walks it)."""
         return list(self._clients.values())
 
-    def admit(self, routing_id: bytes, hello: wire.Hello, now: float, user_id: str = "") -> Admission:
+    def admit(
+        self, routing_id: bytes, hello: wire.Hello, now: float, user_id: str = "", peer_pid: int | None = None
+    ) -> Admission:
         """Take a hello: a new client, a resync, or a known client reconnected under a new routing id.
 
         Args:
@@ -165,6 +181,7 @@ class ClientRegistry:
             hello: the hello.
             now: the time it arrived.
             user_id: the ZAP user id of the connection (under CURVE, the client's public key).
+            peer_pid: the pid the transport proved the connection comes from (``ipc://``), if any.
         """
         displaced = None
         client = self._clients.get(routing_id)
@@ -174,16 +191,20 @@ class ClientRegistry:
             displaced = self.remove(client, lost=True)  # another client under the same routing id
         known = self._by_id.get(hello.client_id)
         if known is not None:
-            if known.user_id != user_id or self._connected(known.routing_id):
+            same = (hello.pid, hello.host) == (known.pid, known.host) and (not known.local or peer_pid == known.pid)
+            if known.user_id != user_id or not same or self._connected(known.routing_id):
                 return Admission(None, displaced, "hijack")
             del self._clients[known.routing_id]  # the same client, reconnected
             known.routing_id = routing_id
             self._clients[routing_id] = known
             return Admission(known, displaced)
+        evicted = self._evict(now) if len(self._clients) >= self.max_clients else None
         if len(self._clients) >= self.max_clients:
             return Admission(None, displaced, "too_many_clients")
-        client = RemoteClient(routing_id, hello.client_id, hello.pid, hello.host == self.host, now, user_id, hello.host)
-        if client.local:
+        here = hello.host == self.host
+        client = RemoteClient(routing_id, hello.client_id, hello.pid, here and peer_pid == hello.pid, now, user_id,
+                              hello.host, here=here)
+        if here:
             client.started = process_start(client.pid)
         if hello.client_id in self._lost_ids:
             del self._lost_ids[hello.client_id]
@@ -191,7 +212,21 @@ class ClientRegistry:
         self._clients[routing_id] = client
         self._by_id[client.client_id] = client
         self._resync_asked.pop(routing_id, None)
-        return Admission(client, displaced)
+        return Admission(client, displaced, evicted=evicted)
+
+    def _evict(self, now: float) -> RemoteClient | None:
+        """Lose the first client (oldest first, of the first ``_MAX_PROBES`` silent ones) whose
+        connection is gone, to free its slot; ``None`` if there is none."""
+        probes = 0
+        for client in list(self._clients.values()):
+            if now - client.last_seen < _GONE_AFTER:
+                continue
+            if not self._connected(client.routing_id):
+                return self.remove(client, lost=True)
+            probes += 1
+            if probes >= _MAX_PROBES:
+                break
+        return None
 
     def remove(self, client: RemoteClient, *, lost: bool = False) -> RemoteClient:
         """Forget ``client`` (it said bye, or it is ``lost``); return it."""
@@ -209,9 +244,9 @@ class ClientRegistry:
         """Whether ``client`` is ``running``, ``stalled`` or ``lost`` at time ``now`` (see the
         module docstring).  Changes nothing."""
         silent = now - client.last_seen
+        if client.here and not self._process_alive(client.pid, client.started):
+            return "lost"
         if client.local:
-            if not self._process_alive(client.pid, client.started):
-                return "lost"
             if self.local_lost_timeout is not None and silent > self.local_lost_timeout:
                 return "lost"
         elif silent > self.lost_timeout:

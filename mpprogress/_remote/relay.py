@@ -13,13 +13,17 @@ dies (``Aggregator.failure``), the relay stops too, says so on standard error an
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
 from .._base.events import Sink
+from .._base.text import clean_line
 from .._core.stopping import StopSignals
 from .._core.tracker import BaseProgressTracker
 from .aggregator import Aggregator, AggregatorConfig, AggregatorStats
@@ -70,6 +74,34 @@ def format_status(stats: AggregatorStats) -> str:
     )
 
 
+_BREAKS = re.compile("[\u2028\u2029\x0b\x0c\x85]+")  # line breaks clean_line leaves
+
+
+class _OneLine(logging.Filter):
+    """Makes every record one line, and names the worker a forwarded record came from, so that
+    no worker can print a line of its own (``mpprogress: warning: ...``) or flood the screen."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = clean_line(_BREAKS.sub(" ", record.getMessage()), limit=2000)
+        record.msg, record.args = (f"[worker {record.process}] {text}" if record.pathname == "(worker)" else text), ()
+        return True
+
+
+@contextmanager
+def _log_lines(sink: Sink, err: TextIO) -> Iterator[None]:
+    """While the relay runs, log records (its own, and its workers' forwarded ones) are shown one
+    line each: above the display through its handler, else on ``err``."""
+    make_handler = getattr(sink, "logging_handler", None)
+    handler: logging.Handler = make_handler() if callable(make_handler) else logging.StreamHandler(err)
+    handler.addFilter(_OneLine())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def _refuse(err: TextIO, message: str, status: int = EXIT_REFUSED) -> int:
     err.write(f"mpprogress relay: error: {message}\n")
     err.flush()
@@ -107,6 +139,9 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             security = CurveServerKeys.load(config.curve_dir)
         except (OSError, ValueError) as exc:
             return _refuse(err, f"cannot load CURVE keys from {config.curve_dir}: {exc}")
+        if not any(security.allowed_clients_dir.glob("*.key")):  # read once, at the start
+            return _refuse(err, f"no client key is allowed in {security.allowed_clients_dir}: every worker would be "
+                                "refused (put a worker's public key NAME.key there)")
     if config.bind is not None:
         try:
             check_bind_address(config.bind, curve=security is not None)
@@ -137,8 +172,9 @@ def serve(config: RelayConfig, make_sink: Callable[[BaseProgressTracker], Sink])
             if security is not None and config.curve_dir is not None:
                 err.write(_curve_hint(Path(config.curve_dir), security.allowed_clients_dir))
             err.flush()
-            while not stop.wait(0.2) and aggregator.failure is None:
-                pass
+            with _log_lines(sink, err):
+                while not stop.wait(0.2) and aggregator.failure is None:
+                    pass
         finally:
             try:
                 if aggregator is not None:

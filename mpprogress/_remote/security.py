@@ -87,9 +87,15 @@ def check_bind_address(address: str, *, curve: bool) -> None:
         curve: whether the socket is configured as a CURVE server.
 
     Raises:
-        InsecureBindError: a TCP address on a non-loopback interface without CURVE, or a
-            transport this project does not serve.
+        InsecureBindError: a TCP address on a non-loopback interface without CURVE, an
+            abstract ``ipc://@name`` socket without CURVE, or a transport this project does
+            not serve.
     """
+    if address.startswith("ipc://@") and not curve:
+        raise InsecureBindError(
+            f"refusing to bind {address} without CURVE: an abstract socket has no file permissions, so any "
+            "local user can connect to it. Bind a path in a private directory (the default), or use --curve DIR."
+        )
     if address.startswith(("ipc://", "inproc://")):
         return
     if address.startswith("tcp://"):

@@ -30,6 +30,8 @@ class Pending:
     frame: bytes
     sent_at: float
     refused: bool = False
+    resends: int = 0
+    """Times it was sent again: each doubles the wait before the next (at most 8x ``interval``)."""
     """The socket would not take it: nothing queued after it is sent before it is."""
 
 
@@ -89,8 +91,17 @@ class SendQueue:
         return [p for p in self._unacked.values() if p.refused]
 
     def due(self, now: float, interval: float) -> list[Pending]:
-        """Messages sent at least ``interval`` seconds ago and not acknowledged, oldest first."""
-        return [p for p in self._unacked.values() if not p.refused and now - p.sent_at >= interval]
+        """Messages not acknowledged ``interval`` seconds after they were sent (twice that after
+        one resend, four times after two, eight times after more), oldest first.
+
+        A live connection loses no frame: an acknowledgement is late because the receiver is
+        busy, and every resend is one more frame for it to read (issue 26: a loaded parent got
+        half again as many frames).  Backing off keeps the resend for a connection that broke.
+        """
+        return [
+            p for p in self._unacked.values()
+            if not p.refused and now - p.sent_at >= interval * (1 << min(p.resends, 3))
+        ]
 
     def acknowledge(self, seqs: Iterable[int]) -> list[wire.Message]:
         """Forget the messages these seqs numbered; return the ones that were waiting."""

@@ -94,7 +94,8 @@ class ClientConfig:
     Args:
         flush_interval: seconds between two batches of changed phase states.
         heartbeat_interval: seconds of silence after which the client says it is alive.
-        resend_interval: seconds before an unacknowledged start/finish is sent again.
+        resend_interval: seconds before an unacknowledged start/finish is sent again (each
+            later resend waits twice as long as the one before, at most 8x).
         delivery_timeout: how long a wait for acknowledgements (when the last phase finishes,
             on ``close()`` and at exit) goes on once the receiver shows no sign of life (its
             connection is down and it sent nothing); 0.1 s once a wait has given up, until
@@ -124,6 +125,9 @@ class ClientConfig:
     linger_ms: int = 2000
 
 
+_boot_id: list[str] | None = None  # [] where unreadable
+
+
 def host_identity() -> str:
     """What a worker and an aggregator compare to know they can see each other's pids.
 
@@ -133,9 +137,12 @@ def host_identity() -> str:
     is left out where the boot id is known: a host renamed after its relay started must not
     turn every local worker into a remote one.
     """
-    parts = []
-    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
-        parts.append(boot.read().strip())
+    global _boot_id
+    if _boot_id is None:  # one per boot: read once, and a forked worker inherits it (issue 26)
+        _boot_id = []
+        with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
+            _boot_id = [boot.read().strip()]
+    parts = list(_boot_id)
     with contextlib.suppress(OSError):
         parts.append(os.readlink("/proc/self/ns/pid"))
     if not parts or not parts[0]:

@@ -57,6 +57,7 @@ from .messages import (
     PhaseStart,
     PhaseState,
     ProtocolError,
+    Refused,
     Resumed,
     Resync,
     State,
@@ -67,45 +68,12 @@ from .messages import (
     is_wire_key,
 )
 
-__all__ = [
-    "MAX_BATCH",
-    "MAX_COUNT",
-    "MAX_DESCRIPTION",
-    "MAX_FRAME",
-    "MAX_ID",
-    "MAX_INT",
-    "MAX_LOG",
-    "MAX_META_ITEMS",
-    "MAX_META_KEY",
-    "MAX_META_VALUE",
-    "MAX_PID",
-    "MAX_REASON",
-    "MAX_TEXT",
-    "MAX_TITLE",
-    "RESERVED_METADATA",
-    "VERSION",
-    "Ack",
-    "Bye",
-    "Cancel",
-    "Heartbeat",
-    "Hello",
-    "LogRecord",
-    "Message",
-    "OperationFinish",
-    "OperationStart",
-    "PhaseFinish",
-    "PhaseStart",
-    "PhaseState",
-    "ProtocolError",
-    "Resumed",
-    "Resync",
-    "State",
-    "clamp_count",
-    "clean_metadata",
-    "clip",
-    "decode",
-    "encode",
-    "encode_state",
+__all__ = [  # every message and limit, as wire.NAME
+    "MAX_BATCH", "MAX_COUNT", "MAX_DESCRIPTION", "MAX_FRAME", "MAX_ID", "MAX_INT", "MAX_LOG", "MAX_META_ITEMS",
+    "MAX_META_KEY", "MAX_META_VALUE", "MAX_PID", "MAX_REASON", "MAX_TEXT", "MAX_TITLE", "RESERVED_METADATA",
+    "VERSION", "Ack", "Bye", "Cancel", "Heartbeat", "Hello", "LogRecord", "Message", "OperationFinish",
+    "OperationStart", "PhaseFinish", "PhaseStart", "PhaseState", "ProtocolError", "Refused", "Resumed", "Resync",
+    "State", "clamp_count", "clean_metadata", "clip", "decode", "encode", "encode_state",
 ]
 
 _UNPACK_LIMITS: Final = {
@@ -152,6 +120,8 @@ def _body(message: Message) -> list[Any]:
         return [message.operation_id, message.handle]
     if isinstance(message, Resumed):
         return [message.handle, message.current, message.total, message.finished, message.done, list(message.keys)]
+    if isinstance(message, Refused):
+        return [clip(message.reason, MAX_REASON)]
     return []  # Heartbeat, Bye, Resync
 
 
@@ -393,6 +363,7 @@ _PARSERS: Final[dict[int, tuple[int, Callable[[int, list[Any]], Message]]]] = {
     Ack.KIND: (1, _ack),
     Cancel.KIND: (2, lambda seq, f: Cancel(seq, _ident(f[0], "operation_id"), _opt_count(f[1], "handle"))),
     Resync.KIND: (0, lambda seq, f: Resync(seq)),
+    Refused.KIND: (1, lambda seq, f: Refused(seq, _text(f[0], "reason", MAX_REASON))),
     Resumed.KIND: (6, lambda seq, f: Resumed(
         seq, _count(f[0], "handle"), None if f[1] is None else _quantity(f[1], "current"), _total(f[2]),
         _flag(f[3], "finished"), _count(f[4], "done"), checked_keys(f[5], 2 * MAX_KEYS_BYTES))),

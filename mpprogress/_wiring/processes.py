@@ -9,8 +9,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .._base.errors import DuplicateIdError
 from .._base.events import ProgressCallback
+from .._base.port import ProgressTracker
 from .._core.current import replace_tracker
+from .._core.phases import BaseProgressOperation
 from .._core.signals import cancel_on_signals, cancel_open_operations
 from .._core.tracker import BaseProgressTracker
 from .._remote.settings import (
@@ -232,9 +235,13 @@ def connect(
     return ClientTracker(address, config=config, security=security, follow=follow)
 
 
-def worker_client(address: str, follow: str | None = None) -> ClientTracker:
+def worker_client(address: str, follow: str | None = None) -> ProgressTracker:
     """The process-wide client ``get_tracker()`` makes in a worker, with logging set up
     (``follow``: the address file ``address`` came from, if it did).
+
+    If the CURVE keys ``MPPROGRESS_CURVE_DIR`` names cannot be loaded, one warning says so and
+    the worker gets a tracker that counts locally and sends nothing (``_Unsent``): its own
+    work goes on, and nothing travels without the keys.
 
     A handler inherited from a forking session parent is taken off the root logger; with
     ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.  With
@@ -242,7 +249,14 @@ def worker_client(address: str, follow: str | None = None) -> ClientTracker:
     """
     from .._remote.client import ClientTracker, ForwardingLogHandler
 
-    client = ClientTracker(address, security=env_client_security(), follow=follow)
+    try:
+        security = env_client_security()
+    except ValueError as exc:  # never plaintext instead: nothing is sent, the work goes on
+        from .._remote.reachability import warn_undelivered
+
+        warn_undelivered(address, f"{exc} (nothing is sent without them, never in plaintext; the work goes on)")
+        return _Unsent()
+    client = ClientTracker(address, security=security, follow=follow)
     if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
         client.resume_timeout = RESUME_TIMEOUT
     root = logging.getLogger()
@@ -251,3 +265,20 @@ def worker_client(address: str, follow: str | None = None) -> ClientTracker:
     if inherited_setting(FORWARD_LOGS_ENV) == "1":
         root.addHandler(ForwardingLogHandler(client))
     return client
+
+
+class _Unsent(BaseProgressTracker):
+    """A worker's tracker when its reports cannot be sent (its CURVE keys are unusable; the
+    warning was given): counted here, shown nowhere; an operation of the session it names is
+    started on the spot, so ``get_operation(operation_id).phase(...)`` works."""
+
+    def get_operation(self, operation_id: str) -> BaseProgressOperation:
+        found = super().get_operation(operation_id)
+        if found is not None:
+            return found
+        try:
+            return self.start_operation(operation_id, operation_id)
+        except DuplicateIdError:  # another thread started it in the meantime
+            found = super().get_operation(operation_id)
+            assert found is not None
+            return found

@@ -249,3 +249,67 @@ def test_a_link_with_a_phase_open_wakes_about_once_per_flush_interval() -> None:
             seen = passes[0]
     flushes = held / client.config.flush_interval
     assert seen <= 2 * flushes + 5, f"{seen} passes in {held:.2f} s ({flushes:.0f} flush intervals)"
+
+
+def test_a_message_resent_once_waits_twice_as_long_before_the_next_resend(
+    link: tuple[ClientLink, Receiver, FakeClock, CancelRecord],
+) -> None:
+    _, receiver, clock, _ = link
+    hello = wire.Hello(1, "client", 4242, "host")
+    assert receiver.receive() == hello
+    clock.advance(0.6)
+    assert receiver.receive() == hello  # the first resend after resend_interval
+    clock.advance(0.6)  # a busy receiver, not a lost frame: no second resend yet
+    assert receiver.sock.poll(300) == 0, "resent again after one interval"
+    clock.advance(0.5)  # 1.1 s after the first resend: due
+    assert receiver.receive() == hello
+
+
+def test_a_phase_open_but_unchanged_wakes_the_link_less_and_less_and_a_change_still_arrives() -> None:
+    # Issue 26: under load a worker lives long; a flush every 50 ms that finds nothing changed is
+    # wasted.  Each such flush doubles the wait before the next, up to the idle poll (0.25 s).
+    from mpprogress._core.tracker import BaseProgressTracker
+    from mpprogress._remote.aggregator import Aggregator
+    from mpprogress._remote.client import ClientTracker
+
+    parent = BaseProgressTracker()
+    parent.start_operation("op", "op")
+    with Aggregator(parent) as aggregator, ClientTracker(aggregator.address) as client:
+        with client.get_operation("op").phase("open", total=None) as phase:
+            link = client._link
+            passes = [0]
+            watch = link._watch_receiver
+
+            def counted() -> None:
+                passes[0] += 1
+                watch()
+
+            link._watch_receiver = counted  # type: ignore[method-assign]  # called once per pass
+            time.sleep(1.0)  # 20 flush intervals with nothing changed
+            seen = passes[0]
+            phase.update(7)  # the next flush sends it, however long the wait had grown
+            remote = parent.get_operation("op")
+            assert remote is not None
+            assert wait_for(lambda: any(p.current == 7 for p in remote.phases.values()))
+    assert seen <= 10, f"{seen} passes in 1 s with nothing changed (20 flush intervals)"
+
+
+def test_the_introduction_wait_sleeps_until_something_changes_not_every_50_ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 26: under load the wait lasts long; each re-check wakes the worker's main thread.
+    from mpprogress._remote import link as link_module
+
+    looks = [0]
+    time_left = link_module._time_left
+
+    def counted(*args: float | bool) -> float:
+        looks[0] += 1
+        return time_left(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(link_module, "_time_left", counted)
+    with linked(introduction_cap=1.0) as (link, receiver):
+        receiver.receive()
+        assert wait_for(lambda: link._reach.connected)  # a live receiver that never answers
+        waiting, returned = introduce_in_thread(link, timeout=5.0)
+        waiting.join(20)
+        assert returned == [True]
+    assert looks[0] <= 8, f"{looks[0]} looks in a 1 s wait"

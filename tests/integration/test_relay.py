@@ -9,6 +9,7 @@ and SIGINT with the output flushed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ from mpprogress._remote import wire
 from mpprogress._wiring import connect
 from mpprogress.security import CurveClientKeys
 from tests.integration.conftest import wait_for
+from tests.integration.test_multiprocess_aggregator import RawClient
 
 ROOT = Path(__file__).resolve().parents[2]
 STATUS = re.compile(r"frames applied=(\d+) dropped=(\d+) \(([^)]*)\)")
@@ -362,3 +364,23 @@ def test_relay_refuses_timings_that_are_not_positive_seconds() -> None:
     proc = subprocess.run([sys.executable, "-m", "mpprogress", "relay", "--lost-after", "0"], cwd=ROOT, env=_env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "must be a positive number of seconds, got 0" in proc.stderr
+
+
+def test_worker_log_records_show_one_line_each_named_after_their_worker(relays: Any) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    relay = relays("--format", "json", "--bind", address)
+    relay.wait_listening()
+    client = RawClient(address)
+    try:
+        forged = "real\nmpprogress: warning: forged line\u2028second\u2029third\rfourth"
+        client.send(wire.Hello(1, "logger", 4242, "elsewhere"),
+                    *[wire.LogRecord(2 + n, logging.WARNING, "job", forged, 1.0) for n in range(50)])
+        client.wait_acked(1)
+        assert wait_for(lambda: sum("forged" in line for line in relay.err) >= 50)
+    finally:
+        client.close()
+    assert relay.stop() == 0
+    shown = [line for line in relay.err if "forged" in line]
+    assert len(shown) == 50  # one line per record, not 50 x 5
+    assert set(shown) == {"[worker 4242] real mpprogress: warning: forged line second thirdfourth\n"}, shown[:2]
+    assert not any(line.startswith("mpprogress: warning: forged") for line in relay.err)

@@ -26,7 +26,7 @@ def _run_and_signal(method: str, signum: int, out_dir: Path, *, from_thread: boo
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("signal_parent.py")), method, str(out_dir),
-         *([str(signum)] if from_thread else [])],
+         *([str(int(signum))] if from_thread else [])],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import mpprogress
-from mpprogress._core.signals import remove_stale_private_dirs
 from mpprogress._remote.addresses import IPC_NAME
+from mpprogress._remote.stale import remove_stale_private_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,10 +55,11 @@ def test_a_killed_sessions_directory_is_removed_at_the_next_start(
     other.mkdir(mode=0o700)
     (other / IPC_NAME).write_text("not a socket")
     monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
-    with mpprogress.session(console=False):
+    old = left.stat().st_mtime - 60  # made a minute ago: not one being set up right now
+    os.utime(left, (old, old))
+    with mpprogress.session(console=False):  # making its own directory removes the stale one
         live = Path(os.environ["MPPROGRESS_ADDRESS"][len("ipc://"):]).parent
         assert live.parent == temp_root
-        assert remove_stale_private_dirs("mpprogress-", IPC_NAME, directory=str(temp_root), min_age=0) == [str(left)]
         assert not left.exists()
         assert live.exists() and other.exists()
         assert remove_stale_private_dirs("mpprogress-", IPC_NAME, directory=str(temp_root), min_age=0) == []

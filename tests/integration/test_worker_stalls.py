@@ -181,14 +181,14 @@ def test_a_worker_elsewhere_silent_past_the_lost_timeout_is_lost_and_a_return_is
 def test_a_worker_on_this_host_is_stalled_while_its_process_lives_and_lost_when_it_dies(
     tracker: BaseProgressTracker, events: RecordingCallback, clock: FakeClock
 ) -> None:
-    alive = {4242}
+    alive = {os.getpid()}  # over ipc:// the kernel proves the pid a hello claims: the sender's own
     config = AggregatorConfig(liveness_interval=0.01)
     with Aggregator(
         tracker, config=config, get_time=clock, process_alive=lambda pid, started: pid in alive
     ) as aggregator:
         client = RawClient(aggregator.address)
         try:
-            client.send(wire.Hello(1, "near", 4242, host_identity()), wire.OperationStart(2, "op", "work", None),
+            client.send(wire.Hello(1, "near", os.getpid(), host_identity()), wire.OperationStart(2, "op", "work", None),
                         wire.PhaseStart(3, 1, "p", "op", None, "p", None, 800),
                         wire.State(4, (wire.PhaseState(1, 500, 800, None),)))
             client.wait_acked(1, 2, 3)

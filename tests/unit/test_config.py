@@ -244,6 +244,7 @@ def test_a_configured_journal_resumes_its_latest_run(tmp_path: Path) -> None:
 
 
 def test_opentelemetry_from_the_configuration_sends_spans() -> None:
+    pytest.importorskip("opentelemetry.sdk")
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor

@@ -59,4 +59,3 @@ def test_a_failing_item_fails_the_map_and_cancels_the_rest(frontend_tracker: Any
 def test_thread_map_disabled_is_a_plain_map(frontend_tracker: Any) -> None:
     assert thread_map(str, range(3), disable=True) == ["0", "1", "2"]
     assert frontend_tracker.snapshot().operations == ()
-

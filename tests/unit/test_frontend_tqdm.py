@@ -152,7 +152,7 @@ def test_drawing_calls_and_arguments_are_accepted(frontend_tracker: Any) -> None
 
 
 def test_format_dict_has_tqdms_keys(frontend_tracker: Any) -> None:
-    from tqdm import tqdm as real
+    real = pytest.importorskip("tqdm").tqdm
 
     with open(os.devnull, "w") as devnull, real(total=3, file=devnull) as theirs:
         expected = set(theirs.format_dict)
@@ -334,6 +334,7 @@ def test_get_lock_and_set_lock_are_accepted_and_picklable() -> None:
 def test_logging_redirect_tqdm_prints_through_write(frontend_tracker: Any, capsys: Any) -> None:
     import logging
 
+    pytest.importorskip("tqdm")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     logger = logging.getLogger("frontend-test")
@@ -348,6 +349,7 @@ def test_logging_redirect_tqdm_prints_through_write(frontend_tracker: Any, capsy
 
 
 def test_thread_map_from_tqdm_contrib_counts_exactly(frontend_tracker: Any) -> None:
+    pytest.importorskip("tqdm")
     from tqdm.contrib.concurrent import thread_map
 
     assert thread_map(lambda x: x * 2, range(300), max_workers=4, tqdm_class=tqdm, desc="doubling") == [

@@ -69,3 +69,14 @@ def test_log_records_are_bounded_and_never_kept_for_acknowledgement() -> None:
     assert pending is None and wire.decode(frame) == dataclasses.replace(record, seq=2)
     assert queue.acknowledge([1]) == [wire.Heartbeat(0)]
     assert not queue.settled  # 999 records still queued
+
+
+def test_each_resend_doubles_the_wait_before_the_next_up_to_eight_times() -> None:
+    queue = SendQueue(wire.Heartbeat(0))
+    _, hello = _take(queue, 1)
+    assert hello is not None
+    waits = []
+    for resends in range(5):
+        hello.resends, hello.sent_at = resends, 0.0
+        waits.append(next(w for w in (0.5, 1.0, 2.0, 4.0, 8.0) if queue.due(now=w, interval=0.5)))
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0]
