@@ -89,7 +89,8 @@ def test_a_lost_worker_is_marked_lost(recorded_session: Recorded, mp_context: Ba
         process_map(frontend_workers.die_on, range(8), [3] * 8, max_workers=2, mp_context=mp_context, desc="crash")
     assert wait_for(lambda: any(e.data["reason"] == "lost" for e in finished(recorded_session.events)), timeout=20)
     overall = phases_of(recorded_session, "crash")[0]
-    assert (overall.finished, overall.success, overall.reason) == (True, False, "BrokenProcessPool: A process in the process pool was terminated abruptly while the future was running or pending.")
+    assert (overall.finished, overall.success) == (True, False)
+    assert overall.reason is not None and overall.reason.startswith("BrokenProcessPool: A process in the process pool")
 
 
 def test_worker_writes_reach_the_parents_logging(recorded_session: Recorded, mp_context: BaseContext) -> None:
