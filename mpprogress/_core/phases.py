@@ -16,6 +16,7 @@ from datetime import datetime
 
 from .._base.errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .._base.events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
+from .._base.formats import format_title
 from .._base.metrics import Speed, finished_rate
 from .._base.outcomes import items_failed, operation_outcome, phase_outcome
 from .._base.port import ProgressOperation, ProgressPhase
@@ -132,7 +133,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         *,
         container: _LocalContainer,
     ) -> None:
-        super().__init__(phase_id, str(title), total, description)
+        super().__init__(phase_id, format_title(title), total, description)
         core = container._core
         self._core = core
         self._container = container
@@ -332,7 +333,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
     phase_id = None
 
     def __init__(self, operation_id: str, title: str, description: str | None, *, core: Core) -> None:
-        super().__init__(operation_id, str(title), description)
+        super().__init__(operation_id, format_title(title), description)
         self._core = core
         self._container = None
         self._operation = self
@@ -356,8 +357,8 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         if self._finished:
             return False
         now = self._core.get_time()
-        reason = "cancelled" if self._cancelled and reason != "interrupted" else reason  # Ctrl-C cancels first
-        success, reason = finish_outcome(success, reason, self._cancelled)
+        success, reason = finish_outcome(  # Ctrl-C cancels first: the operation is still interrupted
+            success, "cancelled" if self._cancelled and reason != "interrupted" else reason, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
         self._retire_locked(_finish_all(roots, now, closed_by_owner=False))
         self._finished = True
@@ -374,13 +375,12 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
     def _phase_outcomes_locked(self) -> dict[str, int]:
         """Outcome word -> how many of its phases (kept or let go, any depth) ended so."""
         counts: dict[str, int] = {}
-        if self._let_go is not None:
-            add_outcomes(counts, self._let_go.outcomes)
-        for node in preorder(sub_phases(self), sub_phases):
+        nodes = list(preorder(sub_phases(self), sub_phases))
+        for node in nodes:
             if node.outcome is not None:
                 counts[node.outcome] = counts.get(node.outcome, 0) + 1
-            if node._let_go is not None:
-                add_outcomes(counts, node._let_go.outcomes)
+        for tally in (self._let_go, *(node._let_go for node in nodes)):
+            add_outcomes(counts, tally.outcomes if tally is not None else {})
         return counts
 
     def _retire_locked(self, finished: list[BaseProgressPhase]) -> None:

@@ -170,3 +170,11 @@ def test_an_operation_failed_by_an_exception_keeps_it() -> None:
         raise OSError("disk full")
     (finished,) = [json.loads(line)["data"] for line in out.getvalue().splitlines() if "operation_finished" in line]
     assert (finished["outcome"], finished["reason"]) == ("failed", "OSError: disk full")
+
+
+def test_a_none_title_is_empty_not_the_word_none() -> None:
+    tracker = BaseProgressTracker()
+    with tracker.operation(None) as op, op.phase(None, total=1) as phase:  # type: ignore[arg-type]
+        phase.update(1)
+    (operation,) = tracker.snapshot().operations
+    assert (operation.title, operation.phases[0].title) == ("", "")
