@@ -37,10 +37,10 @@ def format_eta(seconds: float | None) -> str:
 
 
 def format_percentage(value: float | None) -> str:
-    """``74%``: a whole number, rounded down so ``100%`` means done; empty when unknown."""
+    """``74%``: a whole number; empty when unknown."""
     if value is None or value != value:
         return ""
-    return f"{int(max(0.0, min(value, 100.0)))}%"
+    return f"{value:.0f}%"
 
 
 def format_title(title: object) -> str:

@@ -23,7 +23,7 @@ from mpprogress.testing import FakeClock
         (0, "0"),
         (12, "12"),
         (2.5, "2.5"),
-        (9_999_999, "9999999"),  # exact up to seven digits
+        (9_999_999, "9,999,999"),  # exact up to seven digits, grouped as everywhere
         (12_345_678, "12.3M"),
         (999_960_000, "1.0G"),  # never "1000.0M"
         (4.2e12, "4.2T"),

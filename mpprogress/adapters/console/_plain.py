@@ -33,6 +33,7 @@ from ..._base.events import (
     ProgressEvent,
     ProgressUpdate,
 )
+from ..._base.formats import format_percentage
 from ..._base.snapshot import PhaseSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._plan import iter_phases
@@ -187,7 +188,7 @@ class PlainLines(EventSink):
         self._last_line[phase_id] = event.elapsed
         detail = _counted(event.current, event.total)
         if event.percentage is not None:
-            detail += f" {event.percentage:.0f}%"
+            detail += f" {format_percentage(event.percentage)}"
         if event.rate:
             detail += f" {format_rate(event.rate)}"
         if event.eta is not None:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.spinner import Spinner
 from rich.text import Text
 
+from ..._base.formats import format_percentage
 from ..._base.snapshot import PhaseSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
@@ -233,7 +234,7 @@ def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str,
     cells = {"count": count_text(phase), "elapsed": format_duration(phase.elapsed)}
     if config.show_percentage:
         pct = phase.percentage
-        cells["percentage"] = "" if pct is None else f"{pct:.0f}%"
+        cells["percentage"] = format_percentage(pct)
     if config.show_time_remaining:
         # A parent without a total of its own has its sub-phases' ETA (the snapshot's).
         known = shown == "running" and phase.rollup_total is not None and not phase.stalled

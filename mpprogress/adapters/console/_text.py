@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from ..._base.formats import format_eta, grouped
 from ..._base.outcomes import OUTCOMES, by_word, is_detail, operation_outcome
 from ..._base.snapshot import PhaseSnapshot, outcome_of
 from ..._base.text import clean_line
@@ -45,15 +46,9 @@ clean_text = clean_line
 """The name this module gave ``mpprogress._base.text.clean_line`` (the one sanitiser) before there was one."""
 
 
-def format_duration(seconds: float | None) -> str:
-    """``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return "-:--:--"
-    if seconds >= 100 * 3600:
-        days = seconds / 86400
-        return f"{int(days)}d {int(seconds // 3600 % 24):02d}h" if days < 10_000 else ">9999d"
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+format_duration = format_eta
+"""``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown (the one format,
+``_base/formats.py``, the dashboard's too)."""
 
 
 _EXACT_BELOW = 10_000_000  # counts of up to seven digits are shown exactly
@@ -70,14 +65,12 @@ def _compact(value: float, smallest: float) -> str:
 
 def format_count(value: float) -> str:
     """A count: exact without a pointless ``.0`` up to seven digits (``12``, ``2.5``,
-    ``9999999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
+    ``9,999,999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if abs(value) >= _EXACT_BELOW:
         return _compact(value, 1e6)
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return f"{value:.1f}"
+    return grouped(value)  # 2,066: thousands separators, as the report and the dashboard write them
 
 
 def format_rate(rate: float | None) -> str:
