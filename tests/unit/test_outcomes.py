@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -178,3 +179,21 @@ def test_a_none_title_is_empty_not_the_word_none() -> None:
         phase.update(1)
     (operation,) = tracker.snapshot().operations
     assert (operation.title, operation.phases[0].title) == ("", "")
+
+
+def test_log_records_on_the_console_carry_an_iso_8601_time() -> None:
+    from mpprogress.adapters.console import ConsoleSink
+
+    console = Console(file=io.StringIO(), force_terminal=False, width=120)
+    tracker = BaseProgressTracker()
+    sink = ConsoleSink(tracker, console=console)
+    logger = logging.getLogger("test.outcomes.iso")
+    logger.propagate = False
+    logger.addHandler(sink.logging_handler())
+    try:
+        logger.warning("disk nearly full")
+    finally:
+        logger.handlers.clear()
+        sink.close()
+    (line,) = [line for line in console.file.getvalue().splitlines() if "disk nearly full" in line]  # type: ignore[attr-defined]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d WARNING", line), line  # not "[12/07/26 13:21:25]"
