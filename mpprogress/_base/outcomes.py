@@ -65,7 +65,7 @@ class Outcome:
 
 
 SUCCEEDED: Final = Outcome("succeeded", "✔", "good", "ended normally, its total reached (or it had none)")
-INCOMPLETE: Final = Outcome("incomplete", "◐", "warn", "ended without an error, short of its total")
+INCOMPLETE: Final = Outcome("incomplete", "◐", "warn", "no error, but short of its total or items failed")
 FAILED: Final = Outcome("failed", "✘", "bad", "an exception escaped (type and message kept) or the code said so")
 CANCELLED: Final = Outcome("cancelled", "⊘", "warn", "cancelled (cancel(), ProgressCancelled)")
 INTERRUPTED: Final = Outcome("interrupted", "⊗", "warn", "Ctrl-C, SIGTERM or SystemExit ended it")
