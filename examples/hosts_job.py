@@ -60,7 +60,7 @@ def play_the_job(workers: int, items: int) -> None:
             capture_output=True, text=True, check=True,
         ).stdout)
     phases = report["phases"]
-    done = sum(p["current"] for p in phases if p["outcome"] == "ok")
+    done = sum(p["current"] for p in phases if p["outcome"] == "succeeded")
     print(f"RESULT workers={len(report['workers'])} phases={len(phases)} items={done}/{workers * items} "
           f"lost={len(report['lost_workers'])} status={status}")
 

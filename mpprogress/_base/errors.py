@@ -7,6 +7,8 @@ only.
 
 from __future__ import annotations
 
+from .outcomes import error_text
+
 __all__ = [
     "DuplicateIdError",
     "PhaseDepthError",
@@ -81,13 +83,15 @@ def failure_reason(exc: BaseException) -> str:
         exc: the exception that ended the ``with`` block.
 
     Returns:
-        ``"cancelled"``, ``"interrupted"`` (Ctrl-C, ``SystemExit``) or ``"error"``.
+        ``"cancelled"``, ``"interrupted"`` (Ctrl-C, ``SystemExit``), or else the exception's
+        type and message, one bounded and sanitised line (``"RuntimeError: boom"``,
+        ``outcomes.error_text``): the outcome is ``failed`` and its reason says why.
     """
     if isinstance(exc, ProgressCancelled):
         return "cancelled"
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return "interrupted"
-    return "error"
+    return error_text(exc)
 
 
 def checked_count(value: object, name: str) -> int | float:

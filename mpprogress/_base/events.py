@@ -8,8 +8,11 @@ A callback is called as ``callback(event_type=..., **data)``.  The data of each 
 - ``progress_update``: operation_id, phase_id, parent_phase_id, title, current, total,
   percentage, message, rate, peak_rate, eta, elapsed, plus the update's metadata
 - ``phase_finished``: operation_id, phase_id, parent_phase_id, title, success, reason,
-  duration, current, total, rate
-- ``operation_finished``: operation_id, title, success, duration
+  duration, current, total, rate, outcome (its word: ``succeeded``, ``incomplete``, ``failed``,
+  ``cancelled``, ``interrupted`` or ``lost``, see ``outcomes.py``; for a failure, ``reason``
+  holds the exception's ``"Type: message"``)
+- ``operation_finished``: operation_id, title, success, reason, duration, outcome, and
+  phase_outcomes (outcome word -> how many of its phases ended so)
 - ``cancel_requested``: operation_id, phase_id (``None`` when the whole operation is cancelled)
 
 Sinks ignore event types they do not know, so new types can be added.
@@ -31,6 +34,9 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, Union
+
+from .formats import timestamp
+from .outcomes import operation_outcome, phase_outcome
 
 __all__ = [
     "CANCEL_REQUESTED",
@@ -174,6 +180,11 @@ class PhaseFinished:
     current: int | float = 0
     total: int | None = None
     rate: float | None = None
+    outcome: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.outcome:  # built by hand: the outcome its fields say (outcomes.phase_outcome)
+            self.outcome = phase_outcome(self.success, self.reason, self.current, self.total).word
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""
@@ -182,7 +193,8 @@ class PhaseFinished:
 
 @dataclass(slots=True)
 class OperationFinished:
-    """An operation ended."""
+    """An operation ended; ``outcome`` is the word of its outcome (``outcomes.py``) and
+    ``phase_outcomes`` how its phases ended (outcome word -> how many)."""
 
     type: ClassVar[str] = OPERATION_FINISHED
     operation_id: str
@@ -190,6 +202,12 @@ class OperationFinished:
     success: bool = True
     reason: str | None = None
     duration: float = 0.0
+    outcome: str = ""
+    phase_outcomes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.outcome:  # built by hand: the outcome its fields say (outcomes.operation_outcome)
+            self.outcome = operation_outcome(self.success, self.reason, self.phase_outcomes).outcome.word
 
     def to_data(self) -> dict[str, Any]:
         """The callback form's keyword arguments (``event_type`` aside)."""
@@ -294,13 +312,13 @@ class ProgressEventSerializer:
         """
         event = {
             "type": event_type,
-            "timestamp": datetime.now().isoformat(),
+            "timestamp": timestamp(),
             "data": ProgressEventSerializer._clean_data(data),
         }
         return json.dumps(event, ensure_ascii=False)
 
     @staticmethod
-    def _clean_data(data: dict[Any, Any]) -> dict[str, Any]:
+    def _clean_data(data: Mapping[Any, Any]) -> dict[str, Any]:
         return {str(key): _clean_value(value) for key, value in data.items()}
 
 
@@ -311,7 +329,7 @@ def _clean_value(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return ProgressEventSerializer._clean_data(value)
     if isinstance(value, (list, tuple)):
         return [_clean_value(item) for item in value]

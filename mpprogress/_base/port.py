@@ -307,7 +307,7 @@ class ProgressTracker(ABC):
         """Return the operation with this id, or ``None`` if unknown (or pruned)."""
 
     @abstractmethod
-    def finish_operation(self, operation_id: str, success: bool = True) -> None:
+    def finish_operation(self, operation_id: str, success: bool = True, *, reason: str | None = None) -> None:
         """Mark an operation finished; finishing an unknown or finished one does nothing.
 
         Phases still open are finished with it, with the same success.
@@ -315,6 +315,8 @@ class ProgressTracker(ABC):
         Args:
             operation_id: the operation to finish.
             success: whether it succeeded.
+            reason: why it failed (``"interrupted"``, an exception's ``"Type: message"``...), or
+                ``None``; a cancelled operation fails as ``"cancelled"`` unless interrupted.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook: most trackers hold nothing
@@ -347,8 +349,8 @@ class ProgressTracker(ABC):
         op = self.start_operation(operation_id, title, description)
         try:
             yield op
-        except BaseException:
-            self.finish_operation(operation_id, success=False)
+        except BaseException as exc:
+            self.finish_operation(operation_id, success=False, reason=failure_reason(exc))
             raise
         self.finish_operation(operation_id, success=True)
 

@@ -7,20 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from .outcomes import WORDS, phase_outcome
+
 __all__ = ["NO_OUTCOMES", "OUTCOMES", "OperationSnapshot", "PhaseSnapshot", "TrackerSnapshot", "outcome_of"]
 
-OUTCOMES = ("finished", "failed", "cancelled", "interrupted", "lost")
-"""How a finished phase ended, as ``finished_counts`` counts it."""
+OUTCOMES = WORDS
+"""How a finished phase ended, as ``finished_counts`` counts it: the words of ``outcomes.OUTCOMES``."""
 
 NO_OUTCOMES: Mapping[str, int] = MappingProxyType({})
 
 
-def outcome_of(success: bool | None, reason: str | None) -> str:
-    """The outcome of a finished phase: ``finished`` on success, else its reason if it is one of
-    ``OUTCOMES``, else ``failed`` (so a count by outcome has at most five keys)."""
-    if success:
-        return "finished"
-    return reason if reason in OUTCOMES else "failed"
+def outcome_of(success: bool | None, reason: str | None, current: float = 0, total: int | None = None) -> str:
+    """The word of a finished phase's outcome (``outcomes.phase_outcome``): ``succeeded``,
+    ``incomplete`` (a success short of its total), or the failure its reason names, ``failed``
+    for any other reason (so a count by outcome has at most six keys)."""
+    return phase_outcome(success, reason, current, total).word
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class PhaseSnapshot:
 
     ``resumed_from`` is the count the phase resumed at from an earlier run (``resume.py``), or
     ``None`` when it started afresh: what a sink shows as "resumed at 400/1,000".
+
+    ``outcome`` is the word of a finished phase's outcome (``outcomes.OUTCOMES``), ``None``
+    while it runs; for a failure, ``reason`` says why (an exception's ``"Type: message"``).
     """
 
     phase_id: str
@@ -73,6 +77,7 @@ class PhaseSnapshot:
     pruned: int = 0
     stalled: bool = False
     resumed_from: int | float | None = None
+    outcome: str | None = None
 
     def walk(self) -> tuple[PhaseSnapshot, ...]:
         """This phase and all its sub-phases, depth first (parents before their sub-phases)."""
@@ -87,6 +92,8 @@ class OperationSnapshot:
     ``PhaseSnapshot`` explains.  ``rate`` is the summed recent rate of its running phases and
     ``eta`` the seconds until they are all done (``metrics.Outlook``): ``None`` while any of
     them has no total or has stalled, while nothing moves yet, and once the operation finished.
+    ``outcome`` is the word of a finished operation's outcome (``outcomes.operation_outcome``),
+    ``None`` while it runs.
     """
 
     operation_id: str
@@ -102,6 +109,7 @@ class OperationSnapshot:
     pruned: int = 0
     rate: float | None = None
     eta: float | None = None
+    outcome: str | None = None
 
     def all_phases(self) -> tuple[PhaseSnapshot, ...]:
         """Every phase of the operation, depth first (parents before their sub-phases)."""

@@ -62,6 +62,7 @@ def operation_snapshot(op: BaseProgressOperation, now: float) -> OperationSnapsh
         pruned=pruned,
         rate=outlook.total_rate,
         eta=outlook.eta,
+        outcome=op.outcome,
     )
 
 
@@ -110,6 +111,7 @@ def _phase_snapshot(phase: BaseProgressPhase, cancelled: bool, built: list[_Buil
         pruned=pruned,
         stalled=phase.stalled and not phase.finished,
         resumed_from=phase.resumed_from,
+        outcome=phase.outcome,
     )
     return view, outlook
 
@@ -126,7 +128,7 @@ def _finished_below(let_go: Tally | None, phases: list[PhaseSnapshot]) -> tuple[
         pruned = sum(let_go.outcomes.values())
     for child in phases:
         if child.finished:
-            name = outcome_of(child.success, child.reason)
+            name = child.outcome or outcome_of(child.success, child.reason)
             outcomes[name] = outcomes.get(name, 0) + 1
         add_outcomes(outcomes, child.finished_counts)
         pruned += child.pruned

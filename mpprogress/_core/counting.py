@@ -35,6 +35,7 @@ class LocalCount(ProgressPhase):
         self._dirty = False  # changed since the last progress_update (set without the lock)
         self._emitted: tuple[int | float, int | None] = (0, self.total)
         self._metadata: dict[str, Any] = {}
+        self.failed_items = 0  # the latest ``failed=`` count its updates carried (outcomes.py)
         self._bucket = core.throttle.bucket(self._pending_locked, self._emit_locked)
         now = core.get_time()
         self._started_time = now
@@ -159,6 +160,9 @@ class LocalCount(ProgressPhase):
             self.last_message = str(message)
         if metadata:
             self._metadata.update(metadata)
+            failed = metadata.get("failed")
+            if type(failed) is int and failed >= 0:  # items that failed: the phase ends incomplete
+                self.failed_items = failed
 
     # --- reporting (the tracker's lock held) ------------------------------------------------
 

@@ -109,7 +109,7 @@ class NoOpProgressTracker(ProgressTracker):
     def get_operation(self, operation_id: str) -> NoOpProgressOperation | None:
         return self._operations.get(operation_id)
 
-    def finish_operation(self, operation_id: str, success: bool = True) -> None:
+    def finish_operation(self, operation_id: str, success: bool = True, *, reason: str | None = None) -> None:
         op = self._operations.pop(operation_id, None)
         if op is not None and op.completed_at is None:
             op.completed_at = datetime.now()

@@ -16,7 +16,9 @@ from datetime import datetime
 
 from .._base.errors import PhaseDepthError, ProgressError, checked_count, finish_outcome
 from .._base.events import CancelRequested, OperationFinished, PhaseFinished, PhaseStarted, Worker
+from .._base.formats import format_title
 from .._base.metrics import Speed, finished_rate
+from .._base.outcomes import items_failed, operation_outcome, phase_outcome
 from .._base.port import ProgressOperation, ProgressPhase
 from .._base.resume import ResumePoint, phase_key, stable_key
 from .counting import LocalCount
@@ -131,7 +133,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         *,
         container: _LocalContainer,
     ) -> None:
-        super().__init__(phase_id, str(title), total, description)
+        super().__init__(phase_id, format_title(title), total, description)
         core = container._core
         self._core = core
         self._container = container
@@ -142,6 +144,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self.parent_phase_id = None if parent is None else parent.phase_id
         self.depth: int = 0 if parent is None else parent.depth + 1
         self.reason: str | None = None
+        self.outcome: str | None = None  # the word of its outcome once finished (outcomes.py)
         self.stalled = False  # a remote phase whose worker has gone silent (set by remote.applier)
         self._finished = False
         self._cancelled = False
@@ -164,11 +167,14 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
         self._finished_time = now
         self._core.throttle.release(self._bucket)
         self.completed_at = datetime.now()
+        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
+        if success and self.failed_items:  # it said some items failed: the reason says how many
+            reason = items_failed(self.failed_items, current)
         self.success = success
         self.reason = reason
         duration = now - self._started_time
-        current, total = self.rollup()  # a rolled-up parent reports its sub-phases' count
         rate = finished_rate(current, duration) if self.rolls_up else self._speed_locked(now).rate
+        self.outcome = phase_outcome(success, reason, current, total).word
         self._core.dispatcher.queue(
             PhaseFinished(
                 *self._identity(),
@@ -178,6 +184,7 @@ class BaseProgressPhase(_LocalContainer, LocalCount):
                 current=current,
                 total=total,
                 rate=rate,
+                outcome=self.outcome,
             )
         )
 
@@ -305,7 +312,7 @@ def _let_go(phase: BaseProgressPhase, registry: dict[str, BaseProgressPhase]) ->
     outcomes: dict[str, int] = {}
     for node in preorder([phase], sub_phases):
         del registry[node.phase_id]
-        outcome = outcome_of(node.success, node.reason)
+        outcome = node.outcome or outcome_of(node.success, node.reason)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if node._let_go is not None:
             add_outcomes(outcomes, node._let_go.outcomes)
@@ -326,7 +333,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
     phase_id = None
 
     def __init__(self, operation_id: str, title: str, description: str | None, *, core: Core) -> None:
-        super().__init__(operation_id, str(title), description)
+        super().__init__(operation_id, format_title(title), description)
         self._core = core
         self._container = None
         self._operation = self
@@ -336,6 +343,7 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         self._cancelled = False
         self._started_time = core.get_time()
         self._finished_time: float | None = None
+        self.outcome: str | None = None  # the word of its outcome once finished (outcomes.py)
         # The operation's stable key, for its phases to resume by (``resume.py``).
         resume = core.resume
         self._key = stable_key(operation_id, self.title) if resume is not None and resume.resuming else None
@@ -349,17 +357,31 @@ class BaseProgressOperation(_LocalContainer, ProgressOperation):
         if self._finished:
             return False
         now = self._core.get_time()
-        success, reason = finish_outcome(success, "cancelled" if self._cancelled else reason, self._cancelled)
+        success, reason = finish_outcome(  # Ctrl-C cancels first: the operation is still interrupted
+            success, "cancelled" if self._cancelled and reason != "interrupted" else reason, self._cancelled)
         roots = [(phase, success, reason, self._cancelled or phase._cancelled) for phase in _open(sub_phases(self))]
         self._retire_locked(_finish_all(roots, now, closed_by_owner=False))
         self._finished = True
         self._finished_time = now
         self.completed_at = datetime.now()
         self.success = success
-        self._core.dispatcher.queue(
-            OperationFinished(self.operation_id, self.title, success, reason, now - self._started_time)
-        )
+        ended = operation_outcome(success, reason, self._phase_outcomes_locked())
+        self.outcome = ended.outcome.word
+        self._core.dispatcher.queue(OperationFinished(
+            self.operation_id, self.title, success, reason, now - self._started_time, self.outcome, ended.phases
+        ))
         return True
+
+    def _phase_outcomes_locked(self) -> dict[str, int]:
+        """Outcome word -> how many of its phases (kept or let go, any depth) ended so."""
+        counts: dict[str, int] = {}
+        nodes = list(preorder(sub_phases(self), sub_phases))
+        for node in nodes:
+            if node.outcome is not None:
+                counts[node.outcome] = counts.get(node.outcome, 0) + 1
+        for tally in (self._let_go, *(node._let_go for node in nodes)):
+            add_outcomes(counts, tally.outcomes if tally is not None else {})
+        return counts
 
     def _retire_locked(self, finished: list[BaseProgressPhase]) -> None:
         """Note phases that just finished; let the oldest finished go beyond the tracker's

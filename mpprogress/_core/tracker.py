@@ -190,8 +190,8 @@ class BaseProgressTracker(ProgressTracker):
         with self._core.lock:
             return self._core.phases.get(phase_id)
 
-    def finish_operation(self, operation_id: str, success: bool = True) -> None:
-        self._finish_operation(operation_id, success, None)
+    def finish_operation(self, operation_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        self._finish_operation(operation_id, success, reason)
 
     def _finish_operation(self, operation_id: str, success: bool, reason: str | None) -> None:
         core = self._core

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._base.outcomes import is_detail, operation_outcome, phase_outcome
 from .._base.text import clean_line
 from ..adapters.journal._schema import JournalError, open_journal
 from .model import LogBook, Row, State, rounded
@@ -23,15 +24,10 @@ from .timeline import JournalTimeline
 
 __all__ = ["JournalSource"]
 
-_OUTCOMES = {"cancelled", "lost", "interrupted"}
-
-
-def _outcome(success: int | None, reason: str | None, finished: bool) -> str | None:
-    if not finished:
-        return None
-    if success:
-        return "finished"
-    return reason if reason in _OUTCOMES else "failed"
+def _outcome(success: int | None, reason: str | None, finished: bool, current: float = 0,
+             total: int | None = None) -> str | None:
+    """The word of a phase's outcome (``outcomes.py``); ``None`` while it runs."""
+    return phase_outcome(bool(success), reason, current, total).word if finished else None
 
 
 class JournalSource:
@@ -96,18 +92,22 @@ class JournalSource:
                     live=ended_at is None, timeline=None if drawn is None else drawn[0],
                     last_write=last_seen, run_started=started_at)
         state = State(meta=meta)
+        ended: dict[str, tuple[bool, str | None]] = {}
         for number, (op_id, title, op_start, op_end, success, reason) in enumerate(conn.execute(
             "SELECT operation_id, title, started_at, finished_at, success, reason FROM operations"
             " WHERE run_id = ? ORDER BY started_at", (run_id,),
         )):
-            outcome = _outcome(success, reason, op_end is not None)
+            ended[op_id] = (bool(success), reason)
             state.operations[op_id] = {
                 "title": clean_line(title, 200), "n": number, "started": op_start, "finished": op_end is not None,
-                "outcome": "cancelled" if outcome in _OUTCOMES else outcome, "cancelled": reason == "cancelled",
+                "outcome": None, "cancelled": reason == "cancelled",
                 "duration": None if op_end is None else round(op_end - op_start, 1), "rate": None, "eta": None,
                 "counts": {}, "running": 0, "pruned": 0,
             }
         self._phases(conn, run_id, state)
+        for op_id, op in state.operations.items():  # from its own end and its phases' (outcomes.py)
+            if op["finished"]:
+                op["outcome"] = operation_outcome(*ended[op_id], op["counts"]).outcome.word
         finished = sum(1 for row in state.phases.values() if row["finished"])
         if finished != self._finished:
             self._finished = finished
@@ -137,7 +137,7 @@ class JournalSource:
             seconds = (finish if finished else max(updated or start, start)) - start
             rate = current / seconds if seconds > 0 else None
             eta = (total - current) / rate if not finished and total and rate else None
-            outcome = _outcome(success, reason, finished)
+            outcome = _outcome(success, reason, finished, current, total)
             worker = None if pid is None else f"{host}:{pid}"
             depth = state.phases[parent]["depth"] + 1 if parent in state.phases else 0
             order[op_id] = order.get(op_id, -1) + 1
@@ -147,7 +147,7 @@ class JournalSource:
                 "pct": rounded(100.0 * current / total, 4) if total else None, "rate": rounded(rate),
                 "eta": rounded(eta, 2), "message": clean_line(message, 300) if message else None, "started": start,
                 "finished": finished, "outcome": outcome,
-                "reason": clean_line(reason, 100) if reason and outcome == "failed" else None,
+                "reason": clean_line(reason, 200) if finished and is_detail(reason) else None,
                 "duration": None if duration is None else round(duration, 1), "cancelled": reason == "cancelled",
                 "worker": worker,
             }

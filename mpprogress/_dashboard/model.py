@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .._base.outcomes import is_detail, operation_outcome
 from .._base.snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot, outcome_of
 from .._base.text import clean_line
 
@@ -66,7 +67,7 @@ def phase_row(phase: PhaseSnapshot, order: int, worker: str | None) -> Row:
     final), so it has no ETA; ``resumed``: the count it resumed at from an earlier run (``None``
     when it started afresh).
     """
-    outcome = outcome_of(phase.success, phase.reason) if phase.finished else None
+    outcome = (phase.outcome or outcome_of(phase.success, phase.reason)) if phase.finished else None
     stalled = phase.stalled and not phase.finished
     return {
         "op": phase.operation_id, "parent": phase.parent_phase_id, "depth": phase.depth, "n": order,
@@ -76,7 +77,8 @@ def phase_row(phase: PhaseSnapshot, order: int, worker: str | None) -> Row:
         "resumed": None if phase.resumed_from is None else _number(phase.resumed_from),
         "message": clean_line(phase.message, 300) if phase.message else None,
         "started": round(phase.started_at.timestamp(), 3), "finished": phase.finished, "outcome": outcome,
-        "reason": clean_line(phase.reason, 100) if phase.reason and outcome == "failed" else None,
+        # what a failure's reason says beyond its word: the exception (``"RuntimeError: boom"``)
+        "reason": clean_line(phase.reason, 200) if phase.finished and is_detail(phase.reason) else None,
         "duration": round(phase.elapsed, 1) if phase.finished else None,
         "cancelled": phase.cancelled, "worker": worker,
     }
@@ -86,10 +88,9 @@ def operation_row(op: OperationSnapshot, order: int) -> Row:
     """One operation as the page shows it (its phases are rows of their own)."""
     if not op.finished:
         outcome = None
-    elif op.success:
-        outcome = "finished"
-    else:
-        outcome = "cancelled" if op.cancelled else "failed"
+    else:  # the one vocabulary (outcomes.py)
+        outcome = op.outcome or operation_outcome(op.success, "cancelled" if op.cancelled else None,
+                                                  op.finished_counts).outcome.word
     counts = dict(op.finished_counts)
     running = stalled = 0
     for phase in op.all_phases():

@@ -22,6 +22,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
+from .._base.errors import failure_reason
 from .._base.events import ProgressEventSerializer
 from .._base.snapshot import TrackerSnapshot
 from .._core.tracker import BaseProgressTracker
@@ -171,7 +172,8 @@ def _research_companies(
                 results[job.target.name] = profile
             else:
                 errors[job.target.name] = error or RuntimeError("no result")
-            tracker.finish_operation(job.operation_id, success=profile is not None)
+            tracker.finish_operation(job.operation_id, success=profile is not None,
+                                     reason=None if error is None else failure_reason(error))
     return results, errors
 
 
@@ -182,7 +184,7 @@ def _interrupt(tracker: BaseProgressTracker, operation_id: str) -> None:
         return
     for phase_id in list(op.phases):
         op.finish_phase(phase_id, success=False, reason="interrupted")
-    tracker.finish_operation(operation_id, success=False)
+    tracker.finish_operation(operation_id, success=False, reason="interrupted")
 
 
 Outcome = tuple[CompanyJob, CompanyProfile | None, BaseException | None]

@@ -31,6 +31,7 @@ from datetime import datetime
 
 from .._base.errors import finish_outcome
 from .._base.forksafe import PerProcess
+from .._base.formats import format_title
 from .._base.port import ProgressError, ProgressTracker
 from .._core.tree import fold
 from . import wire
@@ -94,7 +95,7 @@ class ClientTracker(ProgressTracker):
             known = self._outbox.operations.get(operation_id)
             if known is not None and (known.owned or known.phases):
                 raise ValueError(f"Operation {operation_id} already exists")
-            op = ClientOperation(operation_id, str(title), description, client=self, owned=True)
+            op = ClientOperation(operation_id, format_title(title), description, client=self, owned=True)
             op._cancelled = self._outbox.was_cancelled(operation_id)
             self._outbox.operations[operation_id] = op
             self._link.send(wire.OperationStart(0, operation_id, op.title, description))
@@ -112,8 +113,9 @@ class ClientTracker(ProgressTracker):
                 self._outbox.forget_idle_views()
             return op
 
-    def finish_operation(self, operation_id: str, success: bool = True) -> None:
-        """Finish this worker's open phases in the operation, and the operation if it is its own."""
+    def finish_operation(self, operation_id: str, success: bool = True, *, reason: str | None = None) -> None:
+        """Finish this worker's open phases in the operation, and the operation if it is its own
+        (``reason`` is not sent: the parent knows an operation's end by its success)."""
         with self._lock:
             op = self._outbox.operations.get(operation_id)
             if op is None or op._finished:
@@ -170,7 +172,7 @@ class ClientTracker(ProgressTracker):
             if phase_id in container.phases:
                 raise ValueError(f"Phase {phase_id} already exists")
             phase = ClientPhase(
-                phase_id, str(title), total, description, container=container, handle=next(self._handles)
+                phase_id, format_title(title), total, description, container=container, handle=next(self._handles)
             )
             container.phases[phase_id] = phase
             container.current_phase = phase_id

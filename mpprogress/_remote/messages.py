@@ -65,7 +65,7 @@ MAX_ID: Final = 128  # bytes of an operation or phase id, client id, host identi
 MAX_TITLE: Final = 256
 MAX_TEXT: Final = 256  # the latest message of a phase
 MAX_DESCRIPTION: Final = 512
-MAX_REASON: Final = 32
+MAX_REASON: Final = 256  # bytes: a failure's "Type: message" (``outcomes.error_text``); older clients sent <= 32
 MAX_LOG: Final = 1024
 MAX_META_ITEMS: Final = 8
 MAX_META_KEY: Final = 32

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from .._base.outcomes import is_detail, operation_outcome, phase_outcome
+
 __all__ = [
     "DONE_EARLIER",
     "OUTCOMES",
@@ -36,8 +38,10 @@ __all__ = [
     "throughput",
 ]
 
-OUTCOMES: Final = ("failed", "lost", "interrupted", "cancelled", "unfinished", "ok")
-"""Every outcome, the most serious first (a merged bar takes the most serious of its phases)."""
+OUTCOMES: Final = ("failed", "lost", "interrupted", "cancelled", "incomplete", "unfinished", "succeeded")
+"""Every outcome, the most serious first (a merged bar takes the most serious of its phases): the
+words of ``outcomes.OUTCOMES``, and ``unfinished`` for what the journal never saw end."""
+UNFINISHED: Final = "unfinished"
 SLOWEST: Final = 10
 BUCKETS: Final = 120
 
@@ -160,7 +164,7 @@ class RunFigures:
 
     def to_json(self) -> str:
         """The figures as JSON (``mpprogress report --format json``)."""
-        data: dict[str, Any] = {"format": "mpprogress.report/1", **asdict(self)}
+        data: dict[str, Any] = {"format": "mpprogress.report/2", **asdict(self)}
         data["run"]["closed_cleanly"] = self.run.closed_cleanly
         data["lost_workers"] = [asdict(worker) for worker in self.lost_workers]
         data["recent_problems"] = [dict(zip(("at", "level", "logger", "message"), row, strict=True))
@@ -168,13 +172,19 @@ class RunFigures:
         return json.dumps(data, ensure_ascii=False)
 
 
-def outcome_of(success: int | None, reason: str | None) -> str:
-    """``ok``, ``failed``, ``cancelled``, ``lost``, ``interrupted`` or ``unfinished`` (no finish)."""
+def outcome_of(success: int | None, reason: str | None, current: float = 0, total: int | None = None) -> str:
+    """The word of a phase's outcome (``outcomes.phase_outcome``), ``unfinished`` if it never ended."""
     if success is None:
-        return "unfinished"
-    if success:
-        return "ok"
-    return reason if reason in ("cancelled", "lost", "interrupted") else "failed"
+        return UNFINISHED
+    return phase_outcome(bool(success), reason, current, total).word
+
+
+def _operation_outcome(op: _Operation, members: Sequence[PhaseFigures]) -> str:
+    """The word of an operation's outcome from its own end and its phases' (``operation_outcome``)."""
+    if op.success is None:
+        return UNFINISHED
+    ended = Counter(p.outcome for p in members if p.outcome != UNFINISHED)
+    return operation_outcome(bool(op.success), op.reason, ended).outcome.word
 
 
 def _rate(items: float, seconds: float) -> float | None:
@@ -300,8 +310,8 @@ def build_figures(
         items = sum(p.new_items for p in members)
         ops.append(OperationFigures(op.operation_id, op.title, op.started_at, end, end - op.started_at,
                                     len(members), items, _rate(items, _busy(members)),
-                                    outcome_of(op.success, op.reason), op.reason))
-    failures = [p for p in phases if p.outcome not in ("ok", "unfinished")]
+                                    _operation_outcome(op, members), _detail(op.reason)))
+    failures = [p for p in phases if p.outcome not in ("succeeded", UNFINISHED)]
     slowest = heapq.nlargest(SLOWEST, phases, key=lambda p: p.duration)
     start = min([run.started_at, *(p.started_at for p in phases)])
     starts = {p.phase_id: (p.started_at, p.resumed_from) for p in phases}  # a resumed curve starts there
@@ -343,10 +353,16 @@ def phase_figures(
     end = finished_at if finished else max(run_end, started_at)
     seconds = duration if finished and duration is not None else end - started_at
     rate = None if done_earlier else _rate(max(0, current - resumed_from), seconds)
+    outcome = outcome_of(success, reason, current, total)
     if done_earlier and success:
         reason = DONE_EARLIER
     return PhaseFigures(phase_id, operation_id, parent, key, title, host, pid, started_at, end, finished, seconds,
-                        current, total, rate, outcome_of(success, reason), reason, resumed_from, done_earlier)
+                        current, total, rate, outcome, _detail(reason), resumed_from, done_earlier)
+
+
+def _detail(reason: str | None) -> str | None:
+    """What a reason says beyond its outcome's word (``"RuntimeError: boom"``), else ``None``."""
+    return reason if reason == DONE_EARLIER or is_detail(reason) else None
 
 
 def operation_row(row: Sequence[Any]) -> _Operation:

@@ -11,8 +11,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .._base.outcomes import by_word
 from . import units
-from .figures import OUTCOMES, PhaseFigures, RunFigures, WorkerFigures
+from .figures import OUTCOMES, UNFINISHED, PhaseFigures, RunFigures, WorkerFigures
 
 __all__ = ["render_text", "sparkline"]
 
@@ -37,9 +38,11 @@ def sparkline(values: Sequence[float], width: int) -> str:
 
 
 def _outcome(outcome: str, reason: str | None = None) -> Text:
-    text = Text(outcome, style=f"bold {units.OUTCOME_COLOURS[outcome]}")
+    """``✘ failed (RuntimeError: boom)``: the outcome's symbol and word, then what the reason adds."""
+    symbol = by_word(outcome).symbol + " " if outcome != UNFINISHED else ""
+    text = Text(symbol + outcome, style=f"bold {units.OUTCOME_COLOURS[outcome]}")
     if reason and reason != outcome:
-        text.append(f" {reason}")
+        text.append(f" ({reason})")
     return text
 
 

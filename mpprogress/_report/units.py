@@ -9,7 +9,8 @@ from typing import Final
 __all__ = ["OUTCOME_COLOURS", "count", "duration", "items", "moment", "rate", "tick_step"]
 
 OUTCOME_COLOURS: Final = {
-    "ok": "#2f9e44",
+    "succeeded": "#2f9e44",
+    "incomplete": "#e8590c",
     "failed": "#e03131",
     "lost": "#9c36b5",
     "interrupted": "#f08c00",

@@ -20,6 +20,7 @@ from .._base.events import (
     ProgressEventSerializer,
     ProgressUpdate,
 )
+from .._base.outcomes import is_detail
 from . import TrackerWithSinks
 
 __all__ = ["LoggingProgressTracker", "LoggingSink"]
@@ -40,7 +41,7 @@ def _describe(event: ProgressEvent) -> str:
         return text + (f" - {event.message}" if event.message else "")
     if isinstance(event, (PhaseFinished, OperationFinished)):
         what = "phase" if isinstance(event, PhaseFinished) else "operation"
-        result = "finished" if event.success else f"failed ({event.reason or 'failed'})"
+        result = event.outcome + (f" ({event.reason})" if is_detail(event.reason) else "")  # outcomes.py
         return f"{what} {result}: {title} in {event.duration:.1f}s"
     what = "phase" if isinstance(event, PhaseStarted) else "operation"
     return f"{what} started: {title}"
@@ -101,7 +102,7 @@ class LoggingSink(EventSink):
         elif isinstance(event, PhaseFinished):
             self._last_logged.pop(event.phase_id, None)
         level = self.level
-        if isinstance(event, (PhaseFinished, OperationFinished)) and not event.success:
+        if isinstance(event, (PhaseFinished, OperationFinished)) and event.outcome != "succeeded":
             level = max(level, logging.WARNING)
         self._emit(level, event)
 

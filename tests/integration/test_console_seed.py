@@ -159,8 +159,8 @@ def test_seed_demo_on_a_terminal_prints_one_summary_per_operation() -> None:
                     for i in range(total):
                         phase.update(1, f"{title} #{i + 1}")
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    summary = text[text.rindex("Operation Complete") :]
-    assert "✔ Completed AI Company Research" in summary
+    summary = text[text.rindex("Operation Succeeded") :]
+    assert "✔ Succeeded AI Company Research" in summary
     for row in ("Link Discovery", "100/100"), ("LLM Page Selection", "50/50"), ("AI Analysis", "1/1"):
         line = next(line for line in summary.splitlines() if row[0] in line)
         assert "✔" in line and row[1] in line
@@ -175,12 +175,14 @@ def test_examples_run(script: str) -> None:
     if script == "console_showcase.py":
         for needle in ("⚠ Researching Stripe › Embeddings (worker pid 4242): lost — worker died at 20/50",  # noqa: RUF001
                        "⊘ Researching Stripe › AI Analysis: cancelled at 12/30",  # noqa: RUF001
-                       "✘ Researching Stripe › LLM Page Selection: error at 25/40",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction › batch 3: finished 20/20",  # noqa: RUF001
-                       "✔ Researching Stripe › Content Extraction: finished 60/60 in"):  # noqa: RUF001
+                       "✘ Researching Stripe › LLM Page Selection: failed (RuntimeError: model quota exceeded) "  # noqa: RUF001
+                       "at 25/40",
+                       "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20",  # noqa: RUF001
+                       "✔ Researching Stripe › Content Extraction: succeeded 60/60 in"):  # noqa: RUF001
             assert needle in done.stderr  # the display draws on stderr
         assert "\x1b" not in done.stderr  # not a terminal: plain lines only
         assert done.stdout == "a print() while the display is live lands above it\n"  # only what it printed
     else:
-        assert "phase failed (error): Content Extraction" in done.stdout
+        assert "phase failed (TimeoutError: site stopped answering): Content Extraction" in done.stdout
+        assert '"outcome": "failed"' in done.stdout
         assert '"type": "operation_finished"' in done.stdout

@@ -42,10 +42,10 @@ def test_piped_csv_holds_exactly_the_rows_and_stderr_the_display(start_method: s
     plain = [line for line in lines if TIMESTAMP.match(line)]
     assert plain[0].endswith(" ▶ Computing squares: started")
     for n in range(6):
-        assert any(line.endswith(f" ✔ Computing squares › row {n}: finished 4/4 in") or  # noqa: RUF001
-                   f" ✔ Computing squares › row {n}: finished 4/4 in " in line for line in plain)  # noqa: RUF001
-    assert any(" ✔ Computing squares: completed in " in line for line in plain)
-    assert "Operation Complete" in done.stderr and "Traceback" not in done.stderr
+        assert any(line.endswith(f" ✔ Computing squares › row {n}: succeeded 4/4 in") or  # noqa: RUF001
+                   f" ✔ Computing squares › row {n}: succeeded 4/4 in " in line for line in plain)  # noqa: RUF001
+    assert any(" ✔ Computing squares: succeeded after " in line for line in plain)
+    assert "Operation Succeeded" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.processes
@@ -55,5 +55,5 @@ def test_live_display_on_a_terminal_leaves_redirected_stdout_to_the_data() -> No
     assert status == 0, text
     assert out == ROWS  # no row was routed into the display on the terminal
     assert "\x1b[?25l" in drawn  # the live display ran there (cursor hidden, then shown)
-    assert "✔ Completed Computing squares" in text
+    assert "✔ Succeeded Computing squares" in text
     assert "n,square" not in text and "0,0" not in text and "5,25" not in text

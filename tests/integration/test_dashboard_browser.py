@@ -147,7 +147,7 @@ def test_the_page_shows_the_trackers_numbers_within_a_second_and_hostile_text_as
             # every phase done: the page shows exactly what the tracker holds
             assert wait_for(lambda: finished_phases(tracker) == 8, timeout=60)
             final = {p.phase_id: p for o in tracker.snapshot().operations for p in o.all_phases()}
-            expected = {pid: [f"{p.current:,}/{p.total:,}", "finished"] for pid, p in final.items()}
+            expected = {pid: [f"{p.current:,}/{p.total:,}", "succeeded"] for pid, p in final.items()}
 
             def page_has_it() -> bool:
                 shown = page.evaluate("""() => { for (const f of document.querySelectorAll('details.finished'))

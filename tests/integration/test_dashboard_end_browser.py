@@ -95,7 +95,7 @@ def test_a_session_that_ends_well_shows_its_final_state(browser: Any) -> None:  
         # the session ends at once: the final state arrives all the same
     page.wait_for_function("() => document.getElementById('status').textContent === 'finished'")
     assert "the session ended: finished" in page.locator("#summary").inner_text()
-    assert "Quick" in page.locator("#history").inner_text() and "finished" in page.locator("#history").inner_text()
+    assert "Quick" in page.locator("#history").inner_text() and "succeeded" in page.locator("#history").inner_text()
     assert page.locator("#operations .op").count() == 0
 
 

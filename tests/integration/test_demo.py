@@ -284,6 +284,8 @@ def test_demo_ctrl_c_ends_every_operation_and_leaves_no_process(start_method: st
     assert len(started) == 4
     assert set(ended) == started
     assert not any(ended.values())
+    outcomes = {e["data"]["outcome"] for e in events if e["type"] == "operation_finished"}
+    assert outcomes == {"interrupted"}, outcomes  # the README's word for Ctrl-C (it read "cancelled")
     assert _group_is_gone(child.pid)
 
 

@@ -57,10 +57,10 @@ def test_an_uncaught_exception_fails_what_is_open_with_its_type() -> None:
         f'  File "{SCRIPT}", line 45, in <module>',
         '    raise ValueError("boom")',
         "ValueError: boom",
-        "✘ Import › Parsing › Rows: uncaught ValueError at 1/5 after Ts",  # noqa: RUF001
-        "✘ Import › Parsing: uncaught ValueError at 4/10 after Ts",  # noqa: RUF001
-        "✘ Import › Reading: uncaught ValueError at 2/2 after Ts",  # noqa: RUF001
-        "✘ Import: failed after Ts",
+        "✘ Import › Parsing › Rows: failed (uncaught ValueError) at 1/5 after Ts",  # noqa: RUF001
+        "✘ Import › Parsing: failed (uncaught ValueError) at 4/10 after Ts",  # noqa: RUF001
+        "✘ Import › Reading: failed (uncaught ValueError) at 2/2 after Ts",  # noqa: RUF001
+        "✘ Import: failed after Ts — 0 of 3 phases succeeded (3 failed)",
     ]
 
 
@@ -73,8 +73,8 @@ def test_sys_exit_or_the_end_of_the_script_interrupts_what_is_open(how: str, exi
         *STARTED,
         "⊗ Import › Parsing › Rows: interrupted at 1/5 after Ts",  # noqa: RUF001
         "⊗ Import › Parsing: interrupted at 4/10 after Ts",  # noqa: RUF001
-        "✔ Import › Reading: finished 2/2 in Ts",  # noqa: RUF001  at its total: its work was done
-        "⊗ Import: interrupted after Ts",
+        "✔ Import › Reading: succeeded 2/2 in Ts",  # noqa: RUF001  at its total: its work was done
+        "⊗ Import: interrupted after Ts — 1 of 3 phases succeeded (2 interrupted)",
     ]
 
 
@@ -84,7 +84,7 @@ def test_a_thread_still_working_at_the_end_of_the_script_finishes_its_work() -> 
     assert (status, out) == (0, "")
     lines = _neutral(err)
     assert lines[: len(STARTED)] == STARTED
-    assert lines[-1] == "✔ Import: completed in Ts"
+    assert lines[-1] == "✔ Import: succeeded after Ts"
     assert not any("interrupted" in line for line in lines)
 
 
@@ -95,7 +95,7 @@ def test_a_forked_child_exiting_leaves_the_parents_work_alone() -> None:
     assert out.splitlines() == [  # the parent's finishes alone, none from the child's exit
         "phase_finished None", "phase_finished None", "phase_finished None", "operation_finished None"]
     lines = _neutral(err)
-    assert lines[-1] == "✔ Import: completed in Ts"
+    assert lines[-1] == "✔ Import: succeeded after Ts"
     assert not any("interrupted" in line for line in lines)
 
 

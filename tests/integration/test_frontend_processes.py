@@ -89,7 +89,8 @@ def test_a_lost_worker_is_marked_lost(recorded_session: Recorded, mp_context: Ba
         process_map(frontend_workers.die_on, range(8), [3] * 8, max_workers=2, mp_context=mp_context, desc="crash")
     assert wait_for(lambda: any(e.data["reason"] == "lost" for e in finished(recorded_session.events)), timeout=20)
     overall = phases_of(recorded_session, "crash")[0]
-    assert (overall.finished, overall.success, overall.reason) == (True, False, "error")
+    assert (overall.finished, overall.success) == (True, False)
+    assert overall.reason is not None and overall.reason.startswith("BrokenProcessPool: A process in the process pool")
 
 
 def test_worker_writes_reach_the_parents_logging(recorded_session: Recorded, mp_context: BaseContext) -> None:
@@ -153,7 +154,7 @@ def test_a_tqdm_script_ported_by_its_import(tmp_path: Path) -> None:
     assert "epoch 2:" in ours.stdout and "it/s]" in original.stderr and "it/s]" not in ours.stderr
     # No terminal: the bars' own display prints a line per start and finish, exact counts included.
     within = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "  # the plain lines' "operation > phase"
-    assert f"lines{within}lines: finished 200/200" in ours.stderr
-    assert ours.stderr.count(f"lines{within}lines{within}words: finished") == 200
-    assert f"doubling{within}doubling: finished 200/200" in ours.stderr
-    assert f"epochs{within}epochs: finished 3/3" in ours.stderr
+    assert f"lines{within}lines: succeeded 200/200" in ours.stderr
+    assert ours.stderr.count(f"lines{within}lines{within}words: succeeded") == 200
+    assert f"doubling{within}doubling: succeeded 200/200" in ours.stderr
+    assert f"epochs{within}epochs: succeeded 3/3" in ours.stderr

@@ -238,5 +238,5 @@ def test_mpprogress_run_collects_a_job_spread_over_hosts(lan: Lan, tmp_path: Pat
         capture_output=True, text=True, check=True,
     ).stdout)
     phases = {p["title"]: (p["current"], p["outcome"]) for p in report["phases"]}
-    assert phases == {"joba-0": (400, "ok"), "jobb-0": (400, "ok")}
+    assert phases == {"joba-0": (400, "succeeded"), "jobb-0": (400, "succeeded")}
     assert len(report["workers"]) == 2 and not report["lost_workers"]

@@ -38,7 +38,7 @@ def test_the_command_s_processes_report_and_its_status_is_the_exit_status(tmp_pa
     done = _run("--journal", str(journal), "--", "sh", "-c", script)
     assert done.returncode == 3, done.stderr
     assert done.stdout.count("done") == 2  # the command's standard output is its own
-    assert _phases(journal) == {"one-0": (300, "ok"), "two-0": (300, "ok")}
+    assert _phases(journal) == {"one-0": (300, "succeeded"), "two-0": (300, "succeeded")}
 
 
 def test_over_tcp_with_curve_the_command_gets_the_keys(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_over_tcp_with_curve_the_command_gets_the_keys(tmp_path: Path) -> None:
                 "--announce", str(board), "--", *WORKER, "keyed", "--items", "200")
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
     assert board.read_text().startswith("tcp://127.0.0.1:")
-    assert _phases(journal) == {"keyed-0": (200, "ok")}
+    assert _phases(journal) == {"keyed-0": (200, "succeeded")}
 
 
 def test_what_cannot_start_exits_2_and_says_why() -> None:

@@ -54,5 +54,5 @@ def test_a_session_journals_its_workers(tmp_path: Path) -> None:
     assert sorted(row[1:] for row in phases if row[0] != "hang") == [(1, None, 20)] * 4
     assert [(name, message) for name, message, _ in logs] == [("journal.worker", f"hello from {logs[0][2]}")]
     figures = load_run(path)
-    assert figures.run.closed_cleanly and figures.outcomes == {"ok": 4, "lost": 1}
+    assert figures.run.closed_cleanly and figures.outcomes == {"succeeded": 4, "lost": 1}
     assert "lost" in render(figures, "text")

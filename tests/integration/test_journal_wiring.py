@@ -29,7 +29,7 @@ def test_a_session_records_its_workers_phases(mp_context: BaseContext, tmp_path:
             pids = set(pool.map(workers.report_phases, [op.operation_id] * 2, [1, 2], [50, 50]))
     assert load_run(path) is not None
     report = json.loads(_report(path, "json"))
-    assert [(p["current"], p["total"], p["outcome"]) for p in report["phases"]] == [(50, 50, "ok")] * 3
+    assert [(p["current"], p["total"], p["outcome"]) for p in report["phases"]] == [(50, 50, "succeeded")] * 3
     assert report["operations"][0]["title"] == "journaled"
     # Each phase names the worker process it came from (this machine's name for local workers).
     assert {p["pid"] for p in report["phases"]} == pids

@@ -363,7 +363,7 @@ def test_default_relay_draws_the_display_on_a_private_ipc_path_and_stops_on_sigt
     _run_worker(address, "shown", "--items", "40")
     assert wait_for(lambda: "shown-0" in "".join(relay.err), timeout=15)  # the display draws on stderr
     assert relay.stop(signal.SIGTERM) == 0
-    assert "Completed shown" in "".join(relay.err)
+    assert "Succeeded shown" in "".join(relay.err)
     assert "".join(relay.out) == ""  # stdout is for --format json alone
     frames, dropped, _ = relay.status()
     assert frames > 0 and dropped == 0

@@ -55,7 +55,7 @@ def test_a_person_sees_a_bar_per_phase_in_its_outcome_colour(browser: Any, tmp_p
     write_report(journal, fmt="html", output=page_file)
     browser.goto(page_file.as_uri())
 
-    outcome = {"p1": "ok", "p2": "ok", "p3": "failed", "p4": "lost", "p5": "cancelled", "p6": "ok"}
+    outcome = {"p1": "succeeded", "p2": "succeeded", "p3": "failed", "p4": "lost", "p5": "cancelled", "p6": "succeeded"}
     for phase in CRAWL:
         bar = browser.locator(f'rect.bar[data-phase-id="{phase.phase_id}"]')
         assert bar.count() == 1, phase.phase_id
@@ -73,7 +73,7 @@ def test_a_person_sees_a_bar_per_phase_in_its_outcome_colour(browser: Any, tmp_p
 
     summary = browser.locator("#summary").inner_text()
     assert re.search(r"closed cleanly\s+yes", summary)
-    assert re.search(r"phases\s+6\s+1 failed\s+1 lost\s+1 cancelled\s+3 ok", summary)
+    assert re.search(r"phases\s+6\s+1 failed\s+1 lost\s+1 cancelled\s+3 succeeded", summary)
     assert "207 (20.7/s while phases ran)" in summary
     assert browser.locator(".legend .c-failed").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
         OUTCOME_COLOURS["failed"])
@@ -97,7 +97,7 @@ def test_a_big_group_is_folded_until_opened(browser: Any, tmp_path: Path) -> Non
     group = browser.locator("details.group")
     assert group.count() == 1 and group.get_attribute("open") is None
     summary = group.locator("summary")
-    assert "host farm: 40 lanes, 200 phases (1 failed, 199 ok)" in summary.inner_text()
+    assert "host farm: 40 lanes, 200 phases (1 failed, 199 succeeded)" in summary.inner_text()
     overview = summary.locator("rect.bar")  # the folded group shows all its phases in one lane
     assert overview.count() >= 1 and overview.first.is_visible()
     marker = summary.locator("rect.marker.o-failed")  # ... with a mark where one failed

@@ -221,7 +221,7 @@ def test_a_journal_alone_records_the_run(tmp_path: Path) -> None:
         with tracker.operation("configured") as op, op.phase("items", total=3) as phase:
             phase.update(3)
     figures = load_run(path)
-    assert [(p.title, p.current, p.total, p.outcome) for p in figures.phases] == [("items", 3, 3, "ok")]
+    assert [(p.title, p.current, p.total, p.outcome) for p in figures.phases] == [("items", 3, 3, "succeeded")]
 
 
 def test_a_configured_journal_resumes_its_latest_run(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from mpprogress.testing import FakeClock
         (0, "0"),
         (12, "12"),
         (2.5, "2.5"),
-        (9_999_999, "9999999"),  # exact up to seven digits
+        (9_999_999, "9,999,999"),  # exact up to seven digits, grouped as everywhere
         (12_345_678, "12.3M"),
         (999_960_000, "1.0G"),  # never "1000.0M"
         (4.2e12, "4.2T"),
@@ -84,4 +84,4 @@ def test_plain_lines_write_huge_totals_compactly() -> None:
         tracker.finish_operation("op")
     lines = [line[9:] for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
     assert "▸ Op › Largest total: started (total 9.2E)" in lines  # noqa: RUF001
-    assert any(line.startswith("✔ Op › Largest total: finished 4.6E/9.2E in") for line in lines)  # noqa: RUF001
+    assert any(line.startswith("◐ Op › Largest total: incomplete at 4.6E/9.2E") for line in lines)  # noqa: RUF001

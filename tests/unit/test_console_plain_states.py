@@ -68,5 +68,5 @@ def test_a_resumed_phase_says_where_on_its_start_line(tmp_path: Path) -> None:
         tracker.finish_operation("job")
     journal.close()
     started = lines_of(console, "started (total")
-    assert started == ["▸ Job › Download: started (total 1000), resumed at 400/1000",  # noqa: RUF001
+    assert started == ["▸ Job › Download: started (total 1,000), resumed at 400/1,000",  # noqa: RUF001
                        "▸ Job › Fresh: started (total 5)"]  # noqa: RUF001

@@ -43,16 +43,16 @@ def test_the_fold_line_counts_every_finished_phase_not_only_the_kept_ones() -> N
     operation = tracker.snapshot().operations[0]
     assert operation.pruned == 27
     lines = frame_lines(tracker, height=6)
-    assert lines[-1].strip() == "… 30 finished, 2 failed"  # not only the 5 the tracker kept
+    assert lines[-1].strip() == "… 30 succeeded, 2 failed"  # not only the 5 the tracker kept
     assert [line.split()[1] for line in lines[1:-1]] == ["busy", "busy", "busy"]
     plan = plan_frame([operation], 6)
-    assert dict(plan.operations[0].folded) == {"finished": 30, "failed": 2}
+    assert dict(plan.operations[0].folded) == {"succeeded": 30, "failed": 2}
 
 
 def test_with_room_for_every_kept_row_the_dropped_ones_still_get_a_fold_line() -> None:
     lines = frame_lines(many_finished(), height=40)
     assert len(lines) == 1 + 5 + 3 + 1
-    assert lines[-1].strip() == "… 25 finished, 2 failed"  # the first ones, failures too
+    assert lines[-1].strip() == "… 25 succeeded, 2 failed"  # the first ones, failures too
 
 
 def test_the_summary_adds_the_dropped_phases_to_its_last_line() -> None:
@@ -64,8 +64,8 @@ def test_the_summary_adds_the_dropped_phases_to_its_last_line() -> None:
         line.strip("│ ")
         for line in text_of(render_summary("Researching Acme", True, 2.0, operation, ConsoleConfig())).splitlines()
     ]
-    assert lines[1] == "⚠ Completed Researching Acme with 2 failed"
-    assert lines[-2] == "… 27 more phases: 25 finished, 2 failed"
+    assert lines[1] == "✘ Failed Researching Acme — 30 of 32 phases succeeded (2 failed)"
+    assert lines[-2] == "… 27 more phases: 25 succeeded, 2 failed"
 
 
 def test_the_summary_counts_dropped_failures_in_its_verdict_and_fold() -> None:
@@ -78,8 +78,8 @@ def test_the_summary_counts_dropped_failures_in_its_verdict_and_fold() -> None:
         line.strip("│ ")
         for line in text_of(render_summary("Researching Acme", True, 2.0, operation, config)).splitlines()
     ]
-    assert lines[1] == "⚠ Completed Researching Acme with 4 failed"
-    assert lines[-2] == "… 6 more phases: 2 finished, 4 failed"
+    assert lines[1] == "✘ Failed Researching Acme — 3 of 7 phases succeeded (4 failed)"
+    assert lines[-2] == "… 6 more phases: 2 succeeded, 4 failed"
 
 
 def eta_tracker() -> tuple[BaseProgressTracker, FakeClock]:

@@ -101,8 +101,10 @@ def test_sub_phases_are_indented_under_their_parent(tracker: BaseProgressTracker
         ("lost", "⚠", "lost — worker died"),
         ("cancelled", "⊘", "cancelled"),
         ("interrupted", "⊗", "interrupted"),
-        ("error", "✘", "error"),
+        ("error", "✘", "failed"),  # an earlier version's reason for an exception: its word
         ("failed", "✘", "failed"),
+        ("RuntimeError: boom", "✘", "failed (RuntimeError: boom)"),  # the exception, kept
+        ("incomplete", "◐", "incomplete"),
     ],
 )
 def test_failed_rows_are_visibly_different(tracker: BaseProgressTracker, reason: str, mark: str, label: str) -> None:
@@ -166,7 +168,7 @@ def test_formats() -> None:
         "4.5k/s",
         "2.5M/s",
     )
-    assert fold_text(Counter(finished=12, failed=1), running=3) == "3 more running, 12 finished, 1 failed"
+    assert fold_text(Counter(succeeded=12, failed=1), running=3) == "3 more running, 12 succeeded, 1 failed"
 
 
 def test_finished_operations_leave_the_frame(tracker: BaseProgressTracker) -> None:
@@ -187,7 +189,7 @@ def test_finished_phases_fold_when_rows_run_out(tracker: BaseProgressTracker) ->
     op.start_phase("r1", "still running", 10)
     text = frame_text(tracker, height=5)
     lines = text.splitlines()
-    assert lines == [lines[0], row(text, "still running"), "     … 12 finished, 1 failed"]
+    assert lines == [lines[0], row(text, "still running"), "     … 12 succeeded, 1 failed"]
 
 
 def test_a_thousand_phases_fold_into_the_screen(tracker: BaseProgressTracker) -> None:
@@ -249,7 +251,7 @@ def test_summary_panel_lists_phases_with_counts_and_outcomes() -> None:
     text = text_of(render_summary("Researching Stripe", False, 4.0, tracker.snapshot().get("op"), ConsoleConfig()))
     lines = [line.strip("│ ") for line in text.splitlines()]
     assert "Operation Failed" in lines[0]
-    assert lines[1] == "✘ Failed Researching Stripe (1 lost)"
+    assert lines[1] == "✘ Failed Researching Stripe — 1 of 2 phases succeeded (1 lost)"
     assert lines[2] == "Duration: 4.0s"
     assert lines[3].split() == ["✔", "Link", "Discovery", "100/100", "4.0s", "25.0/s"]
     assert lines[4].split()[:6] == ["⚠", "Extraction", "lost", "—", "worker", "died"]
@@ -259,19 +261,19 @@ def test_summary_panel_lists_phases_with_counts_and_outcomes() -> None:
 def test_summary_folds_phases_beyond_the_limit(tracker: BaseProgressTracker) -> None:
     op = tracker.start_operation("op", "Op")
     for n in range(30):
-        op.start_phase(f"p{n}", f"phase {n}", 1)
+        op.start_phase(f"p{n}", f"phase {n}", 1).update(1)
         op.finish_phase(f"p{n}", success=n != 29)
     tracker.finish_operation("op")
     config = ConsoleConfig(summary_max_phases=5)
     text = text_of(render_summary("Op", True, 1.0, tracker.snapshot().get("op"), config))
-    assert "⚠ Completed Op with 1 failed" in text
-    assert "… 25 more phases: 24 finished, 1 failed" in text
+    assert "✘ Failed Op — 29 of 30 phases succeeded (1 failed)" in text
+    assert "… 25 more phases: 24 succeeded, 1 failed" in text
     assert "phase 5" not in text
 
 
 def test_summary_without_a_snapshot() -> None:
     text = text_of(render_summary("Gone", True, 2.5, None, ConsoleConfig()))
-    assert "✔ Completed Gone" in text and "Duration: 2.5s" in text
+    assert "✔ Succeeded Gone" in text and "Duration: 2.5s" in text
 
 
 def test_narrow_console_keeps_titles_readable(tracker: BaseProgressTracker) -> None:

@@ -35,8 +35,8 @@ def test_the_plain_line_of_a_parent_counts_its_sub_phases() -> None:
     extraction(tracker, clock)
     sink.close()
     lines = [line[9:] for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
-    assert "✔ Researching Stripe › Content Extraction: finished 60/60 in 2.0s (30.0/s)" in lines  # noqa: RUF001
-    assert "✔ Researching Stripe › Content Extraction › batch 3: finished 20/20 in 1.5s (13.3/s)" in lines  # noqa: RUF001
+    assert "✔ Researching Stripe › Content Extraction: succeeded 60/60 in 2.0s (30.0/s)" in lines  # noqa: RUF001
+    assert "✔ Researching Stripe › Content Extraction › batch 3: succeeded 20/20 in 1.5s (13.3/s)" in lines  # noqa: RUF001
 
 
 def test_the_panel_row_of_a_parent_has_the_rolled_up_rate() -> None:

@@ -51,14 +51,15 @@ def test_live_display_follows_the_operations() -> None:
         phase = op.start_phase("p", "Link Discovery", 10)
         phase.update(3, "Found link 3")
         wait_for(lambda: "Found link 3" in output(console))
+        phase.update(7)
         op.finish_phase("p")
         tracker.finish_operation("op")
         assert not sink.is_live
         assert sys.stdout is console.file
     text = output(console)
     assert HIDE_CURSOR in text and text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
-    assert "Operation Complete" in text and "✔ Completed Researching Stripe" in text
-    assert "✔ Link Discovery" in text.split("Operation Complete")[1]
+    assert "Operation Succeeded" in text and "✔ Succeeded Researching Stripe" in text
+    assert "✔ Link Discovery" in text.split("Operation Succeeded")[1]
     sink.close()
     sink.close()
     assert sink not in tracker.callbacks
@@ -73,7 +74,7 @@ def test_display_restarts_for_a_later_operation() -> None:
                 assert sink.is_live
                 phase.update(1)
             assert not sink.is_live
-    assert output(console).count("Operation Complete") == 3
+    assert output(console).count("Operation Succeeded") == 3
 
 
 def test_sink_attached_to_a_running_tracker_goes_live_at_once() -> None:
@@ -175,7 +176,7 @@ def test_concurrent_operations_from_threads_restore_the_terminal() -> None:
             future.result()
     assert not tracker.sink.is_live
     text = output(console)
-    assert text.count("Operation Complete") == 3
+    assert text.count("Operation Succeeded") == 3
     assert text.rindex(SHOW_CURSOR) > text.rindex(HIDE_CURSOR)
     tracker.close()
 
@@ -230,13 +231,13 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
             lines[2][9:],
             "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
             "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
-            "✔ Researching Stripe › Links: finished 20/100 in 13.0s (1.5/s)",  # noqa: RUF001
-            "⚠ Researching Stripe: completed with 1 lost in 13.0s",
+            "◐ Researching Stripe › Links: incomplete at 20/100 after 13.0s",  # noqa: RUF001
+            "✘ Researching Stripe: failed after 13.0s — 0 of 2 phases succeeded (1 incomplete, 1 lost)",
         ]
     )
     assert lines[2][9:].startswith("· Researching Stripe › Links: 20/100 20% ")  # noqa: RUF001
     assert lines[2].endswith(" — Found link [/b][2J")
-    assert "Operation Finished" in lines[7]
+    assert "Operation Failed" in lines[7]
 
 
 def test_plain_lines_and_log_records_drop_bidi_overrides() -> None:

@@ -95,7 +95,7 @@ def test_closing_draws_unfinished_phases_stopped() -> None:
     tracker.start_phase("Scanning").update(7)  # the simple form finishes the previous phase
     tracker.close()
     lines = screen(console)
-    assert next(line for line in lines if "Downloading" in line).startswith("  ✔ Downloading")
+    assert next(line for line in lines if "Downloading" in line).startswith("  ◐ Downloading  incomplete")  # 4/10
     scanning = next(line for line in lines if "Scanning" in line)
     assert scanning.startswith("  ■ Scanning  stopped") and "7" in scanning.split() and "eta" not in scanning
     assert not SPINNER & set("".join(lines))
@@ -120,7 +120,7 @@ def test_a_tracker_never_closed_is_drawn_final_at_exit() -> None:
     assert done.returncode == 0, done.stderr
     lines = Screen(80).feed(done.stdout).lines()
     # At exit the simple form's operation completes (its phase reached its total): its summary.
-    assert any("✔ Completed Progress" in line for line in lines)
+    assert any("✔ Succeeded Progress" in line for line in lines)
     row = next(line for line in lines if "Downloading" in line)
     assert row.startswith("│ ✔ Downloading") and "5/5" in row
     assert not SPINNER & set("".join(lines))

@@ -89,7 +89,7 @@ def test_a_finished_phase_is_drawn_finished_as_soon_as_the_journal_has_it(tmp_pa
         op.finish_phase("p")
         assert timeline() == first  # the file changed, but a drawing is not due for an hour
         # the dashboard's source sees the phase finish and has the timeline drawn again promptly
-        assert wait_for(lambda: [source.collect()] and b'data-outcome="ok"' in (timeline() or (0, b""))[1],
+        assert wait_for(lambda: [source.collect()] and b'data-outcome="succeeded"' in (timeline() or (0, b""))[1],
                         timeout=30)
         source.close()
         tracker.remove_callback(stream)
@@ -114,7 +114,7 @@ def test_a_journals_dashboard_draws_a_finished_phase_as_soon_as_it_reads_it(tmp_
 
         def drawn_finished() -> bool:
             state = source.collect(force=True)
-            return state is not None and b'data-outcome="ok"' in (source.timeline_svg() or b"")
+            return state is not None and b'data-outcome="incomplete"' in (source.timeline_svg() or b"")  # 1 of 2
 
         assert wait_for(drawn_finished, timeout=30)
         source.close()

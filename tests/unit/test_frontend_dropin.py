@@ -165,7 +165,7 @@ def test_a_bar_closed_in_finally_while_an_exception_propagates_fails(frontend_tr
         finally:
             bar.close()
     phase = phases(frontend_tracker)["finally"]
-    assert (phase.current, phase.success, phase.reason) == (2, False, "ValueError")
+    assert (phase.current, phase.success, phase.reason) == (2, False, "ValueError: boom")
 
 
 def test_a_bar_made_and_closed_inside_an_except_block_succeeds(frontend_tracker: Any) -> None:

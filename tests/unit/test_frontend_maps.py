@@ -52,7 +52,7 @@ def test_a_failing_item_fails_the_map_and_cancels_the_rest(frontend_tracker: Any
         thread_map(work, range(50), max_workers=2, desc="failing")
     (op,) = frontend_tracker.snapshot().operations
     overall = op.phases[0]
-    assert (op.success, overall.success, overall.reason, op.cancelled) == (False, False, "error", True)
+    assert (op.success, overall.success, overall.reason, op.cancelled) == (False, False, "ValueError: bad item", True)
     assert overall.current < 50
 
 

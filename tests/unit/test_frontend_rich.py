@@ -86,7 +86,7 @@ def test_track_counts_and_a_failure_fails_the_tasks(frontend_tracker: Any) -> No
         raise ValueError("stop")
     phases = by_title(frontend_tracker)
     assert (phases["tracked"].current, phases["tracked"].total) == (5, 5)
-    assert (phases["unfinished"].success, phases["unfinished"].reason) == (False, "error")
+    assert (phases["unfinished"].success, phases["unfinished"].reason) == (False, "ValueError: stop")
 
 
 def test_module_track_is_one_task_in_its_own_operation(frontend_tracker: Any) -> None:

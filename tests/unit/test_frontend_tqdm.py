@@ -190,7 +190,7 @@ def test_context_manager_marks_failure(frontend_tracker: Any) -> None:
         bar.update(1)
         raise KeyError("x")
     phase = only_phase(frontend_tracker)
-    assert (phase.finished, phase.success, phase.reason, phase.current) == (True, False, "KeyError", 1)
+    assert (phase.finished, phase.success, phase.reason, phase.current) == (True, False, "KeyError: 'x'", 1)
 
 
 def test_an_iterable_that_raises_fails_the_bar_and_break_does_not(frontend_tracker: Any) -> None:
@@ -205,7 +205,7 @@ def test_an_iterable_that_raises_fails_the_bar_and_break_does_not(frontend_track
         if item == 3:
             break
     by_title = {p.title: p for p in phases(frontend_tracker)}
-    assert (by_title["broken"].success, by_title["broken"].reason) == (False, "OSError")
+    assert (by_title["broken"].success, by_title["broken"].reason) == (False, "OSError: disk")
     assert (by_title["early"].success, by_title["early"].current) == (True, 3)
 
 

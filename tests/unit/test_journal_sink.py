@@ -86,7 +86,7 @@ def test_a_tracker_run_is_written_with_outcomes_and_reasons(journal: Path) -> No
     assert phases == [
         ("Download", 1, None, 10, 10, 1),
         ("Download/page 1", 1, None, 1, 1, 1),
-        ("Parse", 0, "error", 2, 5, 1),
+        ("Parse", 0, "ValueError: bad page", 2, 5, 1),
         ("Wait", 0, "interrupted", 0, None, 1),
         ("Stop", 0, "cancelled", 0, None, 1),
         ("gone", 0, "lost", 0, 3, 1),  # a user-given id is its key

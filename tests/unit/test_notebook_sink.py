@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -57,9 +58,13 @@ def test_final_output_keeps_exact_counts_and_summary() -> None:
             phase.update(7)
     sink.close()
     text = output.text
-    assert "1234/1234" in text and "7/10" in text
-    assert "Operation Complete" in text
-    assert "<pre" in output.bundles[-1]["text/html"] and "1234/1234" in output.bundles[-1]["text/html"]
+    assert "1,234/1,234" in text and "7/10" in text
+    # 7 of 10 pages: the operation is incomplete, in the vocabulary's words and symbols (issue 25)
+    assert "Operation Incomplete" in text and "◐ Incomplete Indexing — 1 of 2 phases succeeded (1 incomplete)" in text
+    html = output.bundles[-1]["text/html"]
+    shown = re.sub("<[^>]+>", "", html)  # the HTML's text, without its colour spans
+    assert "<pre" in html and "1,234/1,234" in shown
+    assert "Operation Incomplete" in shown and "◐ pages  incomplete" in shown and "✔ files" in shown
     tracker.close()
 
 
@@ -153,7 +158,7 @@ def test_session_picks_the_notebook_display_in_a_kernel(monkeypatch: pytest.Monk
         with tracker.operation("In a kernel") as op, op.phase("items", total=3) as phase:
             phase.update(3)
     assert "3/3" in output.text
-    assert "Operation Complete" in output.text
+    assert "Operation Succeeded" in output.text
 
 
 def test_notebook_tracker_owns_its_sink(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,11 +194,11 @@ def test_stalled_and_resumed_rows_show_as_the_console_shows_them(remote_phase: A
     resumed.current = 400
     remote.stalled = True  # as the aggregator's applier flags it while its worker is silent
     resumed.update(1)  # an event: the frame is redrawn
-    wait_for(lambda: "stalled — no news from its worker" in output.text and "resumed at 400/1000" in output.text)
+    wait_for(lambda: "stalled — no news from its worker" in output.text and "resumed at 400/1,000" in output.text)
     line = next(line for line in output.text.splitlines() if "Remote" in line)
     assert line.lstrip().startswith("? Remote  stalled — no news from its worker") and "eta" not in line
     assert "40/100" in line
-    assert "401/1000" in next(line for line in output.text.splitlines() if "Resumed" in line)
+    assert "401/1,000" in next(line for line in output.text.splitlines() if "Resumed" in line)
     remote.stalled = False  # heard from again
     remote.update(1)
     wait_for(lambda: "stalled" not in output.text)

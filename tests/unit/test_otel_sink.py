@@ -92,6 +92,7 @@ def test_span_tree_of_nested_phases(otel: Otel) -> None:
     assert job.attributes is not None and inner.attributes is not None
     assert dict(job.attributes) == {
         "cicd.pipeline.name": "job", "cicd.pipeline.run.id": op.operation_id, "cicd.pipeline.result": "success",
+        "mpprogress.outcome": "succeeded",
     }
     assert inner.attributes["mpprogress.total"] == 3 and inner.attributes["mpprogress.current"] == 3
     assert inner.attributes["cicd.pipeline.task.name"] == "inner"
@@ -123,19 +124,20 @@ def test_an_end_is_never_later_than_when_the_sink_saw_it(otel: Otel) -> None:
     assert job.end_time <= time.time_ns() and job.end_time - job.start_time < 3_600_000_000_000
 
 
-@pytest.mark.parametrize("reason,result", [
-    ("error", "failure"), ("failed", "failure"), ("cancelled", "cancellation"),
-    ("lost", "error"), ("interrupted", "error"),
+@pytest.mark.parametrize("reason,result,outcome", [
+    ("error", "failure", "failed"), ("failed", "failure", "failed"), ("cancelled", "cancellation", "cancelled"),
+    ("lost", "error", "lost"), ("interrupted", "error", "interrupted"),
 ])
-def test_statuses_carry_the_reason(otel: Otel, reason: str, result: str) -> None:
+def test_statuses_carry_the_reason(otel: Otel, reason: str, result: str, outcome: str) -> None:
     otel.sink.handle(OperationStarted("op", "job"))
     otel.sink.handle(PhaseStarted("op", "p", title="work"))
     otel.sink.handle(PhaseFinished("op", "p", title="work", success=False, reason=reason))
     otel.sink.handle(OperationFinished("op", "job", success=False, reason=reason))
     for span in otel.finished().values():
         assert span.status.status_code is StatusCode.ERROR
-        assert span.status.description == reason
-        assert span.attributes is not None and span.attributes["mpprogress.reason"] == reason
+        assert span.status.description == outcome  # the outcome's word: the reason adds nothing
+        assert span.attributes is not None and span.attributes["mpprogress.reason"] == outcome
+        assert span.attributes["mpprogress.outcome"] == outcome
     work = otel.finished()["work"]
     assert work.attributes is not None and work.attributes["cicd.pipeline.task.run.result"] == result
 
@@ -147,10 +149,26 @@ def test_failed_phase_of_a_real_tracker(otel: Otel) -> None:
         raise ValueError("x")
     spans = otel.finished()
     assert spans["boom"].status.status_code is StatusCode.ERROR
-    assert spans["boom"].status.description == "error"
+    assert spans["boom"].status.description == "ValueError: x"  # the exception, kept
     assert spans["boom"].attributes is not None
     assert spans["boom"].attributes["cicd.pipeline.task.run.result"] == "failure"
+    assert spans["boom"].attributes["mpprogress.outcome"] == "failed"
+    assert spans["boom"].attributes["mpprogress.reason"] == "ValueError: x"
     assert spans["job"].status.status_code is StatusCode.ERROR
+
+
+def test_a_phase_short_of_its_total_is_incomplete_and_so_is_its_operation(otel: Otel) -> None:
+    tracker = BaseProgressTracker()
+    tracker.add_callback(otel.sink)
+    with tracker.operation("job") as op, op.phase("short", total=2) as phase:
+        phase.update(1)
+    spans = otel.finished()
+    for name in ("short", "job"):
+        assert spans[name].attributes is not None and spans[name].attributes["mpprogress.outcome"] == "incomplete"
+        assert spans[name].status.status_code is StatusCode.ERROR
+        assert spans[name].status.description == "incomplete"
+    assert spans["short"].attributes is not None
+    assert spans["short"].attributes["cicd.pipeline.task.run.result"] == "failure"
 
 
 def test_operation_is_child_of_the_users_span(otel: Otel) -> None:
@@ -274,7 +292,7 @@ def test_unknown_phases_are_ignored_and_orphans_end_with_the_operation(otel: Ote
     otel.sink.handle(PhaseStarted("op", "p", title="orphan"))
     otel.sink.handle(OperationFinished("op", "job"))
     spans = otel.finished()
-    assert spans["orphan"].status.description == "unfinished"
+    assert spans["orphan"].status.description == "incomplete"  # the vocabulary's word for a phase that never ended
     assert spans["job"].status.status_code is StatusCode.UNSET
 
 

@@ -155,7 +155,10 @@ def test_keyboard_interrupt_marks_failure_too() -> None:
 
 
 def test_failure_reasons() -> None:
-    assert failure_reason(ValueError()) == "error"
+    assert failure_reason(ValueError()) == "ValueError"
+    assert failure_reason(RuntimeError("boom")) == "RuntimeError: boom"  # type and message kept
+    long = failure_reason(RuntimeError("a\x1b[31mb\nc" + "x" * 500))  # sanitised, bounded
+    assert long.startswith("RuntimeError: a[31mb cxx") and long.endswith("x…") and len(long) == 200
     assert failure_reason(KeyboardInterrupt()) == "interrupted"
     assert failure_reason(mpprogress.ProgressCancelled()) == "cancelled"
 
@@ -217,7 +220,7 @@ def test_module_level_track_break_is_success_and_a_failing_iterable_is_failure()
             pass
     results = [(e.data["title"], e.data["current"], e.data["success"], e.data["reason"])
                for e in events.of_type("phase_finished")]
-    assert results == [("Searching", 4, True, None), ("Reading", 1, False, "error")]
+    assert results == [("Searching", 4, True, None), ("Reading", 1, False, "OSError: disk gone")]
 
 
 def test_get_tracker_falls_back_to_one_process_wide_local_tracker() -> None:
@@ -238,7 +241,7 @@ def test_module_level_track_shows_a_display_of_its_own_when_nothing_else_would()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == ["10", "True"]  # the result alone on stdout; the display on stderr
     assert "Summing: started (total 5)" in done.stderr
-    assert "finished 5/5" in done.stderr
+    assert "succeeded 5/5" in done.stderr
 
 
 def test_module_level_track_reports_to_a_tracker_the_application_set() -> None:

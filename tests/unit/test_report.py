@@ -31,18 +31,18 @@ def test_the_figures_of_a_run(crawl: Path) -> None:
     assert figures.run.end - figures.run.started_at == 10.0
     phases = {p.phase_id: p for p in figures.phases}
     assert {pid: (p.outcome, p.reason) for pid, p in phases.items()} == {
-        "p1": ("ok", None), "p2": ("ok", None), "p3": ("failed", "error"), "p4": ("lost", "lost"),
-        "p5": ("cancelled", "cancelled"), "p6": ("ok", None),
+        "p1": ("succeeded", None), "p2": ("succeeded", None), "p3": ("failed", None), "p4": ("lost", None),
+        "p5": ("cancelled", None), "p6": ("succeeded", None),
     }
     assert (phases["p1"].duration, phases["p1"].current, phases["p1"].total, phases["p1"].rate) == (4.0, 40, 40, 10.0)
     assert (phases["p1"].host, phases["p1"].pid) == ("host-a", 101)
-    assert figures.outcomes == {"ok": 3, "failed": 1, "lost": 1, "cancelled": 1}
+    assert figures.outcomes == {"succeeded": 3, "failed": 1, "lost": 1, "cancelled": 1}
     assert figures.items == 207
     assert [p.phase_id for p in figures.slowest[:3]] == ["p5", "p1", "p2"]
     assert [p.phase_id for p in figures.failures] == ["p3", "p5", "p4"]  # in order of start
     (operation,) = figures.operations
     assert (operation.title, operation.phases, operation.items, operation.duration, operation.outcome) == (
-        "Crawl", 6, 207, 10.0, "ok")
+        "Crawl", 6, 207, 10.0, "failed")  # one of its phases failed, one was lost
     workers = {w.label: (w.phases, w.busy, w.idle, w.failed, w.lost) for w in figures.workers}
     assert workers == {
         "host-a pid 101": (2, 8.0, 1.0, 0, 0),
@@ -83,7 +83,7 @@ def test_a_run_that_was_killed_shows_where_it_stopped(tmp_path: Path) -> None:
 def test_text_report(crawl: Path) -> None:
     text = render(load_run(crawl), "text", width=140)
     for expected in ("mpprogress run 1", "Operations", "Phases of Crawl", "Slowest phases", "Failures",
-                     "Lost workers", "Workers", "Throughput over time", "fetch 1", "failed error",
+                     "Lost workers", "Workers", "Throughput over time", "fetch 1", "✘ failed",
                      "host-a pid 102", "207 (20.7/s while phases ran)", "1 failed", "1 lost"):
         assert expected in text, expected
     chart = text.split("Throughput over time\n")[1].splitlines()[0]
@@ -98,7 +98,7 @@ def test_text_from_the_journal_is_never_markup(tmp_path: Path) -> None:
 
 def test_json_report_has_every_figure(crawl: Path) -> None:
     data = json.loads(render(load_run(crawl), "json"))
-    assert data["format"] == "mpprogress.report/1"
+    assert data["format"] == "mpprogress.report/2"  # outcome words changed ("ok" is "succeeded")
     assert data["run"]["closed_cleanly"] is True
     assert len(data["phases"]) == 6 and data["items"] == 207
     assert [w["label"] for w in data["lost_workers"]] == ["host-a pid 102"]
@@ -126,17 +126,17 @@ def test_html_escapes_what_the_journal_holds(tmp_path: Path) -> None:
     assert "<img" not in page and "<b>op" not in page and "&lt;img src=x" in page
 
 
-def _phase(number: int, start: float, end: float, outcome: str = "ok", pid: int | None = 1) -> PhaseFigures:
+def _phase(number: int, start: float, end: float, outcome: str = "succeeded", pid: int | None = 1) -> PhaseFigures:
     return PhaseFigures(f"p{number}", "op", None, f"p{number}", f"p{number}", "h" if pid else None, pid, start, end,
-                        True, end - start, 1, 1, None, outcome, None if outcome == "ok" else outcome)
+                        True, end - start, 1, 1, None, outcome, None if outcome == "succeeded" else outcome)
 
 
 def test_narrow_bars_merge_into_bins_with_markers_where_something_failed() -> None:
-    tiny = [_phase(n, n * 0.01, n * 0.01 + 0.009, "failed" if n == 500 else "ok") for n in range(1000)]
+    tiny = [_phase(n, n * 0.01, n * 0.01 + 0.009, "failed" if n == 500 else "succeeded") for n in range(1000)]
     wide = [_phase(2000, 20.0, 30.0), _phase(2001, 30.0, 40.0)]
     bars = merge([*tiny, *wide], 0.0, seconds_per_px=0.05)  # 2 px bins: 0.1 s
     base, *separate, marker = bars  # the marker is drawn last: on top
-    assert (base.outcome, len(base.members), base.marker) == ("ok", 1000, False)  # most of them are ok
+    assert (base.outcome, len(base.members), base.marker) == ("succeeded", 1000, False)  # most of them are ok
     assert [bar.members[0].phase_id for bar in separate] == ["p2000", "p2001"]  # wide neighbours stay apart
     assert (marker.outcome, [p.phase_id for p in marker.members], marker.marker) == ("failed", ["p500"], True)
     assert marker.end - marker.start == pytest.approx(0.1)
@@ -145,7 +145,8 @@ def test_narrow_bars_merge_into_bins_with_markers_where_something_failed() -> No
 def test_a_long_failure_gets_one_marker_over_the_bins_it_spans() -> None:
     phases = [_phase(0, 0.0, 10.0, "failed"), *(_phase(n, 0.0, 10.0) for n in range(1, 4))]
     bars = merge(phases, 0.0, seconds_per_px=0.05, overlapping=True)
-    assert [(bar.outcome, bar.marker, len(bar.members)) for bar in bars] == [("ok", False, 4), ("failed", True, 1)]
+    drawn = [(bar.outcome, bar.marker, len(bar.members)) for bar in bars]
+    assert drawn == [("succeeded", False, 4), ("failed", True, 1)]
 
 
 def test_lanes_per_worker_fold_past_a_limit_and_stop_drawing_past_another() -> None:

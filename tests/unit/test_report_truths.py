@@ -56,7 +56,7 @@ def test_a_resumed_run_counts_only_its_own_items_and_gives_no_rate_for_phases_do
     phases = {p.title: p for p in figures.phases}
     plan, fetch = phases["Plan"], phases["Fetch"]
     assert (plan.done_earlier, plan.rate, plan.outcome, plan.reason, plan.new_items) == (
-        True, None, "ok", "resumed, done earlier", 0)
+        True, None, "succeeded", "resumed, done earlier", 0)
     assert (fetch.done_earlier, fetch.resumed_from, fetch.current, fetch.new_items) == (False, 3, 10, 7)
     assert fetch.rate is not None and abs(fetch.rate - 7 / fetch.duration) < 1e-6
     assert figures.items == 7 and figures.items_earlier == 8  # Plan's 5 and the 3 Fetch recorded done

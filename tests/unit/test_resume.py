@@ -236,7 +236,7 @@ def test_the_console_says_where_a_phase_resumed() -> None:
         phase.update(5)
 
         def shown() -> bool:
-            return any("Download" in line and "resumed at 400/1000" in line and "405/1000" in line
+            return any("Download" in line and "resumed at 400/1,000" in line and "405/1,000" in line
                        for line in screen(console))
 
         wait_for(shown)

@@ -34,7 +34,7 @@ def test_finished_phases_of_an_open_operation_are_let_go_with_exact_counts() -> 
     view = tracker.snapshot().get("op")
     assert view is not None
     assert [row.phase_id for row in view.phases] == ["p15", "p16", "p17", "p18", "p19", "running"]
-    assert dict(view.finished_counts) == {"finished": 10, "failed": 5, "lost": 5}
+    assert dict(view.finished_counts) == {"succeeded": 10, "failed": 5, "lost": 5}
     assert view.pruned == 15
     assert list(op.phases) == ["p15", "p16", "p17", "p18", "p19", "running"]
     assert tracker.get_phase("p0") is None and tracker.get_phase("p15") is not None
@@ -71,7 +71,7 @@ def test_a_parent_rolls_up_its_let_go_sub_phases_exactly() -> None:
     assert (row.rollup_current, row.rollup_total) == (done, 124)
     assert row.percentage == pytest.approx(done / 124 * 100)
     assert len(row.phases) == 4 and row.pruned == 27
-    assert dict(row.finished_counts) == {"finished": 20, "failed": 10}
+    assert dict(row.finished_counts) == {"succeeded": 20, "failed": 10}
 
 
 def test_a_parent_whose_sub_phases_were_all_let_go_still_rolls_them_up() -> None:
@@ -100,7 +100,7 @@ def test_a_let_go_parent_takes_its_sub_phases_and_their_counts_along() -> None:
     view = tracker.snapshot().operations[0]
     assert len(view.all_phases()) == 2  # the two newest finished phases, wherever they are
     assert view.pruned == 13
-    assert dict(view.finished_counts) == {"finished": 15}
+    assert dict(view.finished_counts) == {"succeeded": 15}
     assert len(tracker._core.phases) == 2  # nothing else is held
 
 
@@ -124,7 +124,7 @@ def test_no_limit_keeps_every_finished_phase() -> None:
         with op.phase(f"p{number}", total=1) as phase:
             phase.update(1)
     view = tracker.snapshot().operations[0]
-    assert len(view.phases) == 120 and view.pruned == 0 and dict(view.finished_counts) == {"finished": 120}
+    assert len(view.phases) == 120 and view.pruned == 0 and dict(view.finished_counts) == {"succeeded": 120}
 
 
 def test_a_snapshot_holds_what_is_kept_not_the_history() -> None:
@@ -135,7 +135,7 @@ def test_a_snapshot_holds_what_is_kept_not_the_history() -> None:
             phase.update(2)
     view = tracker.snapshot().operations[0]
     assert len(view.all_phases()) == 50  # the default max_finished_phases
-    assert view.pruned == 4_950 and view.finished_counts == {"finished": 5_000}
+    assert view.pruned == 4_950 and view.finished_counts == {"succeeded": 5_000}
 
 
 def test_a_finished_operation_is_snapshotted_once() -> None:

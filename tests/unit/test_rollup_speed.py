@@ -52,5 +52,5 @@ def test_the_plain_line_of_a_rolled_up_parent_counts_its_sub_phases() -> None:
             with parent.phase(f"page {number}", total=20) as child:
                 clock.advance(1.0)
                 child.update(20)
-    line = next(line for line in out.getvalue().splitlines() if "Content Extraction: finished" in line)
-    assert "finished 60/60 in 3.0s (20.0/s)" in line
+    line = next(line for line in out.getvalue().splitlines() if "Content Extraction: succeeded" in line)
+    assert "succeeded 60/60 in 3.0s (20.0/s)" in line

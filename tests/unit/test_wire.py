@@ -188,3 +188,14 @@ def test_counts_up_to_the_limit_pass_and_larger_ones_are_clamped_by_the_sender()
     (frame,) = wire.encode_state([wire.PhaseState(1, 10**30, 10**30, None)], lambda: 4)
     decoded = wire.decode(frame)
     assert isinstance(decoded, wire.State) and decoded.phases[0].current == decoded.phases[0].total == wire.MAX_COUNT
+
+
+def test_a_failure_reason_carries_the_exception_up_to_its_bound() -> None:
+    from mpprogress._base.errors import failure_reason
+
+    reason = failure_reason(RuntimeError("the upstream service answered 503 " + "x" * 400))
+    assert len(reason) == 200
+    decoded = wire.decode(wire.encode(wire.PhaseFinish(3, 1, 2, 5, None, False, reason)))
+    assert isinstance(decoded, wire.PhaseFinish) and decoded.reason == reason  # whole: it was cut at 32
+    old = wire.decode(wire.encode(wire.PhaseFinish(4, 1, 2, 5, None, False, "error")))  # an older client's
+    assert isinstance(old, wire.PhaseFinish) and old.reason == "error"

@@ -27,7 +27,7 @@
     if (seconds === null || seconds === undefined) return '';
     const s = Math.max(0, Math.round(seconds));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
+    return `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;  // H:MM:SS, as the console
   }
   const rate = (r) => r === null || r === undefined ? '' : `${count(r < 10 ? Math.round(r * 10) / 10 : Math.round(r))}/s`;
   const now = () => Date.now() / 1000 + state.offset;  // the server's clock
@@ -165,7 +165,7 @@
     const done = finished.length + (op.pruned || 0);
     const facts = [`${op.running} running`, `${count(done)} finished`];
     if (op.stalled) facts.push(`${count(op.stalled)} stalled`);
-    for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'finished' && n) facts.push(`${count(n)} ${outcome}`);
+    for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'succeeded' && n) facts.push(`${count(n)} ${outcome}`);
     if (op.rate) facts.push(rate(op.rate));
     if (!over && op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
     facts.push('elapsed ' + span((over ? state.ended.time : now()) - op.started));
@@ -211,7 +211,7 @@
     c.title.style.paddingLeft = (Math.min(p.depth, 12) * 14) + 'px';
     c.title.title = p.title;
     put(c.count, `${count(p.current)}/${p.total === null ? '?' : count(p.total)}`);
-    put(c.pct, p.pct === null ? '' : p.pct.toFixed(1) + '%');
+    put(c.pct, p.pct === null ? '' : p.pct.toFixed(0) + '%');  // 74%, as the console
     const [outcome, label] = shownAs(p);
     const over = state.ended !== null && !p.finished;
     put(c.rate, p.finished || over ? '' : rate(p.rate));

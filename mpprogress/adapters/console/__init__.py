@@ -33,6 +33,7 @@ from ..._base.events import (
     ProgressEvent,
 )
 from ..._base.forksafe import reinit_after_fork
+from ..._base.formats import ISO_LOG_TIME
 from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
 from ..._core.exits import run_first
 from ..._core.tracker import BaseProgressTracker
@@ -294,7 +295,9 @@ class ConsoleSink(EventSink):
         Returns:
             A new handler; attach it to any logger.
         """
-        return ConsoleLogHandler(level, console=self.console, show_path=False, markup=False)
+        return ConsoleLogHandler(
+            level, console=self.console, show_path=False, markup=False, log_time_format=ISO_LOG_TIME
+        )
 
     # --- closing ----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class ConsoleConfig:
         show_rate: show items per second.
         bar_width: width of the progress bars, in cells.
         refresh_rate: live redraws per second.
-        show_summary: print a summary panel ("Operation Complete"...) when an operation finishes.
+        show_summary: print a summary panel ("Operation Succeeded"...) when an operation finishes.
         transient: erase what the live display drew once it is done, as ``rich.progress``'s
             option of that name.  ``False`` (the default) leaves it: an operation finishing
             without a summary panel leaves its last rows on the screen (as

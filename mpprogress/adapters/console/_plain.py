@@ -33,10 +33,11 @@ from ..._base.events import (
     ProgressEvent,
     ProgressUpdate,
 )
+from ..._base.formats import format_percentage
 from ..._base.snapshot import PhaseSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._plan import iter_phases
-from ._text import STALLED, format_count, format_duration, format_rate, outcome_label, outcome_mark, outcome_of, verdict
+from ._text import STALLED, format_count, format_duration, format_rate, outcome_label, outcome_mark, verdict
 
 __all__ = ["PlainLines"]
 
@@ -168,9 +169,10 @@ class PlainLines(EventSink):
             self._line(Text("▶", "bold cyan"), title, detail)
         elif isinstance(event, OperationFinished):
             title = self._operations.pop(event.operation_id, "") or clean_line(event.title, 200)
-            result = verdict(event.success, event.reason, self._outcomes.pop(event.operation_id, Counter()))
+            counts = self._outcomes.pop(event.operation_id, Counter())
+            result = verdict(event.success, event.reason, Counter(event.phase_outcomes) or counts)
             verb, took = result.verb.lower(), f"{event.duration:.1f}s"
-            detail = f"{verb}{result.suffix} in {took}" if event.success else f"{verb} after {took}{result.suffix}"
+            detail = f"{verb} after {took}{result.suffix}"
             self._line(result.mark(), title, detail)
         elif isinstance(event, CancelRequested):
             if event.phase_id:
@@ -186,7 +188,7 @@ class PlainLines(EventSink):
         self._last_line[phase_id] = event.elapsed
         detail = _counted(event.current, event.total)
         if event.percentage is not None:
-            detail += f" {event.percentage:.0f}%"
+            detail += f" {format_percentage(event.percentage)}"
         if event.rate:
             detail += f" {format_rate(event.rate)}"
         if event.eta is not None:
@@ -197,12 +199,12 @@ class PlainLines(EventSink):
 
     def _phase_finished(self, event: PhaseFinished) -> None:
         phase_id = event.phase_id
-        name = outcome_of(event.success, event.reason)
+        name = event.outcome  # the one vocabulary's word (outcomes.py)
         self._outcomes.setdefault(event.operation_id, Counter())[name] += 1
         current, total, rate = self._rolled_up(event)
         counted = _counted(current, total)
-        if name == "finished":
-            detail = f"finished {counted} in {event.duration:.1f}s"
+        if name == "succeeded":
+            detail = f"succeeded {counted} in {event.duration:.1f}s"
             shown = format_rate(rate)
             detail += f" ({shown})" if shown else ""
         else:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.spinner import Spinner
 from rich.text import Text
 
+from ..._base.formats import format_percentage
 from ..._base.snapshot import PhaseSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
@@ -57,7 +58,8 @@ _SPINNER_INTERVAL = _SPINNER.interval / 1000.0
 # turns into the same red as a failure.
 _BAR_STYLES = {
     "running": "cyan",
-    "finished": "green",
+    "succeeded": "green",
+    "incomplete": "yellow",
     "failed": "red",
     "cancelled": "yellow",
     "interrupted": "yellow",
@@ -172,11 +174,11 @@ def _bar(phase: PhaseSnapshot, name: str, width: int, now: float, glyphs: BarGly
         if total is None:
             return _pulse_text(width, now, glyphs)
         done = total > 0 and phase.rollup_current >= total
-        style = _BAR_STYLES["finished" if done else "running"]
+        style = _BAR_STYLES["succeeded" if done else "running"]
         return _bar_text(phase.rollup_current, max(total, 1), width, style, glyphs)
     style = _BAR_STYLES.get(name, "red")
     if not total:
-        return _bar_text(1 if name == "finished" else 0, 1, width, style, glyphs)
+        return _bar_text(1 if name == "succeeded" else 0, 1, width, style, glyphs)
     return _bar_text(phase.rollup_current, total, width, style, glyphs)
 
 
@@ -186,11 +188,11 @@ def _reached_total(phase: PhaseSnapshot) -> bool:
 
 
 def _shown_as(phase: PhaseSnapshot, closing: bool) -> str:
-    """The outcome a row is drawn as: a running phase at its total as ``finished``; in the
+    """The outcome a row is drawn as: a running phase at its total as ``succeeded``; in the
     closing frame any other running phase as ``stopped``."""
     name = outcome(phase)
     if name == "running" and _reached_total(phase):
-        return "finished"
+        return "succeeded"
     if name == "running" and closing:
         return "stopped"
     return name
@@ -232,7 +234,7 @@ def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str,
     cells = {"count": count_text(phase), "elapsed": format_duration(phase.elapsed)}
     if config.show_percentage:
         pct = phase.percentage
-        cells["percentage"] = "" if pct is None else f"{pct:.0f}%"
+        cells["percentage"] = format_percentage(pct)
     if config.show_time_remaining:
         # A parent without a total of its own has its sub-phases' ETA (the snapshot's).
         known = shown == "running" and phase.rollup_total is not None and not phase.stalled
@@ -342,6 +344,6 @@ class RowLayout:
             line.append_text(_bar(phase, name, self.bar_width, self.now, self.glyphs))
         values = self._values[index]
         for column in self.columns:
-            style = "green" if column == "count" and name == "finished" else _COLUMN_STYLES[column]
+            style = "green" if column == "count" and name == "succeeded" else _COLUMN_STYLES[column]
             line.append(" " + values.get(column, "").rjust(self.widths[column]), style=style)
         return line

@@ -48,7 +48,7 @@ def render_summary(
         reason: why it failed, if it did (the ``operation_finished`` event's ``reason``).
 
     Returns:
-        A panel headed by what happened ("Operation Complete", "Operation Interrupted"...) with
+        A panel headed by what happened ("Operation Succeeded", "Operation Interrupted"...) with
         the verdict, the duration and one line per phase (outcome, count, time, rate).
     """
     phases: tuple[PhaseRow, ...] = ()

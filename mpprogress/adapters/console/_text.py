@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from ..._base.formats import format_eta, grouped
+from ..._base.outcomes import OUTCOMES, by_word, is_detail, operation_outcome
 from ..._base.snapshot import PhaseSnapshot, outcome_of
 from ..._base.text import clean_line
 
@@ -31,13 +33,12 @@ __all__ = [
     "verdict",
 ]
 
-# outcome -> (mark, style, label shown next to the title)
+# outcome word -> (mark, style, label shown next to the title): the words and marks are the one
+# vocabulary's (``_base/outcomes.py``), the styles the console's.
+_STYLES = {"succeeded": "green", "failed": "bold red", "lost": "bold magenta"}
+_LABELS = {"succeeded": "", "lost": "lost — worker died"}
 _OUTCOMES: dict[str, tuple[str, str, str]] = {
-    "finished": ("✔", "green", ""),
-    "failed": ("✘", "bold red", "failed"),
-    "cancelled": ("⊘", "yellow", "cancelled"),
-    "interrupted": ("⊗", "yellow", "interrupted"),
-    "lost": ("⚠", "bold magenta", "lost — worker died"),
+    o.word: (o.symbol, _STYLES.get(o.word, "yellow"), _LABELS.get(o.word, o.word)) for o in OUTCOMES
 }
 
 
@@ -45,15 +46,9 @@ clean_text = clean_line
 """The name this module gave ``mpprogress._base.text.clean_line`` (the one sanitiser) before there was one."""
 
 
-def format_duration(seconds: float | None) -> str:
-    """``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return "-:--:--"
-    if seconds >= 100 * 3600:
-        days = seconds / 86400
-        return f"{int(days)}d {int(seconds // 3600 % 24):02d}h" if days < 10_000 else ">9999d"
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+format_duration = format_eta
+"""``H:MM:SS`` below 100 hours, then ``4d 04h``; ``-:--:--`` when unknown (the one format,
+``_base/formats.py``, the dashboard's too)."""
 
 
 _EXACT_BELOW = 10_000_000  # counts of up to seven digits are shown exactly
@@ -70,14 +65,12 @@ def _compact(value: float, smallest: float) -> str:
 
 def format_count(value: float) -> str:
     """A count: exact without a pointless ``.0`` up to seven digits (``12``, ``2.5``,
-    ``9999999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
+    ``9,999,999``), then compact like rates (``12.3M``, ``9.2E``, ``1.8e308``)."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if abs(value) >= _EXACT_BELOW:
         return _compact(value, 1e6)
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return f"{value:.1f}"
+    return grouped(value)  # 2,066: thousands separators, as the report and the dashboard write them
 
 
 def format_rate(rate: float | None) -> str:
@@ -90,14 +83,17 @@ def format_rate(rate: float | None) -> str:
 
 
 def outcome(phase: PhaseSnapshot) -> str:
-    """How a phase stands: ``running``, ``finished`` (success) or its kind of failure."""
-    return outcome_of(phase.success, phase.reason) if phase.finished else "running"
+    """How a phase stands: ``running``, or the word of its outcome (``succeeded``, ``failed``...)."""
+    if not phase.finished:
+        return "running"
+    return phase.outcome or outcome_of(phase.success, phase.reason, phase.rollup_current, phase.rollup_total)
 
 
 def outcome_label(name: str, reason: str | None = None) -> str:
-    """Words for an outcome (``"lost — worker died"``); an unknown failure reason as given."""
-    if name == "failed" and reason not in (None, "failed"):
-        return clean_line(reason, 40)
+    """Words for an outcome (``"lost — worker died"``); a failure's exception after its word
+    (``"failed (RuntimeError: boom)"``)."""
+    if name in ("failed", "incomplete") and is_detail(reason):
+        return f"{name} ({clean_line(reason, 60)})"
     return _OUTCOMES.get(name, _OUTCOMES["failed"])[2]
 
 
@@ -117,7 +113,7 @@ def outcome_text(phase: PhaseSnapshot) -> Text:
     name = outcome(phase)
     if name == "running" and phase.stalled:
         return Text(STALLED[2], style=STALLED[1])
-    if name in ("running", "finished"):
+    if name in ("running", "succeeded"):
         return Text("cancelling…", style="yellow") if phase.cancelled and name == "running" else Text()
     return Text(outcome_label(name, phase.reason), style=_OUTCOMES[name][1])
 
@@ -136,23 +132,12 @@ def deeper_text(counts: Counter[str], levels: int, more: str = "") -> str:
     return f"{sum(counts.values())} {more}phases nested deeper than {levels} levels: {states}"
 
 
-# How an operation ended, the one table of its words.  Kind -> (summary panel's heading, mark,
-# verb, style).  "partial": it succeeded, yet some of its phases did not.
-_VERDICTS: dict[str, tuple[str, str, str, str]] = {
-    "completed": ("Operation Complete", "✔", "Completed", "green"),
-    "partial": ("Operation Finished", "⚠", "Completed", "yellow"),
-    "cancelled": ("Operation Cancelled", "⊘", "Cancelled", "yellow"),
-    "interrupted": ("Operation Interrupted", "⊗", "Interrupted", "yellow"),
-    "failed": ("Operation Failed", "✘", "Failed", "red"),
-}
-
-
 @dataclass(frozen=True)
 class Verdict:
     """How an operation ended, in the words the summary panel and the plain lines use.
 
-    ``kind`` is a key of the table above; ``detail`` counts the phases that did not succeed
-    (``"1 failed, 1 cancelled, 1 lost"``), leaving out the kind the verdict already names.
+    ``kind`` is the word of its outcome (``outcomes.operation_outcome``); ``detail`` says how its
+    phases ended when not all succeeded (``"0 of 3 phases succeeded (1 failed, 2 lost)"``).
     """
 
     kind: str
@@ -160,29 +145,27 @@ class Verdict:
 
     @property
     def heading(self) -> str:
-        """The summary panel's title: ``Operation Complete``, ``Operation Interrupted``..."""
-        return _VERDICTS[self.kind][0]
+        """The summary panel's title: ``Operation Succeeded``, ``Operation Interrupted``..."""
+        return f"Operation {self.verb}"
 
     @property
     def style(self) -> str:
         """The colour of the verdict's words and of the panel's border."""
-        return _VERDICTS[self.kind][3]
+        return {"good": "green", "warn": "yellow"}.get(by_word(self.kind).tone, "red")
 
     def mark(self) -> Text:
-        """``✔``, ``⚠``, ``⊘``, ``⊗`` or ``✘``, styled."""
-        return Text(_VERDICTS[self.kind][1], style=self.style)
+        """The outcome's symbol (``✔``, ``◐``, ``✘``, ``⊘``, ``⊗``, ``⚠``), styled."""
+        return Text(by_word(self.kind).symbol, style=self.style)
 
     @property
     def verb(self) -> str:
-        """``Completed``, ``Cancelled``, ``Interrupted`` or ``Failed``."""
-        return _VERDICTS[self.kind][2]
+        """The outcome's word, capitalised: ``Succeeded``, ``Failed``, ``Interrupted``..."""
+        return self.kind.capitalize()
 
     @property
     def suffix(self) -> str:
-        """What follows the title: `` with 1 failed, 1 lost`` (partial), `` (1 lost)``, or nothing."""
-        if not self.detail:
-            return ""
-        return f" with {self.detail}" if self.kind == "partial" else f" ({self.detail})"
+        """What follows the title: `` — 0 of 3 phases succeeded (1 failed, 2 lost)``, or nothing."""
+        return f" — {self.detail}" if self.detail else ""
 
 
 def verdict(success: bool | None, reason: str | None, phases: Counter[str]) -> Verdict:
@@ -190,20 +173,11 @@ def verdict(success: bool | None, reason: str | None, phases: Counter[str]) -> V
 
     Args:
         success: the operation's success.
-        reason: why it failed, if it did (``"cancelled"``, ``"failed"``...).
-        phases: outcome name (``outcome_of``) -> number of its phases that ended so.
+        reason: why it failed, if it did (``"cancelled"``, ``"interrupted"``...).
+        phases: outcome word -> number of its phases that ended so.
 
     Returns:
-        ``completed`` (everything succeeded), ``partial`` (it succeeded but some phases did not),
-        ``interrupted`` (a phase was interrupted, e.g. by Ctrl-C), ``cancelled``, or ``failed``.
+        The verdict of ``outcomes.operation_outcome``.
     """
-    if success:
-        kind = "partial" if any(phases[name] for name in _OUTCOMES if name != "finished") else "completed"
-    elif phases["interrupted"] or reason == "interrupted":
-        kind = "interrupted"
-    elif reason == "cancelled":
-        kind = "cancelled"
-    else:
-        kind = "failed"
-    problems = [f"{phases[name]} {name}" for name in _OUTCOMES if name not in ("finished", kind) and phases[name]]
-    return Verdict(kind, ", ".join(problems))
+    ended = operation_outcome(success, reason, phases)
+    return Verdict(ended.outcome.word, ended.detail)

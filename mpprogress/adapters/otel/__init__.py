@@ -11,9 +11,11 @@ Names follow the CI/CD semantic conventions where one fits: an operation is a pi
 (``cicd.pipeline.name`` = title, ``cicd.pipeline.run.id``, ``cicd.pipeline.result``), a phase a
 task run (``cicd.pipeline.task.name``, ``cicd.pipeline.task.run.id``,
 ``cicd.pipeline.task.run.result``).  Departures (no convention exists): ``mpprogress.total``,
-``mpprogress.current`` (final count) and ``mpprogress.reason``; a worker's host and pid are the
-resource conventions' ``host.name`` and ``process.pid``, set on the span.  A phase that did not
-succeed has status ERROR with its reason (error, cancelled, lost, interrupted) as description.
+``mpprogress.current`` (final count), ``mpprogress.outcome`` (the outcome's word, ``outcomes.py``)
+and ``mpprogress.reason``; a worker's host and pid are the resource conventions' ``host.name``
+and ``process.pid``, set on the span.  A span that did not succeed has status ERROR described by
+its reason (an exception's ``"RuntimeError: boom"``) or else its outcome's word (incomplete,
+cancelled, lost, interrupted).
 
 Parenting: the operation span's parent is the context current in the thread that *delivers*
 ``operation_started``.  That is the thread that started the operation, except while another
@@ -52,6 +54,7 @@ from ..._base.events import (
     ProgressEvent,
     ProgressUpdate,
 )
+from ..._base.outcomes import INCOMPLETE, INTERRUPTED, SUCCEEDED, is_detail
 from ._metrics import OtelMetrics, PhaseGauge, result_of
 
 __all__ = ["OpenTelemetrySink"]
@@ -125,10 +128,10 @@ class OpenTelemetrySink(EventSink):
             operations, self._operations = list(self._operations.values()), {}
         for record in reversed(phases):
             self._metrics.phases_active.add(-1, record.state)
-            _end(record.span, now, False, "interrupted", "cicd.pipeline.task.run.result")
+            _end(record.span, now, INTERRUPTED.word, None, "cicd.pipeline.task.run.result")
         for record in operations:
             self._metrics.runs_active.add(-1, {**record.state, "cicd.pipeline.name": record.name})
-            _end(record.span, now, False, "interrupted", "cicd.pipeline.result")
+            _end(record.span, now, INTERRUPTED.word, None, "cicd.pipeline.result")
 
     # --- events ------------------------------------------------------------------------------
 
@@ -199,7 +202,7 @@ class OpenTelemetrySink(EventSink):
             return
         if record.leaf and event.current > record.counted:
             self._count(record, event.current)
-        result = result_of(event.success, event.reason)
+        result = result_of(event.outcome)
         self._metrics.phases_active.add(-1, record.state)
         self._metrics.phase_duration.record(
             event.duration, {"cicd.pipeline.name": record.name, "cicd.pipeline.result": result}
@@ -209,7 +212,7 @@ class OpenTelemetrySink(EventSink):
         if event.total is not None:
             span.set_attribute("mpprogress.total", event.total)
         end = _end_time(record.start_ns, event.duration)
-        _end(span, end, event.success, event.reason, "cicd.pipeline.task.run.result")
+        _end(span, end, event.outcome, event.reason, "cicd.pipeline.task.run.result")
 
     def _operation_finished(self, event: OperationFinished) -> None:
         with self._lock:
@@ -222,13 +225,13 @@ class OpenTelemetrySink(EventSink):
         end = _end_time(record.start_ns, event.duration)
         for phase in reversed(leftovers):
             self._metrics.phases_active.add(-1, phase.state)
-            _end(phase.span, end, False, "unfinished", "cicd.pipeline.task.run.result")
-        result = result_of(event.success, event.reason)
+            _end(phase.span, end, INCOMPLETE.word, "unfinished", "cicd.pipeline.task.run.result")
+        result = result_of(event.outcome)
         self._metrics.runs_active.add(-1, {**record.state, "cicd.pipeline.name": record.name})
         self._metrics.run_duration.record(
             event.duration, {"cicd.pipeline.name": record.name, "cicd.pipeline.result": result}
         )
-        _end(record.span, end, event.success, event.reason, "cicd.pipeline.result")
+        _end(record.span, end, event.outcome, event.reason, "cicd.pipeline.result")
 
     def _cancel_requested(self, event: CancelRequested) -> None:
         """A cancelled operation or phase is ``finalizing`` until it ends."""
@@ -260,11 +263,16 @@ def _end_time(start_ns: int, duration: float) -> int:
     return min(start_ns + int(duration * 1e9), time.time_ns())
 
 
-def _end(span: Span, end_ns: int, success: bool, reason: str | None, result_key: str) -> None:
-    span.set_attribute(result_key, result_of(success, reason))
-    if not success:
-        span.set_attribute("mpprogress.reason", reason or "failed")
-        span.set_status(Status(StatusCode.ERROR, reason or "failed"))
+def _end(span: Span, end_ns: int, outcome: str, reason: str | None, result_key: str) -> None:
+    """End a span with its outcome's word (``mpprogress.outcome``), the conventions' result and,
+    unless it succeeded, status ERROR described by the reason (``"RuntimeError: boom"``) or the
+    word."""
+    span.set_attribute(result_key, result_of(outcome))
+    span.set_attribute("mpprogress.outcome", outcome)
+    if outcome != SUCCEEDED.word:
+        why = reason if is_detail(reason) else outcome
+        span.set_attribute("mpprogress.reason", why or outcome)
+        span.set_status(Status(StatusCode.ERROR, why or outcome))
     span.end(end_time=end_ns)
 
 

@@ -21,20 +21,29 @@ from typing import Final
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from ..._base.outcomes import CANCELLED, FAILED, INCOMPLETE, INTERRUPTED, LOST, SUCCEEDED
+
 __all__ = ["OTHER", "OtelMetrics", "PhaseGauge", "result_of"]
 
 OTHER: Final = "other"
 
 
-def result_of(success: bool, reason: str | None) -> str:
-    """The ``cicd.pipeline.result`` value for an outcome (the conventions' enum)."""
-    if success:
-        return "success"
-    if reason == "cancelled":
-        return "cancellation"
-    if reason in ("error", "failed"):
-        return "failure"  # the work raised: the conventions' "failure" (the task itself failed)
-    return "error"  # lost, interrupted: the machinery failed, the conventions' "error"
+def result_of(outcome: str) -> str:
+    """The ``cicd.pipeline.result`` value for an outcome's word (``outcomes.py``; the
+    conventions' enum): ``success``; ``failure`` when the work itself failed or fell short
+    (failed, incomplete); ``cancellation``; ``error`` when the machinery failed (lost,
+    interrupted)."""
+    return _RESULTS.get(outcome, "failure")
+
+
+_RESULTS = {
+    SUCCEEDED.word: "success",
+    INCOMPLETE.word: "failure",
+    FAILED.word: "failure",
+    CANCELLED.word: "cancellation",
+    INTERRUPTED.word: "error",
+    LOST.word: "error",
+}
 
 
 @dataclass(slots=True)
