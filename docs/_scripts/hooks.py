@@ -10,7 +10,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from public_api import problems  # noqa: E402
+from public_api import problems
 
 log = logging.getLogger("mkdocs.hooks.public_api")
 

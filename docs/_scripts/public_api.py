@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     "mpprogress.rich",
     "mpprogress.testing",
     "mpprogress.security",
+    "mpprogress.integrations",
     "mpprogress.integrations.dask",
     "mpprogress.integrations.ray",
     "mpprogress.integrations.carry",
@@ -73,6 +74,21 @@ def _documented_by_identity(obj: Any) -> bool:
     return inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)
 
 
+def stray_entries(reference: Path) -> list[str]:
+    """Reference entries that document nothing public (an internal object, or a stale path)."""
+    public = {id(resolve(name)) for name in public_names()}
+    found = []
+    for path in sorted(documented_paths(reference)):
+        try:
+            obj = resolve(path)
+        except (ImportError, AttributeError):
+            found.append(f"{path}: the reference names something that does not exist")
+            continue
+        if not inspect.ismodule(obj) and id(obj) not in public and path not in public_names():
+            found.append(f"{path}: the reference documents a name no public module exports")
+    return found
+
+
 def problems(reference: Path) -> list[str]:
     """What is wrong with the reference: public names it leaves out, entries without a docstring.
 
@@ -90,4 +106,4 @@ def problems(reference: Path) -> list[str]:
                 found.append(f"{name} has no docstring")
         else:
             found.append(f"{name} is public but not in the API reference (docs/reference/)")
-    return found
+    return found + stray_entries(reference)
