@@ -40,13 +40,23 @@ _DIRECTIVE = re.compile(r"^::: *([\w.]+)\s*$((?:\n {4}.*)*)", re.M)
 _MEMBERS = re.compile(r"members: *\[([^\]]*)\]")
 
 
+def _missing_library(error: ModuleNotFoundError) -> bool:
+    """Whether an import failed for want of an optional library (an extra's), not of our own."""
+    return bool(error.name) and str(error.name).split(".")[0] != "mpprogress"
+
+
 def public_names() -> list[str]:
-    """Every public name, as ``module.name``, in the order the modules list them."""
+    """Every public name, as ``module.name``, in the order the modules list them (a module whose
+    optional library is not installed is left out: its names cannot be imported here)."""
     names = []
     for module in PUBLIC_MODULES:
-        for name in importlib.import_module(module).__all__:
-            if f"{module}.{name}" not in NOT_ENTRIES:
-                names.append(f"{module}.{name}")
+        try:
+            exported = importlib.import_module(module).__all__
+        except ModuleNotFoundError as error:
+            if _missing_library(error):
+                continue
+            raise
+        names.extend(f"{module}.{name}" for name in exported if f"{module}.{name}" not in NOT_ENTRIES)
     return names
 
 
@@ -66,8 +76,20 @@ def resolve(path: str) -> Any:
     module, _, name = path.rpartition(".")
     try:
         return importlib.import_module(path)
-    except ImportError:
+    except ModuleNotFoundError as error:
+        if error.name != path:  # the module exists but needs something missing
+            raise
         return getattr(importlib.import_module(module), name)
+
+
+def try_resolve(path: str) -> tuple[bool, Any]:
+    """``(True, object)``, or ``(False, None)`` when the path needs an optional library not installed."""
+    try:
+        return True, resolve(path)
+    except ModuleNotFoundError as error:
+        if _missing_library(error):
+            return False, None
+        raise
 
 
 def _documented_by_identity(obj: Any) -> bool:
@@ -76,15 +98,18 @@ def _documented_by_identity(obj: Any) -> bool:
 
 def stray_entries(reference: Path) -> list[str]:
     """Reference entries that document nothing public (an internal object, or a stale path)."""
-    public = {id(resolve(name)) for name in public_names()}
+    names = public_names()
+    public = {id(obj) for here, obj in map(try_resolve, names) if here}
     found = []
     for path in sorted(documented_paths(reference)):
         try:
-            obj = resolve(path)
+            here, obj = try_resolve(path)
         except (ImportError, AttributeError):
             found.append(f"{path}: the reference names something that does not exist")
             continue
-        if not inspect.ismodule(obj) and id(obj) not in public and path not in public_names():
+        if not here:
+            continue
+        if not inspect.ismodule(obj) and id(obj) not in public and path not in names:
             found.append(f"{path}: the reference documents a name no public module exports")
     return found
 
@@ -97,10 +122,12 @@ def problems(reference: Path) -> list[str]:
     other value (a constant, a type alias) only under its own path.
     """
     paths = documented_paths(reference)
-    objects = {id(resolve(p)) for p in paths}
+    objects = {id(obj) for here, obj in map(try_resolve, paths) if here}
     found = []
     for name in public_names():
-        obj = resolve(name)
+        here, obj = try_resolve(name)
+        if not here:
+            continue
         if name in paths or (_documented_by_identity(obj) and id(obj) in objects):
             if _documented_by_identity(obj) and not inspect.getdoc(obj):
                 found.append(f"{name} has no docstring")
