@@ -96,6 +96,21 @@ def _documented_by_identity(obj: Any) -> bool:
     return inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)
 
 
+def undocumented_members(cls: Any) -> list[str]:
+    """The public methods and properties a class defines without a docstring (its own or one it
+    inherits): the reference renders them, so each must say what it does."""
+    if not inspect.isclass(cls):
+        return []
+    missing = []
+    for member, value in vars(cls).items():
+        if member.startswith("_"):
+            continue
+        function = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+        if inspect.isfunction(function) and not inspect.getdoc(getattr(cls, member, None)):
+            missing.append(member)
+    return missing
+
+
 def stray_entries(reference: Path) -> list[str]:
     """Reference entries that document nothing public (an internal object, or a stale path)."""
     names = public_names()
@@ -131,6 +146,7 @@ def problems(reference: Path) -> list[str]:
         if name in paths or (_documented_by_identity(obj) and id(obj) in objects):
             if _documented_by_identity(obj) and not inspect.getdoc(obj):
                 found.append(f"{name} has no docstring")
+            found.extend(f"{name}.{member} has no docstring" for member in undocumented_members(obj))
         else:
             found.append(f"{name} is public but not in the API reference (docs/reference/)")
     return found + stray_entries(reference)
