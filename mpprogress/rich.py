@@ -30,7 +30,10 @@ def open(
     Args:
         file: the path.
         mode: ``"rb"``, ``"r"`` or ``"rt"``.
-        buffering, encoding, errors, newline: as for ``io.open``.
+        buffering: as for ``io.open``.
+        encoding: as for ``io.open``.
+        errors: as for ``io.open``.
+        newline: as for ``io.open``.
         total: the bytes to expect (the file's size by default).
         description: the task's description.
         disable: count nothing on the display.

@@ -82,7 +82,8 @@ class ProgressCallback(Protocol):
 class Sink(ProgressCallback, Protocol):
     """A callback that also holds resources, released by ``close()`` (idempotent)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the sink holds. Idempotent."""
 
 
 # --- typed events ---------------------------------------------------------------------------

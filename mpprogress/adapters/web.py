@@ -30,7 +30,8 @@ __all__ = [
 class WebSocketHandler(Protocol):
     """Anything with ``emit(event_name, payload)``, e.g. a Socket.IO server or a small wrapper."""
 
-    def emit(self, event: str, data: str) -> Any: ...
+    def emit(self, event: str, data: str) -> Any:
+        """Send one event (its name, and its JSON payload) to the connected clients."""
 
 
 def sse_message(event_type: str, **data: Any) -> str:
