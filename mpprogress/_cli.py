@@ -372,11 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._wiring.stdout import PipeGuard
 
     args.stdout = guard = PipeGuard(sys.stdout)
-    guard.watch()
     # Whatever writes to sys.stdout (Rich's display too) goes through the guard, so a reader that
     # leaves ends every command the same way (Rich would otherwise exit 1 on its own).
     real_stdout, sys.stdout = sys.stdout, cast(TextIO, guard)
     try:
+        guard.watch()  # inside: a reader already gone interrupts at once, even while it starts
         _check_journal(getattr(args, "journal", None))
         status = int(args.run(args))
     except KeyboardInterrupt:
