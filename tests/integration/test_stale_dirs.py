@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,18 @@ from mpprogress._remote.addresses import IPC_NAME
 from mpprogress._remote.stale import remove_stale_private_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _listened(path: Path) -> bool:
+    """Whether a process still accepts connections on the Unix socket at ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 @pytest.fixture
@@ -50,6 +64,9 @@ def test_a_killed_sessions_directory_is_removed_at_the_next_start(
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait(10)
     assert left.parent == temp_root and (left / IPC_NAME).exists()  # what SIGKILL leaves
+    deadline = time.monotonic() + 60  # the killed processes' sockets close as the kernel reaps them
+    while _listened(left / IPC_NAME) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
     other = temp_root / "mpprogress-notours"  # a look-alike holding something else: kept
     other.mkdir(mode=0o700)
