@@ -126,9 +126,25 @@ _DAMAGED: Final = frozenset(
 )
 
 
+# SQLite's own text for a primary result code: what Python 3.10 gives, without the code's name.
+_NAME_BY_TEXT: Final = {
+    "database or disk is full": "SQLITE_FULL",
+    "disk I/O error": "SQLITE_IOERR",
+    "attempt to write a readonly database": "SQLITE_READONLY",
+    "database disk image is malformed": "SQLITE_CORRUPT",
+    "file is not a database": "SQLITE_NOTADB",
+}
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    """SQLite's name for the error (``SQLITE_FULL``...): from Python 3.11 on the exception says it,
+    on 3.10 it is known by SQLite's own message for its code."""
+    return getattr(exc, "sqlite_errorname", None) or _NAME_BY_TEXT.get(str(exc), "")
+
+
 def describe_failure(exc: sqlite3.Error) -> str:
     """What went wrong, in a user's words: a full disk, an I/O error, a damaged file..."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
+    name = _error_name(exc)
     if name == "SQLITE_FULL":
         return "the disk is full"
     if name.startswith("SQLITE_IOERR"):
@@ -143,7 +159,7 @@ def describe_failure(exc: sqlite3.Error) -> str:
 def journal_error(target: Path, exc: sqlite3.Error, doing: str) -> JournalError:
     """The ``JournalError`` for ``exc`` met while ``doing`` (open, read, write) the journal at
     ``target``: "not a journal" only for a file that is not one, else what went wrong."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
+    name = _error_name(exc)
     if name == "SQLITE_NOTADB":
         return JournalError(f"{target} is not a journal: {exc}")
     if name in _DAMAGED:
