@@ -3,17 +3,14 @@ count the next run resumes it at (the item keys recorded done, not the last prog
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
 
 from mpprogress._report import load_run
 
-from .conftest import wait_for
 from .resume_child import CHUNKS
-from .test_resume_crash import child, recorded
+from .test_resume_crash import child, kill_a_crawl_midway, recorded
 
 
 @pytest.mark.processes
@@ -21,12 +18,7 @@ from .test_resume_crash import child, recorded
 def test_the_report_of_a_killed_run_shows_where_the_next_run_resumes(tmp_path: Path, mode: str) -> None:
     journal, logs = tmp_path / "crawl.db", tmp_path / "logs"
     logs.mkdir()
-    first = child(journal, mode, logs)
-    try:
-        assert wait_for(lambda: len(recorded(journal, 1)) >= 40, timeout=60), "the first run recorded nothing"
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(10)
+    kill_a_crawl_midway(journal, mode, logs)
     reported = {phase.title: phase.current for phase in load_run(journal, 1).phases}
     keys = recorded(journal, 1)
 

@@ -52,17 +52,22 @@ def child(journal: Path, mode: str, log_dir: Path) -> subprocess.Popen[bytes]:
                             start_new_session=True, cwd=Path(__file__).parents[2])
 
 
-@pytest.mark.processes
-@pytest.mark.parametrize("mode", ["threads", "fork", "spawn", "forkserver"])
-def test_a_crashed_crawl_resumes_where_the_journal_left_it(tmp_path: Path, mode: str) -> None:
-    journal, logs = tmp_path / "crawl.db", tmp_path / "logs"
-    logs.mkdir()
-    first = child(journal, mode, logs)
+def kill_a_crawl_midway(journal: Path, mode: str, log_dir: Path) -> None:
+    """Run the crawl until it recorded 40 item keys, then SIGKILL it and its workers."""
+    first = child(journal, mode, log_dir)
     try:
         assert wait_for(lambda: len(recorded(journal, 1)) >= 40, timeout=60), "the first run recorded nothing"
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("mode", ["threads", "fork", "spawn", "forkserver"])
+def test_a_crashed_crawl_resumes_where_the_journal_left_it(tmp_path: Path, mode: str) -> None:
+    journal, logs = tmp_path / "crawl.db", tmp_path / "logs"
+    logs.mkdir()
+    kill_a_crawl_midway(journal, mode, logs)
     time.sleep(0.2)  # pool workers die with the group
     done_before = recorded(journal, 1)
     ran_before = ran(logs)
