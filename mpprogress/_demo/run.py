@@ -17,6 +17,7 @@ import signal
 import sys
 import textwrap
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, Literal, TextIO
 
 from .._base.errors import failure_reason
 from .._base.events import ProgressEventSerializer
+from .._base.outcomes import FAILED, SUCCEEDED, WORDS
 from .._base.snapshot import TrackerSnapshot
 from .._core.tracker import BaseProgressTracker
 from .._wiring import get_tracker, output_session
@@ -240,12 +242,13 @@ def _write_text_report(
     lines += [f"  {name}: FAILED - {exc!r}" for name, exc in errors.items()]
     # The display printed each operation's summary as it finished; here, the totals.
     operations = snapshot.operations
-    succeeded = sum(1 for op in operations if op.success)
+    ended = Counter(op.outcome or "unfinished" for op in operations)  # the words the display used
+    words = [word for word in (*WORDS, "unfinished") if ended[word] or word in (SUCCEEDED.word, FAILED.word)]
     longest = max((op.elapsed for op in operations), default=0.0)
     served = ", ".join(f"{count} x {code}" for code, count in sorted(statuses.items()))
     lines += [
         "",
-        f"{_counted(len(operations), 'operation')}: {succeeded} succeeded, {len(operations) - succeeded} failed; "
+        f"{_counted(len(operations), 'operation')}: {', '.join(f'{ended[word]} {word}' for word in words)}; "
         f"the longest took {longest:.1f}s.",
         f"The local site answered {sum(statuses.values())} requests: {served}.",
         "",

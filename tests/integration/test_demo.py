@@ -240,8 +240,18 @@ def test_demo_display_mode_prints_results_and_operation_summaries() -> None:
         assert f"Researching {company.name}" in result.stderr
         assert f"Researching {company.name}" not in results
         assert f"{company.name}: {company.industry}, founded {company.founded}" in results
-    assert "3 operations: 3 succeeded, 0 failed" in results
+    assert "3 operations: 0 succeeded, 3 incomplete, 0 failed" in results  # as the display says: pages failed
     assert "The local site answered" in results
+
+
+def test_demo_totals_say_how_operations_ended_in_the_displays_words() -> None:
+    # With failed pages each company's operation ends incomplete on the display ("◐ Incomplete"):
+    # the closing line says so too (it read "4 succeeded, 0 failed").
+    result = _run_cli("--companies", "4", "--no-color")
+    assert result.returncode == 0, result.stderr
+    assert "Incomplete Researching" in result.stderr
+    (totals,) = [line for line in result.stdout.splitlines() if line.startswith("4 operations: ")]
+    assert totals.startswith("4 operations: 0 succeeded, 4 incomplete, 0 failed;"), totals
 
 
 def test_demo_results_wrap_at_word_boundaries_on_a_narrow_terminal() -> None:
