@@ -7,9 +7,12 @@ On the driver, inside ``mpprogress.session()`` (or with a relay's address)::
 registers a ``WorkerPlugin`` carrying the address and the CURVE client keys
 (``carry.WorkerSettings``): each worker process, the ones a nanny restarts included, exports
 them, and task code calls ``mpprogress.get_tracker()`` as anywhere else.  ``task_phase`` opens
-a task's phase keyed by the task's key and its attempt (the scheduler's run id for this
-execution, shown as "(run N)"), so a task re-run after its worker died shows the old attempt lost (its process is
-gone: the session marks it so) and the new one running, never one row counted twice.
+a task's phase for this try of the task: its row says "(attempt N)" from the second try on
+(``task_attempt``: the tries are counted in the scheduler's metadata of that task, which every
+try reaches whatever its worker or host, and which Dask drops with the task), so a task re-run
+after its worker died, or retried after an error (``retries=``), shows the old try lost or
+failed (a dead worker's process is gone: the session marks it so) and the new one as
+"attempt 2", never one row counted twice.
 ``completed`` yields futures as they finish and counts each task once in an overall phase: the
 operation's total of tasks done is right whatever the retries.  This module is the only one
 that imports ``distributed``.
@@ -25,6 +28,7 @@ from typing import Any
 
 from distributed import Client, Future, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.utils import sync
 from distributed.worker import thread_state  # type: ignore[attr-defined]
 
 from .._base.port import ProgressOperation, ProgressPhase, failure_reason
@@ -71,23 +75,46 @@ def report_to(client: Client, settings: WorkerSettings | None = None) -> Progres
     return plugin
 
 
+_ATTEMPTS = "mpprogress-attempt"
+"""Where ``task_attempt`` counts a task's tries: ``client.get_metadata([key, _ATTEMPTS])``."""
+
+
 def task_attempt() -> tuple[str, int]:
-    """The running task's key and attempt: the scheduler's run id, new for every execution."""
+    """The running task's key and which try of it this is (1 for the first, N for the Nth).
+
+    Each call counts one try, in the scheduler's metadata of the task (under
+    ``"mpprogress-attempt"``): two round trips to the scheduler.  Dask's own numbers do not say it (a run id is
+    scheduler-wide, new for every execution of any task); the scheduler forgets the count with
+    the task.  Call it once per try (``task_phase`` does).
+    """
+    worker = get_worker()
     key = thread_state.key
-    state = get_worker().state.tasks.get(key)
-    return str(key), int(state.run_id) if state is not None else 0
+    path = [key, _ATTEMPTS]
+    tries = sync(worker.loop, worker.scheduler.get_metadata, keys=path, default=0)
+    attempt = (tries if isinstance(tries, int) else 0) + 1
+    sync(worker.loop, worker.scheduler.set_metadata, keys=path, value=attempt)
+    return str(key), attempt
+
+
+def _run_id() -> int:
+    """The scheduler's id for this execution of the running task (unique among all executions)."""
+    state = get_worker().state.tasks.get(thread_state.key)
+    return int(state.run_id) if state is not None else 0
 
 
 @contextmanager
 def task_phase(operation_id: str, total: int | None = None, title: str | None = None) -> Iterator[ProgressPhase]:
     """Inside a task: a phase of operation ``operation_id`` for this attempt of this task.
 
-    Its id is derived from the task's key and attempt, its title names both (``title`` first,
-    when given).  It finishes like ``op.phase()``: failed with the reason when the block raises.
+    Its id is derived from the task's key and this execution; its title is ``title`` (the key
+    when not given), followed by "(attempt N)" when this is the task's Nth try, N > 1
+    (``task_attempt``).  It finishes like ``op.phase()``: failed with the reason when the block
+    raises.
     """
     key, attempt = task_attempt()
-    phase_id = f"dask-{hashlib.sha1(key.encode()).hexdigest()[:20]}-{attempt}"
-    label = f"{title or key} (run {attempt})"
+    phase_id = f"dask-{hashlib.sha1(key.encode()).hexdigest()[:20]}-{_run_id()}"
+    name = title or key
+    label = name if attempt == 1 else f"{name} (attempt {attempt})"
     op = get_tracker().get_operation(operation_id)
     assert op is not None  # a worker's view is never None; a session's operation exists
     phase = op.start_phase(phase_id, label, total, description=key)

@@ -48,6 +48,16 @@ def dies_once(operation_id: str, marker: str, items: int) -> str:
     return "ok"
 
 
+def fails_once(operation_id: str, marker: str, items: int) -> str:
+    with task_phase(operation_id, total=items, title="flaky") as phase:
+        for _ in range(items):
+            phase.update(1)
+        if not os.path.exists(marker):
+            Path(marker).touch()
+            raise RuntimeError("first try fails")
+    return "ok"
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -78,7 +88,7 @@ def test_two_hundred_tasks_each_with_a_phase_exact(client: Client, reporting: An
     assert wait_for(lambda: len(_finished(events, "task ")) == 200, 30)
     phases = _finished(events, "task ")
     assert all((p["current"], p["total"], p["success"]) == (500, 500, True) for p in phases)
-    assert len({p["title"] for p in phases}) == 200
+    assert {p["title"] for p in phases} == {f"task {n}" for n in range(200)}  # first tries: no "attempt"
     assert _finished(events, "tasks")[0]["current"] == 200
 
 
@@ -95,9 +105,24 @@ def test_a_worker_killed_mid_task_shows_that_attempt_lost_and_the_retry_done(
     lost, retried = attempts
     assert (lost["success"], lost["reason"], lost["current"]) == (False, "lost", 200), lost
     assert (retried["success"], retried["current"]) == (True, 400), retried
-    assert lost["title"] != retried["title"]  # two attempts, two rows
+    assert (lost["title"], retried["title"]) == ("fragile", "fragile (attempt 2)")  # the 2nd try of the task
     assert _finished(events, "tasks")[0]["current"] == 5  # the task is counted once
     assert sum(p["current"] for p in _finished(events, "task 10") if p["success"]) == 400
+
+
+def test_a_task_retried_after_an_error_shows_its_second_try_as_attempt_two(
+    client: Client, reporting: Any, tmp_path: Path
+) -> None:
+    tracker, events = reporting
+    with tracker.operation("dask retries") as op, op.phase("tasks", total=3) as overall:
+        futures = [client.submit(fails_once, op.operation_id, str(tmp_path / "failed"), 50, retries=1, pure=False)]
+        futures += client.map(count_items, [op.operation_id] * 2, range(2000, 2002), [50] * 2, pure=False)
+        assert [f.result() for f in completed(futures, op, overall)].count("ok") == 1
+    assert wait_for(lambda: len(_finished(events, "flaky")) == 2, 30)
+    first, second = _finished(events, "flaky")
+    assert (first["title"], first["success"], first["reason"]) == ("flaky", False, "RuntimeError: first try fails")
+    assert (second["title"], second["success"], second["current"]) == ("flaky (attempt 2)", True, 50)
+    assert sorted(p["title"] for p in _finished(events, "task 200")) == ["task 2000", "task 2001"]
 
 
 def test_the_dask_example_runs() -> None:
