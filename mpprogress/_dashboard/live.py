@@ -6,10 +6,15 @@ takes one ``tracker.snapshot()`` (a read that changes nothing) and turns it into
 workers come from the events (``worker`` on every start; a phase finished as ``lost`` marks its
 worker lost; any event of a worker's phase says it was heard from), and from the snapshot: a
 worker whose running phases are all stalled is ``stalled`` (its "last heard" stays the time of
-its newest event here: the aggregator's own clock of it is not in the snapshot).  A worker on
-this host whose process is gone is ``exited`` when it left nothing running (its phases ended
-before it did), else its open phases are about to end as ``lost`` and so will it.  Cancelling an operation
-from the page is ``operation.cancel()``: the same cooperative cancellation the aggregator sends
+its newest event here: the aggregator's own clock of it is not in the snapshot).  How a worker
+left comes from the aggregator, on any host (the tracker's ``departures``): one that said
+goodbye is ``exited``, one found gone (its process died, or silent past the lost timeout) is
+``lost``; both are final, but an exited worker with phases running is shown ``alive`` (its last
+phases' events can be delivered after its goodbye was seen, and a process may start a new
+client after closing one).  A worker on this host
+whose process is gone is ``exited`` as well when it left nothing running (its phases ended
+before it did), else its open phases are about to end as ``lost`` and so will it.  Cancelling an
+operation from the page is ``operation.cancel()``: the same cooperative cancellation the aggregator sends
 on to the workers.
 """
 
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._base.events import OperationFinished, OperationStarted, PhaseFinished, PhaseStarted, ProgressEvent
 from .._base.text import clean_line
+from .._core.departures import Departure, departures
 from .model import LogBook, Row, State, state_of
 
 if TYPE_CHECKING:
@@ -88,8 +94,7 @@ class WorkerBook:
                 if isinstance(event, PhaseStarted):
                     self.phase_workers[event.phase_id] = key
                     self._running[key].add(event.phase_id)
-                    self._workers[key] = {**row, "phases": row["phases"] + 1, "running": len(self._running[key]),
-                                          "state": "lost" if row["state"] == "lost" else "alive"}
+                    self._workers[key] = {**row, "phases": row["phases"] + 1, "running": len(self._running[key])}
             elif isinstance(event, OperationFinished):
                 continue
             else:
@@ -104,6 +109,15 @@ class WorkerBook:
                         row["state"] = "lost"
                 self._workers[owner] = row
         self._forget()
+
+    def leave(self, gone: Iterable[Departure]) -> None:
+        """Learn how workers left (in order): ``exited`` (said goodbye) or ``lost``."""
+        now = round(self._get_time(), 1)
+        for worker, left in gone:
+            key = f"{worker.host}:{worker.pid}"
+            row = self._workers.get(key)
+            if row is not None and row["state"] != "lost":  # lost is for good
+                self._workers[key] = {**row, "state": left, "last": now} if left == "exited" else {**row, "state": left}
 
     def check_exits(self) -> None:
         """Mark ``exited`` this host's workers whose process is gone and left nothing running
@@ -137,14 +151,15 @@ class WorkerBook:
             stalled: the ids of the phases shown as stalled now; a worker not lost whose running
                 phases all are is ``stalled`` (the aggregator has not heard from it for a while).
         """
-        if not stalled:
-            return dict(self._workers)
-        return {key: {**row, "state": "stalled"} if self._stalled(key, row, stalled) else row
-                for key, row in self._workers.items()}
+        return {key: self._shown(key, row, stalled) for key, row in self._workers.items()}
 
-    def _stalled(self, key: str, row: Row, stalled: Collection[str]) -> bool:
-        running = self._running.get(key, ())
-        return row["state"] != "lost" and bool(running) and all(phase_id in stalled for phase_id in running)
+    def _shown(self, key: str, row: Row, stalled: Collection[str]) -> Row:
+        running = self._running.get(key)
+        if not running or row["state"] == "lost":
+            return row
+        if all(phase_id in stalled for phase_id in running):
+            return {**row, "state": "stalled"}
+        return {**row, "state": "alive"} if row["state"] == "exited" else row  # see the module's note
 
 
 class TrackerSource:
@@ -169,6 +184,8 @@ class TrackerSource:
     ) -> None:
         self._tracker = tracker
         self._buffer = stream.watch()
+        self._departures = departures(tracker)
+        self._departed = 0
         self._logs = logs
         self._meta = {"source": "session", "title": "mpprogress", "live": True, "can_cancel": True, **(meta or {})}
         self._timeline = timeline
@@ -179,15 +196,18 @@ class TrackerSource:
 
     def collect(self, force: bool = False) -> State | None:
         """A fresh state, or ``None`` when nothing happened since the last one."""
+        # departures first: the events before one (its worker's last phases) are buffered by then
+        self._departed, gone = self._departures.since(self._departed)
         events, overflowed = self._buffer.drain()
         self.workers.apply(events)
+        self.workers.leave(gone)
         self.workers.check_exits()
         if self._timeline is not None and any(isinstance(event, PhaseFinished) for event in events):
             self._timeline.urge()  # the cards show it at once: so must the timeline
         now = time.monotonic()
         logs_seq = self._logs.seq if self._logs is not None else 0
         timeline = self.timeline_version()
-        if not (force or events or overflowed or logs_seq != self._last_logs or timeline != self._last_timeline
+        if not (force or events or gone or overflowed or logs_seq != self._last_logs or timeline != self._last_timeline
                 or now - self._last_at >= _IDLE_REFRESH):
             return None
         self._last_at, self._last_logs, self._last_timeline = now, logs_seq, timeline

@@ -15,7 +15,9 @@ phase of an unknown operation or parent, too many phases or operations open for 
 back resends of its old operations and phases is ``after_lost`` (they stay lost: see
 ``registry``).  Re-applying a resent start or finish does nothing.  A stalled client's open
 phases are flagged ``stalled`` (``stall``) for the display while it is in doubt; nothing is
-finished until it is known lost (``lose``).  Worker log records are re-emitted through
+finished until it is known lost (``lose``).  A worker that leaves, saying goodbye (``BYE``) or
+lost, is recorded in the tracker's ``departures`` (the dashboard's Workers table shows it
+``exited`` or ``lost``, on any host).  Worker log records are re-emitted through
 ``logging.getLogger(name).handle(...)``.
 """
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from .._base.events import Worker
 from .._base.port import PhaseFinishedError, ProgressError
+from .._core.departures import departures
 from .._core.phases import BaseProgressOperation, BaseProgressPhase
 from .._core.tracker import BaseProgressTracker
 from . import wire
@@ -122,8 +125,9 @@ class Applier:
             wire.LogRecord: lambda client, message: self._logs.emit(client.pid, message),
             wire.Hello: _nothing,  # the registry's
             wire.Heartbeat: _nothing,
-            wire.Bye: _nothing,
+            wire.Bye: lambda client, message: self._departures.add(self._worker(client), "exited"),
         }
+        self._departures = departures(tracker)
 
     def apply(self, client: RemoteClient, message: wire.Message) -> None:
         """Apply one message of ``client``; a kind a client never sends is dropped and counted."""
@@ -150,6 +154,7 @@ class Applier:
                 remote.container.finish_phase(remote.phase.phase_id, False, reason="lost")
         for operation_id in client.operations:
             self.tracker.finish_operation(operation_id, False)
+        self._departures.add(self._worker(client), "lost")
         return len(client.phases)
 
     def _apply_states(self, client: RemoteClient, message: wire.State) -> None:

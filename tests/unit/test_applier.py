@@ -145,3 +145,18 @@ def test_worker_log_records_are_re_emitted_under_bounded_logger_names(caplog: py
     got = [(r.name, r.getMessage(), r.process, r.processName, r.created) for r in caplog.records]
     assert got == [("worker.one", "first", 77, "worker-77", 1700000000.0),
                    ("mpprogress.worker", "second", 77, "worker-77", 1700000001.0)]
+
+
+def test_a_client_that_says_goodbye_departs_exited_and_one_lost_departs_lost() -> None:
+    from mpprogress._base.events import Worker
+    from mpprogress._core.departures import Departure, departures
+
+    s = Setup()
+    s.client.host = "elsewhere"
+    other = RemoteClient(b"r2", "other", 77, False, 0.0, host="far")
+    s.apply(wire.PhaseStart(2, 1, "p", "op", None, "phase", None, 10), wire.PhaseFinish(3, 1, 10, 10, None, True, None),
+            wire.Bye(4))
+    s.applier.lose(other)
+    seen, gone = departures(s.tracker).since(0)
+    assert (seen, gone) == (2, [Departure(Worker("elsewhere", 4242), "exited"), Departure(Worker("far", 77), "lost")])
+    assert departures(s.tracker).since(seen) == (2, [])

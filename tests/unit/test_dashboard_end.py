@@ -13,6 +13,7 @@ pytest.importorskip("aiohttp")
 
 from mpprogress import BaseProgressTracker
 from mpprogress._base.events import OperationStarted, PhaseFinished, PhaseStarted, Worker
+from mpprogress._core.departures import Departure, Departures
 from mpprogress._dashboard.hub import run_outcome
 from mpprogress._dashboard.live import WorkerBook, process_exists
 from mpprogress._dashboard.model import State
@@ -42,6 +43,36 @@ def test_a_worker_whose_process_is_gone_is_exited_unless_it_left_phases_open() -
     clock.advance(2)
     book.check_exits()
     assert {row["pid"]: row["state"] for row in book.rows().values()} == {11: "exited", 12: "lost", 13: "alive"}
+
+
+def test_how_a_worker_of_any_host_left_is_final_and_one_with_phases_running_shows_alive() -> None:
+    clock = FakeClock()
+    book = WorkerBook(get_time=clock, exists=lambda pid: True)
+    far, near, back = Worker("far", 1), Worker("near", 1), Worker("far", 2)
+    book.apply([OperationStarted("op", "Run"),
+                PhaseStarted("op", "a", worker=far), PhaseFinished("op", "a"),
+                PhaseStarted("op", "b", worker=near), PhaseFinished("op", "b"),
+                PhaseStarted("op", "c", worker=back)])  # its finish is still on its way
+    book.leave([Departure(far, "exited"), Departure(near, "lost"), Departure(back, "exited"),
+                Departure(Worker("never seen", 9), "lost")])
+    states = {(row["host"], row["pid"]): row["state"] for row in book.rows().values()}
+    assert states == {("far", 1): "exited", ("near", 1): "lost", ("far", 2): "alive"}
+    book.apply([PhaseFinished("op", "c")])
+    book.leave([Departure(near, "exited")])  # lost is for good
+    states = {(row["host"], row["pid"]): row["state"] for row in book.rows().values()}
+    assert states == {("far", 1): "exited", ("near", 1): "lost", ("far", 2): "exited"}
+
+
+def test_departures_are_read_once_each_and_bounded() -> None:
+    log = Departures(keep=2)
+    seen, gone = log.since(0)
+    assert (seen, gone) == (0, [])
+    for pid in range(5):
+        log.add(Worker("h", pid), "exited")
+    seen, gone = log.since(1)  # a reader that fell behind misses the oldest kept no longer
+    assert (seen, [d.worker.pid for d in gone]) == (5, [3, 4])
+    log.add(Worker("h", 5), "lost")
+    assert log.since(seen) == (6, [Departure(Worker("h", 5), "lost")])
 
 
 @pytest.mark.processes
