@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +22,13 @@ from mpprogress._base.formats import (
     format_seconds,
     percent_of,
 )
+from mpprogress._report import load_run, render
 from mpprogress.adapters.console import ConsoleProgressTracker
 from mpprogress.adapters.console._render import ConsoleConfig, render_frame, render_summary
 from mpprogress.adapters.logs import LoggingSink
 from mpprogress.adapters.notebook import NotebookSink
 from mpprogress.testing import FakeClock
+from tests.unit.journal_runs import Planned, write_run
 from tests.unit.test_notebook_sink import RecordedOutput
 
 
@@ -141,3 +144,17 @@ def test_the_notebook_shows_the_over_count(clock: FakeClock) -> None:
     shown = re.sub("<[^>]+>", "", output.bundles[-1]["text/html"])
     assert "25/10 (+15 over)" in shown
     tracker.close()
+
+
+def test_the_report_shows_the_over_count_and_a_sub_second_duration(tmp_path: Path) -> None:
+    journal = tmp_path / "run.db"
+    write_run(journal, [Planned("p", "overshoot", 0.0, 0.4, 25, 10), Planned("q", "blink", 0.5, 0.52, 3, 3)],
+              length=1.0)
+    figures = load_run(journal)
+    text = render(figures, "text", width=140)
+    assert re.search(r"overshoot[ │]+0\.4 s[ │]+25/10 \(\+15 over\)", text), text
+    assert re.search(r"blink[ │]+<0\.1 s[ │]+3/3 ", text), text
+    page = render(figures, "html")
+    assert "<td class=n>25/10 (+15 over)</td>" in page and "<td class=n>0.4 s</td>" in page
+    assert "duration 0.4 s, items 25/10 (+15 over)" in page  # the bar's tooltip
+    assert " ms<" not in page and " ms," not in page
