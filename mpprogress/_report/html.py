@@ -26,6 +26,7 @@ dl.summary dt{color:#495057}dl.summary dd{margin:0}
 table{border-collapse:collapse;margin:4px 0}th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #e9ecef}
 th{background:#f1f3f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 details{margin:2px 0}summary{cursor:pointer;color:#343a40}
+svg.axis,svg.lanes,svg.throughput{display:block;width:100%;height:auto}
 svg text{font-size:11px;fill:#495057}svg .lane-label{fill:#343a40}
 svg line{stroke:#adb5bd}svg line.grid{stroke:#f1f3f5}svg .flow{fill:#4c6ef5}
 svg .bar{stroke:#fff;stroke-width:.5}svg text.bar-label{fill:#fff;font-size:10px;pointer-events:none}
@@ -63,7 +64,7 @@ _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], str], bool]]]
     ("phase", lambda p: escape(p.title), False),
     ("worker", lambda p: escape("" if p.pid is None else f"{p.host or ''} {p.pid}".strip()), False),
     ("duration", lambda p: units.duration(p.duration), True),
-    ("items", lambda p: units.count(p.current) + ("" if p.total is None else f" / {units.count(p.total)}"), True),
+    ("items", lambda p: escape(units.counted(p.current, p.total)), True),  # 25/10 (+15 over) past its total
     ("rate", lambda p: units.rate(p.rate), True),
     ("outcome", _outcome_cell, False),
 )

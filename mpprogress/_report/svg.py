@@ -86,7 +86,7 @@ def axis(scale: Scale) -> str:
 
 
 def _items(phase: PhaseFigures) -> str:
-    return units.count(phase.current) + ("" if phase.total is None else f"/{units.count(phase.total)}")
+    return units.counted(phase.current, phase.total)  # 25/10 (+15 over) past its total
 
 
 def bar_title(bar: Bar, scale: Scale) -> str:

@@ -60,7 +60,7 @@ def _table(title: str, rows: Sequence[Any], columns: Sequence[tuple[str, Callabl
 
 
 def _items(phase: PhaseFigures) -> str:
-    return units.count(phase.current) + ("" if phase.total is None else f"/{units.count(phase.total)}")
+    return units.counted(phase.current, phase.total)  # 25/10 (+15 over) past its total
 
 
 _PHASE_COLUMNS: Final[Sequence[tuple[str, Callable[[PhaseFigures], Text | str], bool]]] = (

@@ -6,7 +6,9 @@ import math
 import time
 from typing import Final
 
-__all__ = ["OUTCOME_COLOURS", "count", "duration", "items", "moment", "rate", "tick_step"]
+from .._base.formats import format_counted, sub_second
+
+__all__ = ["OUTCOME_COLOURS", "count", "counted", "duration", "items", "moment", "rate", "tick_step"]
 
 OUTCOME_COLOURS: Final = {
     "succeeded": "#2f9e44",
@@ -29,6 +31,11 @@ def count(value: float | None) -> str:
     return f"{value:,.1f}"
 
 
+def counted(current: float, total: int | None) -> str:
+    """A phase's items: ``12/40``, ``25/10 (+15 over)`` past its total, ``12`` without one."""
+    return format_counted(current, total, count)
+
+
 def items(done: float, per_second: float | None, earlier: float = 0) -> str:
     """A run's items: ``100 (86.0/s while phases ran)``, and what resumed phases had done before."""
     text = f"{count(done)} ({rate(per_second)} while phases ran)"
@@ -36,11 +43,12 @@ def items(done: float, per_second: float | None, earlier: float = 0) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``350 ms``, ``4.2 s``, ``3m 05s``, ``2h 03m``."""
+    """``0.4 s`` (``<0.1 s`` below 0.05 s: the one form of a time under a second,
+    ``_base/formats.sub_second``), ``4.2 s``, ``3m 05s``, ``2h 03m``."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
     if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
+        return f"{sub_second(max(0.0, seconds))} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)

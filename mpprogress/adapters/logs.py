@@ -20,6 +20,7 @@ from .._base.events import (
     ProgressEventSerializer,
     ProgressUpdate,
 )
+from .._base.formats import format_counted, format_percentage, format_seconds, percent_of
 from .._base.outcomes import is_detail
 from . import TrackerWithSinks
 
@@ -35,14 +36,14 @@ def _describe(event: ProgressEvent) -> str:
         return f"cancel requested: {event.operation_id}"
     title = event.title or event.operation_id
     if isinstance(event, ProgressUpdate):
-        text = f"progress {title}: {event.current}" + ("" if event.total is None else f"/{event.total}")
-        if event.percentage is not None:
-            text += f" ({event.percentage:.0f}%)"
+        text = f"progress {title}: {format_counted(event.current, event.total, str)}"  # 25/10 (+15 over)
+        if event.percentage is not None:  # the event's is capped at 100: past its total it says 250%
+            text += f" ({format_percentage(percent_of(event.current, event.total))})"
         return text + (f" - {event.message}" if event.message else "")
     if isinstance(event, (PhaseFinished, OperationFinished)):
         what = "phase" if isinstance(event, PhaseFinished) else "operation"
         result = event.outcome + (f" ({event.reason})" if is_detail(event.reason) else "")  # outcomes.py
-        return f"{what} {result}: {title} in {event.duration:.1f}s"
+        return f"{what} {result}: {title} in {format_seconds(event.duration)}"
     what = "phase" if isinstance(event, PhaseStarted) else "operation"
     return f"{what} started: {title}"
 

@@ -110,3 +110,27 @@ def test_a_big_group_is_folded_until_opened(browser: Any, tmp_path: Path) -> Non
     assert failed.evaluate("e => getComputedStyle(e).fill") == rgb(OUTCOME_COLOURS["failed"])
     assert browser.locator("details.group svg.lanes").last.locator("text.lane-label").count() == 40
     browser.screenshot(path=str(tmp_path / "many.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1250, 1600, 1920])
+def test_the_timeline_spans_the_width_of_the_page(browser: Any, tmp_path: Path, width: int) -> None:
+    """Issue 25: the timeline drew at a fixed 1,150 px, ~75% of a 1,600 px window; it now spans
+    its container, and the run's last moment is drawn at the right of the container."""
+    journal, page_file = tmp_path / "crawl.db", tmp_path / "report.html"
+    write_run(journal, CRAWL)
+    write_report(journal, fmt="html", output=page_file)
+    browser.set_viewport_size({"width": width, "height": 900})
+    browser.goto(page_file.as_uri())
+    container = browser.locator("#timeline").bounding_box()
+    assert container is not None and container["width"] > width * 0.9
+    for drawing in ("#timeline svg.axis", "#timeline svg.lanes", "svg.throughput"):
+        box = browser.locator(drawing).first.bounding_box()
+        assert box is not None and box["width"] >= 0.95 * container["width"], (drawing, box, container)
+    # the bar that ends last (fetch 6, at the run's end) reaches the plot's right edge: the
+    # drawing's width less its right margin (20 of 1,150 units)
+    right = max(bar["x"] + bar["width"] for bar in (browser.locator(f'rect.bar[data-phase-id="{phase.phase_id}"]')
+                                                    .bounding_box() for phase in CRAWL) if bar)
+    assert right >= container["x"] + container["width"] * (1 - 25 / 1150), (right, container)
+    # every drawing is scaled alike: the axis, lanes and throughput chart still line up
+    boxes = [browser.locator(drawing).first.bounding_box() for drawing in ("svg.axis", "svg.lanes", "svg.throughput")]
+    assert len({round(box["width"]) for box in boxes if box}) == 1

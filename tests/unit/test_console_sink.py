@@ -230,7 +230,7 @@ def test_not_a_terminal_writes_plain_timestamped_lines() -> None:
             "▸ Researching Stripe › Links: started (total 100)",  # noqa: RUF001
             lines[2][9:],
             "▸ Researching Stripe › Links › sub: started (total unknown)",  # noqa: RUF001
-            "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after 0.0s",  # noqa: RUF001
+            "⚠ Researching Stripe › Links › sub: lost — worker died at 2 after <0.1s",  # noqa: RUF001
             "◐ Researching Stripe › Links: incomplete at 20/100 after 13.0s",  # noqa: RUF001
             "✘ Researching Stripe: failed after 13.0s — 0 of 2 phases succeeded (1 incomplete, 1 lost)",
         ]

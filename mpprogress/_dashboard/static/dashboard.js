@@ -23,11 +23,31 @@
   }
   const count = (n) => n === null || n === undefined ? '?' :
     Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', {maximumFractionDigits: 1});
-  function span(seconds) {
+  // Numbers and times in the forms of mpprogress/_base/formats.py, as the console writes them.
+  function eta(seconds) {  // H:MM:SS; <0:00:01 under a second (0:00:00 only with no work left); 4d 04h
     if (seconds === null || seconds === undefined) return '';
-    const s = Math.max(0, Math.round(seconds));
+    if (!Number.isFinite(seconds) || seconds < 0) return '-:--:--';
+    if (seconds > 0 && seconds < 1) return '<0:00:01';
+    if (seconds >= 100 * 3600) {
+      const days = seconds / 86400;
+      return days < 10000 ? `${Math.floor(days)}d ${String(Math.floor(seconds / 3600) % 24).padStart(2, '0')}h` : '>9999d';
+    }
+    const s = Math.floor(seconds);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;  // H:MM:SS, as the console
+    return `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;
+  }
+  function elapsed(seconds) {  // 0.4s under a second (<0.1s below 0.05 s), never 0:00:00; else as eta()
+    if (seconds === null || seconds === undefined) return '';
+    const s = Math.max(0, seconds);
+    return s < 1 ? (s < 0.05 ? '<0.1s' : s.toFixed(1) + 's') : eta(s);
+  }
+  // 12/40; 25/10 (+15 over) past its total: the tracker counts on, the page says so
+  const counted = (current, total) => total === null || total === undefined ? `${count(current)}/?` :
+    `${count(current)}/${count(total)}` + (current > total ? ` (+${count(current - total)} over)` : '');
+  function percent(current, total) {  // of the counts, not the capped pct: 250% past the total, 99% until reached
+    if (!total || current === null || current === undefined) return '';
+    const value = current / total * 100;
+    return value > 99 && value < 100 ? '99%' : value.toFixed(0) + '%';
   }
   const rate = (r) => r === null || r === undefined ? '' : `${count(r < 10 ? Math.round(r * 10) / 10 : Math.round(r))}/s`;
   const now = () => Date.now() / 1000 + state.offset;  // the server's clock
@@ -167,8 +187,8 @@
     if (op.stalled) facts.push(`${count(op.stalled)} stalled`);
     for (const [outcome, n] of Object.entries(op.counts || {})) if (outcome !== 'succeeded' && n) facts.push(`${count(n)} ${outcome}`);
     if (op.rate) facts.push(rate(op.rate));
-    if (!over && op.eta !== null && op.eta !== undefined) facts.push('ETA ' + span(op.eta));
-    facts.push('elapsed ' + span((over ? state.ended.time : now()) - op.started));
+    if (!over && op.eta !== null && op.eta !== undefined) facts.push('ETA ' + eta(op.eta));
+    facts.push('elapsed ' + elapsed((over ? state.ended.time : now()) - op.started));
     put(view.facts, facts.join(' · '));
     view.cancel.hidden = !state.meta.can_cancel || over;
     if (op.cancelled) { view.cancel.disabled = true; put(view.cancel, 'cancel requested'); }
@@ -210,12 +230,13 @@
     put(c.title, p.title);
     c.title.style.paddingLeft = (Math.min(p.depth, 12) * 14) + 'px';
     c.title.title = p.title;
-    put(c.count, `${count(p.current)}/${p.total === null ? '?' : count(p.total)}`);
-    put(c.pct, p.pct === null ? '' : p.pct.toFixed(0) + '%');  // 74%, as the console
+    put(c.count, counted(p.current, p.total));
+    put(c.pct, p.pct === null ? '' : percent(p.current, p.total));  // 74%, as the console
     const [outcome, label] = shownAs(p);
     const over = state.ended !== null && !p.finished;
     put(c.rate, p.finished || over ? '' : rate(p.rate));
-    put(c.eta, p.finished ? span(p.duration) : (p.eta === null || p.stalled || over ? '' : 'ETA ' + span(p.eta)));
+    const left = p.total === null || p.current < p.total;  // no ETA once no work is left
+    put(c.eta, p.finished ? elapsed(p.duration) : (p.eta === null || p.stalled || over || !left ? '' : 'ETA ' + eta(p.eta)));
     const words = [label === 'incomplete' ? null : p.reason, outcome === 'stalled' ? 'no news from its worker' : null,
                    p.resumed === null || p.resumed === undefined ? null : `resumed at ${count(p.resumed)}/${p.total === null ? '?' : count(p.total)}`,
                    p.message];
@@ -243,7 +264,7 @@
     put(tr.cells[0], op.title);
     chip(tr.cells[1].firstChild, op.outcome);
     put(tr.cells[2], Object.entries(op.counts || {}).map(([k, n]) => `${count(n)} ${k}`).join(', '));
-    put(tr.cells[3], span(op.duration));
+    put(tr.cells[3], elapsed(op.duration));
     shown('history', body.rows.length);
   }
 
@@ -282,7 +303,7 @@
 
   function tickWorkers() {
     const at = state.ended ? state.ended.time : now();
-    for (const tr of $("workers").tBodies[0].rows) put(tr.cells[5], span(at - tr.last) + " ago");
+    for (const tr of $("workers").tBodies[0].rows) put(tr.cells[5], elapsed(at - tr.last) + " ago");
   }
 
   function drawLogs() {
@@ -352,7 +373,7 @@
   setInterval(() => {
     for (const [id, view] of views) {
       const op = state.ops.get(id);
-      if (op && !state.ended) put(view.facts, view.facts.textContent.replace(/elapsed [\d:]+$/, 'elapsed ' + span(now() - op.started)));
+      if (op && !state.ended) put(view.facts, view.facts.textContent.replace(/elapsed \S+$/, 'elapsed ' + elapsed(now() - op.started)));
     }
     tickWorkers();
   }, 1000);

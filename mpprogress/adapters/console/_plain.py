@@ -33,7 +33,7 @@ from ..._base.events import (
     ProgressEvent,
     ProgressUpdate,
 )
-from ..._base.formats import format_percentage
+from ..._base.formats import format_counted, format_percentage, format_seconds, percent_of
 from ..._base.snapshot import PhaseSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._plan import iter_phases
@@ -124,9 +124,8 @@ class PlainLines(EventSink):
                 if phase.phase_id in named:
                     continue
                 self._last_line[phase.phase_id] = phase.elapsed  # the next progress line waits too
-                detail = (
-                    f"still running at {_counted(phase.rollup_current, phase.rollup_total)} after {phase.elapsed:.1f}s"
-                )
+                counted = _counted(phase.rollup_current, phase.rollup_total)
+                detail = f"still running at {counted} after {format_seconds(phase.elapsed)}"
                 self._phase_line(phase.phase_id, Text("·", "bright_black"), detail)
 
     def _stalls(self, running: list[PhaseSnapshot]) -> None:
@@ -138,7 +137,8 @@ class PlainLines(EventSink):
             counted = _counted(phase.rollup_current, phase.rollup_total)
             if phase.stalled:
                 self._stalled.add(phase_id)
-                mark, detail = Text(STALLED[0], STALLED[1]), f"{STALLED[2]} (at {counted} after {phase.elapsed:.1f}s)"
+                took = format_seconds(phase.elapsed)
+                mark, detail = Text(STALLED[0], STALLED[1]), f"{STALLED[2]} (at {counted} after {took})"
             else:
                 self._stalled.discard(phase_id)
                 mark, detail = Text("·", "bright_black"), f"its worker is heard from again (at {counted})"
@@ -171,7 +171,7 @@ class PlainLines(EventSink):
             title = self._operations.pop(event.operation_id, "") or clean_line(event.title, 200)
             counts = self._outcomes.pop(event.operation_id, Counter())
             result = verdict(event.success, event.reason, Counter(event.phase_outcomes) or counts)
-            verb, took = result.verb.lower(), f"{event.duration:.1f}s"
+            verb, took = result.verb.lower(), format_seconds(event.duration)
             detail = f"{verb} after {took}{result.suffix}"
             self._line(result.mark(), title, detail)
         elif isinstance(event, CancelRequested):
@@ -187,11 +187,12 @@ class PlainLines(EventSink):
             return
         self._last_line[phase_id] = event.elapsed
         detail = _counted(event.current, event.total)
-        if event.percentage is not None:
-            detail += f" {format_percentage(event.percentage)}"
+        if event.percentage is not None:  # the event's is capped at 100: past its total it says 250%
+            detail += f" {format_percentage(percent_of(event.current, event.total))}"
         if event.rate:
             detail += f" {format_rate(event.rate)}"
-        if event.eta is not None:
+        left = event.total is None or event.current < event.total
+        if event.eta is not None and left:  # no ETA once no work is left
             detail += f" eta {format_duration(event.eta)}"
         if event.message:
             detail += f" — {clean_line(event.message)}"
@@ -204,11 +205,11 @@ class PlainLines(EventSink):
         current, total, rate = self._rolled_up(event)
         counted = _counted(current, total)
         if name == "succeeded":
-            detail = f"succeeded {counted} in {event.duration:.1f}s"
+            detail = f"succeeded {counted} in {format_seconds(event.duration)}"
             shown = format_rate(rate)
             detail += f" ({shown})" if shown else ""
         else:
-            detail = f"{outcome_label(name, event.reason)} at {counted} after {event.duration:.1f}s"
+            detail = f"{outcome_label(name, event.reason)} at {counted} after {format_seconds(event.duration)}"
         self._phase_line(phase_id, outcome_mark(name), detail, event.title)
         self._phases.pop(phase_id, None)
         self._last_line.pop(phase_id, None)
@@ -276,4 +277,4 @@ class PlainLines(EventSink):
 
 
 def _counted(current: float, total: int | None) -> str:
-    return format_count(current) if total is None else f"{format_count(current)}/{format_count(total)}"
+    return format_counted(current, total, format_count)

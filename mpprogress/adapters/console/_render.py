@@ -17,6 +17,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.segment import Segment
 from rich.text import Text
 
+from ..._base.formats import format_elapsed
 from ..._base.snapshot import OperationSnapshot, TrackerSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
@@ -78,7 +79,7 @@ def _slot_cells(slots: list[str]) -> int:
 
 
 def _header_values(op: OperationSnapshot, closing: bool) -> dict[str, str]:
-    values = {"elapsed": format_duration(op.elapsed)}
+    values = {"elapsed": format_elapsed(op.elapsed)}
     if op.finished:
         return values
     # No ETA while a worker's phase is stalled: its remaining work has no known pace.

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.spinner import Spinner
 from rich.text import Text
 
-from ..._base.formats import format_percentage
+from ..._base.formats import format_counted, format_elapsed, format_percentage, percent_of
 from ..._base.snapshot import PhaseSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
@@ -205,10 +205,9 @@ def _count_width(phase: PhaseSnapshot) -> int:
 
 
 def count_text(phase: PhaseSnapshot) -> str:
-    """``12/40``, or just ``12`` when the total is unknown (rolled up for a parent phase)."""
-    if phase.rollup_total is None:
-        return format_count(phase.rollup_current)
-    return f"{format_count(phase.rollup_current)}/{format_count(phase.rollup_total)}"
+    """``12/40``, ``25/10 (+15 over)`` past the total, or just ``12`` when the total is unknown
+    (rolled up for a parent phase)."""
+    return format_counted(phase.rollup_current, phase.rollup_total, format_count)
 
 
 def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int]:
@@ -231,10 +230,9 @@ def _title_cell(phase: PhaseSnapshot, shown: str, depth: int) -> tuple[Text, int
 
 def _cells(phase: PhaseSnapshot, shown: str, config: ConsoleConfig) -> dict[str, str]:
     """The values of the columns after the bar ("" where a row has none)."""
-    cells = {"count": count_text(phase), "elapsed": format_duration(phase.elapsed)}
-    if config.show_percentage:
-        pct = phase.percentage
-        cells["percentage"] = format_percentage(pct)
+    cells = {"count": count_text(phase), "elapsed": format_elapsed(phase.elapsed)}
+    if config.show_percentage:  # not the snapshot's, capped at 100: past its total it says 250%
+        cells["percentage"] = format_percentage(percent_of(phase.rollup_current, phase.rollup_total))
     if config.show_time_remaining:
         # A parent without a total of its own has its sub-phases' ETA (the snapshot's).
         known = shown == "running" and phase.rollup_total is not None and not phase.stalled

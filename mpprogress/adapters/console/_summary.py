@@ -15,6 +15,7 @@ from rich.measure import Measurement
 from rich.panel import Panel
 from rich.text import Text
 
+from ..._base.formats import format_seconds
 from ..._base.snapshot import OperationSnapshot, PhaseSnapshot
 from ..._base.text import clean_line
 from ._config import ConsoleConfig
@@ -64,7 +65,7 @@ def render_summary(
     head.append(f" {result.verb} ", style=f"bold {result.style}")
     head.append(clean_line(title, 200), style="bold")
     head.append(result.suffix, style=result.style)
-    head.append(f"\nDuration: {duration:.1f}s", style="yellow")
+    head.append(f"\nDuration: {format_seconds(duration)}", style="yellow")
     parts: list[RenderableType] = [head]
     if phases:
         parts.append(_PhaseLines([_summary_row(*row) for row in phases[: config.summary_max_phases]]))
@@ -92,7 +93,7 @@ def _summary_row(phase: PhaseSnapshot, depth: int) -> _Row:
     return (
         cell,
         count_text(phase),
-        f"{phase.elapsed:.1f}s",
+        format_seconds(phase.elapsed),
         format_rate(phase.rate),
     )  # rolled up for a parent without a total
 
