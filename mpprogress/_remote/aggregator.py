@@ -4,8 +4,8 @@ The aggregator owns a ROUTER socket and the one thread that touches it, and is o
 it decodes each frame with the pure ``wire.decode`` (frames that fail are dropped and counted by
 reason, never raised), asks the ``registry.ClientRegistry`` who sent it, lets the
 ``applier.Applier`` apply it to the local tracker, and acknowledges what it applied (one
-``ACK`` per client per pass).  A frame from a sender it does not know (it restarted, or the
-sender reconnected) gets a ``RESYNC`` reply.  Every ``liveness_interval`` it asks the registry
+``ACK`` per client per pass; a phase start nobody waits for may wait for the next: ``replies``).
+A frame from a sender it does not know (it restarted, or reconnected) gets a ``RESYNC`` reply.  Every ``liveness_interval`` it asks the registry
 how each client stands: a stalled client's open phases show as stalled (in doubt: nothing is
 finished; its next frame clears it), a lost one's finish with ``success=False`` and
 ``reason="lost"`` (``registry`` says when; logged on ``mpprogress._remote``).  Cancellations
@@ -225,6 +225,9 @@ class Aggregator:
                 wait = min(self.config.poll_interval, next_check - self._get_time())
                 if quiet:
                     wait = min(wait, next_pass - paced)
+                held = self._replies.held_until()
+                if held is not None:  # acknowledgements held for a client's next one fall due
+                    wait = min(wait, held - paced)
                 ready = dict((waker_only if quiet else poller).poll(max(0, math.ceil(wait * 1000))))
                 if self._waker.fd in ready:
                     self._waker.drain()
@@ -236,6 +239,8 @@ class Aggregator:
                     # finishes and hellos cannot: their senders wait for the acknowledgement
                     # (thousands of short tasks: 5 ms per task otherwise).
                     next_pass = paced + (self.config.batch_interval if self._states_read else 0.0)
+                if held is not None:
+                    self._replies.flush()
                 if self._cancels:
                     self._send_cancels()
                 now = self._get_time()
@@ -244,6 +249,7 @@ class Aggregator:
                     monitor.count(self._drops)
                     next_check = now + self.config.liveness_interval
             self._receive()  # what came during the last quiet period
+            self._replies.flush(everything=True)
             self._send_cancels()
         except BaseException as exc:  # the socket failing, or a BaseException past every guard
             self._failure = exc
@@ -324,7 +330,9 @@ class Aggregator:
             _log.info("mpprogress: worker %s is reporting again", client.name)
         self._frames += 1
         if isinstance(message, _ACKED):  # even if applying it fails: a resend would fail alike
-            self._replies.ack(routing_id, message.seq)
+            starts = isinstance(message, wire.PhaseStart)  # only the first is waited for (``replies``)
+            self._replies.ack(routing_id, message.seq, lazy=starts and client.introduced)
+            client.introduced = client.introduced or starts
         if isinstance(message, wire.Bye):
             self._registry.remove(client)
         self._applier.apply(client, message)

@@ -19,7 +19,8 @@ of silence it is ``stalled``: in doubt, not final (a long GIL-holding call, a st
 network link down for a while all look like this); its phases stay open and show as stalled.
 It is ``lost``, which is final, only when it is known to be gone: a client whose hello claims
 this host (its ``host`` equals the aggregator's ``host_identity()``) as soon as the pid it
-claims names no live process (or a zombie): claiming a dead pid only loses the claimant.  A
+claims names no live process (or a zombie) and it was silent ``_PROBE_QUIET`` (0.2 s): claiming
+a dead pid only loses the claimant.  A
 live pid keeps a client stalled, never lost (unless ``local_lost_timeout`` is set), only when
 the transport proved the pid (``proven``: over ``ipc://`` the kernel names the peer's pid, and
 it is the hello's); any other client, whatever it claims (a forged hello naming this host and
@@ -52,6 +53,7 @@ _RESYNC_EVERY = 1.0  # seconds between two resync requests to one sender
 _MAX_LOST_IDS = 1024  # ids of lost clients remembered, to recognise one that comes back
 _GONE_AFTER = 0.5  # silence after which a client whose connection is gone may be evicted
 _MAX_PROBES = 256  # clients probed for a free slot per hello (each probe is one send)
+_PROBE_QUIET = 0.2  # silence after which a local client's pid is checked (a frame says it lives)
 
 Verdict = Literal["running", "stalled", "lost"]
 """What ``ClientRegistry.judge`` makes of a client (see the module docstring)."""
@@ -85,6 +87,7 @@ class RemoteClient:
     returned: bool = False  # its id was lost before: its old phases stay lost
     started: int | None = None  # a local client's process start time (a pid taken again is another)
     here: bool = False  # its hello claims this host: a dead pid makes it lost
+    introduced: bool = False  # its first phase start was acknowledged: later ones may wait (``replies``)
 
     @property
     def name(self) -> str:
@@ -244,7 +247,9 @@ class ClientRegistry:
         """Whether ``client`` is ``running``, ``stalled`` or ``lost`` at time ``now`` (see the
         module docstring).  Changes nothing."""
         silent = now - client.last_seen
-        if client.here and not self._process_alive(client.pid, client.started):
+        # A frame within the last _PROBE_QUIET s says it lives: no /proc read for it (hundreds
+        # of busy workers, four checks a second); a killed worker is found a check later.
+        if client.here and silent >= _PROBE_QUIET and not self._process_alive(client.pid, client.started):
             return "lost"
         if client.local:
             if self.local_lost_timeout is not None and silent > self.local_lost_timeout:

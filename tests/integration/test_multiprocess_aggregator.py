@@ -104,6 +104,25 @@ def test_resent_starts_and_finishes_apply_once_and_are_acked(setup: Setup) -> No
     assert tracker.get_phase("p7").current == 10  # type: ignore[union-attr]
 
 
+def test_a_phase_start_after_the_first_is_acknowledged_with_the_next_acknowledgement(setup: Setup) -> None:
+    """Only a client's first phase start is waited for (its introduction): a later one is held
+    for its finish, one ACK frame for both; one with no finish to ride on goes on its own,
+    well before the client's 0.5 s resend."""
+    _, _, _, client = setup
+    client.send(wire.Hello(1, "client-l", 1, "elsewhere"), wire.PhaseStart(2, 1, "l1", "op", None, "first", None, 5))
+    client.wait_acked(1, 2)  # the introduction: at once
+    client.send(wire.PhaseFinish(3, 1, 5, 5, None, True, None))
+    assert client.receive() == wire.Ack(0, (3,))
+    client.send(wire.PhaseStart(4, 2, "l2", "op", None, "second", None, 5))
+    assert not client.sock.poll(30), "a later phase start is not acknowledged on its own at once"
+    client.send(wire.PhaseFinish(5, 2, 5, 5, None, True, None))
+    assert client.receive() == wire.Ack(0, (4, 5))  # one frame for the start and the finish
+    client.send(wire.PhaseStart(6, 3, "l3", "op", None, "long", None, 5))
+    started = time.monotonic()
+    assert client.receive() == wire.Ack(0, (6,))  # held, then sent alone
+    assert time.monotonic() - started >= 0.05
+
+
 @pytest.mark.parametrize(
     "setup", [AggregatorConfig(stall_timeout=0.2, lost_timeout=0.5, liveness_interval=0.05)], indirect=True
 )
@@ -192,7 +211,7 @@ def test_only_a_client_of_this_host_and_pid_namespace_is_judged_by_its_pid(setup
         namesake.wait_acked(1, 2)
         client.wait_acked(1, 2)
         for _ in range(3):  # both known: each move of the clock is one more liveness check of both
-            clock.advance(0.1)
+            clock.advance(0.25)  # past the 0.2 s after which a silent client's pid is looked at
             assert wait_for(lambda: [e.data["phase_id"] for e in events.of_type("phase_finished")] == ["near"])
         assert events.of_type("phase_finished")[0].data["reason"] == "lost"
         assert not tracker.get_phase("far").finished  # type: ignore[union-attr]

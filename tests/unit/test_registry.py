@@ -83,7 +83,10 @@ def test_a_client_on_this_host_is_lost_with_its_process_only_unless_a_local_time
     clock.advance(3600.0)  # a stopped or very busy process: stalled, never lost while it exists
     assert registry.judge(client, clock()) == "stalled"
     other = admit(registry, clock, b"r2", "dies", pid=11, host=HOST)
-    assert registry.judge(other, clock()) == "lost"  # pid 11 is not alive: lost at once, heard or not
+    assert registry.judge(other, clock()) == "running"  # just heard from: alive then, its pid not read
+    assert pids.asked == [10]
+    clock.advance(0.25)  # the next check
+    assert registry.judge(other, clock()) == "lost"  # pid 11 is not alive: lost at the first check after
     assert pids.asked == [10, 11]
     bounded, clock = make(pids, stall_timeout=5.0, local_lost_timeout=30.0)
     client = admit(bounded, clock, b"r1", "near", pid=10, host=HOST, peer_pid=10)
@@ -157,6 +160,7 @@ def test_a_hello_claiming_this_host_unproven_is_lost_after_the_lost_timeout_even
     clock.advance(1.5)
     assert registry.judge(forged, clock()) == "lost"  # a live pid 1 does not keep it
     gone = admit(registry, clock, b"r2", "gone", pid=11, host=HOST)
+    clock.advance(0.25)
     assert registry.judge(gone, clock()) == "lost"  # a dead pid it claims: lost at once all the same
     wrong = admit(registry, clock, b"r3", "wrong", pid=1, host=HOST, peer_pid=4242)  # the kernel says another pid
     assert not wrong.local
@@ -224,3 +228,20 @@ def test_process_alive_never_raises() -> None:
 def test_a_hello_with_an_impossible_pid_never_reaches_the_registry(pid: int) -> None:
     with pytest.raises(wire.ProtocolError):
         wire.decode(msgpack.packb([wire.VERSION, wire.Hello.KIND, 1, "c", pid, HOST]))
+
+
+def test_a_client_heard_from_within_the_probe_quiet_is_not_probed() -> None:
+    """Four checks a second over hundreds of busy workers: a frame says a worker lives, so
+    only a worker silent for 0.2 s costs a look at its process."""
+    pids = Pids(*range(100, 110))
+    registry, clock = make(pids, stall_timeout=5.0)
+    clients = [admit(registry, clock, f"r{k}".encode(), f"c{k}", pid=100 + k, host=HOST) for k in range(10)]
+    for _ in range(4):  # every client reports between two checks
+        clock.advance(0.1)
+        for client in clients:
+            client.last_seen = clock()
+        assert {registry.judge(client, clock()) for client in clients} == {"running"}
+    assert pids.asked == []
+    clock.advance(0.25)
+    assert {registry.judge(client, clock()) for client in clients} == {"running"}
+    assert sorted(pids.asked) == list(range(100, 110))
