@@ -5,11 +5,12 @@ it decodes each frame with the pure ``wire.decode`` (frames that fail are droppe
 reason, never raised), asks the ``registry.ClientRegistry`` who sent it, lets the
 ``applier.Applier`` apply it to the local tracker, and acknowledges what it applied (one
 ``ACK`` per client per pass; a phase start nobody waits for may wait for the next: ``replies``).
-A frame from a sender it does not know (it restarted, or reconnected) gets a ``RESYNC`` reply.  Every ``liveness_interval`` it asks the registry
-how each client stands: a stalled client's open phases show as stalled (in doubt: nothing is
-finished; its next frame clears it), a lost one's finish with ``success=False`` and
-``reason="lost"`` (``registry`` says when; logged on ``mpprogress._remote``).  Cancellations
-from the tracker (``cancels.CancelRequests``) go out as ``CANCEL`` messages (protocol: ``link``).
+A frame from a sender it does not know (it restarted, or reconnected) gets a ``RESYNC`` reply.
+Every ``liveness_interval`` it asks the registry how each client stands: a stalled client's open
+phases show as stalled (in doubt: nothing is finished; its next frame clears it), a lost one's
+finish with ``success=False`` and ``reason="lost"`` (``registry`` says when; logged on
+``mpprogress._remote``).  Cancellations from the tracker (``cancels.CancelRequests``) go out as
+``CANCEL`` messages (protocol: ``link``).
 
 Nothing a frame, a handler or the liveness check raises can end the loop: the error is
 contained, counted in ``stats().dropped`` by reason (``handler_error``, ``liveness_error``,
