@@ -20,7 +20,7 @@ The protocol (both ends; the aggregator's side is in ``aggregator``/``applier``)
 - **Reliable messages and acknowledgements.** ``HELLO``, operation and phase starts and
   finishes, and ``BYE`` are kept until the aggregator acknowledges their ``seq`` in an ``ACK``
   (it acknowledges per receive pass, many seqs per frame; a phase start after the first may
-  wait up to 0.1 s to go with the next acknowledgement, mostly its finish's).  Each is handed to the outbox as
+  wait up to 0.2 s to go with the next acknowledgement, mostly its finish's).  Each is handed to the outbox as
   ``acked`` then: a phase whose finish was acknowledged is forgotten; a phase whose start was
   acknowledged has its state sent again (states sent before the start arrived were dropped).
 - **Resend.** An unacknowledged message is sent again (same frame, same ``seq``) after

@@ -25,7 +25,7 @@ from . import wire
 
 __all__ = ["LAZY_ACK", "Replies"]
 
-LAZY_ACK = 0.1
+LAZY_ACK = 0.2
 """Seconds an acknowledgement nobody waits for may be held for the client's next one."""
 
 
