@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from .._base.events import (
+    EVENT_TYPES,
     CancelRequested,
     EventSink,
     OperationFinished,
@@ -93,7 +94,7 @@ class LoggingSink(EventSink):
 
     def handle(self, event: ProgressEvent) -> None:
         """Log ``event`` unless it is a progress update too soon after the phase's last one."""
-        if self._closed:
+        if self._closed or event.type not in EVENT_TYPES:  # a type added later: not known here
             return
         if isinstance(event, ProgressUpdate):
             last = self._last_logged.get(event.phase_id)

@@ -204,3 +204,62 @@ def test_no_adapter_names_event_from() -> None:
         with open(spec.origin, encoding="utf-8") as source:
             code = compile(source.read(), spec.origin, "exec")
         assert "event_from" not in names(code), info.name
+
+
+class _NewKind:
+    """An event of a type added after these sinks were written (``events``: sinks ignore it)."""
+
+    type = "worker_departed"
+    operation_id = "op"
+    phase_id = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"operation_id": "op", "host": "h", "pid": 1}
+
+
+def make_otel() -> tuple[EventSink, Callable[[], object]]:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from mpprogress.adapters.otel import OpenTelemetrySink
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    return OpenTelemetrySink(provider, MeterProvider()), lambda: [span.name for span in spans.get_finished_spans()]
+
+
+def make_journal(tmp_path: Any) -> tuple[EventSink, Callable[[], object]]:
+    import sqlite3
+
+    from mpprogress.adapters.journal import JournalSink
+
+    path = tmp_path / "runs.db"
+    sink = JournalSink(path)
+
+    def phases() -> object:
+        sink.close()
+        with sqlite3.connect(path) as db:
+            return db.execute("select count(*) from phases").fetchone()[0]
+
+    return sink, phases
+
+
+@pytest.mark.parametrize(
+    "make",
+    [make_plain, make_console, live_console_sink, make_logging, make_websocket, make_json_lines, make_event_stream,
+     make_otel, make_journal],
+)
+def test_every_sink_ignores_an_event_type_it_does_not_know(make: Any, tmp_path: Any) -> None:
+    sink, output = make(tmp_path) if make is make_journal else make()
+    typed = [event_from(event_type, data) for event_type, data in recorded_events()]
+    sink.handle(typed[0])  # type: ignore[arg-type]
+    sink.handle(_NewKind())  # type: ignore[arg-type]
+    sink(event_type=_NewKind.type, **_NewKind().to_data())
+    for event in typed[1:]:
+        sink.handle(event)  # type: ignore[arg-type]
+    sink.close()
+    assert output()  # the known events after it were all handled

@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._base.events import CancelRequested, EventSink, ProgressEvent, ProgressUpdate
+from ..._base.events import EVENT_TYPES, CancelRequested, EventSink, ProgressEvent, ProgressUpdate
 from ..._base.forksafe import reinit_after_fork
 from ..._base.resume import ResumePoint
 from ..._base.text import strip_controls
@@ -149,7 +149,7 @@ class JournalSink(EventSink):
 
     def handle(self, event: ProgressEvent) -> None:
         """Queue ``event`` for the writer (a progress update replaces its phase's previous one)."""
-        if self._closed or isinstance(event, CancelRequested):
+        if self._closed or isinstance(event, CancelRequested) or event.type not in EVENT_TYPES:
             return
         now = self._get_time()
         if isinstance(event, ProgressUpdate):

@@ -118,7 +118,9 @@ class OpenTelemetrySink(EventSink):
 
     def handle(self, event: ProgressEvent) -> None:
         """Start, update or end the span and metrics that ``event`` concerns."""
-        self._handlers[event.type](event)
+        handler = self._handlers.get(event.type)
+        if handler is not None:  # a type added later: not known here
+            handler(event)
 
     def close(self) -> None:
         """End every span still open with status ERROR ("interrupted"). Idempotent."""
