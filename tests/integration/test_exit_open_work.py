@@ -43,7 +43,7 @@ def _neutral(stderr: str) -> list[str]:
     """The lines without their timestamps, durations and rates (they vary from run to run; a phase
     that ended within 0.1 s has no measured rate, one that took longer has one)."""
     lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in stderr.splitlines()]
-    lines = [re.sub(r"\d+\.\d+s\b", "Ts", line) for line in lines]
+    lines = [re.sub(r"<?\d+\.\d+s\b", "Ts", line) for line in lines]
     return [re.sub(r" \([\d.]+[kMG]?/s\)", "", line) for line in lines]
 
 
