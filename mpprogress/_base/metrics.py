@@ -316,29 +316,21 @@ def _measure(points: Sequence[Point], gap: float | None) -> tuple[float, float]:
     """(rate, window) at the last of ``points`` (two at least): the items over the window
     before it, the count between samples read on the straight line joining them."""
     end_time, end_count = points[-1]
-    items_span = end_time - _time_at(points, end_count - WINDOW_ITEMS)
+    items_span = end_time - _along(points, 1, end_count - WINDOW_ITEMS)  # when the count passed it
     window = min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_GAPS * (gap or 0.0), items_span))
     begin = max(end_time - window, points[0][0])  # no further back than the oldest point kept
-    return (end_count - _count_at(points, begin)) / (end_time - begin), window
+    return (end_count - _along(points, 0, begin)) / (end_time - begin), window  # the count at ``begin``
 
 
-def _time_at(points: Sequence[Point], count: float) -> float:
-    """When the count passed ``count`` (the oldest point's time if before it)."""
-    later_time, later_count = points[-1]
+def _along(points: Sequence[Point], known: int, value: float) -> float:
+    """On the line through ``points``, the other coordinate where coordinate ``known`` (0: the
+    time, 1: the count) reached ``value``, looking back from the newest point (the oldest
+    point's if ``value`` is before it)."""
+    other = 1 - known
+    later = points[-1]
     for index in range(len(points) - 2, -1, -1):
-        time, value = points[index]
-        if value <= count:
-            return time + (later_time - time) * (count - value) / (later_count - value)
-        later_time, later_count = time, value
-    return later_time
-
-
-def _count_at(points: Sequence[Point], time: float) -> float:
-    """The count at ``time`` (the oldest point's count if before it)."""
-    later_time, later_count = points[-1]
-    for index in range(len(points) - 2, -1, -1):
-        at, value = points[index]
-        if at <= time:
-            return value + (later_count - value) * (time - at) / (later_time - at)
-        later_time, later_count = at, value
-    return later_count
+        point = points[index]
+        if point[known] <= value:
+            return point[other] + (later[other] - point[other]) * (value - point[known]) / (later[known] - point[known])
+        later = point
+    return later[other]
