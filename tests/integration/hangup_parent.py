@@ -14,18 +14,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from signal_parent import work  # the same worker (this script's directory is on sys.path)
+
 import mpprogress
-
-
-def work(operation_id: str, index: int, out_dir: str) -> None:
-    op = mpprogress.get_tracker().get_operation(operation_id)
-    with op.phase(f"worker {index}", total=10_000) as phase:
-        Path(out_dir, f"started-{index}").touch()
-        deadline = time.monotonic() + 60
-        while not phase.cancelled and time.monotonic() < deadline:
-            phase.update(1)
-            time.sleep(0.01)
-        Path(out_dir, f"worker-{index}").write_text("cancelled" if phase.cancelled else "timed out")
 
 
 def main(out_dir: str, method: str) -> None:
