@@ -36,3 +36,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # a program started from a terminal has.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A worker a failed test left running would hold the run at exit: multiprocessing joins its
+    # children there, without a timeout.  Say which were left, and end them.
+    import multiprocessing
+
+    left = multiprocessing.active_children()
+    for child in left:
+        child.kill()
+        child.join(10)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"ended {len(left)} worker process(es) a test left running: "
+                                + ", ".join(f"{child.name} (pid {child.pid})" for child in left))

@@ -1,6 +1,6 @@
 """The one fork-safety helper: what a forked child must not inherit from its parent.
 
-Standard library only, and nothing happens at import.  Two tools, for two costs:
+Standard library only, and nothing happens at import.  Three tools:
 
 - ``PerProcess``: a value made lazily, once per process, like pyzmq's ``Context.instance()``:
   a forked child that asks for it gets a new one (the pid is compared on each ``get()``), and
@@ -11,17 +11,23 @@ Standard library only, and nothing happens at import.  Two tools, for two costs:
   (fresh locks, no threads that did not survive the fork).  The one ``os.register_at_fork``
   hook behind it is installed on first use, never at import, and only where the platform has
   it.
+- ``add_parent_only_handler(logger, handler)``: a logging handler that serves this process only
+  (a session's console, journal and dashboard handlers).  A child forked while it is in place
+  starts without it: its locks may have been held by a parent thread at the fork, and what it
+  writes to (a live display, a journal, a dashboard's page) is the parent's.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["ForkAware", "PerProcess", "reinit_after_fork"]
+__all__ = ["ForkAware", "PerProcess", "add_parent_only_handler", "reinit_after_fork"]
 
 T = TypeVar("T")
 
@@ -103,3 +109,38 @@ def reinit_after_fork(obj: ForkAware) -> None:
 def _reinit_all() -> None:
     for obj in list(_registered):
         obj._reinit_after_fork()
+
+
+class _ParentOnly:
+    """The logging handlers a forked child takes off its loggers before anything else runs."""
+
+    def __init__(self) -> None:
+        self.handlers: list[tuple[logging.Logger, logging.Handler]] = []
+
+    def _reinit_after_fork(self) -> None:
+        held, self.handlers = self.handlers, []
+        for logger, handler in held:
+            logger.removeHandler(handler)  # logging's own lock was made new before this runs
+
+
+_parent_only = _ParentOnly()
+
+
+def add_parent_only_handler(logger: logging.Logger, handler: logging.Handler) -> Callable[[], None]:
+    """Add ``handler`` to ``logger`` for this process only: a child forked while it is there
+    starts without it.
+
+    Returns:
+        The undo: takes ``handler`` off ``logger`` here (idempotent).
+    """
+    reinit_after_fork(_parent_only)
+    entry = (logger, handler)
+    _parent_only.handlers.append(entry)
+    logger.addHandler(handler)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        with suppress(ValueError):
+            _parent_only.handlers.remove(entry)
+
+    return undo

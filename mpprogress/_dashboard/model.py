@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -156,7 +156,6 @@ class LogBook(logging.Handler):
         super().__init__(level)
         self._entries: deque[Row] = deque(maxlen=keep)
         self._seq = 0
-        self._entries_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Keep ``record`` (formatting errors are logging's usual ``handleError``)."""
@@ -168,10 +167,20 @@ class LogBook(logging.Handler):
         worker = record.processName if record.processName and record.processName.startswith("worker-") else None
         entry = {"at": round(record.created, 3), "level": record.levelname, "logger": clean_line(record.name, 100),
                  "message": clean_line(message, 500), "pid": record.process, "worker": worker}
-        with self._entries_lock:
+        with self._guard():
             self._seq += 1
             entry["seq"] = self._seq
             self._entries.append(entry)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        # logging's own handler lock (re-entrant: ``handle`` holds it around ``emit``), which
+        # logging makes anew in a forked child: one held by a parent thread at the fork is not.
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
     @property
     def seq(self) -> int:
@@ -180,12 +189,12 @@ class LogBook(logging.Handler):
 
     def entries(self) -> list[Row]:
         """The kept records, oldest first."""
-        with self._entries_lock:
+        with self._guard():
             return list(self._entries)
 
     def extend(self, rows: Iterable[Row]) -> None:
         """Keep rows read from elsewhere (a journal's log records), numbering them."""
-        with self._entries_lock:
+        with self._guard():
             for row in rows:
                 self._seq += 1
                 self._entries.append({**row, "seq": self._seq})

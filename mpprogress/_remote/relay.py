@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from .._base.events import Sink
+from .._base.forksafe import add_parent_only_handler
 from .._base.text import clean_line
 from .._core.stopping import StopSignals
 from .._core.tracker import BaseProgressTracker
@@ -106,12 +107,11 @@ def _log_lines(sink: Sink, err: TextIO) -> Iterator[None]:
     make_handler = getattr(sink, "logging_handler", None)
     handler: logging.Handler = make_handler() if callable(make_handler) else logging.StreamHandler(err)
     handler.addFilter(_OneLine())
-    root = logging.getLogger()
-    root.addHandler(handler)
+    undo = add_parent_only_handler(logging.getLogger(), handler)
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        undo()
 
 
 def _refuse(err: TextIO, message: str, status: int = EXIT_REFUSED) -> int:

@@ -17,6 +17,7 @@ import sys
 import weakref
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._base.forksafe import add_parent_only_handler
 from .._core.current import current_tracker
 from .._core.stopping import StopSignals
 
@@ -139,10 +140,9 @@ def open_dashboard(
     stream = EventStream()
     logs = LogBook()
     tracker.add_callback(stream)
-    root = logging.getLogger()
-    root.addHandler(logs)
+    undo_logs = add_parent_only_handler(logging.getLogger(), logs)  # a forked worker starts without it
     source = TrackerSource(tracker, stream, logs=logs, meta={"title": title, "source": kind}, timeline=timeline)
-    undo: list[Any] = [lambda: tracker.remove_callback(stream), lambda: root.removeHandler(logs), stream.close]
+    undo: list[Any] = [lambda: tracker.remove_callback(stream), undo_logs, stream.close]
     try:
         server = _start(source, bind, out)
     except BaseException:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._base.errors import DuplicateIdError
 from .._base.events import ProgressCallback
+from .._base.forksafe import add_parent_only_handler
 from .._base.port import ProgressTracker
 from .._core.current import replace_tracker
 from .._core.phases import BaseProgressOperation
@@ -40,10 +41,6 @@ __all__ = ['connect', 'journal_sink', 'session', 'worker_client']
 
 RESUME_TIMEOUT = 10.0
 """Seconds a worker's phase start waits to hear where it resumes, when the session resumes a run."""
-
-# The console log handler a session put on the root logger: a forked child takes it off.
-_session_log_handler: logging.Handler | None = None
-_session_pid = 0
 
 
 
@@ -109,7 +106,6 @@ def session(
     Yields:
         The parent's local tracker; ``add_callback`` works on it as usual.
     """
-    global _session_log_handler, _session_pid
     from .._remote import client  # noqa: F401  forked workers inherit it: 5 ms less per worker
     from .._remote.aggregator import Aggregator
     from .._remote.security import loopback_keys
@@ -130,14 +126,12 @@ def session(
     written = logging.getLogger("mpprogress.write")  # workers' tqdm.write lines arrive as INFO
     if written.level == logging.NOTSET:
         written.setLevel(logging.INFO)
-    handler = None
+    # The session's handlers serve this process only: a forked worker starts without them.
+    undo_handlers: list[Callable[[], None]] = []
     if display is not None and not root.handlers:
-        handler = display.logging_handler()
-        root.addHandler(handler)
-        _session_log_handler, _session_pid = handler, os.getpid()
-    journal_handler = recorder.logging_handler() if recorder is not None and forward_logs else None
-    if journal_handler is not None:
-        root.addHandler(journal_handler)
+        undo_handlers.append(add_parent_only_handler(root, display.logging_handler()))
+    if recorder is not None and forward_logs:
+        undo_handlers.append(add_parent_only_handler(root, recorder.logging_handler()))
     aggregator = None
     restore_settings = None
     previous = None
@@ -177,13 +171,10 @@ def session(
         finally:
             if recorder is not None:
                 recorder.close()  # after the aggregator: the last finishes and lost phases are in
-            if journal_handler is not None:
-                root.removeHandler(journal_handler)
+            for undo in undo_handlers:
+                undo()
             if display is not None:
                 display.close()
-            if handler is not None:
-                root.removeHandler(handler)
-                _session_log_handler = None
             for callback in callbacks:
                 local.remove_callback(callback)
 
@@ -253,8 +244,8 @@ def worker_client(address: str, follow: str | None = None) -> ProgressTracker:
     the worker gets a tracker that counts locally and sends nothing (``_Unsent``): its own
     work goes on, and nothing travels without the keys.
 
-    A handler inherited from a forking session parent is taken off the root logger; with
-    ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on it.  With
+    With ``MPPROGRESS_FORWARD_LOGS=1`` a ``ForwardingLogHandler`` is put on the root logger (a
+    forked worker starts without its session parent's handlers: ``add_parent_only_handler``).  With
     ``MPPROGRESS_CURVE_DIR`` set, it connects with those CURVE client keys; else with
     ``MPPROGRESS_SERVER_KEY`` set, with a key pair of its own (see ``settings.env_client_security``).
     """
@@ -274,11 +265,8 @@ def worker_client(address: str, follow: str | None = None) -> ProgressTracker:
     client = ClientTracker(address, security=security, follow=follow)
     if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
         client.resume_timeout = RESUME_TIMEOUT
-    root = logging.getLogger()
-    if _session_log_handler is not None and _session_pid != os.getpid():
-        root.removeHandler(_session_log_handler)
     if inherited_setting(FORWARD_LOGS_ENV) == "1":
-        root.addHandler(ForwardingLogHandler(client))
+        logging.getLogger().addHandler(ForwardingLogHandler(client))
     return client
 
 

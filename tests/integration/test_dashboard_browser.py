@@ -174,6 +174,9 @@ def test_the_page_shows_the_trackers_numbers_within_a_second_and_hostile_text_as
             hold.set()
             for worker in workers:
                 worker.join(30)
+                if worker.is_alive():  # a stuck worker is a failure, never a run that hangs at exit
+                    worker.kill()
+                    worker.join()
         tracker.finish_operation(op.operation_id)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
 
