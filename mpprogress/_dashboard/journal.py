@@ -19,7 +19,7 @@ from typing import Any
 from .._base.outcomes import is_detail, operation_outcome, phase_outcome
 from .._base.text import clean_line
 from ..adapters.journal._schema import JournalError, open_journal
-from .model import LogBook, Row, State, rounded
+from .model import LogBook, Row, State, eta_seconds, rounded
 from .timeline import JournalTimeline
 
 __all__ = ["JournalSource"]
@@ -145,7 +145,7 @@ class JournalSource:
                 "op": op_id, "parent": parent, "depth": depth, "n": order[op_id], "title": clean_line(title, 200),
                 "current": current, "total": total,
                 "pct": rounded(100.0 * current / total, 4) if total else None, "rate": rounded(rate),
-                "eta": rounded(eta, 2), "message": clean_line(message, 300) if message else None, "started": start,
+                "eta": eta_seconds(eta), "message": clean_line(message, 300) if message else None, "started": start,
                 "finished": finished, "outcome": outcome,
                 "reason": clean_line(reason, 200) if finished and is_detail(reason) else None,
                 "duration": None if duration is None else round(duration, 1), "cancelled": reason == "cancelled",

@@ -25,7 +25,8 @@ from .._base.outcomes import is_detail, operation_outcome
 from .._base.snapshot import OperationSnapshot, PhaseSnapshot, TrackerSnapshot, outcome_of
 from .._base.text import clean_line
 
-__all__ = ["TABLES", "LogBook", "Row", "State", "diff", "operation_row", "phase_row", "rounded", "state_of"]
+__all__ = ["TABLES", "LogBook", "Row", "State", "diff", "eta_seconds", "operation_row", "phase_row", "rounded",
+           "state_of"]
 
 Row = dict[str, Any]
 TABLES: Final = ("operations", "phases", "workers")
@@ -56,6 +57,14 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
     return float(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
+def eta_seconds(value: float | None) -> float | None:
+    """An ETA as the page gets it: cut to whole seconds, as the console writes it (``0:14:34``,
+    not a rounded ``0:14:30``); under a second to two digits, for ``<0:00:01``."""
+    if value is None or not math.isfinite(value) or value < 0:
+        return None
+    return rounded(value, 2) if value < 1 else float(math.floor(value))
+
+
 def _number(value: float) -> float:
     return value if isinstance(value, int) else rounded(value, 6) or 0.0
 
@@ -73,7 +82,7 @@ def phase_row(phase: PhaseSnapshot, order: int, worker: str | None) -> Row:
         "op": phase.operation_id, "parent": phase.parent_phase_id, "depth": phase.depth, "n": order,
         "title": clean_line(phase.title, 200), "current": _number(phase.rollup_current), "total": phase.rollup_total,
         "pct": rounded(phase.percentage, 4), "rate": rounded(phase.rate),
-        "eta": None if stalled else rounded(phase.eta, 2), "stalled": stalled,
+        "eta": None if stalled else eta_seconds(phase.eta), "stalled": stalled,
         "resumed": None if phase.resumed_from is None else _number(phase.resumed_from),
         "message": clean_line(phase.message, 300) if phase.message else None,
         "started": round(phase.started_at.timestamp(), 3), "finished": phase.finished, "outcome": outcome,
@@ -102,7 +111,7 @@ def operation_row(op: OperationSnapshot, order: int) -> Row:
         "finished": op.finished, "outcome": outcome, "cancelled": op.cancelled,
         "duration": round(op.elapsed, 1) if op.finished else None,
         # A phase in doubt (stalled): when all is done is unknown.
-        "rate": rounded(op.rate), "eta": None if stalled else rounded(op.eta, 2), "counts": counts, "running": running,
+        "rate": rounded(op.rate), "eta": None if stalled else eta_seconds(op.eta), "counts": counts, "running": running,
         "stalled": stalled, "pruned": op.pruned,
     }
 

@@ -12,7 +12,6 @@ import pytest
 
 from mpprogress import BaseProgressTracker
 from mpprogress._base.formats import format_elapsed, format_eta
-from mpprogress._dashboard.model import rounded
 from mpprogress._wiring.dashboard import open_dashboard
 from mpprogress.testing import FakeClock
 from tests.integration.test_dashboard_browser import CHROMIUM, browser, chromium, page_of  # noqa: F401 (fixtures)
@@ -47,6 +46,7 @@ def tracker() -> Any:
     fast = op.start_phase("fast", "fast, nearly done", 120)  # the 56/120 at 226/s: 0.28 s left
     slow = op.start_phase("slow", "eight seconds left", 100)
     long = op.start_phase("long", "days left", 360_010)
+    mins = op.start_phase("mins", "minutes left", 8_760)  # ~874 s: two significant digits would say 0:14:30
     blink = op.start_phase("blink", "took 0.4 s", 3)
     clock.advance(0.4)
     blink.update(3)
@@ -57,6 +57,7 @@ def tracker() -> Any:
         clock.advance(0.1)
         slow.update(1)
         long.update(0.1)  # 1/s: 360,000 s left
+        mins.update(1)
     steady(clock, fast, 56, 226)  # last: a silent phase's rate decays
     yield tracker
     tracker.close()
@@ -67,18 +68,19 @@ def test_the_page_shows_over_counts_sub_second_times_and_whole_etas(browser: Any
                                                                     width: int) -> None:
     phases = {p.phase_id: p for p in tracker.snapshot().operations[0].all_phases()}
     assert format_eta(phases["fast"].eta) == "<0:00:01"
-    # the page writes the ETA the model sends (two significant digits) as the console writes it
-    shown = {name: "ETA " + format_eta(rounded(phases[name].eta, 2)) for name in ("slow", "long")}
+    # the page writes each ETA exactly as the console does
+    shown = {name: "ETA " + format_eta(phases[name].eta) for name in ("slow", "long", "mins")}
     assert re.fullmatch(r"ETA 0:00:0\d", shown["slow"]) and shown["long"] == "ETA 4d 04h", shown
+    assert re.fullmatch(r"ETA 0:14:[0-5]\d", shown["mins"]) and not shown["mins"].endswith("0"), shown
     dashboard = open_dashboard(tracker, "127.0.0.1:0", out=io.StringIO())
     try:
         page = browser.new_page()
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(dashboard.url)
         page.wait_for_function("() => document.getElementById('status').textContent === 'live' "
-                               "&& document.querySelectorAll('.phase').length === 4")
+                               "&& document.querySelectorAll('.phase').length === 5")
         page.locator('.op[data-operation-id="op"] details.finished > summary').click()  # the finished phase's fold
-        page.wait_for_function("() => document.querySelectorAll('.phase').length === 5")
+        page.wait_for_function("() => document.querySelectorAll('.phase').length === 6")
         cells = page.evaluate(CELLS)
     finally:
         dashboard.close()
@@ -86,4 +88,5 @@ def test_the_page_shows_over_counts_sub_second_times_and_whole_etas(browser: Any
     assert cells["fast"] == {"count": ["56/120", True], "pct": ["47%", True], "eta": ["ETA <0:00:01", True]}
     assert cells["slow"]["eta"] == [shown["slow"], True]
     assert cells["long"]["eta"] == [shown["long"], True]
+    assert cells["mins"]["eta"] == [shown["mins"], True]
     assert cells["blink"]["eta"] == [format_elapsed(0.4), True] == ["0.4s", True]  # as the console writes it

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from mpprogress import BaseProgressTracker
 from mpprogress._base.events import OperationStarted, PhaseFinished, PhaseStarted, ProgressUpdate, Worker
+from mpprogress._base.formats import format_eta
 from mpprogress._dashboard.hub import RESYNC, Hub, Viewer
 from mpprogress._dashboard.journal import JournalSource
 from mpprogress._dashboard.live import TrackerSource, WorkerBook
-from mpprogress._dashboard.model import LogBook, State, diff, rounded
+from mpprogress._dashboard.model import LogBook, State, diff, eta_seconds, rounded
 from mpprogress.adapters.web import EventStream
 from tests.unit.journal_runs import CRAWL, write_run
 
@@ -162,6 +163,13 @@ def test_the_hub_pushes_one_patch_per_change_and_a_joining_viewer_starts_from_a_
 def test_rounding_keeps_three_significant_digits() -> None:
     assert [rounded(v) for v in (0.0, 123456.0, 1.23456, 0.000123456)] == [0.0, 123000.0, 1.23, 0.000123]
     assert rounded(float("inf")) is None and rounded(None) is None
+
+
+def test_an_eta_reaches_the_page_cut_to_whole_seconds_as_the_console_writes_it() -> None:
+    assert [eta_seconds(v) for v in (874.9, 59.99, 1.0, 0.28, 0.0)] == [874.0, 59.0, 1.0, 0.28, 0.0]
+    assert [format_eta(eta_seconds(v)) for v in (874.9, 0.28, 360_000.5)] == [
+        format_eta(874.9), "<0:00:01", format_eta(360_000.5)] == ["0:14:34", "<0:00:01", "4d 04h"]
+    assert eta_seconds(None) is None and eta_seconds(float("inf")) is None and eta_seconds(-1.0) is None
 
 
 def test_a_journal_becomes_the_same_rows(tmp_path: Path) -> None:
