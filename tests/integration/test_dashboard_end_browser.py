@@ -122,3 +122,20 @@ def test_the_timeline_can_show_the_latest_operation_only(browser: Any, tmp_path:
             time.sleep(0.2)
             svg = latest_drawn()
         assert "late batch phase" in svg and "early batch phase" not in svg
+
+
+@pytest.mark.parametrize("width", [900, 1300, 1900])
+def test_the_timeline_spans_the_width_of_the_page(browser: Any, tmp_path: Any, width: int) -> None:  # noqa: F811
+    with mpprogress.session(dashboard="127.0.0.1:0", console=False, journal=tmp_path / "run.db") as tracker:
+        page = page_of(browser, mpprogress.dashboard_url() or "")
+        page.set_viewport_size({"width": width, "height": 900})
+        with tracker.operation("batch") as op, op.phase("batch phase", total=2) as phase:
+            phase.update(2)
+        page.wait_for_function("() => { const img = document.getElementById('timeline');"
+                               " return !img.closest('section').hidden && img.complete && img.naturalWidth > 500; }")
+        box = page.evaluate("""() => { const img = document.getElementById('timeline');
+            return {drawn: img.getBoundingClientRect().width, room: img.parentElement.clientWidth,
+                    ratio: img.height / img.width, natural: img.naturalHeight / img.naturalWidth,
+                    scrolls: img.parentElement.scrollWidth > img.parentElement.clientWidth}; }""")
+    assert abs(box["drawn"] - box["room"]) <= 1 and not box["scrolls"], box  # all the room, no scroll bar
+    assert box["ratio"] == pytest.approx(box["natural"], rel=0.02), box  # scaled, not stretched
