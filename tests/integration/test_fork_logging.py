@@ -1,6 +1,7 @@
-"""A forked worker and its session parent's logging: the child starts with none of the handlers
-the session put on the root logger (the console's, the journal's, the dashboard's), so no lock a
-parent thread held at the fork can stop it, and its records reach the parent once, forwarded."""
+"""A worker and its session parent's logging: a forked child, like a spawned one, starts with none
+of the handlers the session put on the root logger (the console's, the journal's, the
+dashboard's), so no lock a parent thread held at the fork can stop it, and its records reach the
+parent once, forwarded."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import pytest
 from rich.console import Console
 
 import mpprogress
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import START_METHODS, wait_for
 
-pytestmark = [pytest.mark.processes, pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")]
+pytestmark = pytest.mark.processes
 
 
 def handlers_then_log(conn: Connection) -> None:
@@ -44,11 +45,12 @@ def bare_root_logger() -> Iterator[logging.Logger]:
         root.handlers[:] = saved
 
 
-def test_a_forked_worker_starts_without_the_sessions_log_handlers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_a_worker_starts_without_the_sessions_log_handlers(tmp_path: Path, start_method: str) -> None:
     pytest.importorskip("aiohttp")
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=False)
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(start_method)
     with bare_root_logger() as bare_root, mpprogress.session(
         console=console, journal=tmp_path / "run.db", dashboard="127.0.0.1:0", forward_logs=True
     ) as tracker:
