@@ -1,6 +1,6 @@
 """The one fork-safety helper: what a forked child must not inherit from its parent.
 
-Standard library only, and nothing happens at import.  Three tools:
+Standard library only, and nothing happens at import.  Four tools:
 
 - ``PerProcess``: a value made lazily, once per process, like pyzmq's ``Context.instance()``:
   a forked child that asks for it gets a new one (the pid is compared on each ``get()``), and
@@ -11,6 +11,8 @@ Standard library only, and nothing happens at import.  Three tools:
   (fresh locks, no threads that did not survive the fork).  The one ``os.register_at_fork``
   hook behind it is installed on first use, never at import, and only where the platform has
   it.
+- ``ProcessLock``: a module-level lock that is this process's only: a forked child that takes it
+  takes a new one (a parent thread may have held the old one at the fork, for good).
 - ``add_parent_only_handler(logger, handler)``: a logging handler that serves this process only
   (a session's console, journal and dashboard handlers).  A child forked while it is in place
   starts without it: its locks may have been held by a parent thread at the fork, and what it
@@ -25,11 +27,37 @@ import threading
 import weakref
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["ForkAware", "PerProcess", "add_parent_only_handler", "reinit_after_fork"]
+__all__ = ["ForkAware", "PerProcess", "ProcessLock", "add_parent_only_handler", "reinit_after_fork"]
 
 T = TypeVar("T")
+
+
+class ProcessLock:
+    """A lock for this process only: ``with lock.current():``; a forked child gets a new one.
+
+    For module-level locks a forked child may take (bars made in a worker): one a parent thread
+    held at the fork would stay held in the child forever.  Costs a pid lookup per use.
+
+    Args:
+        reentrant: an ``RLock`` rather than a ``Lock``.
+    """
+
+    def __init__(self, reentrant: bool = False) -> None:
+        self._make: Callable[[], Any] = threading.RLock if reentrant else threading.Lock
+        # ``dict.setdefault`` is atomic, so two threads of a new child agree on one lock.
+        self._locks: dict[int, Any] = {}
+
+    def current(self) -> Any:
+        """This process's lock (made now in a forked child)."""
+        pid = os.getpid()
+        lock = self._locks.get(pid)
+        if lock is None:
+            lock = self._locks.setdefault(pid, self._make())
+            for other in [key for key in self._locks if key != pid]:
+                self._locks.pop(other, None)
+        return lock
 
 
 class PerProcess(Generic[T]):
@@ -44,9 +72,7 @@ class PerProcess(Generic[T]):
         self._factory = factory
         self._value: T | None = None
         self._pid = 0
-        # One lock per process: a lock held by a parent thread at fork stays held in the child.
-        # ``dict.setdefault`` is atomic, so two threads of a new child agree on one lock.
-        self._locks: dict[int, threading.Lock] = {}
+        self._lock = ProcessLock()  # one per process: a lock held by a parent thread at fork stays held
 
     def get(self, factory: Callable[[], T] | None = None) -> T:
         """This process's value, made now (by ``factory`` or the default one) if it has none yet.
@@ -78,12 +104,7 @@ class PerProcess(Generic[T]):
 
     def lock(self) -> threading.Lock:
         """The lock of this process guarding the value (a new one in a forked child)."""
-        pid = os.getpid()
-        lock = self._locks.get(pid)
-        if lock is None:
-            lock = self._locks.setdefault(pid, threading.Lock())
-            for other in [key for key in self._locks if key != pid]:
-                self._locks.pop(other, None)
+        lock: threading.Lock = self._lock.current()
         return lock
 
 

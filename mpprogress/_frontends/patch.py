@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import threading
 import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from .._base.forksafe import ProcessLock
 from .placement import show_worker_writes
 from .tqdm import tqdm as mp_tqdm
 
@@ -58,7 +58,7 @@ _DRAWERS = (  # tqdm's own subclasses that draw elsewhere, and what their __init
     ("tqdm.contrib.slack", "tqdm_slack", ("token", "channel")),
 )
 _MISSING = object()
-_lock = threading.RLock()  # re-entrant: closing a bar may run code that makes one
+_lock = ProcessLock(reentrant=True)  # re-entrant: closing a bar may run code that makes one
 _depth = 0  # patches in force: the classes are restored when the outermost one ends
 
 
@@ -99,7 +99,7 @@ class patch_tqdm:  # a lower-case class: it is used like a function, ``with patc
     def __init__(self) -> None:
         global _depth
         std = importlib.import_module("tqdm.std")
-        with _lock:
+        with _lock.current():
             self._active = True
             _depth += 1
             if _depth == 1:
@@ -109,7 +109,7 @@ class patch_tqdm:  # a lower-case class: it is used like a function, ``with patc
     def restore(self) -> None:
         """Put tqdm's classes back as they were (idempotent); close the bars still open."""
         global _depth
-        with _lock:  # held throughout: a patch made meanwhile must not see half-restored classes
+        with _lock.current():  # held throughout: a patch made meanwhile must not see half-restored classes
             if not self._active:
                 return
             self._active = False

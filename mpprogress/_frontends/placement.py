@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from .._base.forksafe import PerProcess
+from .._base.forksafe import PerProcess, ProcessLock
 from .._base.port import ProgressOperation, ProgressPhase, ProgressTracker
 from .._remote.settings import export_settings, inherited_setting
 from .._wiring import display_if_silent, get_tracker
@@ -104,7 +104,7 @@ class OpenBar:
 
 
 _open_bars: ContextVar[tuple[OpenBar, ...]] = ContextVar("mpprogress_open_bars", default=())
-_tree_lock = threading.Lock()  # guards every OpenBar's children and deferred
+_tree_lock = ProcessLock()  # guards every OpenBar's children and deferred (a new one in a forked child)
 
 
 def _parent() -> OpenBar | None:
@@ -266,7 +266,7 @@ class Placement:
         """Keep the bar this placement nests in from finishing until ``end`` (its phase would
         end the phases under it: a bar closed before a bar opened under it waits for it)."""
         if self.parent is not None:
-            with _tree_lock:
+            with _tree_lock.current():
                 self.parent.children += 1
 
     def end(self, phase: ProgressPhase, success: bool, reason: str | None, own: OpenBar | None) -> None:
@@ -289,7 +289,7 @@ class Placement:
                         _child_ended(self.parent)
 
         if own is not None:
-            with _tree_lock:
+            with _tree_lock.current():
                 if own.children > 0:
                     own.deferred = finish
                     return
@@ -308,7 +308,7 @@ class Placement:
 
 def _child_ended(bar: OpenBar) -> None:
     """A bar opened under ``bar`` has ended: run ``bar``'s deferred finish after the last one."""
-    with _tree_lock:
+    with _tree_lock.current():
         bar.children -= 1
         run, bar.deferred = (bar.deferred, None) if bar.children <= 0 else (None, bar.deferred)
     if run is not None:

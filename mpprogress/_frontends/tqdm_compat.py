@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import IO, Any, ClassVar, Protocol
 
+from .._base.forksafe import ProcessLock
 from .._base.port import failure_reason
 from . import output, tqdm_text
 
@@ -288,7 +288,7 @@ class Drawing:
         }
 
 
-_registry = threading.Lock()
+_registry = ProcessLock()  # a worker forked while a parent thread made a bar must not wait for it
 
 
 class Positioned:
@@ -301,7 +301,7 @@ class Positioned:
     def _register(self, position: int | None, counted: bool) -> None:
         """Take a position (and join the open bars when ``counted``), one thread at a time: bars
         made in several threads at once must not see the set change under them."""
-        with _registry:
+        with _registry.current():
             if position is None:
                 bars = type(self)._instances
                 taken = {abs(bar.pos) for bar in list(bars) if bar is not self and hasattr(bar, "pos")}
@@ -311,7 +311,7 @@ class Positioned:
                 type(self)._instances.add(self)
 
     def _unregister(self) -> None:
-        with _registry:
+        with _registry.current():
             type(self)._instances.discard(self)
 
     @property

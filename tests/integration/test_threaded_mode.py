@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import signal
 import sys
 import threading
 import time
@@ -194,3 +196,45 @@ def test_a_callback_may_finish_a_phase_without_waiting_for_itself() -> None:
     phase.update(5)
     assert events.of_type("phase_finished")[0].data["current"] == 5
     tracker.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_bars_even_if_a_parent_thread_was_making_one() -> None:
+    import mpprogress
+    from mpprogress._frontends import patch, placement, tqdm_compat
+
+    holding, release = threading.Event(), threading.Event()
+
+    def inside_bar_making() -> None:  # where a parent thread is while it opens or closes a bar
+        with tqdm_compat._registry.current(), placement._tree_lock.current(), patch._lock.current():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=inside_bar_making)
+    holder.start()
+    assert holding.wait(5)
+    pid = os.fork()
+    if pid == 0:  # child: those locks were held by a thread that does not exist here
+        code = 1
+        try:
+            out = io.StringIO()
+            with mpprogress.patch_tqdm(), mpprogress.tqdm(total=2, desc="outer", file=out) as outer:
+                for _ in mpprogress.tqdm(range(5), desc="inner", file=out):
+                    pass
+                outer.update(2)
+            code = 0 if outer.n == 2 else 2
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on a lock a parent thread held at the fork")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
