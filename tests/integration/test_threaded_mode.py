@@ -114,6 +114,21 @@ def test_asyncio_tasks_and_to_thread_work_update_one_phase() -> None:
     assert events.of_type("progress_update")[-1].data["current"] == 200
 
 
+def exit_code_of_child(pid: int, timeout: float = 30.0) -> int:
+    """The exit code of forked child ``pid``; a child still running after ``timeout`` is killed
+    and the test fails (it hung on a lock a parent thread held at the fork)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on a lock a parent thread held at the fork")
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_gets_a_working_tracker_even_if_a_thread_held_the_lock() -> None:
     tracker = BaseProgressTracker(update_burst=1, max_update_rate=50.0)
@@ -145,14 +160,7 @@ def test_a_forked_child_gets_a_working_tracker_even_if_a_thread_held_the_lock() 
             os._exit(code)
     release.set()
     holder.join()
-    deadline = time.monotonic() + 20
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        assert time.monotonic() < deadline, "forked child hung on the inherited lock"
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert exit_code_of_child(pid) == 0
     tracker.close()
 
 
@@ -227,14 +235,4 @@ def test_a_forked_child_makes_bars_even_if_a_parent_thread_was_making_one() -> N
             os._exit(code)
     release.set()
     holder.join()
-    deadline = time.monotonic() + 30
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung on a lock a parent thread held at the fork")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert exit_code_of_child(pid) == 0
