@@ -239,7 +239,8 @@ class ForwardingLogHandler(logging.Handler):
 
     Args:
         client: the client to send through; by default the process's ``get_tracker()`` when it
-            is a ``ClientTracker`` at the time of each record (else records are ignored).
+            is a ``ClientTracker`` at the time of each record (else records are ignored).  A
+            client made in another process (a forked child's copy) is never used.
         level: the handler's level.
     """
 
@@ -254,7 +255,7 @@ class ForwardingLogHandler(logging.Handler):
 
             tracker = current_tracker()
             client = tracker if isinstance(tracker, ClientTracker) else None
-        if client is None or client.closed:
+        if client is None or client.closed or client.pid != os.getpid():  # a forked child's copy
             return
         try:
             client.log(record)

@@ -265,8 +265,8 @@ def worker_client(address: str, follow: str | None = None) -> ProgressTracker:
     client = ClientTracker(address, security=security, follow=follow)
     if inherited_setting(RESUME_ENV) == "1":  # the session resumes a run: phases wait to hear where
         client.resume_timeout = RESUME_TIMEOUT
-    if inherited_setting(FORWARD_LOGS_ENV) == "1":
-        logging.getLogger().addHandler(ForwardingLogHandler(client))
+    if inherited_setting(FORWARD_LOGS_ENV) == "1":  # a child this worker forks makes its own
+        add_parent_only_handler(logging.getLogger(), ForwardingLogHandler(client))
     return client
 
 

@@ -9,6 +9,7 @@ import io
 import logging
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,16 @@ def handlers_then_log(conn: Connection) -> None:
     logging.getLogger("child").warning("forked child %d says hello", os.getpid())
     with tracker.get_operation("op").phase(f"child {os.getpid()}", total=3) as phase:
         phase.update(3)
+
+
+def forks_a_grandchild(conn: Connection) -> None:
+    """A worker that forks a child of its own, which reports and logs as ``handlers_then_log``."""
+    mpprogress.get_tracker()
+    logging.getLogger("worker").warning("worker %d forks", os.getpid())
+    grandchild = multiprocessing.get_context("fork").Process(target=handlers_then_log, args=(conn,))
+    grandchild.start()
+    grandchild.join(60)
+    raise SystemExit(grandchild.exitcode)
 
 
 @contextmanager
@@ -95,3 +106,27 @@ def test_a_worker_starts_without_the_sessions_log_handlers(tmp_path: Path, start
     shown = out.getvalue()
     for worker in workers:  # forwarded and shown once, by the parent
         assert shown.count(f"forked child {worker.pid} says hello") == 1, shown
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_a_child_a_worker_forks_starts_without_the_workers_forwarding_handler(start_method: str) -> None:
+    out = io.StringIO()
+    ctx = multiprocessing.get_context(start_method)
+    with bare_root_logger(), mpprogress.session(console=Console(file=out, width=120), forward_logs=True) as tracker:
+        tracker.start_operation("op", "Op")
+        receive, send = ctx.Pipe(duplex=False)
+        worker = ctx.Process(target=forks_a_grandchild, args=(send,))
+        worker.start()
+        try:
+            seen = receive.recv() if receive.poll(60) else None
+            worker.join(60)
+        finally:
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        assert worker.exitcode == 0 and seen == []  # the worker's handler (its link) stayed with it
+        assert wait_for(lambda: [p.finished for o in tracker.snapshot().operations for p in o.all_phases()] == [True])
+        tracker.finish_operation("op")
+    shown = out.getvalue()
+    assert shown.count(f"worker {worker.pid} forks") == 1, shown
+    assert len(re.findall(r"forked child \d+ says hello", shown)) == 1, shown  # once, through its own client
