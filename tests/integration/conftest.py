@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
 
 import pytest
 
@@ -24,6 +25,21 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: f
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def finished_phases(tracker: BaseProgressTracker) -> int:
+    """How many of ``tracker``'s phases have finished."""
+    return sum(1 for op in tracker.snapshot().operations for phase in op.all_phases() if phase.finished)
+
+
+def end_processes(processes: Iterable[BaseProcess], timeout: float = 30.0) -> None:
+    """Wait up to ``timeout`` s for each of ``processes``; kill any still running (a stuck worker
+    fails its test by its exit code, never holds the run at exit)."""
+    for process in processes:
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def finished(events: RecordingCallback, **match: object) -> list[RecordedEvent]:

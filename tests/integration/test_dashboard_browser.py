@@ -18,7 +18,7 @@ import pytest
 
 import mpprogress
 from mpprogress._base.events import Worker
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import end_processes, finished_phases, wait_for
 from tests.integration.dashboard_workers import HOSTILE, cancellable, hang, steady
 from tests.integration.test_relay import Relay, _free_port, _worker
 from tests.integration.test_report_browser import CHROMIUM, FLAGS
@@ -97,10 +97,6 @@ class Sampler:
         self._thread.join()
 
 
-def finished_phases(tracker: mpprogress.BaseProgressTracker) -> int:
-    return sum(1 for op in tracker.snapshot().operations for phase in op.all_phases() if phase.finished)
-
-
 def page_of(browser: Any, url: str) -> Any:
     page = browser.new_page()
     page.dialogs = []
@@ -172,11 +168,7 @@ def test_the_page_shows_the_trackers_numbers_within_a_second_and_hostile_text_as
         finally:
             sampler.close()
             hold.set()
-            for worker in workers:
-                worker.join(30)
-                if worker.is_alive():  # a stuck worker is a failure, never a run that hangs at exit
-                    worker.kill()
-                    worker.join()
+            end_processes(workers)
         tracker.finish_operation(op.operation_id)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
 

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 import mpprogress
-from tests.integration.conftest import START_METHODS, wait_for
+from tests.integration.conftest import START_METHODS, end_processes, finished_phases, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -90,18 +90,12 @@ def test_a_worker_starts_without_the_sessions_log_handlers(tmp_path: Path, start
             leave.set()  # the parent's own records (the aggregator re-emits the workers') go on
             holder.join()
             seen = [receive.recv() if receive.poll(30) else None for receive, _ in pipes]
-            for worker in workers:
-                worker.join(60)
         finally:
             leave.set()
-            for worker in workers:
-                if worker.is_alive():
-                    worker.kill()
-                    worker.join()
+            end_processes(workers, 60)
         assert [worker.exitcode for worker in workers] == [0, 0, 0]
         assert seen == [[], [], []]  # none of the parent's handlers came along
-        assert wait_for(lambda: sum(p.finished for o in tracker.snapshot().operations
-                                    for p in o.all_phases()) == 3, timeout=30)
+        assert wait_for(lambda: finished_phases(tracker) == 3, timeout=30)
         tracker.finish_operation("op")
     shown = out.getvalue()
     for worker in workers:  # forwarded and shown once, by the parent
@@ -119,13 +113,11 @@ def test_a_child_a_worker_forks_starts_without_the_workers_forwarding_handler(st
         worker.start()
         try:
             seen = receive.recv() if receive.poll(60) else None
-            worker.join(60)
         finally:
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+            end_processes([worker], 60)
         assert worker.exitcode == 0 and seen == []  # the worker's handler (its link) stayed with it
-        assert wait_for(lambda: [p.finished for o in tracker.snapshot().operations for p in o.all_phases()] == [True])
+        assert wait_for(lambda: finished_phases(tracker) == 1)
+        assert len(tracker.snapshot().operations[0].all_phases()) == 1
         tracker.finish_operation("op")
     shown = out.getvalue()
     assert shown.count(f"worker {worker.pid} forks") == 1, shown
